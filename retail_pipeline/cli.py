@@ -1,0 +1,146 @@
+"""`retail-pipeline`: the one command line. Every subcommand runs the same code Dagster runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from retail_pipeline.settings import get_settings
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from retail_pipeline.db import embedded, migrations
+    from retail_pipeline.db.engine import resolve_database_url
+    from retail_pipeline.db.urls import libpq_url, redact
+
+    settings = get_settings()
+    if args.action == "stop":
+        if settings.database_url:
+            print("DATABASE_URL is set: that server is not ours to stop.", file=sys.stderr)
+            return 1
+        stopped = embedded.stop(settings.embedded_pgdata)
+        print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+        return 0
+    url = resolve_database_url(settings)  # `start` and the rest: the embedded server comes up on demand
+    if args.action == "url":
+        print(libpq_url(url))
+    elif args.action == "start":
+        print(f"PostgreSQL ready: {redact(libpq_url(url))}")
+    elif args.action == "migrate":
+        applied = migrations.migrate(url, settings.sql_dir)
+        print("\n".join(f"applied {m.path.name}" for m in applied) or "database is up to date")
+    elif args.action == "status":
+        state = migrations.status(url, settings.sql_dir)
+        print(json.dumps({"applied": state.applied, "pending": [m.path.name for m in state.pending]}))
+    return 0
+
+
+def _cmd_apikey(args: argparse.Namespace) -> int:
+    from retail_pipeline.api import keys
+    from retail_pipeline.runtime import prepare
+
+    engine = _engine_after(prepare())
+    if args.action == "create":
+        key = keys.create_api_key(engine, args.role, label=args.label)
+        print(key)
+        print(f"(role {args.role}; shown once, only its hash is stored)", file=sys.stderr)
+    elif args.action == "revoke":
+        keys.revoke_api_key(engine, args.key)
+        print(f"revoked {args.key}")
+    elif args.action == "list":
+        for row in keys.list_api_keys(engine):
+            print(json.dumps(row, default=str))
+    return 0
+
+
+def _engine_after(runtime):
+    from retail_pipeline.db.engine import get_engine
+
+    return get_engine(runtime.database_url)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from retail_pipeline.simulators.server import serve
+
+    serve(host=args.host, port=args.port or get_settings().simulator_port)
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace) -> int:
+    from retail_pipeline.api.server import serve
+    from retail_pipeline.runtime import prepare
+
+    prepare()
+    settings = get_settings()
+    serve(host=args.host or settings.api_host, port=args.port or settings.api_port)
+    return 0
+
+
+def _cmd_run_once(args: argparse.Namespace) -> int:
+    from retail_pipeline.orchestration import run_once
+
+    summary = run_once(use_simulators=not args.no_simulators)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        for stage, counts in summary["stages"].items():
+            print(f"{stage:<28} {counts}")
+        print("ok" if summary["ok"] else f"FAILED: {summary.get('error')}")
+    return 0 if summary["ok"] else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from retail_pipeline.demo import run_demo
+
+    return run_demo(no_first_run=args.no_first_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retail-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the database: embedded by default, DATABASE_URL when set")
+    db.add_argument("action", choices=["start", "stop", "url", "migrate", "status"])
+    db.set_defaults(func=_cmd_db)
+
+    apikey = sub.add_parser("apikey", help="sidecar API keys (stored hashed)")
+    apikey_sub = apikey.add_subparsers(dest="action", required=True)
+    create = apikey_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    create.add_argument("--label", default=None)
+    revoke = apikey_sub.add_parser("revoke", help="revoke a key by its prefix or id")
+    revoke.add_argument("key")
+    apikey_sub.add_parser("list", help="list keys (never the secret)")
+    apikey.set_defaults(func=_cmd_apikey)
+
+    simulate = sub.add_parser("simulate", help="serve every simulated external system")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=None)
+    simulate.set_defaults(func=_cmd_simulate)
+
+    api = sub.add_parser("api", help="serve the FastAPI sidecar")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.set_defaults(func=_cmd_api)
+
+    run_once = sub.add_parser("run-once", help="materialise the whole graph once, headless")
+    run_once.add_argument("--json", action="store_true", help="print the JSON summary")
+    run_once.add_argument(
+        "--no-simulators", action="store_true", help="use the configured endpoints instead of in-process simulators"
+    )
+    run_once.set_defaults(func=_cmd_run_once)
+
+    demo = sub.add_parser("demo", help="database, simulators, sidecar, Dagster UI and a first run")
+    demo.add_argument("--no-first-run", action="store_true")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

