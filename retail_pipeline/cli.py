@@ -138,8 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from retail_pipeline.db.migrations import MigrationError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except MigrationError as error:  # a person can act on this; a traceback adds nothing
+        print(f"migrations: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

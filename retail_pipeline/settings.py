@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     media_token_ttl_seconds: int = Field(default=3600, gt=0)
     simulator_url: str = Field(default="http://127.0.0.1:8765", description="Base URL of the simulators.")
     simulator_port: int = 8765
+    use_simulators: bool = Field(
+        default=True, description="Route external systems to SIMULATOR_URL; false = the real services."
+    )
+    supplier_base_urls: dict[str, str] = Field(
+        default_factory=dict, description='Per-supplier base URL overrides, JSON: {"onecheq": "https://…"}.'
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000

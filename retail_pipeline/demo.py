@@ -1,0 +1,129 @@
+"""`retail-pipeline demo`: the whole system on one machine, stopped cleanly by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from retail_pipeline.settings import PROJECT_ROOT, get_settings
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_http(url: str, child: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise DemoError(f"{what} exited with code {child.returncode} before answering at {url}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise DemoError(f"{what} did not answer at {url} within {timeout:.0f}s")
+
+
+class Children:
+    """Child processes, each in its own process group so a stop reaches their children too."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, start_new_session=True)
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self, grace: float = 20) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def run_demo(*, no_first_run: bool = False) -> int:
+    from retail_pipeline.orchestration import run_once
+    from retail_pipeline.runtime import prepare
+
+    settings = get_settings()
+    ports = {"simulators": settings.simulator_port, "sidecar": settings.api_port, "dagster": settings.dagster_port}
+    busy = [f"{name} port {port}" for name, port in ports.items() if not _port_free(port)]
+    if busy:
+        print(f"cannot start the demo: {', '.join(busy)} already in use "
+              "(set SIMULATOR_PORT / API_PORT / DAGSTER_PORT)", file=sys.stderr)
+        return 2
+
+    runtime = prepare()
+    cli = [sys.executable, "-m", "retail_pipeline.cli"]
+    sim_url = f"http://127.0.0.1:{ports['simulators']}"
+    api_url = f"http://127.0.0.1:{ports['sidecar']}"
+    ui_url = f"http://127.0.0.1:{ports['dagster']}"
+    os.environ["SIMULATOR_URL"] = sim_url  # the Dagster processes inherit it
+    get_settings.cache_clear()
+
+    children = Children()
+    stopping = False
+
+    def _on_signal(signum, _frame):
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        sim = children.start("simulators", [*cli, "simulate", "--port", str(ports["simulators"])])
+        _wait_http(f"{sim_url}/", sim, "simulators")
+        api = children.start("sidecar", [*cli, "api", "--port", str(ports["sidecar"])])
+        _wait_http(f"{api_url}/health", api, "sidecar")
+        dagster_bin = str(Path(sys.executable).with_name("dagster"))
+        ui = children.start("dagster", [dagster_bin, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
+                                        "-p", str(ports["dagster"])])
+        _wait_http(f"{ui_url}/server_info", ui, "dagster dev", timeout=180)
+        if not no_first_run:
+            summary = run_once(use_simulators=False)
+            print(json.dumps({"first_run": summary}, indent=2, default=str), flush=True)
+        print(
+            "\nretail_pipeline demo is up "
+            f"(database: {'DATABASE_URL' if settings.database_url else 'embedded, ' + str(settings.embedded_pgdata)})\n"
+            f"  Dagster UI   {ui_url}\n  sidecar API  {api_url}  (docs at {api_url}/docs)\n"
+            f"  simulators   {sim_url}\n  DAGSTER_HOME {runtime.dagster_home}\nCtrl-C stops everything.",
+            flush=True,
+        )
+        while all(proc.poll() is None for _, proc in children.procs):
+            time.sleep(1)
+        dead = [name for name, proc in children.procs if proc.poll() is not None]
+        print(f"stopping: {', '.join(dead)} exited", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping the demo…", flush=True)
+        return 0
+    except DemoError as error:
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        children.stop()
