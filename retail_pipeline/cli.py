@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from retail_pipeline.settings import get_settings
@@ -60,6 +61,18 @@ def _engine_after(runtime):
     return get_engine(runtime.database_url)
 
 
+def _cmd_env(args: argparse.Namespace) -> int:
+    """Print the environment Dagster's own tools need, for `eval "$(retail-pipeline env)"`."""
+    import shlex
+
+    from retail_pipeline.runtime import prepare
+
+    prepare()
+    for name in ("DATABASE_URL", "DAGSTER_HOME", "DAGSTER_POSTGRES_URL"):
+        print(f"export {name}={shlex.quote(os.environ[name])}")
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from retail_pipeline.simulators.server import serve
 
@@ -113,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     apikey_sub.add_parser("list", help="list keys (never the secret)")
     apikey.set_defaults(func=_cmd_apikey)
+
+    env = sub.add_parser("env", help="print exports for running dagster/dg commands against this instance")
+    env.set_defaults(func=_cmd_env)
 
     simulate = sub.add_parser("simulate", help="serve every simulated external system")
     simulate.add_argument("--host", default="127.0.0.1")
