@@ -98,12 +98,11 @@ def run_once(*, use_simulators: bool = True) -> dict[str, Any]:
 
     database = "external" if get_settings().database_url else "embedded"
     runtime = prepare()
-    with simulators_on_loopback() if use_simulators else nullcontext():
-        instance = dg.DagsterInstance.get()
-        try:
-            summary = execute_graph(build_defs(), instance)
-        except Exception as error:  # a systemic failure still yields a readable summary and exit 1
-            summary = {"ok": False, "stages": {}, "runs": [], "error": f"{type(error).__name__}: {error}"}
+    try:
+        with simulators_on_loopback() if use_simulators else nullcontext():
+            summary = execute_graph(build_defs(), dg.DagsterInstance.get())
+    except Exception as error:  # a systemic failure still yields a readable summary and exit 1
+        summary = {"ok": False, "stages": {}, "runs": [], "error": f"{type(error).__name__}: {error}"}
     summary["database"] = database
     summary["migrations_applied"] = runtime.applied_migrations
     return summary
