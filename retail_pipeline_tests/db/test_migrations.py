@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from retail_pipeline.db import migrations
-from retail_pipeline.db.urls import libpq_url
+from retail_pipeline.db.admin import create_database, drop_database
+from retail_pipeline.db.urls import libpq_url, with_database
 from retail_pipeline_tests.conftest import SQL_DIR
 
 
 @pytest.fixture
 def empty_db(pg_server_url: str) -> str:
     """A database with no migrations applied (the shared fixture's one is already migrated)."""
-    import uuid
-
-    from retail_pipeline.db.urls import with_database
-
     name = f"rp_empty_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(libpq_url(pg_server_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(pg_server_url, name)
     yield with_database(pg_server_url, name)
-    with psycopg.connect(libpq_url(pg_server_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    drop_database(pg_server_url, name)
 
 
 def _copy_sql(tmp_path: Path) -> Path:
