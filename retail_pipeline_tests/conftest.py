@@ -8,6 +8,7 @@ Each test database is cloned from a migrated template (FILE_COPY, no fsync): ~2x
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -73,3 +74,14 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A temporary directory for an embedded server's data, outside pytest's tmp_path on purpose:
+    as root the server runs as user "pgserver", and any pytest session starting meanwhile resets
+    /tmp/pytest-of-root to 0700, which would lock that user out mid-test."""
+    path = Path(tempfile.mkdtemp(prefix="rp-scratch-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -22,13 +22,13 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess
                           timeout=timeout)
 
 
-def test_embedded_database_lifecycle_without_database_url(tmp_path: Path):
-    env = {"RETAIL_DATA_DIR": str(tmp_path / "var")}
+def test_embedded_database_lifecycle_without_database_url(scratch_dir: Path):
+    env = {"RETAIL_DATA_DIR": str(scratch_dir / "var")}
     try:
         url = run_cli("db", "url", env=env)
         assert url.returncode == 0, url.stderr
         url = url.stdout.strip()
-        assert url.startswith("postgresql://") and str(tmp_path) in url.replace("%2F", "/")
+        assert url.startswith("postgresql://") and str(scratch_dir) in url.replace("%2F", "/")
 
         first = run_cli("db", "migrate", env=env)
         assert first.returncode == 0, first.stderr
@@ -41,7 +41,7 @@ def test_embedded_database_lifecycle_without_database_url(tmp_path: Path):
     finally:
         stopped = run_cli("db", "stop", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert not (tmp_path / "var" / "pg" / "postmaster.pid").exists()
+    assert not (scratch_dir / "var" / "pg" / "postmaster.pid").exists()
 
 
 def test_edited_migration_gives_a_clear_error_not_a_traceback(database_url, tmp_path):

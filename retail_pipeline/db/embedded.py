@@ -24,6 +24,8 @@ def start(pgdata: Path, *, keep_running: bool = True) -> str:
     """
     pgdata.mkdir(parents=True, exist_ok=True)
     server = _pgserver().get_server(pgdata, cleanup_mode=None if keep_running else "delete")
+    if not is_running(pgdata):  # get_server hands back its cached handle even after stop(): restart it
+        server.start()
     return server.get_uri()
 
 

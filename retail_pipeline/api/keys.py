@@ -1,0 +1,123 @@
+"""Sidecar API keys: created once, stored only as a hash, revoked rather than deleted.
+
+A key looks like ``rp_1a2b3c4d_<43 url-safe chars>``. The ``rp_1a2b3c4d`` part is its public
+prefix: stored in clear so people can tell keys apart in ``apikey list`` and revoke one without
+holding the secret. The CLI (``retail-pipeline apikey …``) and the sidecar share these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+ANONYMOUS = "anonymous"
+ROLES = ("viewer", "operator", "admin")  # ascending privilege; the table's CHECK allows exactly these
+ROLE_RANK = {ANONYMOUS: 0, **{role: rank for rank, role in enumerate(ROLES, start=1)}}
+
+KEY_SCHEME = "rp"
+# Authenticating more often than this does not move last_used_at: a busy key would otherwise turn
+# every read request into a write on one hot row.
+LAST_USED_RESOLUTION = "1 minute"
+
+
+class ApiKeyNotFound(LookupError):
+    """No single key matches the id or prefix given."""
+
+
+class ApiKeyRejected(Exception):
+    """A presented key is unknown or revoked; the message says which."""
+
+
+def hash_key(key: str) -> str:
+    # A plain sha256 is enough here, unlike for passwords: keys carry 256 random bits, so there is no
+    # dictionary to try, and a fast deterministic hash lets the lookup use the unique index on key_hash.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    return role
+
+
+def create_api_key(engine: Engine, role: str, label: str | None = None) -> str:
+    """Store a new key for ``role`` and return it in plaintext: this is the only time it exists."""
+    check_role(role)
+    prefix = f"{KEY_SCHEME}_{secrets.token_hex(4)}"
+    key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO retail.api_keys (key_hash, prefix, role, label) VALUES (:h, :p, :r, :l)"),
+            {"h": hash_key(key), "p": prefix, "r": role, "l": label},
+        )
+    return key
+
+
+def _key_filter(key_prefix_or_id: str | int) -> tuple[str, dict[str, Any], str]:
+    """SQL condition, parameters and a description for an id, a prefix (``rp_1a2b3c4d``) or a whole
+    leaked key, which is matched by its prefix."""
+    value = str(key_prefix_or_id).strip()
+    if value.isdigit():
+        return "id = :v", {"v": int(value)}, f"id {value}"
+    if not value.startswith(f"{KEY_SCHEME}_"):
+        raise ApiKeyNotFound(f"{value!r} is neither a key id nor a prefix like {KEY_SCHEME}_1a2b3c4d")
+    prefix = "_".join(value.split("_", 2)[:2])
+    return "prefix = :v", {"v": prefix}, f"prefix {prefix}"
+
+
+def revoke_api_key(engine: Engine, key_prefix_or_id: str | int) -> dict[str, Any]:
+    """Revoke one key (idempotent: revoking a revoked key keeps its first revocation time)."""
+    where, params, described = _key_filter(key_prefix_or_id)
+    with engine.begin() as conn:
+        rows = conn.execute(text(f"SELECT id FROM retail.api_keys WHERE {where}"), params).all()
+        if not rows:
+            raise ApiKeyNotFound(f"no API key with {described}; see `retail-pipeline apikey list`")
+        if len(rows) > 1:
+            raise ApiKeyNotFound(f"{len(rows)} API keys share {described}; revoke one by id instead")
+        row = conn.execute(
+            text(
+                "UPDATE retail.api_keys SET revoked_at = coalesce(revoked_at, now())"
+                " WHERE id = :id RETURNING id, prefix, role, label, created_at, revoked_at, last_used_at"
+            ),
+            {"id": rows[0].id},
+        ).one()
+    return dict(row._mapping)
+
+
+def list_api_keys(engine: Engine) -> list[dict[str, Any]]:
+    """Every key, revoked ones included, oldest first; never the hash."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, prefix, role, label, created_at, revoked_at, last_used_at"
+                " FROM retail.api_keys ORDER BY id"
+            )
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def authenticate(engine: Engine, key: str) -> dict[str, Any]:
+    """The key's row (id, prefix, role, label) if it is live; records its use. Raises ApiKeyRejected."""
+    key_hash = hash_key(key)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT id, prefix, role, label, revoked_at FROM retail.api_keys WHERE key_hash = :h"),
+            {"h": key_hash},
+        ).one_or_none()
+        if row is None:
+            raise ApiKeyRejected("unknown API key: check the X-API-Key header, or ask an admin for a key")
+        if row.revoked_at is not None:
+            raise ApiKeyRejected(
+                f"API key {row.prefix} was revoked at {row.revoked_at.isoformat()}; ask an admin for a new one"
+            )
+        conn.execute(
+            text(
+                "UPDATE retail.api_keys SET last_used_at = now() WHERE id = :id AND"
+                f" (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION}')"
+            ),
+            {"id": row.id},
+        )
+    return {"id": row.id, "prefix": row.prefix, "role": row.role, "label": row.label}

@@ -1,0 +1,113 @@
+"""Media files under the media root, served only through signed, expiring links.
+
+A link is ``/media/<rel_path>?expires=<unix seconds>&token=<HMAC-SHA256 of path and expiry>``: it
+works for that one file until that moment, and changing either part breaks the token.
+
+Paths are checked twice. First their form: '/'-separated names made of ``[A-Za-z0-9._-]`` that do
+not start with '.', which rules out '..', absolute paths, backslashes, NUL bytes and every percent
+sign. The server percent-decodes the URL once before routing, so ``%2e%2e`` and ``..%2f`` arrive
+here as '..' and '/', and double-encoded forms arrive with a literal '%'; none of them pass. Then
+where the path really leads: resolved with symlinks followed, it must stay inside the media root.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import mimetypes
+import re
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import FileResponse
+
+from retail_pipeline.settings import Settings, get_settings
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+router = APIRouter(tags=["media"])
+
+
+class MediaPathError(ValueError):
+    """A relative media path that could name something outside the media root."""
+
+
+def check_media_path(rel_path: str) -> str:
+    if not rel_path or not all(SAFE_NAME.fullmatch(name) for name in rel_path.split("/")):
+        raise MediaPathError(
+            f"invalid media path {rel_path!r}: use '/'-separated names of letters, digits, '.', '_' "
+            "and '-' that do not start with '.'"
+        )
+    return rel_path
+
+
+def media_signature(rel_path: str, expires: int, key: bytes) -> str:
+    mac = hmac.new(key, f"{rel_path}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def sign_media_path(
+    rel_path: str, ttl: int | None = None, *, settings: Settings | None = None
+) -> dict[str, str]:
+    """Query parameters (``expires``, ``token``) that open ``rel_path`` for ``ttl`` seconds.
+
+    ``ttl`` defaults to MEDIA_TOKEN_TTL_SECONDS. Raises MediaPathError for a path the route would refuse.
+    """
+    settings = settings or get_settings()
+    check_media_path(rel_path)
+    expires = int(time.time()) + (settings.media_token_ttl_seconds if ttl is None else ttl)
+    return {"expires": str(expires), "token": media_signature(rel_path, expires, settings.signing_key())}
+
+
+def media_url(
+    rel_path: str, ttl: int | None = None, *, base_url: str = "", settings: Settings | None = None
+) -> str:
+    """The signed link, e.g. for listing photos: ``base_url`` + ``/media/<rel_path>?expires=…&token=…``.
+
+    The path needs no quoting: check_media_path only admits URL-safe characters.
+    """
+    query = urlencode(sign_media_path(rel_path, ttl, settings=settings))
+    return f"{base_url.rstrip('/')}/media/{rel_path}?{query}"
+
+
+@router.get("/media/{rel_path:path}", response_class=FileResponse)
+def get_media(
+    rel_path: str, request: Request, token: str | None = None, expires: int | None = None
+) -> FileResponse:
+    """Stream one media file; needs a link made by ``sign_media_path``."""
+    settings: Settings = request.app.state.settings
+    try:
+        check_media_path(rel_path)
+    except MediaPathError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+    if token is None or expires is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="media links need the expires and token query parameters of a signed link",
+        )
+    expected = media_signature(rel_path, expires, settings.signing_key())
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="invalid media token: it was not issued for this path and expiry",
+        )
+    if expires < time.time():
+        expired_at = datetime.fromtimestamp(expires, UTC).isoformat()
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"media link expired at {expired_at}; ask for a new one"
+        )
+
+    root = settings.media_dir
+    path = (root / rel_path).resolve()
+    if not path.is_relative_to(root):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"media path {rel_path!r} leads outside the media root"
+        )
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media file at {rel_path!r}")
+    # The type follows the name that was signed; nosniff stops browsers second-guessing it.
+    media_type = mimetypes.guess_type(rel_path)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
