@@ -1,0 +1,38 @@
+"""Every simulated external system, by the prefix it is mounted under.
+
+Adding a system = a subpackage exposing `build(sim) -> FastAPI` plus one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from . import cashconverters, noelleeming, onecheq
+
+if TYPE_CHECKING:
+    from .app import Simulator
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    name: str  # also the mount prefix: /onecheq
+    description: str
+    build: Callable[[Simulator], FastAPI]
+
+
+SYSTEMS: dict[str, SystemSpec] = {
+    spec.name: spec
+    for spec in (
+        SystemSpec("onecheq", "OneCheq supplier: Shopify storefront (products.json, sitemap)", onecheq.build),
+        SystemSpec(
+            "noelleeming", "Noel Leeming supplier: HTML category pages, JSON-LD products", noelleeming.build
+        ),
+        SystemSpec(
+            "cashconverters", "Cash Converters supplier: second-hand HTML listings", cashconverters.build
+        ),
+    )
+}
