@@ -85,3 +85,24 @@ def scratch_dir() -> Iterator[Path]:
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def simulator_app():
+    """The simulators in-process (small seeded catalogue); use with httpx.ASGITransport."""
+    from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
+
+    return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=24))
+
+
+@pytest.fixture
+def simulator_url(simulator_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The same simulators on a loopback port, for sync clients and subprocesses; SIMULATOR_URL set."""
+    from retail_pipeline.settings import get_settings
+    from retail_pipeline.simulators.testing import serve_in_thread
+
+    with serve_in_thread(simulator_app) as base_url:
+        monkeypatch.setenv("SIMULATOR_URL", base_url)
+        get_settings.cache_clear()
+        yield base_url
+    get_settings.cache_clear()
