@@ -35,6 +35,7 @@ def main() -> None:
 
     migrate_ms, clone_ms = [], []
     for i in range(ROUNDS):
+
         def from_scratch(name=f"bench_scratch_{i}"):
             create_database(server, name)
             migrations.migrate(with_database(server, name), sql_dir)
@@ -45,13 +46,17 @@ def main() -> None:
         migrate_ms.append(_timed(from_scratch))
         clone_ms.append(_timed(from_template))
     baseline, clone = statistics.median(migrate_ms), statistics.median(clone_ms)
-    print(json.dumps({
-        "benchmark": "fresh_test_database",
-        "rounds": ROUNDS,
-        "baseline_migrate_median_ms": round(baseline, 1),
-        "template_clone_median_ms": round(clone, 1),
-        "speedup_vs_baseline": round(baseline / clone, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "fresh_test_database",
+                "rounds": ROUNDS,
+                "baseline_migrate_median_ms": round(baseline, 1),
+                "template_clone_median_ms": round(clone, 1),
+                "speedup_vs_baseline": round(baseline / clone, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

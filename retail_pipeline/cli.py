@@ -143,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_once = sub.add_parser("run-once", help="materialise the whole graph once, headless")
     run_once.add_argument("--json", action="store_true", help="print the JSON summary")
     run_once.add_argument(
-        "--no-simulators", action="store_true", help="use the configured endpoints instead of in-process simulators"
+        "--no-simulators",
+        action="store_true",
+        help="use the configured endpoints instead of in-process simulators",
     )
     run_once.set_defaults(func=_cmd_run_once)
 

@@ -70,11 +70,18 @@ def run_demo(*, no_first_run: bool = False) -> int:
     from retail_pipeline.runtime import prepare
 
     settings = get_settings()
-    ports = {"simulators": settings.simulator_port, "sidecar": settings.api_port, "dagster": settings.dagster_port}
+    ports = {
+        "simulators": settings.simulator_port,
+        "sidecar": settings.api_port,
+        "dagster": settings.dagster_port,
+    }
     busy = [f"{name} port {port}" for name, port in ports.items() if not _port_free(port)]
     if busy:
-        print(f"cannot start the demo: {', '.join(busy)} already in use "
-              "(set SIMULATOR_PORT / API_PORT / DAGSTER_PORT)", file=sys.stderr)
+        print(
+            f"cannot start the demo: {', '.join(busy)} already in use "
+            "(set SIMULATOR_PORT / API_PORT / DAGSTER_PORT)",
+            file=sys.stderr,
+        )
         return 2
 
     runtime = prepare()
@@ -101,8 +108,10 @@ def run_demo(*, no_first_run: bool = False) -> int:
         api = children.start("sidecar", [*cli, "api", "--port", str(ports["sidecar"])])
         _wait_http(f"{api_url}/health", api, "sidecar")
         dagster_bin = str(Path(sys.executable).with_name("dagster"))
-        ui = children.start("dagster", [dagster_bin, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                                        "-p", str(ports["dagster"])])
+        ui = children.start(
+            "dagster",
+            [dagster_bin, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(ports["dagster"])],
+        )
         _wait_http(f"{ui_url}/server_info", ui, "dagster dev", timeout=180)
         if not no_first_run:
             summary = run_once(use_simulators=False)

@@ -83,7 +83,9 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
             partition_keys = list(_partition_keys(pdef, instance))
         for partition_key in partition_keys:
             result = job_def.execute_in_process(
-                instance=instance, partition_key=partition_key, raise_on_error=False,
+                instance=instance,
+                partition_key=partition_key,
+                raise_on_error=False,
                 tags={"retail/trigger": "run-once"},
             )
             _collect(result, stages)

@@ -19,7 +19,9 @@ def partition_changes(current: set[str], wanted: set[str]) -> tuple[list[str], l
     return sorted(wanted - current), sorted(current - wanted)
 
 
-def sync_dynamic_partitions(instance: dg.DagsterInstance, engine: Engine | None = None) -> dict[str, list[str]]:
+def sync_dynamic_partitions(
+    instance: dg.DagsterInstance, engine: Engine | None = None
+) -> dict[str, list[str]]:
     """Apply the supplier partition changes directly (run-once; the sensor returns requests instead)."""
     if engine is None:
         from retail_pipeline.db.engine import get_engine, resolve_database_url

@@ -18,8 +18,9 @@ CLI = [sys.executable, "-m", "retail_pipeline.cli"]
 def run_cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME")}
     full_env.update(env)
-    return subprocess.run([*CLI, *args], cwd=PROJECT_ROOT, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*CLI, *args], cwd=PROJECT_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_embedded_database_lifecycle_without_database_url(scratch_dir: Path):

@@ -37,9 +37,11 @@ def test_instance_stores_runs_in_postgres_dagster_schema(runtime, database_url):
     with psycopg.connect(libpq_url(database_url)) as conn:
         runs = conn.execute("SELECT run_id FROM dagster.runs").fetchall()
         dagster_tables = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dagster'").fetchone()[0]
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dagster'"
+        ).fetchone()[0]
         stray = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[0]
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()[0]
     assert [r[0] for r in runs] == [result.run_id]
     assert dagster_tables >= 15 and stray == 0
     assert not list(Path(runtime.dagster_home).rglob("*.db")), "found a SQLite file in DAGSTER_HOME"

@@ -41,13 +41,21 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME", "SIMULATOR_URL")}
     env.update({k: str(v) for k, v in ports.items()}, RETAIL_DATA_DIR=str(scratch_dir / "var"))
     log = open(tmp_path / "demo.log", "w+")  # noqa: SIM115 - read back while the process runs
-    demo = subprocess.Popen([*CLI, "demo"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    demo = subprocess.Popen(
+        [*CLI, "demo"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while READY_LINE not in (tmp_path / "demo.log").read_text():
             assert demo.poll() is None, (tmp_path / "demo.log").read_text()[-4000:]
-            assert time.monotonic() < deadline, "demo never came up:\n" + (tmp_path / "demo.log").read_text()[-4000:]
+            assert time.monotonic() < deadline, (
+                "demo never came up:\n" + (tmp_path / "demo.log").read_text()[-4000:]
+            )
             time.sleep(1)
         output = (tmp_path / "demo.log").read_text()
         ui = f"http://127.0.0.1:{ports['DAGSTER_PORT']}"
@@ -56,13 +64,16 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
 
         assets = _graphql(ui, "{ assetNodes { assetKey { path } } }")["assetNodes"]
         assert ["suppliers"] in [a["assetKey"]["path"] for a in assets]
-        runs = _graphql(ui, "{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"]["results"]
+        runs = _graphql(ui, "{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"][
+            "results"
+        ]
         assert runs and all(r["status"] == "SUCCESS" for r in runs)
         assert httpx.get(f"http://127.0.0.1:{ports['API_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['SIMULATOR_PORT']}/", timeout=10).status_code == 200
 
-        db_url = subprocess.run([*CLI, "db", "url"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                                check=True).stdout.strip()
+        db_url = subprocess.run(
+            [*CLI, "db", "url"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
         with psycopg.connect(db_url) as conn:  # the UI's run history is in Postgres, not SQLite
             stored = {r[0] for r in conn.execute("SELECT run_id FROM dagster.runs")}
         assert {r["runId"] for r in runs} <= stored

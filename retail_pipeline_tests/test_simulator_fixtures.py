@@ -15,7 +15,9 @@ def test_loopback_and_in_process_serve_one_state(simulator_app, simulator_url):
     import asyncio
 
     assert get_settings().simulator_url == simulator_url
-    over_socket = httpx.get(f"{simulator_url}/onecheq/products.json", params={"limit": 250}).json()["products"]
+    over_socket = httpx.get(f"{simulator_url}/onecheq/products.json", params={"limit": 250}).json()[
+        "products"
+    ]
     in_process = asyncio.run(_products_in_process(simulator_app))
     assert [p["id"] for p in over_socket] == [p["id"] for p in in_process] and len(in_process) > 0
     journal = get_simulator(simulator_app).journal

@@ -57,7 +57,9 @@ def discover(sql_dir: Path) -> list[Migration]:
             raise MigrationError(f"{path.name}: migration files must be named NNN_description.sql")
         version = int(match.group(1))
         if version in migrations:
-            raise MigrationError(f"{path.name}: version {version} is also used by {migrations[version].path.name}")
+            raise MigrationError(
+                f"{path.name}: version {version} is also used by {migrations[version].path.name}"
+            )
         checksum = hashlib.sha256(path.read_bytes()).hexdigest()
         migrations[version] = Migration(version, match.group(2), path, checksum)
     return [migrations[v] for v in sorted(migrations)]
@@ -124,8 +126,12 @@ def migrate(database_url: str, sql_dir: Path) -> list[Migration]:
                     conn.execute(
                         f"INSERT INTO {HISTORY_TABLE} (version, name, checksum, execution_ms)"
                         " VALUES (%s, %s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum,
-                         int((time.monotonic() - started) * 1000)),
+                        (
+                            migration.version,
+                            migration.name,
+                            migration.checksum,
+                            int((time.monotonic() - started) * 1000),
+                        ),
                     )
                 done.append(migration)
         finally:

@@ -24,7 +24,11 @@ DEFAULT_SUPPLIERS: tuple[SupplierConfig, ...] = (
     SupplierConfig("onecheq", "OneCheq", "shopify_storefront", "https://onecheq.co.nz", "onecheq"),
     SupplierConfig("noel_leeming", "Noel Leeming", "jsonld", "https://www.noelleeming.co.nz", "noelleeming"),
     SupplierConfig(
-        "cash_converters", "Cash Converters", "html", "https://www.cashconverters.co.nz", "cashconverters",
+        "cash_converters",
+        "Cash Converters",
+        "html",
+        "https://www.cashconverters.co.nz",
+        "cashconverters",
         enrichment_blocked_reason="second-hand stock: listings keep the store's own description (seed 002 policy)",
     ),
     SupplierConfig("allegro", "Allegro (via n8n webhook)", "webhook", None),

@@ -33,12 +33,16 @@ def _copy_sql(tmp_path: Path) -> Path:
 
 def _history(url: str) -> list[tuple[int, str]]:
     with psycopg.connect(libpq_url(url)) as conn:
-        return conn.execute("SELECT version, checksum FROM retail.schema_migrations ORDER BY version").fetchall()
+        return conn.execute(
+            "SELECT version, checksum FROM retail.schema_migrations ORDER BY version"
+        ).fetchall()
 
 
 def test_first_migrate_applies_every_file_in_order_and_second_does_nothing(empty_db, tmp_path):
     sql_dir = _copy_sql(tmp_path)
-    (sql_dir / "900_extra.sql").write_text("CREATE TABLE retail.extra (id int); INSERT INTO retail.extra VALUES (1);")
+    (sql_dir / "900_extra.sql").write_text(
+        "CREATE TABLE retail.extra (id int); INSERT INTO retail.extra VALUES (1);"
+    )
     applied = migrations.migrate(empty_db, sql_dir)
     assert [m.version for m in applied] == sorted(m.version for m in migrations.discover(sql_dir))
     assert applied[-1].version == 900

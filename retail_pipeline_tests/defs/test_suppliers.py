@@ -15,8 +15,10 @@ from retail_pipeline.resources import DatabaseResource
 def _rows(engine):
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT code, adapter, enabled, enrichment_blocked, enrichment_blocked_reason, updated_at"
-                 " FROM retail.suppliers ORDER BY code")
+            text(
+                "SELECT code, adapter, enabled, enrichment_blocked, enrichment_blocked_reason, updated_at"
+                " FROM retail.suppliers ORDER BY code"
+            )
         ).all()
 
 
@@ -31,7 +33,10 @@ def test_asset_function_upserts_registry_and_second_call_writes_nothing(db_url):
 
     second = suppliers(db=db)
     assert (second.metadata["inserted"], second.metadata["updated"], second.metadata["unchanged"]) == (
-        0, 0, len(DEFAULT_SUPPLIERS))
+        0,
+        0,
+        len(DEFAULT_SUPPLIERS),
+    )
     assert _rows(db.engine) == rows  # not even updated_at moved
 
 
@@ -59,8 +64,12 @@ def test_sensor_adds_and_removes_supplier_partitions(db_url):
         context = dg.build_sensor_context(instance=instance, resources={"db": db})
         result = supplier_partitions_sensor(context)
         assert isinstance(result, dg.SensorResult)
-        adds = [r for r in result.dynamic_partitions_requests if isinstance(r, dg.AddDynamicPartitionsRequest)]
-        deletes = [r for r in result.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)]
+        adds = [
+            r for r in result.dynamic_partitions_requests if isinstance(r, dg.AddDynamicPartitionsRequest)
+        ]
+        deletes = [
+            r for r in result.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)
+        ]
         assert sorted(adds[0].partition_keys) == sorted(s.code for s in DEFAULT_SUPPLIERS)
         assert deletes[0].partition_keys == ["retired_supplier"]
 
@@ -79,10 +88,22 @@ def test_partition_changes_is_a_pure_diff():
 def test_base_url_comes_from_override_then_simulator_then_real_site():
     common = {"simulator_url": "http://127.0.0.1:9/", "overrides": {}}
     assert effective_base_url("onecheq", "https://onecheq.co.nz", use_simulators=True, **common) == (
-        "http://127.0.0.1:9/onecheq")
+        "http://127.0.0.1:9/onecheq"
+    )
     assert effective_base_url("onecheq", "https://onecheq.co.nz", use_simulators=False, **common) == (
-        "https://onecheq.co.nz")
-    assert effective_base_url("new_one", "https://x.example", use_simulators=True, **common) == "https://x.example"
-    assert effective_base_url(
-        "onecheq", None, use_simulators=True, simulator_url="http://s", overrides={"onecheq": "https://o/"}
-    ) == "https://o"
+        "https://onecheq.co.nz"
+    )
+    assert (
+        effective_base_url("new_one", "https://x.example", use_simulators=True, **common)
+        == "https://x.example"
+    )
+    assert (
+        effective_base_url(
+            "onecheq",
+            None,
+            use_simulators=True,
+            simulator_url="http://s",
+            overrides={"onecheq": "https://o/"},
+        )
+        == "https://o"
+    )

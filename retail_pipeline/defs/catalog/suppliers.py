@@ -41,9 +41,13 @@ def suppliers(db: DatabaseResource) -> dg.MaterializeResult:
             row = conn.execute(
                 UPSERT_SUPPLIER,
                 {
-                    "code": supplier.code, "name": supplier.name, "adapter": supplier.adapter,
-                    "base_url": supplier.base_url, "blocked": supplier.enrichment_blocked,
-                    "reason": supplier.enrichment_blocked_reason, "config": json.dumps(supplier.config),
+                    "code": supplier.code,
+                    "name": supplier.name,
+                    "adapter": supplier.adapter,
+                    "base_url": supplier.base_url,
+                    "blocked": supplier.enrichment_blocked,
+                    "reason": supplier.enrichment_blocked_reason,
+                    "config": json.dumps(supplier.config),
                 },
             ).first()
             if row is not None:
