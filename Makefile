@@ -29,8 +29,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/dagster definitions validate -w workspace.yaml
-	$(BIN)/dg check defs
+	@# Dagster's tools read ./dagster.yaml, which takes its Postgres URL from the environment.
+	eval "$$($(BIN)/retail-pipeline env)" && $(BIN)/dagster definitions validate -w workspace.yaml && $(BIN)/dg check defs
 
 # Re-resolve the pins after editing pyproject.toml dependencies.
 lock: $(STAMP)
