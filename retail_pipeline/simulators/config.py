@@ -36,7 +36,7 @@ class SimulatorConfig(BaseModel):
         datetime(2025, 6, 2, 9, 0, tzinfo=UTC), description="Simulated instant the clock starts at."
     )
     crawl_delay_seconds: int = Field(
-        1, ge=0, description="robots.txt Crawl-delay where a site sets one; 0 = none."
+        0, ge=0, description="robots.txt Crawl-delay where a site sets one; 0 = none (demo and tests)."
     )
     faults: dict[str, FaultConfig] = Field(
         default_factory=dict,

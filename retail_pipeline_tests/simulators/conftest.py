@@ -20,7 +20,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def config() -> SimulatorConfig:
-    return SimulatorConfig(seed=SEED, products_per_supplier=SIZE)
+    return SimulatorConfig(seed=SEED, products_per_supplier=SIZE, crawl_delay_seconds=1)
 
 
 @pytest.fixture
