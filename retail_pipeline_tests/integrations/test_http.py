@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import anyio
 import httpx
 import pytest
 
@@ -103,12 +104,10 @@ async def test_concurrency_cap_holds(monkeypatch):
             in_flight -= 1
 
     monkeypatch.setattr(httpx.AsyncClient, "get", counting_get)
-    import anyio
-
-    async with _client(app, max_concurrency=3, requests_per_second=1000, obey_robots=False) as client:
-        async with anyio.create_task_group() as group:
-            for _ in range(12):
-                group.start_soon(client.get, f"{SITE}/products.json")
+    client = _client(app, max_concurrency=3, requests_per_second=1000, obey_robots=False)
+    async with client, anyio.create_task_group() as group:
+        for _ in range(12):
+            group.start_soon(client.get, f"{SITE}/products.json")
     assert peak == 3
 
 
