@@ -57,21 +57,35 @@ def _partition_keys(pdef: dg.PartitionsDefinition, instance: dg.DagsterInstance)
     return list(pdef.get_partition_keys(dynamic_partitions_store=instance))
 
 
-def _collect(result: dg.ExecuteInProcessResult, stages: dict[str, dict[str, float]]) -> None:
+def _numbers(metadata: dict[str, Any]) -> dict[str, float]:
+    numbers = {}
+    for name, value in metadata.items():
+        number = getattr(value, "value", None)
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            numbers[name] = number
+    return numbers
+
+
+def _collect(result: dg.ExecuteInProcessResult, partition: str | None, stages: dict[str, Any]) -> None:
+    """Numeric metadata per asset; partitioned assets per partition plus a `total`."""
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        counts = stages.setdefault(materialization.asset_key.to_user_string(), {})
-        for name, value in materialization.metadata.items():
-            number = getattr(value, "value", None)
-            if isinstance(number, int | float) and not isinstance(number, bool):
-                counts[name] = counts.get(name, 0) + number
+        counts = _numbers(materialization.metadata)
+        name = materialization.asset_key.to_user_string()
+        if partition is None:
+            stages[name] = counts
+            continue
+        stage = stages.setdefault(name, {"total": {}})
+        stage[partition] = counts
+        for key, number in counts.items():
+            stage["total"][key] = stage["total"].get(key, 0) + number
 
 
 def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, Any]:
-    """Materialise every asset once (every partition of partitioned ones) and sum their counts."""
+    """Materialise every asset once (every partition of partitioned ones) and gather their counts."""
     from retail_pipeline.partitions import sync_dynamic_partitions
 
-    stages: dict[str, dict[str, float]] = {}
+    stages: dict[str, Any] = {}
     runs: list[dict[str, Any]] = []
     ok = True
     for index, (pdef, keys) in enumerate(_stages_in_order(defs)):
@@ -88,7 +102,7 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
                 raise_on_error=False,
                 tags={"retail/trigger": "run-once"},
             )
-            _collect(result, stages)
+            _collect(result, partition_key, stages)
             runs.append({"run_id": result.run_id, "partition": partition_key, "success": result.success})
             ok = ok and result.success
     return {"ok": ok, "stages": stages, "runs": runs}
