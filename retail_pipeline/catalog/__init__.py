@@ -1,0 +1,1 @@
+"""Catalog writes shared by every way products arrive (scrapes, webhook imports)."""
