@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for media tokens; unset = generated once under the data dir."
     )
     media_token_ttl_seconds: int = Field(default=3600, gt=0)
+    import_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the n8n/Allegro import webhook; unset = endpoint answers 503.",
+    )
+    import_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     simulator_url: str = Field(default="http://127.0.0.1:8765", description="Base URL of the simulators.")
     simulator_port: int = 8765
     use_simulators: bool = Field(

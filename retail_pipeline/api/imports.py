@@ -17,8 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from retail_pipeline.api.auth import require_role
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.domain.imports import SOURCE, EnvelopeError, batch_items, job_outcome
+from retail_pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +42,9 @@ UNSTORED_HEADERS = {SECRET_HEADER.lower(), "authorization", "cookie", "x-api-key
 UNAUTHENTICATED_BODY_KEPT = 64 * 1024
 
 
-class ImportWebhookSettings(BaseSettings):
-    """IMPORT_WEBHOOK_SECRET (shared with the n8n workflow) and IMPORT_WEBHOOK_MAX_BYTES."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    import_webhook_secret: SecretStr | None = None
-    import_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
-
-
-def webhook_settings(request: Request) -> ImportWebhookSettings:
-    """Dependency: read from the environment once per app, like the app's Settings."""
-    state = request.app.state
-    if getattr(state, "import_webhook_settings", None) is None:
-        state.import_webhook_settings = ImportWebhookSettings()
-    return state.import_webhook_settings
+def webhook_settings(request: Request) -> Settings:
+    """Dependency: the app's Settings (IMPORT_WEBHOOK_SECRET, IMPORT_WEBHOOK_MAX_BYTES)."""
+    return request.app.state.settings
 
 
 class WebhookAccepted(BaseModel):
@@ -260,7 +248,7 @@ def _first_line(exc: BaseException) -> str:
 async def import_webhook(
     request: Request,
     engine: Annotated[Engine, Depends(db_engine)],
-    config: Annotated[ImportWebhookSettings, Depends(webhook_settings)],
+    config: Annotated[Settings, Depends(webhook_settings)],
 ) -> JSONResponse:
     """Store a batch of products pushed by n8n and queue its import; answers before any product is read.
 

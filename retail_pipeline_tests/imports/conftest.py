@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from retail_pipeline.api import keys
@@ -17,10 +18,12 @@ from retail_pipeline_tests.imports.payloads import MAX_BYTES, SECRET, product
 
 
 @pytest.fixture
-def app(settings_env: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    monkeypatch.setenv("IMPORT_WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("IMPORT_WEBHOOK_MAX_BYTES", str(MAX_BYTES))
-    return create_app(settings_env)
+def app(settings_env: Settings) -> FastAPI:
+    return create_app(
+        settings_env.model_copy(
+            update={"import_webhook_secret": SecretStr(SECRET), "import_webhook_max_bytes": MAX_BYTES}
+        )
+    )
 
 
 @pytest.fixture
