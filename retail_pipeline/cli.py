@@ -103,6 +103,15 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     return 0 if summary["ok"] else 1
 
 
+def _cmd_extract_product(args: argparse.Namespace) -> int:
+    """Print the normalised product of one page: the first step when onboarding a new supplier."""
+    from retail_pipeline.integrations.suppliers.extract import extract_product_json, load_page
+
+    html, url = load_page(args.source, args.base_url)
+    print(json.dumps(extract_product_json(html, url, base_url=args.base_url), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from retail_pipeline.demo import run_demo
 
@@ -148,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the configured endpoints instead of in-process simulators",
     )
     run_once.set_defaults(func=_cmd_run_once)
+
+    extract = sub.add_parser("extract-product", help="print the normalised product found in a page")
+    extract.add_argument("source", metavar="FILE_OR_URL")
+    extract.add_argument(
+        "--base-url", default=None, help="resolve relative links (and stand in for a file's URL)"
+    )
+    extract.set_defaults(func=_cmd_extract_product)
 
     demo = sub.add_parser("demo", help="database, simulators, sidecar, Dagster UI and a first run")
     demo.add_argument("--no-first-run", action="store_true")

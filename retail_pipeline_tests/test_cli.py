@@ -82,3 +82,35 @@ def test_run_once_json_exits_zero_and_reports_stages(database_url, tmp_path):
 
     again = json.loads(run_cli("run-once", "--json", env=env, timeout=300).stdout)
     assert again["stages"]["suppliers"]["inserted"] == 0  # idempotent
+
+
+def test_extract_product_prints_the_labelled_fields_of_a_page():
+    page = (
+        PROJECT_ROOT / "retail_pipeline_tests" / "extraction" / "pages" / "aggregateoffer_marketplace_fr.json"
+    )
+    label = json.loads(page.read_text())
+    done = run_cli("extract-product", str(page.with_suffix(".html")), "--base-url", label["url"], env={})
+    assert done.returncode == 0, done.stderr
+    product = json.loads(done.stdout)
+    expected = label["expected"]
+    assert (product["name"], product["price"], product["currency"], product["gtin"]) == (
+        expected["name"],
+        expected["price"],
+        expected["currency"],
+        expected["gtin"],
+    )
+    assert product["sku"] in expected["sku"]
+    assert set(product) >= {
+        "name",
+        "price",
+        "currency",
+        "sku",
+        "gtin",
+        "mpn",
+        "brand",
+        "description",
+        "images",
+        "availability",
+        "condition",
+        "category",
+    }

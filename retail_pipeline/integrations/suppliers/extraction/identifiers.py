@@ -1,0 +1,77 @@
+"""Product identifiers: GTIN check digits, plausible SKUs, and the IDs a product URL carries."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+_GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+def gtin_check_digit_ok(digits: str) -> bool:
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def normalise_gtin(value: str | None) -> str | None:
+    """Digits of a valid GTIN-8/12/13/14 (an 11-digit UPC missing its leading zero is repaired), else None."""
+    if not value:
+        return None
+    text = str(value).strip()
+    text = re.sub(r"^(?:gtin|ean|upc|isbn|jan)[-:\s]*", "", text, flags=re.I)
+    if re.search(r"[^\d\s\-.]", text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 11:
+        digits = "0" + digits
+    if len(digits) == 10 and text.replace("-", "").isdigit():
+        return None  # ISBN-10 is not a GTIN
+    if len(digits) not in _GTIN_LENGTHS or set(digits) == {"0"}:
+        return None
+    return digits if gtin_check_digit_ok(digits) else None
+
+
+def clean_sku(value: str | None) -> str | None:
+    """A SKU as shops print it, or None when the value is clearly not one (a sentence, a price, empty)."""
+    if value is None:
+        return None
+    text = re.sub(r"\s+", " ", str(value)).strip().strip(":#").strip()
+    if not text or len(text) > 64 or text.lower() in {"null", "none", "undefined", "n/a", "na", "-", "0"}:
+        return None
+    if " " in text and not re.fullmatch(r"[\w\-./]+( [\w\-./]+){0,2}", text):
+        return None
+    if re.search(r"\{\{|\$\{|<%", text):
+        return None
+    return text
+
+
+_URL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]{3,40}")
+
+
+def url_id_tokens(url: str | None) -> list[str]:
+    """Tokens of a product URL that look like identifiers (contain a digit, not a year or a size)."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    tokens: list[str] = []
+    for _, value in parse_qsl(parts.query):
+        tokens.extend(_URL_ID.findall(value))
+    segments = [s for s in path.split("/") if s]
+    for segment in reversed(segments):
+        segment = re.sub(r"\.(html?|php|aspx?|jsp)$", "", segment, flags=re.I)
+        if not re.search(r"[a-z]{4,}", segment):
+            tokens.append(segment)  # a whole segment is an ID only if it is not a slug of words
+        tokens.extend(re.split(r"[-_,~]", segment))
+    out: list[str] = []
+    for token in tokens:
+        token = token.strip(".-_")
+        if len(token) < 4 or not re.search(r"\d", token) or token in out:
+            continue
+        if re.fullmatch(r"(19|20)\d\d", token) or re.fullmatch(
+            r"\d+(x\d+)+|\d+(mm|cm|ml|gb|tb|g|kg|w|v)", token, re.I
+        ):
+            continue
+        out.append(token)
+    return out

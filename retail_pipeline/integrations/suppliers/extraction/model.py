@@ -1,0 +1,33 @@
+"""The normalised product an extractor returns, whatever page it came from."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Availability = Literal[
+    "in_stock", "out_of_stock", "preorder", "backorder", "discontinued", "limited", "unknown"
+]
+Condition = Literal["new", "refurbished", "used", "damaged", "unknown"]
+# Which layer of the page a field came from; the layers are listed in the order they are trusted.
+Layer = Literal["jsonld", "microdata", "opengraph", "meta", "html", "url"]
+
+
+class ExtractedProduct(BaseModel):
+    url: str | None = None
+    name: str | None = None
+    price: Decimal | None = None
+    currency: str | None = Field(default=None, description="ISO 4217")
+    regular_price: Decimal | None = Field(default=None, description="list/strike price when on sale")
+    sku: str | None = None
+    gtin: str | None = Field(default=None, description="digits only, check digit verified")
+    mpn: str | None = None
+    brand: str | None = None
+    description: str | None = None
+    images: list[str] = Field(default_factory=list)
+    availability: Availability = "unknown"
+    condition: Condition = "unknown"
+    category: list[str] = Field(default_factory=list)
+    sources: dict[str, Layer] = Field(default_factory=dict)

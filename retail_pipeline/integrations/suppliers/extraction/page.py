@@ -1,0 +1,152 @@
+"""One parsed page, shared by every layer: the lxml tree, its URLs, its <meta> tags and the "main" area.
+
+The main area is the page without the parts that carry other products' names and prices or the
+site's own chrome (header, navigation, footer, recommendation carousels, mini-cart). Visible-page
+heuristics only look there, so a related product's price is never mistaken for this one's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+_NON_CONTENT_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
+# Containers whose content is about other products or the site, by tag and by class/id/role words.
+_CHROME_TAGS = {"header", "footer", "nav", "aside"}
+_CHROME_WORDS = re.compile(
+    r"related|recommend|upsell|up-sell|cross-?sell|similar|also-?(bought|viewed|like)|recently|carousel"
+    r"|slider-products|product-?(list|grid|tiles|slider)|mini-?cart|minicart|cart-drawer|side-?cart|megamenu"
+    r"|mega-menu|site-?header|site-?footer|page-?header|page-?footer|newsletter|cookie|reviews?-list|footer"
+    r"|header-|-header|^header$|navigation|navbar|menu|breadcrumb|modal|popup|compare-products|bundle"
+    r"|accessor|complete-the-look|you-may|wishlist-items|sponsored",
+    re.I,
+)
+
+
+def _attrs_text(el: etree._Element) -> str:
+    return " ".join(
+        filter(None, (el.get("class"), el.get("id"), el.get("role"), el.get("data-section-type")))
+    )
+
+
+def element_text(el: etree._Element) -> str:
+    """Visible text of an element with single spaces (script/style content and comments excluded)."""
+    parts: list[str] = []
+    _collect_text(el, parts)
+    return re.sub(r"\s+", " ", " ".join(parts)).strip()
+
+
+def _collect_text(el: etree._Element, parts: list[str]) -> None:
+    if el.text:
+        parts.append(el.text)
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _NON_CONTENT_TAGS:
+            _collect_text(child, parts)
+        if child.tail:
+            parts.append(child.tail)
+
+
+def is_chrome(el: etree._Element) -> bool:
+    """True for site chrome and other-product containers (see module doc)."""
+    if not isinstance(el.tag, str):
+        return False
+    if el.tag in _CHROME_TAGS:
+        # <header>/<footer> inside an article or <main> head a section of the product, not the site.
+        return not (
+            el.tag in ("header", "footer") and any(a.tag in ("main", "article") for a in el.iterancestors())
+        )
+    words = _attrs_text(el)
+    return bool(words and _CHROME_WORDS.search(words))
+
+
+@dataclass
+class Page:
+    html: str
+    url: str | None
+    base_url: str | None
+    tree: etree._Element = field(init=False)
+
+    def __post_init__(self) -> None:
+        parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=False)
+        try:
+            self.tree = lxml.html.document_fromstring(self.html.encode("utf-8", "replace"), parser=parser)
+        except (etree.ParserError, ValueError):
+            self.tree = lxml.html.document_fromstring("<html><body></body></html>")
+        base_tag = self.tree.find(".//base[@href]")
+        page_url = self.base_url or self.url
+        if base_tag is not None:
+            page_url = urljoin(page_url or "", base_tag.get("href", "").strip())
+        self.resolve_base = page_url
+
+    def absolute(self, link: str | None) -> str | None:
+        if not link or not isinstance(link, str):
+            return None
+        link = link.strip()
+        if link.startswith("data:") or link.startswith("javascript:"):
+            return None
+        if link.startswith("//"):
+            scheme = urlsplit(self.resolve_base or "").scheme or "https"
+            return f"{scheme}:{link}"
+        return urljoin(self.resolve_base, link) if self.resolve_base else link
+
+    @property
+    def host(self) -> str | None:
+        for candidate in (self.url, self.base_url, self.resolve_base):
+            if candidate:
+                host = urlsplit(candidate).hostname
+                if host:
+                    return host
+        return None
+
+    @cached_property
+    def meta(self) -> dict[str, str]:
+        """First value of every <meta> keyed by lower-cased property/name/itemprop."""
+        found: dict[str, str] = {}
+        for el in self.tree.iter("meta"):
+            key = el.get("property") or el.get("name") or el.get("itemprop")
+            value = el.get("content")
+            if key and value is not None and value.strip():
+                found.setdefault(key.strip().lower(), value.strip())
+        return found
+
+    @cached_property
+    def body(self) -> etree._Element:
+        body = self.tree.find("body")
+        return body if body is not None else self.tree
+
+    @cached_property
+    def main_elements(self) -> list[etree._Element]:
+        """Every element of the main area, in document order."""
+        out: list[etree._Element] = []
+
+        def walk(el: etree._Element) -> None:
+            for child in el:
+                if not isinstance(child.tag, str) or child.tag in _NON_CONTENT_TAGS:
+                    continue
+                if is_chrome(child) and not _holds_main_heading(child):
+                    continue
+                out.append(child)
+                walk(child)
+
+        walk(self.body)
+        return out
+
+    @cached_property
+    def order(self) -> dict[etree._Element, int]:
+        """Document position of each main-area element, for "how close to the buy button" scores."""
+        return {el: i for i, el in enumerate(self.main_elements)}
+
+    @cached_property
+    def title(self) -> str | None:
+        el = self.tree.find(".//title")
+        return element_text(el) or None if el is not None else None
+
+
+def _holds_main_heading(el: etree._Element) -> bool:
+    # Some themes wrap the whole product in a "product-header" or similar; never drop the h1 with it.
+    return el.tag not in _CHROME_TAGS and el.find(".//h1") is not None and el.tag not in ("a", "li")

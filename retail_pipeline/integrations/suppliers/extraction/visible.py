@@ -1,0 +1,611 @@
+"""What a person sees on the page ("html" layer): the main heading, the price next to the buy button,
+identifiers in labelled text and spec tables, breadcrumbs, stock wording and the buy button's state.
+
+Only general page conventions are used (price-ish class names, <del> for old prices, label words in
+the shop's language); nothing here knows any particular shop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+
+from lxml import etree
+
+from retail_pipeline.domain.prices import (
+    clean_text,
+    normalise_availability,
+    normalise_condition,
+    parse_amount,
+    parse_price,
+)
+
+from .identifiers import clean_sku, normalise_gtin
+from .page import Page, element_text
+
+_PRICE_ATTR = re.compile(
+    r"price|preis|prix|precio|prezzo|cena|pre[cç]o|\bpris|hinta|fiyat|цена|kaina|amount"
+    r"|money|betrag|kaufpreis",
+    re.I,
+)
+_NOT_PRICE_ATTR = re.compile(
+    r"per-?unit|unit-?price|base-?price|grundpreis|price-?per|pricing-table|filter"
+    r"|slider|shipping|delivery|versand|\btax|vat-|installment|monthly|finance"
+    r"|klarna|afterpay|paypal|points|saving|you-?save|percent|rating|review|qty"
+    r"|quantity|subtotal|total|cart-|currency-?(select|switch)|price-?match|alert"
+    r"|price-?label|price-?title|label-?price|per-?month|deposit|tier",
+    re.I,
+)
+_OLD_ATTR = re.compile(
+    r"\bold|-old|_old|oldprice|\bwas\b|-was|was-|compare|strike|crossed|line-?through|\brrp"
+    r"|\buvp|msrp|list-?price|listprice|original|before|prev|retail-?price|regular-?price--?"
+    r"(?:on-?sale|struck)|price--?regular.*sale|initial-price|recommended",
+    re.I,
+)
+_CURRENT_ATTR = re.compile(
+    r"sale|special|current|\bnow|final|actual|offer|promo|selling|our-?price|main-?price"
+    r"|product-?price|price--?(large|big|main|current)|pdp|finalprice|price-?new|new-?price"
+    r"|buy-?box|price__current|price-?value|price-?amount",
+    re.I,
+)
+_OLD_WORDS = re.compile(
+    r"^\s*(was|statt|vorher|uvp|rrp|msrp|list price|regular price|reg\.?|compare at|avant"
+    r"|antes|prima|zamiast|cena regularna|originally|normalpreis|ursprünglich|平常|通常価格"
+    r"|precio anterior|prix barré|before|retail)\b",
+    re.I,
+)
+_SAVING_WORDS = re.compile(
+    r"^\s*(you save|save|saving|sie sparen|sparen sie|ersparnis|économisez|ahorra|ahorro|risparmi|oszczędzasz"
+    r"|bespaar|du sparar|spar|economize)\b",
+    re.I,
+)
+_PRICE_LABEL_TEXT = re.compile(
+    r"^\s*(price|preis|prix|precio|prezzo|cena|preço|pris|hinta|fiyat|цена|価格|販売価格"
+    r"|our price|now|sale price|your price|buy it now|current price|ihr preis|unser preis"
+    r"|aktueller preis|cena brutto|kaufpreis|startpreis)\s*[:：]?\s*",
+    re.I,
+)
+_HAS_CURRENCY = re.compile(
+    r"[$€£¥₹₽₴₪฿₫₩₺₦₱]|\b[A-Z]{3}\b|zł|Kč|kr\b|Ft|lei|лв|руб|грн|円|元|R\$|CHF|Rp|RM\b", re.U
+)
+
+_BUY_WORDS = re.compile(
+    r"add[ -]?to[ -]?(cart|bag|basket|trolley)|add_to_cart|addtocart|buy[ -]?now|buy it now|buy-?button"
+    r"|in den (warenkorb|einkaufswagen)|warenkorb|jetzt kaufen|ajouter au panier|\bacheter\b|añadir al carrito"
+    r"|agregar al carrito|\bcomprar\b|aggiungi al carrello|\bacquista\b|dodaj do koszyka|kup teraz|do koszyka"
+    r"|(toevoegen aan|in) winkelwagen|lägg i varukorgen|legg i handlekurv|læg i kurv|lisää ostoskoriin"
+    r"|sepete ekle|в корзину|купить|カートに入れる|カートへ|加入购物车|立即购买|pre-?order|vorbestellen"
+    r"|product-form__submit|single_add_to_cart|btn-cart|add-to-bag|place bid|bid now|make an? offer|kaufen",
+    re.I,
+)
+_STOCK_ATTR = re.compile(
+    r"stock|availab|inventory|verf[uü]gbar|lager|dispon|delivery-?status|lieferstatus"
+    r"|soldout|sold-out",
+    re.I,
+)
+
+_LABEL_SEP = r"\s*(?:[:：#]|n[o°º]\.?|nr\.?)?\s*"
+_VALUE = r"([A-Za-z0-9][\w\-./]*\w|\d)"
+_SKU_LABEL = (
+    r"sku|art(?:ikel)?\.?[-\s]*(?:nr|no|nummer|number)\.?|artikelnummer|artikelnr\.?|art\.?[- ]?nr\.?"
+    r"|item\s*(?:#|no\.?|number|id|code)|product\s*(?:#|no\.?|number|id|code)|prod(?:uct)?\.?\s*code"
+    r"|product code|référence|r[ée]f\.|r[ée]f(?:érence)?\s*(?:produit|article)?|reference|código"
+    r"(?:\s*(?:del\s*)?(?:producto|artículo|articulo|produto))?|c[oó]d\.|codice(?:\s*(?:articolo|prodotto))?"
+    r"|kod(?:\s*produktu)?|numer\s*katalogowy|numer\s*oferty|indeks|varenummer|varenr\.?|tuotenumero"
+    r"|tuotekoodi|商品番号|品番|商品コード|asin|listing\s*(?:#|id|no\.?|number)|anzeigen-?id|anzeigennummer"
+    r"|ebay\s*item\s*number|item\s*number|stock\s*(?:#|no\.?|number|code)|part\s*#|cat(?:alog(?:ue)?)?\s*(?:#|no\.?|number)"
+    r"|artnr\.?|bestellnummer|bestell-?nr\.?|produktnummer|artikel-?id|cat\.?\s*no\.?|ad\s*id|ad\s*number"
+    r"|артикул|код товара|ürün kodu|stok kodu|상품코드|상품번호|货号|商品编号|رمز المنتج|מק\"ט"
+)
+_GTIN_LABEL = r"ean(?:-?13|-?8|/upc)?|gtin(?:-?1[234]|-?8)?|upc|isbn(?:-?13)?|jan(?:\s*コード)?|barcode|código de barras|kod ean"
+_MPN_LABEL = (
+    r"mpn|model(?:\s*(?:no\.?|number|#|code))?|modell(?:nummer)?|modèle|modelo|modello|型番|model\s*name"
+    r"|manufacturer\s*part\s*(?:no\.?|number|#)|mfr\.?\s*part\s*(?:no\.?|number|#)?|herstellernummer"
+    r"|hersteller-?art(?:ikel)?-?nr\.?|part\s*(?:no\.?|number)|kod\s*producenta|référence fabricant"
+    r"|numéro de pièce"
+)
+_BRAND_LABEL = (
+    r"brand|marke|marque|marca|merk|marka|hersteller|manufacturer|ブランド|メーカー|бренд|producent"
+)
+_CONDITION_LABEL = r"condition|item condition|zustand|état|etat|estado|condizione|condizioni|stan|kunto|状態|商品の状態|состояние"
+
+_LABELS = {
+    "gtin": re.compile(rf"^(?:{_GTIN_LABEL}){_LABEL_SEP}(\d[\d\s-]{{6,16}}\d)\b", re.I),
+    "mpn": re.compile(rf"^(?:{_MPN_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
+    "sku": re.compile(rf"^(?:{_SKU_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
+}
+_TEXT_LABELS = {
+    "brand": re.compile(rf"^(?:{_BRAND_LABEL})\s*[:：]\s*(.{{2,60}})$", re.I),
+    "condition": re.compile(rf"^(?:{_CONDITION_LABEL})\s*[:：]\s*(.{{2,80}})$", re.I),
+}
+_ANY_LABEL = re.compile(
+    rf"^\s*(?:{_SKU_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})", re.I
+)
+_CELL_LABELS = {
+    name: re.compile(rf"^(?:{pattern})\s*[:：]?$", re.I)
+    for name, pattern in (
+        ("sku", _SKU_LABEL),
+        ("gtin", _GTIN_LABEL),
+        ("mpn", _MPN_LABEL),
+        ("brand", _BRAND_LABEL),
+        ("condition", _CONDITION_LABEL),
+    )
+}
+_HOME_CRUMB = re.compile(
+    r"^(home|start|startseite|accueil|inicio|início|home page|strona główna|главная|ホーム"
+    r"|首页|forside|etusivu|hem|начало|home\s*page|homepage|\W*)$",
+    re.I,
+)
+
+
+@dataclass
+class PriceCandidate:
+    amount: Decimal
+    currency: str | None
+    element: etree._Element
+    score: float
+    old: bool
+    strong: bool  # a price-ish element showing a currency: safe to set against stale markup
+
+
+@dataclass
+class VisiblePage:
+    page: Page
+
+    # --- anchors ----------------------------------------------------------------------------------
+
+    @cached_property
+    def heading(self) -> etree._Element | None:
+        headings = [el for el in self.page.main_elements if el.tag == "h1" and element_text(el)]
+        if not headings:
+            return None
+        productish = [h for h in headings if re.search(r"product|title|name", h.get("class") or "", re.I)]
+        return (productish or headings)[0]
+
+    @cached_property
+    def buy_buttons(self) -> list[tuple[etree._Element, bool]]:
+        """(element, enabled) for each add-to-cart/buy control in the main area."""
+        found = []
+        for el in self.page.main_elements:
+            if el.tag not in ("button", "input", "a"):
+                continue
+            if el.tag == "input" and (el.get("type") or "").lower() not in ("submit", "button", "image"):
+                continue
+            attrs = " ".join(
+                filter(
+                    None,
+                    (
+                        el.get("class"),
+                        el.get("id"),
+                        el.get("name"),
+                        el.get("value"),
+                        el.get("data-action"),
+                        el.get("title"),
+                        el.get("aria-label"),
+                    ),
+                )
+            )
+            label = element_text(el) if el.tag != "input" else ""
+            if el.tag == "a" and len(label) > 40:
+                continue
+            if not (_BUY_WORDS.search(label) or _BUY_WORDS.search(attrs)):
+                continue
+            form = next((a for a in el.iterancestors("form")), None)
+            disabled = (
+                el.get("disabled") is not None
+                or (el.get("aria-disabled") or "").lower() == "true"
+                or re.search(r"\bdisabled\b|is-disabled|btn--disabled", el.get("class") or "", re.I)
+                is not None
+                or normalise_availability(label) == "out_of_stock"
+                or (form is not None and form.get("disabled") is not None)
+            )
+            found.append((el, not disabled))
+        return found
+
+    @cached_property
+    def text(self) -> str:
+        return element_text(self.page.body)
+
+    @cached_property
+    def has_enabled_buy_button(self) -> bool:
+        return any(enabled for _, enabled in self.buy_buttons)
+
+    def _distance_score(self, el: etree._Element) -> float:
+        order = self.page.order
+        index = order.get(el)
+        anchors = [
+            a for a in [self.heading, *(b for b, _ in self.buy_buttons)] if a is not None and a in order
+        ]
+        if index is None or not anchors:
+            return 0.0
+        distance = min(abs(index - order[a]) for a in anchors)
+        return 3.0 / (1.0 + distance / 25.0)
+
+    # --- price ------------------------------------------------------------------------------------
+
+    @cached_property
+    def price_candidates(self) -> list[PriceCandidate]:
+        candidates: list[PriceCandidate] = []
+        attr_elements: list[etree._Element] = []
+        for el in self.page.main_elements:
+            attrs = " ".join(
+                filter(
+                    None,
+                    (
+                        el.get("class"),
+                        el.get("id"),
+                        el.get("itemprop"),
+                        el.get("data-price-type"),
+                        el.get("data-testid"),
+                        el.get("data-qa"),
+                    ),
+                )
+            )
+            if (
+                attrs
+                and _PRICE_ATTR.search(attrs)
+                and not _NOT_PRICE_ATTR.search(attrs)
+                and (_machine_amount(el) is not None or re.search(r"\d", el.text_content()))
+            ):
+                attr_elements.append(el)
+        attr_set = set(attr_elements)
+        for el in attr_elements:
+            # Innermost price element wins: "<div class=price><ins>€9</ins><del>€12</del></div>".
+            if any(d in attr_set for d in el.iterdescendants()) and not _machine_amount(el):
+                continue
+            candidate = self._candidate(el, base=1.0)
+            if candidate:
+                candidates.append(candidate)
+        seen = {c.element for c in candidates}
+        for el in self.page.main_elements:
+            if el in seen or el.tag in ("script", "style", "option", "select", "a"):
+                continue
+            text = (el.text or "").strip()
+            if not text or len(text) > 40 or len(el) > 2:
+                continue
+            labelled = _PRICE_LABEL_TEXT.match(text)
+            if labelled or (_looks_like_price(text) and _HAS_CURRENCY.search(text)):
+                candidate = self._candidate(
+                    el, base=0.8 if labelled else 0.3, text=text[labelled.end() :] if labelled else None
+                )
+                if candidate:
+                    candidates.append(candidate)
+        return candidates
+
+    def _candidate(self, el: etree._Element, base: float, text: str | None = None) -> PriceCandidate | None:
+        machine = _machine_amount(el)
+        full_text = text if text is not None else element_text(el)
+        if machine is None and (
+            not full_text or len(full_text) > 45 or "%" in full_text or not re.search(r"\d", full_text)
+        ):
+            return None
+        if _SAVING_WORDS.match(full_text) or any(
+            _SAVING_WORDS.match(element_text(a))
+            for a in list(el.iterancestors())[:2]
+            if len(a.text_content()) < 60
+        ):
+            return None  # "You save £10.00" is an amount, not the price
+        if machine is None and not _HAS_CURRENCY.search(full_text):
+            full_text = _with_split_parts(el, full_text)
+        amount, currency = parse_price(full_text) if full_text else (None, None)
+        if machine is not None:
+            amount = machine
+        if amount is None or amount <= 0:
+            return None
+        if (
+            machine is None
+            and not _looks_like_price(_PRICE_LABEL_TEXT.sub("", full_text))
+            and not _OLD_WORDS.match(full_text)
+        ):
+            return None
+        attrs = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("data-price-type"))))
+        old = self._is_old(el, full_text)
+        has_currency = bool(
+            currency
+            or _HAS_CURRENCY.search(full_text or "")
+            or el.get("data-currency")
+            or el.get("data-price-currency")
+        )
+        score = base + (1.0 if has_currency else 0.0) + self._distance_score(el)
+        if _CURRENT_ATTR.search(attrs) or (el.get("data-price-type") or "").lower() == "finalprice":
+            score += 1.5
+        if (el.get("itemprop") or "").lower() == "price":
+            score += 2.0
+        strong = has_currency and base >= 0.8 and not old
+        return PriceCandidate(amount, currency, el, score, old, strong)
+
+    @staticmethod
+    def _is_old(el: etree._Element, text: str) -> bool:
+        if _OLD_WORDS.match(text or ""):
+            return True
+        for depth, node in enumerate([el, *el.iterancestors()]):
+            if depth > 3:
+                break
+            if node.tag in ("del", "s", "strike"):
+                return True
+            attrs = " ".join(filter(None, (node.get("class"), node.get("id"), node.get("data-price-type"))))
+            if _OLD_ATTR.search(attrs) or "line-through" in (node.get("style") or ""):
+                return True
+            if (node.get("data-price-type") or "").lower() == "oldprice":
+                return True
+            # A label just before the price: "List Price: <span>$34.99</span>", "<b>Was</b> <i>$49</i>".
+            leads = [node.text or ""] if node is not el else []
+            previous = node.getprevious()
+            if previous is not None and isinstance(previous.tag, str):
+                leads.append(element_text(previous) + " " + (previous.tail or ""))
+            if any(_OLD_WORDS.match(lead.strip()) and not re.search(r"\d", lead) for lead in leads):
+                return True
+        return False
+
+    @cached_property
+    def current_price(self) -> PriceCandidate | None:
+        current = [c for c in self.price_candidates if not c.old]
+        if not current:
+            return None
+        return max(current, key=lambda c: (c.score, -self.page.order.get(c.element, 0)))
+
+    @cached_property
+    def old_amounts(self) -> set[Decimal]:
+        return {c.amount for c in self.price_candidates if c.old}
+
+    @cached_property
+    def shown_amounts(self) -> set[Decimal]:
+        return {c.amount for c in self.price_candidates}
+
+    def regular_price_near(self, price: Decimal) -> Decimal | None:
+        """The struck/old price shown nearest to the current one (only if it is higher)."""
+        current = self.current_price
+        olds = [c for c in self.price_candidates if c.old and c.amount > price]
+        if not olds:
+            return None
+        if current is None:
+            return olds[0].amount
+        order = self.page.order
+        here = order.get(current.element, 0)
+        return min(olds, key=lambda c: abs(order.get(c.element, 0) - here)).amount
+
+    # --- stock ------------------------------------------------------------------------------------
+
+    @cached_property
+    def stock_wording(self) -> str:
+        """Availability said in words on the page: in an availability element, a badge or the buy button."""
+        verdicts: list[str] = []
+        buttons = {b for b, _ in self.buy_buttons}
+        for el in self.page.main_elements:
+            attrs = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"))))
+            if (_STOCK_ATTR.search(attrs) or el in buttons) and len(el.text_content()) <= 80:
+                verdict = normalise_availability(element_text(el))
+            elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30:
+                verdict = normalise_availability(text)
+                # A short standalone "Available" line is too vague; only negative wording counts there.
+                if verdict not in ("out_of_stock", "discontinued", "preorder"):
+                    verdict = "unknown"
+            else:
+                continue
+            # Variant pickers say "sold out" per size/colour; that is not the product's state.
+            picker = any(
+                a.tag in ("option", "select", "label", "fieldset") for a in [el, *el.iterancestors()][:5]
+            )
+            if verdict != "unknown" and not picker:
+                verdicts.append(verdict)
+        for wanted in ("out_of_stock", "discontinued", "preorder", "backorder", "limited", "in_stock"):
+            if wanted in verdicts:
+                return wanted
+        return "unknown"
+
+    @cached_property
+    def availability(self) -> str:
+        wording = self.stock_wording
+        if wording in ("out_of_stock", "discontinued") and not self.has_enabled_buy_button:
+            return wording
+        if wording in ("preorder", "backorder", "limited"):
+            return wording
+        if self.has_enabled_buy_button or wording == "in_stock":
+            return "in_stock"
+        return "unknown"
+
+    # --- labelled values --------------------------------------------------------------------------
+
+    @cached_property
+    def labelled(self) -> dict[str, str]:
+        """sku/gtin/mpn/brand/condition from spec tables, definition lists and "Label: value" lines."""
+        found: dict[str, str] = {}
+        for el in self.page.main_elements:
+            if el.tag == "tr":
+                cells = [c for c in el if isinstance(c.tag, str) and c.tag in ("th", "td")]
+                if len(cells) >= 2:
+                    self._pair(found, element_text(cells[0]), element_text(cells[1]))
+                continue
+            if el.tag == "dt":
+                value = el.getnext()
+                if value is not None and value.tag == "dd":
+                    self._pair(found, element_text(el), element_text(value))
+                continue
+            tail = (el.tail or "").strip()
+            if tail and len(tail) <= 40 and _ANY_LABEL.match(tail) and el.getnext() is not None:
+                # "Product #: <span>925872</span>": a label in running text, the value in the next element.
+                self._pair(found, el.tail, element_text(el.getnext()))
+            raw = el.text_content()
+            if len(raw) > 120 or not _ANY_LABEL.match(raw):
+                continue
+            text = element_text(el)
+            if not text:
+                continue
+            # "<li><span>SKU</span><span>123</span></li>" and "<p>SKU: 123</p>" read alike.
+            children = [c for c in el if isinstance(c.tag, str)]
+            if len(children) == 2 and not (el.text or "").strip():
+                self._pair(found, element_text(children[0]), element_text(children[1]))
+            self._line(found, text)
+        return found
+
+    @staticmethod
+    def _pair(found: dict[str, str], label: str, value: str) -> None:
+        label = label.strip()
+        if not label or not value or len(label) > 40:
+            return
+        for name, pattern in _CELL_LABELS.items():
+            if name not in found and pattern.match(label):
+                cleaned = _clean_value(name, value)
+                if cleaned:
+                    found[name] = cleaned
+                return
+
+    @staticmethod
+    def _line(found: dict[str, str], text: str) -> None:
+        for name, pattern in _LABELS.items():
+            if name in found:
+                continue
+            match = pattern.match(text)
+            if match:
+                cleaned = _clean_value(name, match.group(1))
+                if cleaned:
+                    found[name] = cleaned
+        for name, pattern in _TEXT_LABELS.items():
+            if name not in found:
+                match = pattern.match(text)
+                if match:
+                    cleaned = _clean_value(name, match.group(1))
+                    if cleaned:
+                        found[name] = cleaned
+
+    @cached_property
+    def data_sku(self) -> str | None:
+        for el in self.page.main_elements:
+            for attr in (
+                "data-sku",
+                "data-product-sku",
+                "data-product-code",
+                "data-item-sku",
+                "data-article-number",
+            ):
+                value = clean_sku(el.get(attr))
+                if value:
+                    return value
+        return None
+
+    # --- breadcrumbs, images, text ----------------------------------------------------------------
+
+    @cached_property
+    def breadcrumbs(self) -> list[str]:
+        for el in self.page.body.iter():
+            if not isinstance(el.tag, str) or el.tag in ("script", "style", "body", "html"):
+                continue
+            marker = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("aria-label"))))
+            if not re.search(r"breadcrumb|brotkr|fil-?d-?ariane|ariane|migas|bread-crumb", marker, re.I):
+                continue
+            items = [element_text(i) for i in el.iter("li")] or [element_text(a) for a in el.iter("a")]
+            items = [i for i in items if i and len(i) < 80 and i not in ("/", ">", "»", "›")]
+            if len(items) >= 2:
+                return items
+        return []
+
+    @cached_property
+    def gallery_images(self) -> list[str]:
+        out: list[str] = []
+        for el in self.page.main_elements:
+            if el.tag != "img":
+                continue
+            context = " ".join(
+                filter(None, [n.get("class") or n.get("id") or "" for n in [el, *el.iterancestors()][:4]])
+            )
+            if not re.search(
+                r"gallery|product|main-?image|primary|zoom|hero|slide|photo|media", context, re.I
+            ):
+                continue
+            link = (
+                el.get("data-zoom-image")
+                or el.get("data-large_image")
+                or el.get("data-src")
+                or el.get("src")
+                or ""
+            ).strip()
+            absolute = self.page.absolute(link)
+            if (
+                absolute
+                and not re.search(r"\.svg|sprite|logo|icon|placeholder|loader|blank\.", absolute, re.I)
+                and absolute not in out
+            ):
+                out.append(absolute)
+            if len(out) >= 10:
+                break
+        return out
+
+    @cached_property
+    def description(self) -> str | None:
+        for el in self.page.main_elements:
+            marker = " ".join(filter(None, (el.get("class"), el.get("id"))))
+            if re.search(
+                r"(product|item)[-_]?(description|details|desc)|^description$|\bdescription\b", marker, re.I
+            ):
+                text = element_text(el)
+                if len(text) >= 20:
+                    return text[:5000]
+        return None
+
+
+def _with_split_parts(el: etree._Element, text: str) -> str:
+    """Text of the nearest ancestor holding the whole price when `el` is one part of it
+    ("<span>$</span><span class=whole>24</span>.<span class=fraction>99</span>")."""
+    for node in list(el.iterancestors())[:2]:
+        whole = element_text(node)
+        if _looks_like_price(whole) and _HAS_CURRENCY.search(whole):
+            return whole
+    return text
+
+
+def _looks_like_price(text: str) -> bool:
+    """A short text that is a price and little else ("250 € VB", "From $12 – $38"), not a sentence."""
+    text = clean_text(text)
+    if not text or len(text) > 45 or "%" in text or not re.search(r"\d", text):
+        return False
+    numbers = re.findall(r"\d[\d.,'\s]*", text)
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    return len(numbers) <= 2 and sum(len(w) for w in words) <= 14
+
+
+def _machine_amount(el: etree._Element) -> Decimal | None:
+    for attr in ("content", "data-price-amount", "data-price", "data-value", "data-amount", "value"):
+        raw = el.get(attr)
+        if raw and (attr != "value" or el.tag in ("data", "meta")):
+            amount = parse_amount(raw)
+            if amount is not None and amount > 0:
+                return amount
+    return None
+
+
+def _clean_value(name: str, value: str) -> str | None:
+    value = clean_text(value)
+    if name == "gtin":
+        return normalise_gtin(value)
+    if name in ("sku", "mpn"):
+        token = clean_sku(value.split(" ")[0] if name == "sku" else value)
+        # Codes have digits or are upper-case ("PC-POST"); anything else is a word, not an identifier.
+        if token and (
+            re.search(r"\d", token)
+            or re.fullmatch(r"[A-Z][A-Z0-9\-_./]{3,}", token)
+            or (name == "mpn" and len(token) >= 3)
+        ):
+            return token
+        return None
+    if name == "condition":
+        return normalise_condition(value) if normalise_condition(value) != "unknown" else None
+    return value if 1 < len(value) <= 60 else None
+
+
+def heading_text(visible: VisiblePage) -> str | None:
+    return element_text(visible.heading) if visible.heading is not None else None
+
+
+def strip_home(crumbs: list[str], name: str | None) -> list[str]:
+    out = [clean_text(c) for c in crumbs if clean_text(c)]
+    while out and _HOME_CRUMB.match(out[0]):
+        out.pop(0)
+    if out and name and _same_text(out[-1], name):
+        out.pop()
+    return out
+
+
+def _same_text(a: str, b: str) -> bool:
+    return re.sub(r"\W+", "", a).lower() == re.sub(r"\W+", "", b).lower()

@@ -1,0 +1,472 @@
+"""The generic extractor, layer by layer, and the rules for markup that contradicts the page."""
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from retail_pipeline.integrations.suppliers import extract as extract_module
+from retail_pipeline.integrations.suppliers.extract import extract_product, extract_product_json, load_page
+from retail_pipeline.integrations.suppliers.extraction.identifiers import (
+    clean_sku,
+    normalise_gtin,
+    url_id_tokens,
+)
+
+
+def ld(obj) -> str:
+    body = obj if isinstance(obj, str) else json.dumps(obj)
+    return f'<script type="application/ld+json">{body}</script>'
+
+
+def page(head: str = "", body: str = "") -> str:
+    return f"<html><head><title>Shop</title>{head}</head><body>{body}</body></html>"
+
+
+PRODUCT = {
+    "@type": "Product",
+    "name": "Anvil",
+    "sku": "A-1",
+    "offers": {
+        "@type": "Offer",
+        "price": "10.00",
+        "priceCurrency": "USD",
+        "availability": "https://schema.org/InStock",
+    },
+}
+
+
+# --- JSON-LD ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        json.dumps(PRODUCT),
+        json.dumps(
+            {"@context": "https://schema.org", "@graph": [{"@type": "WebSite", "name": "S"}, PRODUCT]}
+        ),
+        json.dumps([{"@type": "Organization", "name": "S"}, PRODUCT]),
+        json.dumps({"@type": "WebPage", "name": "S", "mainEntity": PRODUCT}),
+        "//<![CDATA[\n" + json.dumps(PRODUCT) + "\n//]]>",
+        "<!--\n" + json.dumps(PRODUCT) + "\n-->",
+        json.dumps(PRODUCT)[:-1] + ",}",  # trailing comma
+        json.dumps(PRODUCT).replace('"Anvil"', '"Anvil\nXL"').replace("Anvil\nXL", "Anvil"),
+        "{'@type': 'Product', name: 'Anvil', sku: 'A-1', offers: {price: 10.00, priceCurrency: 'USD',"
+        " availability: 'https://schema.org/InStock'}}",
+        json.dumps({"@type": "Organization"}) + json.dumps(PRODUCT),  # two objects in one block
+    ],
+    ids=[
+        "plain",
+        "graph",
+        "array",
+        "mainEntity",
+        "cdata",
+        "comment",
+        "trailing-comma",
+        "raw-newline",
+        "js-object",
+        "concatenated",
+    ],
+)
+def test_jsonld_shapes(script):
+    product = extract_product(page(ld(script)), "https://s.example/anvil")
+    assert (product.name, product.price, product.currency, product.sku, product.availability) == (
+        "Anvil",
+        Decimal("10.00"),
+        "USD",
+        "A-1",
+        "in_stock",
+    )
+    assert product.sources["price"] == "jsonld"
+
+
+def test_jsonld_control_characters_and_entities():
+    raw = (
+        '{"@type":"Product","name":"Salt &amp;amp; Pepper\tGrinder","sku":"KP&#45;1","description":"a\nb",'
+        '"offers":{"price":"&#36;24.95","priceCurrency":"AUD"}}'
+    )
+    product = extract_product(page(ld(raw)))
+    assert product.name == "Salt & Pepper Grinder"
+    assert product.sku == "KP-1"
+    assert product.price == Decimal("24.95")
+
+
+def test_several_blocks_and_related_products_are_ignored():
+    related = {
+        "@type": "Product",
+        "name": "Anvil",
+        "isRelatedTo": {"@type": "Product", "name": "Hammer", "offers": {"price": "1"}},
+        "offers": {"price": "10", "priceCurrency": "EUR"},
+    }
+    html = page(
+        ld({"@type": "Organization", "name": "S"})
+        + ld(
+            {
+                "@type": "BreadcrumbList",
+                "itemListElement": [
+                    {"@type": "ListItem", "position": 2, "name": "Tools", "item": "https://s.example/tools"},
+                    {"@type": "ListItem", "position": 1, "name": "Home", "item": "https://s.example/"},
+                ],
+            }
+        )
+        + ld(related)
+    )
+    product = extract_product(html)
+    assert (product.name, product.price, product.category) == ("Anvil", Decimal("10"), ["Tools"])
+
+
+def test_productgroup_variant_selected_by_url_else_first():
+    group = {
+        "@type": "ProductGroup",
+        "name": "Runner",
+        "productGroupID": "R",
+        "hasVariant": [
+            {
+                "@type": "Product",
+                "sku": "R-9",
+                "url": "https://s.example/r?size=9",
+                "offers": {
+                    "price": 120,
+                    "priceCurrency": "USD",
+                    "availability": "https://schema.org/OutOfStock",
+                },
+            },
+            {
+                "@type": "Product",
+                "sku": "R-10",
+                "url": "https://s.example/r?size=10",
+                "offers": {
+                    "price": 110,
+                    "priceCurrency": "USD",
+                    "availability": "https://schema.org/InStock",
+                },
+            },
+        ],
+    }
+    chosen = extract_product(page(ld(group)), "https://s.example/r?size=10")
+    assert (chosen.name, chosen.sku, chosen.price, chosen.availability) == (
+        "Runner",
+        "R-10",
+        Decimal("110"),
+        "in_stock",
+    )
+    first = extract_product(page(ld(group)), "https://s.example/r")
+    assert (first.sku, first.price, first.availability) == ("R-9", Decimal("120"), "out_of_stock")
+
+
+def test_offer_array_picks_the_url_variant():
+    offers = [
+        {"price": "39.00", "priceCurrency": "NZD", "sku": "A", "url": "https://s.example/p?variant=1"},
+        {"price": "29.00", "priceCurrency": "NZD", "sku": "B", "url": "https://s.example/p?variant=2"},
+    ]
+    product = extract_product(
+        page(ld({"@type": "Product", "name": "P", "offers": offers})), "https://s.example/p?variant=2"
+    )
+    assert (product.price, product.sku) == (Decimal("29.00"), "B")
+
+
+def test_aggregate_offer_takes_low_price():
+    offer = {"@type": "AggregateOffer", "lowPrice": "199.00", "highPrice": "259.90", "priceCurrency": "EUR"}
+    assert extract_product(page(ld({"@type": "Product", "name": "P", "offers": offer}))).price == Decimal(
+        "199.00"
+    )
+
+
+def test_price_specification_list_price_and_unit_price():
+    specs = [
+        {
+            "@type": "UnitPriceSpecification",
+            "priceType": "https://schema.org/ListPrice",
+            "price": 299,
+            "priceCurrency": "USD",
+        },
+        {
+            "@type": "UnitPriceSpecification",
+            "price": "6.98",
+            "priceCurrency": "USD",
+            "referenceQuantity": {"value": "1", "unitCode": "KGM"},
+        },
+        {"@type": "UnitPriceSpecification", "price": 229, "priceCurrency": "USD"},
+    ]
+    product = extract_product(
+        page(ld({"@type": "Product", "name": "Chair", "offers": {"priceSpecification": specs}}))
+    )
+    assert (product.price, product.regular_price, product.currency) == (Decimal("229"), Decimal("299"), "USD")
+
+
+def test_template_placeholder_price_falls_back_to_the_page():
+    html = page(
+        ld(
+            {
+                "@type": "Product",
+                "name": "Lamp",
+                "offers": {"price": "{{ product.price }}", "priceCurrency": "EUR"},
+            }
+        ),
+        '<h1>Lamp</h1><div class="product-price">€ 149,00</div><button class="add-to-cart">Buy now</button>',
+    )
+    product = extract_product(html)
+    assert (product.price, product.currency, product.sources["price"]) == (Decimal("149.00"), "EUR", "html")
+
+
+# --- microdata, OpenGraph, meta -----------------------------------------------------------------------
+
+
+def test_microdata_with_content_attributes_and_meta():
+    html = page(
+        body="""<div itemscope itemtype="https://schema.org/Product"><h1 itemprop="name">Saw</h1>
+      <span itemprop="sku">NT-1</span><meta itemprop="gtin13" content="4006381333931">
+      <div itemprop="offers" itemscope itemtype="https://schema.org/Offer"><span itemprop="price" content="24.90">24,90 €</span>
+      <meta itemprop="priceCurrency" content="EUR"><link itemprop="availability" href="https://schema.org/OutOfStock">
+      <link itemprop="itemCondition" href="https://schema.org/RefurbishedCondition"></div></div>"""
+    )
+    product = extract_product(html)
+    assert (product.name, product.sku, product.gtin, product.price, product.currency) == (
+        "Saw",
+        "NT-1",
+        "4006381333931",
+        Decimal("24.90"),
+        "EUR",
+    )
+    assert (product.availability, product.condition) == ("out_of_stock", "refurbished")
+    assert product.sources["price"] == "microdata"
+
+
+def test_opengraph_product_tags_and_sale_price():
+    head = """<meta property="og:title" content="Serum | Beauty"><meta property="og:site_name" content="Beauty">
+      <meta property="product:price:amount" content="32.00"><meta property="product:sale_price:amount" content="24.00">
+      <meta property="product:price:currency" content="EUR"><meta property="product:retailer_item_id" content="BC-1">
+      <meta property="product:availability" content="out of stock"><meta property="og:image" content="/i.jpg">"""
+    product = extract_product(page(head), "https://beauty.example/serum")
+    assert (product.name, product.price, product.regular_price, product.sku) == (
+        "Serum",
+        Decimal("24.00"),
+        Decimal("32.00"),
+        "BC-1",
+    )
+    assert product.availability == "out_of_stock"
+    assert product.images == ["https://beauty.example/i.jpg"]
+    assert product.sources["price"] == "opengraph"
+
+
+def test_twitter_labels_and_meta_itemprop():
+    head = """<meta name="twitter:title" content="Board | Surf"><meta name="twitter:label1" content="Price">
+      <meta name="twitter:data1" content="AU$349.00"><meta itemprop="sku" content="SB-7">"""
+    product = extract_product(page(head))
+    assert (product.price, product.currency, product.sku) == (Decimal("349.00"), "AUD", "SB-7")
+    assert product.sources["price"] == "meta"
+
+
+# --- visible page -------------------------------------------------------------------------------------
+
+
+def test_no_structured_data_uses_heading_price_by_button_and_labels():
+    body = """<header class="site-header"><h1>ShopName</h1><div class="mini-cart"><span class="price">$0.00</span></div></header>
+      <div class="recently-viewed"><span class="price">$9.99</span></div>
+      <main><h1>Leather Journal A5</h1><p>Product code: BK-220</p><p>EAN: 5901234123457</p>
+      <span class="price">£19.99</span><button class="add-to-cart">Add to basket</button></main>
+      <div class="related-products"><span class="price">£4.00</span></div>"""
+    product = extract_product(page(body=body), "https://books.example.co.uk/p/journal")
+    assert (product.name, product.price, product.currency, product.sku, product.gtin) == (
+        "Leather Journal A5",
+        Decimal("19.99"),
+        "GBP",
+        "BK-220",
+        "5901234123457",
+    )
+    assert product.availability == "in_stock"
+    assert {product.sources[f] for f in ("name", "price", "sku")} == {"html"}
+
+
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [
+        ("SKU:", "AB-12"),
+        ("Art.-Nr.:", "4711"),
+        ("Artikelnummer", "WP-BS18"),
+        ("Réf. :", "DEMO_12"),
+        ("Código:", "ZS-9"),
+        ("Kod produktu:", "1448820"),
+        ("Numer katalogowy", "NK-5"),
+        ("商品番号：", "HC-2201"),
+        ("Item number:", "285123"),
+        ("Артикул:", "4412987"),
+        ("Listing #:", "4512378901"),
+    ],
+)
+def test_identifier_labels_in_many_languages(label, value):
+    html = page(body=f"<h1>Thing</h1><ul><li>{label} {value}</li></ul>")
+    assert extract_product(html).sku == value
+
+
+def test_spec_table_and_definition_list():
+    body = """<h1>TV</h1><table><tr><th>Model</th><td>QE55Q60</td></tr><tr><th>EAN</th><td>5901234123457</td></tr>
+      <tr><th>Marka</th><td>Samsung</td></tr></table><dl><dt>型番</dt><dd>NT-05L</dd><dt>Condition</dt><dd>Used - Good</dd></dl>"""
+    product = extract_product(page(body=body))
+    assert (product.mpn, product.gtin, product.brand, product.condition) == (
+        "QE55Q60",
+        "5901234123457",
+        "Samsung",
+        "used",
+    )
+
+
+def test_title_without_site_name_when_no_heading():
+    html = "<html><head><title>Merino Beanie | Kiwi Gear</title><meta property='og:site_name' content='Kiwi Gear'></head><body></body></html>"
+    assert extract_product(html).name == "Merino Beanie"
+
+
+def test_breadcrumbs_from_the_page():
+    body = """<nav aria-label="breadcrumb"><ol class="breadcrumb"><li><a href="/">Home</a></li><li><a href="/tv">TV</a></li>
+      <li>Telewizory</li><li>Telewizor 55</li></ol></nav><h1>Telewizor 55</h1>"""
+    assert extract_product(page(body=body)).category == ["TV", "Telewizory"]
+
+
+def test_images_are_absolute_deduplicated_and_ordered():
+    head = (
+        ld(
+            {
+                "@type": "Product",
+                "name": "P",
+                "image": ["/a.jpg", {"@type": "ImageObject", "url": "//cdn.example/b.jpg"}, "/a.jpg"],
+            }
+        )
+        + '<meta property="og:image" content="/a.jpg">'
+    )
+    product = extract_product(page(head), "https://shop.example/p", base_url="https://mirror.example/")
+    assert product.images == ["https://mirror.example/a.jpg", "https://cdn.example/b.jpg"]
+
+
+def test_product_header_inside_article_is_content_and_savings_are_not_prices():
+    body = """<header class="site"><span class="price">$0.00</span></header><main><article>
+      <header class="product-header"><h1>Trail Shoe X</h1><div class="product-price"><span class="price">$89.00</span>
+      <span class="savings">You save <span class="price">$30.00</span></span></div></header>
+      <button class="add-to-cart">Add to cart</button></article></main>"""
+    product = extract_product(page(body=body))
+    assert (product.name, product.price) == ("Trail Shoe X", Decimal("89.00"))
+
+
+# --- markup that contradicts the page -----------------------------------------------------------------
+
+
+def test_stale_markup_price_loses_to_the_visible_sale_price():
+    html = page(
+        ld(PRODUCT | {"offers": {"price": "49.00", "priceCurrency": "GBP"}}),
+        '<h1>Anvil</h1><p class="price"><del><span class="amount">£49.00</span></del>'
+        '<ins><span class="amount">£39.00</span></ins></p><button class="add-to-cart">Add to basket</button>',
+    )
+    product = extract_product(html)
+    assert (product.price, product.regular_price, product.sources["price"]) == (
+        Decimal("39.00"),
+        Decimal("49.00"),
+        "html",
+    )
+
+
+def test_markup_in_minor_units_is_read_as_the_shown_price():
+    html = page(
+        ld(PRODUCT | {"offers": {"price": 3999, "priceCurrency": "USD"}}),
+        '<h1>Anvil</h1><span class="product-price">$39.99</span><button class="add-to-cart">Add</button>',
+    )
+    assert extract_product(html).price == Decimal("39.99")
+
+
+def test_markup_kept_when_the_page_shows_it_or_shows_no_price():
+    shown = page(
+        ld(PRODUCT), '<h1>Anvil</h1><span class="price">12.50 лв.</span><span class="price">$10.00</span>'
+    )
+    assert extract_product(shown).price == Decimal("10.00")
+    js_rendered = page(ld(PRODUCT), '<h1>Anvil</h1><div id="price-app"></div>')
+    assert extract_product(js_rendered).price == Decimal("10.00")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<h1>Anvil</h1><span class="badge">Sold out</span><button class="add-to-cart" disabled>Add to cart</button>',
+        '<h1>Anvil</h1><div class="delivery-status">Leider ausverkauft</div>',
+        '<h1>Anvil</h1><p class="disponibilidad">Agotado</p><button class="btn" aria-disabled="true">Añadir al carrito</button>',
+        '<h1>Anvil</h1><button class="add-to-cart">Sold out</button>',
+    ],
+)
+def test_stale_in_stock_markup_loses_to_sold_out_page(body):
+    product = extract_product(page(ld(PRODUCT), body))
+    assert (product.availability, product.sources["availability"]) == ("out_of_stock", "html")
+
+
+def test_sold_out_variant_does_not_make_the_product_sold_out():
+    body = """<h1>Anvil</h1><fieldset><label>Small <span>Sold out</span></label></fieldset>
+      <button class="add-to-cart">Add to cart</button>"""
+    assert extract_product(page(ld(PRODUCT), body)).availability == "in_stock"
+
+
+# --- identifiers --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "gtin"),
+    [
+        ("4006381333931", "4006381333931"),
+        ("4006381333932", None),
+        ("32429335302", "032429335302"),
+        ("96385074", "96385074"),
+        ("EAN 5901234123457", "5901234123457"),
+        ("10614141000415", "10614141000415"),
+        ("0-306-40615-2", None),
+        ("abc", None),
+        (None, None),
+    ],
+)
+def test_normalise_gtin(raw, gtin):
+    assert normalise_gtin(raw) == gtin
+
+
+def test_clean_sku_and_url_tokens():
+    assert clean_sku(" KP-1 ") == "KP-1"
+    assert clean_sku("Add to cart now please") is None
+    assert clean_sku("{{ sku }}") is None
+    assert url_id_tokens("https://www.amazon.com/dp/B07FW264WL") == ["B07FW264WL"]
+    assert "1049084" in url_id_tokens("https://www.jumbo.ch/de/filzstift-24718?sku=1049084")
+    assert url_id_tokens("https://s.example/2024/shoe-42mm") == []
+
+
+def test_sku_from_the_url_only_when_the_page_shows_it():
+    body = "<h1>Bike</h1><p>Listing 1021493409 posted today</p>"
+    assert extract_product(page(body=body), "https://s.example/item/bike-iid-1021493409").sku == "1021493409"
+    assert (
+        extract_product(page(body="<h1>Bike</h1>"), "https://s.example/item/bike-iid-1021493409").sku is None
+    )
+
+
+# --- entry points -------------------------------------------------------------------------------------
+
+
+def test_json_output_and_bytes_input():
+    html = page('<meta charset="iso-8859-1">' + ld(PRODUCT | {"name": "Caf\u00e9"})).encode("iso-8859-1")
+    data = extract_product_json(html, "https://s.example/p")
+    assert data["name"] == "Café" and data["price"] == "10.00" and data["sources"]["name"] == "jsonld"
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_empty_and_broken_pages():
+    assert extract_product("").name is None
+    assert extract_product("<html><body><h1>Only a heading").name == "Only a heading"
+    assert extract_product(page(ld("{not json at all"))).price is None
+
+
+def test_load_page_from_file_and_url(tmp_path, monkeypatch):
+    saved = tmp_path / "p.html"
+    saved.write_bytes(page(ld(PRODUCT)).encode())
+    html, url = load_page(str(saved), "https://s.example/p")
+    assert url == "https://s.example/p" and "Anvil" in html
+
+    def fake_get(url, **kwargs):
+        assert "Mozilla" in kwargs["headers"]["User-Agent"] and kwargs["timeout"] > 0
+        request = httpx.Request("GET", url)
+        return httpx.Response(200, content=b"<html><h1>Remote</h1></html>", request=request)
+
+    monkeypatch.setattr(extract_module.httpx, "get", fake_get)
+    html, url = load_page("https://s.example/remote")
+    assert (url, extract_product(html, url).name) == ("https://s.example/remote", "Remote")
