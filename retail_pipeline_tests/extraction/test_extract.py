@@ -470,3 +470,109 @@ def test_load_page_from_file_and_url(tmp_path, monkeypatch):
     monkeypatch.setattr(extract_module.httpx, "get", fake_get)
     html, url = load_page("https://s.example/remote")
     assert (url, extract_product(html, url).name) == ("https://s.example/remote", "Remote")
+
+
+# --- rules found on real pages (see pages/RESULTS.md) ---------------------------------------------
+
+
+def test_svg_title_in_body_is_not_the_page_title():
+    # An icon's <title> ("Hinweis schließen") must not be taken for the document title.
+    html = (
+        "<html><head></head><body><div class=banner><svg><title>Hinweis schließen</title></svg></div>"
+        "<h1>Fairphone 4 Smartphone (6,3 Zoll)</h1><span class=price>619,90 €</span>"
+        "<button>In den Warenkorb</button></body></html>"
+    )
+    assert extract_product(html, "https://shop.example.de/p/fairphone-4").name == "Fairphone 4 Smartphone (6,3 Zoll)"
+
+
+def test_hidden_coupon_price_and_instalment_are_not_the_price():
+    html = page(
+        body="<h1>Rundhalsshirt</h1><div class='pdp_price'>"
+        "<div class='pdp_price__price'><span class='headline'>12,99 €</span></div>"
+        "<div class='pdp_price__price pl_hidden'><span class='headline'>9,09 €</span></div>"
+        "<div class='pdp_installment-plan-example'><span>Oder <strong>1,17 €</strong> mtl. in 12 Raten</span></div>"
+        "</div><button>In den Warenkorb</button>"
+    )
+    assert extract_product(html, "https://shop.example.de/p/shirt").price == Decimal("12.99")
+
+
+@pytest.mark.parametrize(
+    "instalment",
+    [
+        "<div class='bnpl'><span>от</span> <span>5 627 ₽</span> × 4 платежа</div>",
+        "<p>or 4 interest-free payments of <b>$12.50</b></p>",
+        "<p><span>$8.33</span>/mo for 12 months</p>",
+    ],
+)
+def test_instalment_amounts_next_to_the_price_are_skipped(instalment):
+    html = page(body=f"<h1>Anvil</h1><span class='product-price'>100,00 €</span>{instalment}<button>Add to cart</button>")
+    assert extract_product(html, "https://s.example/anvil").price == Decimal("100.00")
+
+
+def test_markup_net_price_gives_way_to_the_price_with_tax():
+    # Magento shows both; its microdata carries the net one.
+    html = page(
+        body="<div itemscope itemtype='http://schema.org/Product'><h1 itemprop='name'>Schmierfett</h1>"
+        "<div itemprop='offers' itemscope itemtype='http://schema.org/Offer'><div class='price-box'>"
+        "<span class='price-excluding-tax'><span class='label'>zzgl. MwSt (21%):</span>"
+        "<span class='price'>4,92 €</span></span>"
+        "<span class='price-including-tax'><span class='label'>Inkl. MwSt (21%):</span>"
+        "<span class='price'>5,95 €</span></span></div>"
+        "<meta itemprop='priceCurrency' content='EUR'><meta itemprop='price' content='4.92'></div>"
+        "<button class='btn-cart'>In den Warenkorb</button></div>"
+    )
+    assert extract_product(html, "https://s.example/fett").price == Decimal("5.95")
+
+
+def test_visible_net_and_gross_prices_without_markup():
+    html = page(
+        body="<h1>Drill</h1><p class='price'><span>£100.00</span> ex VAT</p>"
+        "<p class='price'><span>£120.00</span> inc VAT</p><button>Add to basket</button>"
+    )
+    assert extract_product(html, "https://s.example.co.uk/drill").price == Decimal("120.00")
+
+
+def test_namespaced_product_id_gives_the_bare_sku():
+    html = page(ld({"@type": "Product", "name": "Fett", "productID": "sku:XA30202", "offers": {"price": "5"}}))
+    assert extract_product(html, "https://s.example/fett").sku == "XA30202"
+
+
+def test_id_in_a_dotted_url_segment_is_found():
+    # productpage.1061531002.html: the ID is between dots.
+    assert "1061531002" in url_id_tokens("https://www2.hm.com/fr_fr/productpage.1061531002.html")
+    assert "01234567" in url_id_tokens("https://www.zara.com/es/es/vestido-p01234567.html?v1=1")
+
+
+def test_jsonld_product_named_on_the_page_beats_a_related_one_with_offers():
+    related = {"@type": "Product", "name": "Socks", "sku": "S-1", "offers": {"price": "3.00", "priceCurrency": "EUR"}}
+    own = {"@type": "Product", "name": "Winter Boots", "sku": "B-7"}
+    html = (
+        "<html><head><title>Winter Boots | Shop</title>" + ld(related) + ld(own) + "</head>"
+        "<body><h1>Winter Boots</h1><span class='price'>89,00 €</span><button>Add to cart</button></body></html>"
+    )
+    product = extract_product(html, "https://s.example/boots")
+    assert (product.name, product.sku, product.price) == ("Winter Boots", "B-7", Decimal("89.00"))
+
+
+def test_amazon_style_split_price_with_screen_reader_text():
+    html = (
+        "<html><head><title>Amazon.com: Stainless Steel Water Bottle 32oz : Home &amp; Kitchen</title>"
+        "<link rel='canonical' href='https://www.amazon.com/Bottle/dp/B0C1234XYZ'></head>"
+        "<body><div id='centerCol'>"
+        "<h1 id='title'><span id='productTitle'> Stainless Steel Water Bottle 32oz </span></h1>"
+        "<span class='a-price priceToPay' data-a-size='xl'><span class='a-offscreen'>$24.99</span>"
+        "<span aria-hidden='true'><span class='a-price-symbol'>$</span><span class='a-price-whole'>24"
+        "<span class='a-price-decimal'>.</span></span><span class='a-price-fraction'>99</span></span></span>"
+        "<span class='basisPrice'>List Price: <span class='a-price a-text-price' data-a-strike='true'>"
+        "<span class='a-offscreen'>$34.99</span></span></span>"
+        "<input type='submit' id='add-to-cart-button' value='Add to Cart'></div>"
+        "<div class='a-carousel'><span class='a-price'><span class='a-offscreen'>$9.99</span></span></div>"
+        "<div data-asin='B0C1234XYZ'></div></body></html>"
+    )
+    product = extract_product(html, "https://www.amazon.com/Bottle/dp/B0C1234XYZ")
+    assert (product.name, product.price, product.regular_price, product.sku) == (
+        "Stainless Steel Water Bottle 32oz",
+        Decimal("24.99"),
+        Decimal("34.99"),
+        "B0C1234XYZ",
+    )

@@ -37,6 +37,8 @@ def clean_sku(value: str | None) -> str | None:
     if value is None:
         return None
     text = re.sub(r"\s+", " ", str(value)).strip().strip(":#").strip()
+    # schema.org productID is often namespaced ("sku:XA30202", "isbn:978…"); the value is after the colon.
+    text = re.sub(r"^(?:sku|mpn|item|id|art(?:ikel)?(?:nr)?|ref)\s*[:#]\s*(?=\S)", "", text, flags=re.I)
     if not text or len(text) > 64 or text.lower() in {"null", "none", "undefined", "n/a", "na", "-", "0"}:
         return None
     if " " in text and not re.fullmatch(r"[\w\-./]+( [\w\-./]+){0,2}", text):
@@ -63,7 +65,10 @@ def url_id_tokens(url: str | None) -> list[str]:
         segment = re.sub(r"\.(html?|php|aspx?|jsp)$", "", segment, flags=re.I)
         if not re.search(r"[a-z]{4,}", segment):
             tokens.append(segment)  # a whole segment is an ID only if it is not a slug of words
-        tokens.extend(re.split(r"[-_,~]", segment))
+        parts = re.split(r"[-_,~.+]", segment)
+        tokens.extend(parts)
+        # "p01234567", "s59490035", "A-12345678": an ID glued to a one- or two-letter prefix.
+        tokens.extend(m.group(1) for part in parts if (m := re.fullmatch(r"[A-Za-z]{1,2}(\d{5,})", part)))
     out: list[str] = []
     for token in tokens:
         token = token.strip(".-_")

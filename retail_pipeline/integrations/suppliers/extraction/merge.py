@@ -22,7 +22,7 @@ from .page import Page
 from .structured import Fields, jsonld_documents, microdata_documents, product_fields
 from .visible import VisiblePage, heading_text, strip_home
 
-_TITLE_SEPARATORS = re.compile(r"\s+(?:\||–|—|·|»|::|-|:)\s+")
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||–|—|·|»|::|-|:)\s+|(?<=\w):\s+")
 
 
 def markup_layers(page: Page) -> list[tuple[str, Fields]]:
@@ -128,7 +128,11 @@ def _name(page: Page, layers, visible: VisiblePage, take) -> None:
     # The h1 is the product's visible name unless it shares nothing with the page's titles (a
     # site banner or a "Welcome" heading); one-word titles ("Shop") say nothing either way.
     telling = [t for t, _ in titles if len(t.split()) > 1]
-    if heading and len(heading) <= 300 and (not telling or any(_overlap(heading, t) >= 0.5 for t in telling)):
+    if (
+        heading
+        and len(heading) <= 300
+        and (not telling or any(max(_overlap(heading, t), _overlap(t, heading)) >= 0.5 for t in telling))
+    ):
         take("name", heading, "html")
     elif titles:
         take("name", *titles[0])
@@ -168,6 +172,8 @@ def _reconcile_price(markup: Decimal, visible: VisiblePage) -> tuple[Decimal, bo
     """(price, taken from the page?) when markup and the visible page may disagree.
 
     Rules, in order:
+    0. Markup equal to a price the page labels as excluding sales tax, with the price including tax
+       shown beside it: the customer pays the latter.
     1. Markup in minor units (7000 for $70.00) when the page shows exactly a hundredth of it.
     2. Markup equal to a struck-through/"was" price while a lower current price is shown: the markup
        is the pre-sale price.
@@ -176,6 +182,9 @@ def _reconcile_price(markup: Decimal, visible: VisiblePage) -> tuple[Decimal, bo
     Otherwise the markup stands (prices rendered by JavaScript are absent from the HTML, which is
     no contradiction).
     """
+    gross = visible.gross_for(markup)
+    if gross is not None:
+        return gross.amount, True  # markup gave the price before tax; the page shows what is paid
     current = visible.current_price
     if current is None or current.amount == markup:
         return markup, False

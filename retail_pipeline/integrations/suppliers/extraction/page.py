@@ -28,6 +28,28 @@ _CHROME_WORDS = re.compile(
 )
 
 
+# Elements a browser does not show: display:none, the hidden attribute, and the class names themes use
+# for it ("pl_hidden", "d-none", "is-hidden"). A hidden coupon price or a hidden "sold out" template
+# is not what the customer sees. Screen-reader-only classes ("sr-only", "a-offscreen") are NOT hidden:
+# shops put the real price text there.
+_HIDDEN_CLASS = re.compile(
+    r"(?:^|\s)(?:hidden|is-hidden|is--hidden|d-none|hide|js-hide|u-hidden|pl_hidden|display-none|invisible)(?:\s|$)",
+    re.I,
+)
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def is_hidden(el: etree._Element) -> bool:
+    """True when `el` itself is not rendered (its own attributes say so)."""
+    if not isinstance(el.tag, str) or el.tag in ("meta", "link", "input"):
+        return False  # microdata <meta>/<link> and hidden form inputs are read as data, not as text
+    if el.get("hidden") is not None:
+        return True
+    if _DISPLAY_NONE.search(el.get("style") or ""):
+        return True
+    return bool(_HIDDEN_CLASS.search(el.get("class") or ""))
+
+
 def _attrs_text(el: etree._Element) -> str:
     return " ".join(
         filter(None, (el.get("class"), el.get("id"), el.get("role"), el.get("data-section-type")))
@@ -130,6 +152,8 @@ class Page:
                     continue
                 if is_chrome(child) and not _holds_main_heading(child):
                     continue
+                if is_hidden(child):
+                    continue
                 out.append(child)
                 walk(child)
 
@@ -143,8 +167,17 @@ class Page:
 
     @cached_property
     def title(self) -> str | None:
-        el = self.tree.find(".//title")
-        return element_text(el) or None if el is not None else None
+        """The document <title> (in <head>; an SVG icon's <title> in the body is not the page's)."""
+        head = self.tree.find("head")
+        candidates = list(head.iter("title")) if head is not None else []
+        candidates += [
+            t for t in self.tree.iter("title") if not any(a.tag == "svg" for a in t.iterancestors())
+        ]
+        for el in candidates:
+            text = element_text(el)
+            if text:
+                return text
+        return None
 
 
 def _holds_main_heading(el: etree._Element) -> bool:

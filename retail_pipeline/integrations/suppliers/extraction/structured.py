@@ -241,9 +241,14 @@ def _main_product(docs: list[Any], page: Page) -> tuple[dict | None, dict | None
     if not candidates:
         return None, None, index
 
+    page_names = _page_names(page)
+
     def rank(node: dict) -> tuple:
         return (
             _url_matches(node.get("url"), page.url) or _url_matches(node.get("@id"), page.url),
+            # Related products are often marked up too, some with offers while the page's own has none;
+            # the page's product is the one its heading or title names.
+            _names_page(_text(node.get("name")), page_names),
             "productgroup" in types_of(node) or "hasVariant" in node,
             any(k in node for k in _OFFER_KEYS),
             bool(node.get("name")),
@@ -255,6 +260,24 @@ def _main_product(docs: list[Any], page: Page) -> tuple[dict | None, dict | None
     variants = [v for v in variants if isinstance(v, dict)]
     selected = _select_variant(variants, page)
     return product, selected, index
+
+
+def _words(text: str | None) -> set[str]:
+    return set(re.findall(r"\w+", (text or "").lower()))
+
+
+def _page_names(page: Page) -> list[set[str]]:
+    """Word sets of the page's own names: its <h1>s, og:title and <title>."""
+    names = [page.meta.get("og:title"), page.meta.get("twitter:title"), page.title]
+    names += [" ".join(h.itertext()) for h in page.tree.iter("h1")][:3]
+    return [w for w in (_words(n) for n in names) if w]
+
+
+def _names_page(name: str | None, page_names: list[set[str]]) -> bool:
+    words = _words(name)
+    if not words:
+        return False
+    return any(len(words & n) / len(words) >= 0.6 for n in page_names)
 
 
 def _select_variant(variants: list[dict], page: Page) -> dict | None:

@@ -40,7 +40,7 @@ _NOT_PRICE_ATTR = re.compile(
 )
 _OLD_ATTR = re.compile(
     r"\bold|-old|_old|oldprice|\bwas\b|-was|was-|compare|strike|crossed|line-?through|\brrp"
-    r"|\buvp|msrp|list-?price|listprice|original|before|prev|retail-?price|regular-?price--?"
+    r"|\buvp|msrp|list-?price|listprice|original|before|prev|recommended-?retail|regular-?price--?"
     r"(?:on-?sale|struck)|price--?regular.*sale|initial-price|recommended",
     re.I,
 )
@@ -66,6 +66,40 @@ _PRICE_LABEL_TEXT = re.compile(
     r"|our price|now|sale price|your price|buy it now|current price|ihr preis|unser preis"
     r"|aktueller preis|cena brutto|kaufpreis|startpreis)\s*[:：]?\s*",
     re.I,
+)
+# Instalment and financing offers ("Oder 1,17 € mtl. in 12 Raten", "от 5 627 ₽ × 4 платежа", "or 4
+# payments of $12.50") show an amount that is not the price; recognised by the container's class or
+# by the words around the amount.
+_INSTALMENT_ATTR = re.compile(
+    r"install?ment|monthly|per-?month|financ|klarna|afterpay|affirm|bnpl|parts?-payment|payment-plan"
+    r"|raten|credit|leasing|subscription|abo-price",
+    re.I,
+)
+_INSTALMENT_TEXT = re.compile(
+    r"\bmtl\b|monatlich|\bRaten\b|/\s*mo(?:nth|s)?\b|per month|a month|\bmonthly|\bmonths\b|/\s*mes\b|al mes"
+    r"|\bcuotas\b|par mois|/\s*mois|\bmensualit|al mese|\brate\b|miesi[eę]cznie|\braty\b|× ?\d|\bx ?\d+ ?(?:payments|pagos)"
+    r"|payments? of|платеж|в месяц|/мес|分割|per maand|per månad|kuukausi|\binstal+ments?\b",
+    re.I,
+)
+# Prices shown with and without sales tax ("4,92 € zzgl. MwSt" next to "5,95 € inkl. MwSt", "£10 ex VAT
+# / £12 inc VAT", "HT / TTC"): the customer pays the one with tax.
+_NET_ATTR = re.compile(
+    r"excl|exkl|excluding|without-?tax|tax-?excl|net-?price|price-?net\b|netto|ex-?vat|\bht\b", re.I
+)
+_GROSS_ATTR = re.compile(r"incl|inkl|including|with-?tax|tax-?incl|gross|brutto|inc-?vat|\bttc\b", re.I)
+_NET_TEXT = re.compile(
+    r"zzgl\.?\s*(?:\d+\s*%\s*)?mwst|exkl\.?\s*mwst|excl\.?\s*(?:vat|tax|btw|tva|iva|gst)|excluding (?:vat|tax)"
+    r"|\bex\.? ?(?:vat|gst|tax)\b|\bnetto\b|\bHT\b|hors taxes?|sans tva|sin iva|senza iva|bez dph|bez vat"
+    r"|без ндс|\+ ?(?:vat|mwst|iva|tva)\b|plus vat|excl\. btw|exclusief btw|税抜|税別",
+    re.I,
+)
+_GROSS_TEXT = re.compile(
+    r"inkl\.?\s*(?:\d+\s*%\s*)?mwst|incl\.?\s*(?:vat|tax|btw|tva|iva|gst)|including (?:vat|tax)|\binc\.? ?(?:vat|gst)\b"
+    r"|\bbrutto\b|\bTTC\b|con iva|iva incluida|iva inclusa|z dph|s dph|с ндс|inclusief btw|税込|incl\. btw|tax included",
+    re.I,
+)
+_CURRENCY_AMOUNT = re.compile(
+    r"(?:[$€£¥₹₽₴₪฿₫₩₺₦₱]|\b[A-Z]{3}\b|zł|Kč|kr\b|R\$)\s?\d[\d.,'\s]*|\d[\d.,'\s]*\s?(?:[$€£¥₹₽₴₪฿₫₩₺₦₱]|zł|Kč|kr\b|Ft|lei|руб|грн|円|元)"
 )
 _HAS_CURRENCY = re.compile(
     r"[$€£¥₹₽₴₪฿₫₩₺₦₱]|\b[A-Z]{3}\b|zł|Kč|kr\b|Ft|lei|лв|руб|грн|円|元|R\$|CHF|Rp|RM\b", re.U
@@ -98,6 +132,8 @@ _SKU_LABEL = (
     r"|ebay\s*item\s*number|item\s*number|stock\s*(?:#|no\.?|number|code)|part\s*#|cat(?:alog(?:ue)?)?\s*(?:#|no\.?|number)"
     r"|artnr\.?|bestellnummer|bestell-?nr\.?|produktnummer|artikel-?id|cat\.?\s*no\.?|ad\s*id|ad\s*number"
     r"|артикул|код товара|ürün kodu|stok kodu|상품코드|상품번호|货号|商品编号|رمز المنتج|מק\"ט"
+    r"|cikkszám|k[oó]d produktu|katalogov[eé] [čc][ií]slo|objednac[ií] [čc][ií]slo|productcode|artikkelnummer"
+    r"|refer[eê]ncia|cod(?:ul)? produs|κωδικός(?: προϊόντος)?|m[aã] s[aả]n ph[aẩ]m|kode produk|รหัสสินค้า|varekode"
 )
 _GTIN_LABEL = r"ean(?:-?13|-?8|/upc)?|gtin(?:-?1[234]|-?8)?|upc|isbn(?:-?13)?|jan(?:\s*コード)?|barcode|código de barras|kod ean"
 _MPN_LABEL = (
@@ -148,6 +184,7 @@ class PriceCandidate:
     score: float
     old: bool
     strong: bool  # a price-ish element showing a currency: safe to set against stale markup
+    tax: str | None = None  # "net" (shown without sales tax), "gross" (with it), None when not said
 
 
 @dataclass
@@ -281,6 +318,8 @@ class VisiblePage:
             not full_text or len(full_text) > 45 or "%" in full_text or not re.search(r"\d", full_text)
         ):
             return None
+        if self._is_instalment(el):
+            return None
         if _SAVING_WORDS.match(full_text) or any(
             _SAVING_WORDS.match(element_text(a))
             for a in list(el.iterancestors())[:2]
@@ -314,7 +353,24 @@ class VisiblePage:
         if (el.get("itemprop") or "").lower() == "price":
             score += 2.0
         strong = has_currency and base >= 0.8 and not old
-        return PriceCandidate(amount, currency, el, score, old, strong)
+        return PriceCandidate(amount, currency, el, score, old, strong, _tax_basis(el))
+
+    @staticmethod
+    def _is_instalment(el: etree._Element) -> bool:
+        """An amount inside a financing/instalment offer (by class, or by the words of its sentence)."""
+        for depth, node in enumerate([el, *el.iterancestors()]):
+            if depth > 4 or node.tag in ("body", "html"):
+                break
+            attrs = " ".join(filter(None, (node.get("class"), node.get("id"), node.get("data-testid"))))
+            if attrs and _INSTALMENT_ATTR.search(attrs):
+                return True
+            if depth <= 3 and len(node.text_content()) <= 120:
+                text = element_text(node)
+                if len(_CURRENCY_AMOUNT.findall(text)) > 1:
+                    break  # the container holds other prices too: its words are not about this one
+                if _INSTALMENT_TEXT.search(text):
+                    return True
+        return False
 
     @staticmethod
     def _is_old(el: etree._Element, text: str) -> bool:
@@ -344,7 +400,25 @@ class VisiblePage:
         current = [c for c in self.price_candidates if not c.old]
         if not current:
             return None
-        return max(current, key=lambda c: (c.score, -self.page.order.get(c.element, 0)))
+        best = max(current, key=lambda c: (c.score, -self.page.order.get(c.element, 0)))
+        return self.gross_for(best.amount) or best if best.tax == "net" else best
+
+    def gross_for(self, net: Decimal) -> PriceCandidate | None:
+        """The with-tax price shown for a net amount (`net` shown as excluding tax, a price up to 30%
+        higher shown as including it, close by): what the customer actually pays."""
+        if not any(c.tax == "net" and c.amount == net for c in self.price_candidates):
+            return None
+        order = self.page.order
+        here = min(
+            (order.get(c.element, 0) for c in self.price_candidates if c.tax == "net" and c.amount == net),
+            default=0,
+        )
+        gross = [
+            c
+            for c in self.price_candidates
+            if c.tax == "gross" and not c.old and net < c.amount <= net * Decimal("1.3")
+        ]
+        return min(gross, key=lambda c: abs(order.get(c.element, 0) - here), default=None)
 
     @cached_property
     def old_amounts(self) -> set[Decimal]:
@@ -543,6 +617,25 @@ class VisiblePage:
                 if len(text) >= 20:
                     return text[:5000]
         return None
+
+
+def _tax_basis(el: etree._Element) -> str | None:
+    """ "net"/"gross" when the price element, its containers or the label before it say so."""
+    for depth, node in enumerate([el, *el.iterancestors()]):
+        if depth > 3 or node.tag in ("body", "html"):
+            break
+        attrs = " ".join(filter(None, (node.get("class"), node.get("id"))))
+        if attrs and _NET_ATTR.search(attrs):
+            return "net"
+        if attrs and _GROSS_ATTR.search(attrs):
+            return "gross"
+        if len(node.text_content()) <= 80:
+            text = element_text(node)
+            if _NET_TEXT.search(text):
+                return "net"
+            if _GROSS_TEXT.search(text):
+                return "gross"
+    return None
 
 
 def _with_split_parts(el: etree._Element, text: str) -> str:
