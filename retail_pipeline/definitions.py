@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from retail_pipeline.integrations.llm import LLMResource
 from retail_pipeline.resources import DatabaseResource
 
 
@@ -13,5 +14,5 @@ from retail_pipeline.resources import DatabaseResource
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        dg.Definitions(resources={"db": DatabaseResource()}),
+        dg.Definitions(resources={"db": DatabaseResource(), "llm": LLMResource()}),
     )

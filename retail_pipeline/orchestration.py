@@ -78,7 +78,8 @@ def _collect(result: dg.ExecuteInProcessResult, partition: str | None, stages: d
         stage = stages.setdefault(name, {"total": {}})
         stage[partition] = counts
         for key, number in counts.items():
-            stage["total"][key] = stage["total"].get(key, 0) + number
+            if isinstance(number, int):  # counts add up across suppliers; means and ratios do not
+                stage["total"][key] = stage["total"].get(key, 0) + number
 
 
 def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, Any]:

@@ -122,7 +122,9 @@ class MediaStore:
         sha256 = hashlib.sha256(data).hexdigest()
         rel_path = image_rel_path(sha256, facts.ext)
         created = self._write_once(rel_path, data)
-        return StoredMedia(sha256, rel_path, facts.content_type, len(data), facts.width, facts.height, created)
+        return StoredMedia(
+            sha256, rel_path, facts.content_type, len(data), facts.width, facts.height, created
+        )
 
     def _write_once(self, rel_path: str, data: bytes) -> bool:
         target = self.path(rel_path)

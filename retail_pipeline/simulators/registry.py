@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from . import cashconverters, noelleeming, onecheq
+from . import cashconverters, llm, noelleeming, onecheq
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -34,5 +34,6 @@ SYSTEMS: dict[str, SystemSpec] = {
         SystemSpec(
             "cashconverters", "Cash Converters supplier: second-hand HTML listings", cashconverters.build
         ),
+        SystemSpec("llm", "OpenAI-compatible LLM: chat completions, structured output, usage", llm.build),
     )
 }
