@@ -17,18 +17,39 @@ import dagster as dg
 from retail_pipeline.settings import get_settings
 
 
+def _simulators_answering(base_url: str) -> bool:
+    import httpx
+
+    try:
+        return "systems" in httpx.get(f"{base_url}/", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 @contextmanager
-def simulators_on_loopback() -> Iterator[str]:
-    """Serve the simulators on a free loopback port for the duration; SIMULATOR_URL points at them."""
+def simulators_on_loopback(port: int | None = None) -> Iterator[str]:
+    """Simulators on 127.0.0.1:`port` (SIMULATOR_PORT) for the duration; SIMULATOR_URL points at them.
+
+    The port is fixed on purpose: product and image URLs contain it, so a second run against a
+    fresh simulator sees the very same URLs and writes nothing. If simulators already answer there
+    (the demo's), they are used as they are.
+    """
     from retail_pipeline.simulators.app import build_simulator_app
     from retail_pipeline.simulators.testing import serve_in_thread
 
+    port = port or get_settings().simulator_port
+    base_url = f"http://127.0.0.1:{port}"
     previous = os.environ.get("SIMULATOR_URL")
-    with serve_in_thread(build_simulator_app()) as base_url:
-        os.environ["SIMULATOR_URL"] = base_url
+    serving = (
+        nullcontext(base_url)
+        if _simulators_answering(base_url)
+        else serve_in_thread(build_simulator_app(), port=port)
+    )
+    with serving as url:
+        os.environ["SIMULATOR_URL"] = url
         get_settings.cache_clear()
         try:
-            yield base_url
+            yield url
         finally:
             if previous is None:
                 os.environ.pop("SIMULATOR_URL", None)
