@@ -68,20 +68,58 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(database_url
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
-def test_run_once_json_exits_zero_and_reports_stages(database_url, tmp_path):
-    env = {"DATABASE_URL": database_url, "RETAIL_DATA_DIR": str(tmp_path / "var")}
+def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(database_url, tmp_path):
+    env = {
+        "DATABASE_URL": database_url,
+        "RETAIL_DATA_DIR": str(tmp_path / "var"),
+        "SIMULATOR_PORT": str(_free_port()),
+        "SIMULATOR_PRODUCTS_PER_SUPPLIER": "12",
+    }
     done = run_cli("run-once", "--json", env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     summary = json.loads(done.stdout)
-    assert summary["ok"] is True
-    assert summary["stages"]["suppliers"]["suppliers_total"] >= 4
+    assert summary["ok"] is True, summary
+    stages = summary["stages"]
+    assert stages["suppliers"]["suppliers_total"] >= 4
+    for supplier in ("onecheq", "noel_leeming", "cash_converters"):
+        assert stages["supplier_products"][supplier]["scraped"] > 0
+        assert (
+            stages["validated_products"][supplier]["checked"]
+            == stages["supplier_products"][supplier]["active_products"]
+        )
+    assert stages["product_images"]["total"]["stored"] > 0
+    assert (
+        stages["enriched_products"]["total"]["llm_calls"]
+        == stages["enriched_products"]["total"]["enriched"]
+        > 0
+    )
     assert all(run["success"] for run in summary["runs"])
-    with psycopg.connect(database_url) as conn:  # the run is in Dagster's history in Postgres
+    with psycopg.connect(database_url) as conn:  # the runs are in Dagster's history in Postgres
         run_ids = {r[0] for r in conn.execute("SELECT run_id FROM dagster.runs")}
+        products = conn.execute("SELECT count(*) FROM retail.supplier_products").fetchone()[0]
     assert {run["run_id"] for run in summary["runs"]} <= run_ids
+    assert products == stages["supplier_products"]["total"]["active_products"]
 
-    again = json.loads(run_cli("run-once", "--json", env=env, timeout=300).stdout)
-    assert again["stages"]["suppliers"]["inserted"] == 0  # idempotent
+    again = run_cli("run-once", "--json", env=env, timeout=300)
+    stages = json.loads(again.stdout)["stages"]
+    assert stages["suppliers"]["inserted"] == 0
+    written = stages["supplier_products"]["total"]
+    assert (written["inserted"], written["updated"], written["removed"]) == (0, 0, 0)
+    assert stages["product_images"]["total"]["downloaded"] == 0
+    assert stages["enriched_products"]["total"]["llm_calls"] == 0
+    assert (
+        stages["validated_products"]["total"]["rows_inserted"]
+        + stages["validated_products"]["total"]["rows_updated"]
+        == 0
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_extract_product_prints_the_labelled_fields_of_a_page():

@@ -31,7 +31,7 @@ def test_instance_stores_runs_in_postgres_dagster_schema(runtime, database_url):
     assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
     assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
 
-    result = build_defs().resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    result = build_defs().resolve_job_def("supplier_registry").execute_in_process(instance=instance)
     assert result.success
 
     with psycopg.connect(libpq_url(database_url)) as conn:

@@ -1,0 +1,247 @@
+"""The one shape every supplier adapter has, and the fetch-and-parse plumbing they share.
+
+An adapter discovers a supplier's products, fetches their pages through the `PoliteClient` (which
+owns politeness, retries and conditional GETs) and turns each page into `ProductRecord`s with pure
+parsing functions. A page that will not fetch or parse becomes a `PageFailure` with its reason; it
+never fails the scrape. `complete` says discovery saw the whole catalogue, the only case in which
+products missing from the result may be marked removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
+import lxml.html
+from lxml import etree
+from pydantic import ValidationError
+from w3lib.url import add_or_replace_parameter
+
+from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.integrations.http import RETRYABLE_STATUS, Fetched, FetchError, PoliteClient
+
+T = TypeVar("T")
+
+# A 200 whose body does not parse (cut short by a proxy, a half-deployed template) is asked for once more.
+PARSE_ATTEMPTS = 2
+
+
+class ParseError(ValueError):
+    """The page came back but does not hold what it should; the message is the recorded reason."""
+
+
+class SiteUnavailable(RuntimeError):
+    """Discovery could not even start (entry page down after retries): a systemic failure, so the run
+    fails and Dagster's retry policy takes over, instead of reporting an empty catalogue."""
+
+
+@dataclass(frozen=True)
+class PageFailure:
+    url: str  # for a product that failed, its product URL (the row's `url`), so reconcile keeps it
+    reason: str
+
+
+@dataclass(frozen=True)
+class KnownPage:
+    """The validators stored with a product page's rows, for a conditional GET."""
+
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class ScrapeResult:
+    records: list[ProductRecord]
+    failures: list[PageFailure]
+    complete: bool
+    # Product URLs that answered 304: unchanged since the stored rows, and still listed.
+    not_modified: list[str] = field(default_factory=list)
+    discovered: int = 0  # products discovery found (pages, or storefront products before variants)
+
+    @classmethod
+    def build(
+        cls,
+        records: Iterable[ProductRecord],
+        failures: Iterable[PageFailure],
+        *,
+        complete: bool,
+        not_modified: Iterable[str] = (),
+        discovered: int,
+    ) -> ScrapeResult:
+        """Keeps the first record per SKU (the upsert takes each SKU once) and reports the others."""
+        unique: dict[str, ProductRecord] = {}
+        failures = list(failures)
+        for record in records:
+            first = unique.setdefault(record.sku, record)
+            if first is not record:
+                failures.append(PageFailure(record.url or "", f"sku {record.sku} also at {first.url}"))
+        return cls(list(unique.values()), failures, complete, sorted(set(not_modified)), discovered)
+
+    @property
+    def unread_urls(self) -> set[str]:
+        """Product URLs still listed whose rows were not re-read this time (304 or a failure)."""
+        return set(self.not_modified) | {f.url for f in self.failures}
+
+
+class SupplierAdapter(ABC):
+    """Reads one kind of supplier site. Options come from `suppliers.config` (see `from_config`)."""
+
+    kind: ClassVar[str]  # the `suppliers.adapter` value it serves
+
+    def __init__(self, *, currency: str = "NZD"):
+        # Our suppliers are NZ shops whose pages print bare "$": the currency is configuration.
+        self.currency = currency
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SupplierAdapter:
+        return cls(currency=config.get("currency", "NZD"))
+
+    @abstractmethod
+    async def scrape(
+        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
+    ) -> ScrapeResult:
+        """Discover, fetch and parse the whole catalogue under `base_url`. `known` maps product URLs to
+        the validators stored last time, for conditional GETs."""
+
+
+# --- fetching pages
+
+
+@dataclass(frozen=True)
+class PageResult(Generic[T]):
+    url: str
+    value: T | None = None
+    not_modified: bool = False
+    failure: str | None = None
+    transient: bool = False  # a timeout, 429, 5xx or cut-short body: worth another go later
+
+
+async def _fetch_parsed(
+    client: PoliteClient, url: str, parse: Callable[[Fetched], T], known: KnownPage | None
+) -> PageResult[T]:
+    """GET and parse one page; never raises for a page-level problem (that is a `failure`)."""
+    etag, last_modified = (known.etag, known.last_modified) if known else (None, None)
+    reason = ""
+    for _ in range(PARSE_ATTEMPTS):
+        try:
+            fetched = await client.get(url, etag=etag, last_modified=last_modified)
+            if fetched.not_modified:
+                return PageResult(url, not_modified=True)
+            return PageResult(url, parse(fetched))
+        except FetchError as error:
+            transient = error.status in RETRYABLE_STATUS or isinstance(error.__cause__, httpx.TransportError)
+            return PageResult(url, failure=error.reason, transient=transient)
+        except ValidationError as error:
+            return PageResult(url, failure=f"invalid product: {_first_error(error)}")
+        except ParseError as error:
+            reason = f"unparsable page: {error}"
+        except Exception as error:  # one odd page must not sink the scrape: record it, carry on
+            return PageResult(url, failure=f"{type(error).__name__}: {error}")
+    return PageResult(url, failure=reason, transient=True)
+
+
+async def fetch_pages(
+    client: PoliteClient,
+    urls: Iterable[str],
+    parse: Callable[[Fetched], T],
+    known: Mapping[str, KnownPage] | None = None,
+) -> list[PageResult[T]]:
+    """Every URL at once (the client's semaphore and rate limiter bound what is in flight), in order.
+
+    Pages that failed transiently get one more go after all the others, by which time a burst of
+    429s or a short outage that outlasted the client's own retries has often passed."""
+    known = known or {}
+
+    async def fetch(urls: list[str]) -> list[PageResult[T]]:
+        return await asyncio.gather(*(_fetch_parsed(client, url, parse, known.get(url)) for url in urls))
+
+    results = await fetch(list(urls))
+    again = [i for i, result in enumerate(results) if result.transient]
+    for i, result in zip(again, await fetch([results[i].url for i in again]), strict=True):
+        results[i] = result
+    return results
+
+
+async def fetch_page(client: PoliteClient, url: str, parse: Callable[[Fetched], T]) -> PageResult[T]:
+    return (await fetch_pages(client, [url], parse))[0]
+
+
+def _first_error(error: ValidationError) -> str:
+    detail = error.errors()[0]
+    return f"{'.'.join(map(str, detail['loc']))}: {detail['msg']}"
+
+
+# --- paginated listings
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """One listing page: its entries and how many pages the listing has in all."""
+
+    entries: list[T]
+    pages: int
+
+
+def page_url(url: str, number: int) -> str:
+    return url if number == 1 else add_or_replace_parameter(url, "page", str(number))
+
+
+async def read_listing(
+    client: PoliteClient, first_url: str, parse: Callable[[Fetched], Listing[T]]
+) -> tuple[list[T], list[PageFailure]]:
+    """All entries of a paginated listing: page 1 says how many pages there are, the rest come at once.
+    Any failure here means the listing is incomplete."""
+    first = await fetch_page(client, first_url, parse)
+    if first.value is None:
+        return [], [PageFailure(first_url, first.failure or "no listing")]
+    entries = list(first.value.entries)
+    failures = []
+    for page in await fetch_pages(
+        client, [page_url(first_url, n) for n in range(2, first.value.pages + 1)], parse
+    ):
+        if page.value is None:
+            failures.append(PageFailure(page.url, page.failure or "no listing"))
+        else:
+            entries.extend(page.value.entries)
+    return entries, failures
+
+
+# --- pure helpers for parsers
+
+
+def html_document(fetched: Fetched) -> etree._Element:
+    try:
+        return lxml.html.document_fromstring(fetched.content, base_url=fetched.url)
+    except (etree.ParserError, ValueError) as error:
+        raise ParseError(f"not HTML: {error}") from error
+
+
+def has_class(name: str) -> str:
+    """XPath predicate for CSS `.name` (what cssselect generates), e.g. `//div[{has_class('price')}]`."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+def text_of(element: etree._Element | None) -> str | None:
+    """Visible text, whitespace collapsed; None for a missing or empty element."""
+    if element is None:
+        return None
+    text = re.sub(r"\s+", " ", element.text_content()).strip()
+    return text or None
+
+
+def html_to_text(fragment: str | None) -> str | None:
+    """Plain text of an HTML fragment (a description), one line per block element."""
+    if not fragment or not fragment.strip():
+        return None
+    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    for block in root.iter("p", "li", "tr", "br", "h1", "h2", "h3", "h4", "div"):
+        block.tail = "\n" + (block.tail or "")
+    for cell in root.iter("td", "th"):
+        cell.tail = " " + (cell.tail or "")
+    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in root.text_content().splitlines())
+    return "\n".join(line for line in lines if line) or None

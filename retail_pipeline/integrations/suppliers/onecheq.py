@@ -1,0 +1,243 @@
+"""Shopify storefronts (OneCheq): the public `/products.json`, one SKU per variant, sitemap fallback.
+
+`/products.json?limit=250&page=N` lists every published product with its variants; past the last
+page it answers `{"products": []}`. When that listing is switched off (some shops 404 it) or a page
+of it fails, `/sitemap.xml` → `/sitemap_products_N.xml` names every product and the ones still
+missing are read one by one from `/products/{handle}.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.domain.prices import normalise_condition, parse_amount
+from retail_pipeline.integrations.http import Fetched, PoliteClient
+from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin
+
+from .base import (
+    KnownPage,
+    PageFailure,
+    ParseError,
+    ScrapeResult,
+    SiteUnavailable,
+    SupplierAdapter,
+    fetch_page,
+    fetch_pages,
+    html_to_text,
+    text_of,
+)
+
+PAGE_LIMIT = 250  # Shopify's maximum for /products.json
+_XML = etree.XMLParser(resolve_entities=False, no_network=True)
+# Identifier rows in a description table: "EAN", "MPN (256GB)", "Barcode: …"
+_ID_LABEL = re.compile(r"^(?P<kind>ean|gtin|upc|barcode|mpn)\b\s*(?:\((?P<option>[^)]+)\))?\s*:?$", re.I)
+
+
+# --- pure parsing
+
+
+def parse_products_page(fetched: Fetched) -> list[dict[str, Any]]:
+    """The products of one `/products.json` page (or the one of `/products/{handle}.json`)."""
+    try:
+        data = json.loads(fetched.content)
+    except ValueError as error:
+        raise ParseError(f"not JSON: {error}") from error
+    if isinstance(data, dict) and isinstance(data.get("product"), dict):
+        return [data["product"]]
+    if not isinstance(data, dict) or not isinstance(data.get("products"), list):
+        raise ParseError("no products list")
+    return data["products"]
+
+
+def parse_sitemap(fetched: Fetched) -> list[str]:
+    """<loc>s of a sitemap index (child sitemaps) or of a urlset (pages), in document order."""
+    try:
+        root = etree.fromstring(fetched.content, _XML)
+    except etree.XMLSyntaxError as error:
+        raise ParseError(f"not XML: {error}") from error
+    return [loc.strip() for loc in root.xpath("/*/*/*[local-name()='loc']/text()")]
+
+
+def product_handle(url: str) -> str | None:
+    """`…/products/{handle}` → handle; None for other pages (the home page opens product sitemaps)."""
+    path = urlsplit(url).path
+    head, found, handle = path.rpartition("/products/")
+    return unquote(handle) if found and handle and "/" not in handle else None
+
+
+def product_url(base_url: str, handle: str) -> str:
+    return f"{base_url}/products/{handle}"
+
+
+def _tags(value: object) -> list[str]:
+    # The list endpoint gives an array, the single-product endpoint one comma-separated string.
+    items = value.split(",") if isinstance(value, str) else value or []
+    return sorted({str(tag).strip() for tag in items if str(tag).strip()})
+
+
+def _condition(product: Mapping[str, Any], tags: Iterable[str]) -> str:
+    """Shopify has no condition field; shops tag it ("Refurbished") or put it in the title."""
+    not_condition = {product.get("vendor"), product.get("product_type")}  # "New Balance" is a brand
+    for tag in tags:
+        if tag not in not_condition and (condition := normalise_condition(tag)) != "unknown":
+            return condition
+    suffix = str(product.get("title", "")).rpartition(" - ")[2]
+    return normalise_condition(suffix) if suffix != product.get("title") else "unknown"
+
+
+def _labelled_ids(body_html: str | None) -> dict[tuple[str, str | None], str]:
+    """{("gtin"|"mpn", variant option or None): value} from the description's spec table."""
+    if not body_html:
+        return {}
+    ids: dict[tuple[str, str | None], str] = {}
+    root = lxml.html.fragment_fromstring(body_html, create_parent="div")
+    for row in root.iter("tr"):
+        cells = [text_of(cell) for cell in row if cell.tag in ("td", "th")]
+        if len(cells) != 2 or not cells[0] or not cells[1]:
+            continue
+        match = _ID_LABEL.match(cells[0])
+        if match:
+            kind = "mpn" if match["kind"].lower() == "mpn" else "gtin"
+            ids[(kind, match["option"])] = cells[1]
+    return ids
+
+
+def variant_records(product: Mapping[str, Any], *, base_url: str, currency: str) -> list[ProductRecord]:
+    """One record per variant. Both product shapes (list and single endpoint) give the same records,
+    so a product read through the sitemap fallback does not look changed; only availability is
+    missing from the single shape (Shopify leaves `available` out of it)."""
+    handle = product["handle"]
+    tags = _tags(product.get("tags"))
+    condition = _condition(product, tags)
+    ids = _labelled_ids(product.get("body_html"))
+    description = html_to_text(product.get("body_html"))
+    images = tuple(
+        image["src"] for image in sorted(product.get("images") or [], key=lambda i: i.get("position") or 0)
+    )
+    variants = product.get("variants") or []
+    records = []
+    for variant in variants:
+        option = variant.get("title")
+        option = option if option and option != "Default Title" else None
+        price = parse_amount(variant.get("price"))
+        available = variant.get("available")
+        records.append(
+            ProductRecord(
+                # A variant without a SKU still needs a stable key: its Shopify id is one.
+                sku=str(variant.get("sku") or "").strip() or f"{handle}:{variant['id']}",
+                url=product_url(base_url, handle),
+                title=f"{product['title']} - {option}" if option and len(variants) > 1 else product["title"],
+                description=description,
+                brand=product.get("vendor") or None,
+                gtin=normalise_gtin(
+                    variant.get("barcode") or ids.get(("gtin", option)) or ids.get(("gtin", None))
+                ),
+                mpn=ids.get(("mpn", option)) or ids.get(("mpn", None)),
+                categories=(product["product_type"],) if product.get("product_type") else (),
+                images=images,
+                price=price,
+                currency=currency if price is not None else None,
+                availability="unknown" if available is None else "in_stock" if available else "out_of_stock",
+                condition=condition,
+                raw={
+                    "product_id": product.get("id"),
+                    "variant_id": variant.get("id"),
+                    "handle": handle,
+                    "option": option,
+                    "compare_at_price": variant.get("compare_at_price"),
+                    "grams": variant.get("grams"),
+                    "tags": tags,
+                },
+            )
+        )
+    return records
+
+
+# --- the adapter
+
+
+class ShopifyStorefrontAdapter(SupplierAdapter):
+    kind = "shopify_storefront"
+
+    async def scrape(
+        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
+    ) -> ScrapeResult:
+        products, failures, complete = await self._listing(client, base_url)
+        if not complete:
+            seen = {p.get("handle") for p in products}
+            more, more_failures, complete = await self._from_sitemap(client, base_url, seen)
+            products += more
+            failures += more_failures
+        if not products and not complete:
+            raise SiteUnavailable("; ".join(f"{f.url}: {f.reason}" for f in failures[:3]))
+        records = []
+        for product in products:
+            try:
+                records += variant_records(product, base_url=base_url, currency=self.currency)
+            except (KeyError, TypeError, ValueError) as error:  # ValueError covers pydantic's
+                url = product_url(base_url, product.get("handle", "?"))
+                failures.append(PageFailure(url, f"invalid product: {type(error).__name__}: {error}"))
+        return ScrapeResult.build(records, failures, complete=complete, discovered=len(products))
+
+    async def _listing(
+        self, client: PoliteClient, base_url: str
+    ) -> tuple[list[dict[str, Any]], list[PageFailure], bool]:
+        """(products, failures, whether the listing was read to its end without a gap).
+
+        Page 1 alone first (most shops fit on it); then windows of pages as wide as the client may
+        fetch at once, until a short page shows the end."""
+        products: list[dict[str, Any]] = []
+        failures: list[PageFailure] = []
+        next_page, window = 1, 1
+        while True:
+            numbers = range(next_page, next_page + window)
+            pages = await fetch_pages(
+                client,
+                [f"{base_url}/products.json?limit={PAGE_LIMIT}&page={n}" for n in numbers],
+                parse_products_page,
+            )
+            failures += [PageFailure(p.url, p.failure or "") for p in pages if p.value is None]
+            read = [p.value for p in pages if p.value is not None]
+            for listed in read:
+                products += listed
+            if any(len(listed) < PAGE_LIMIT for listed in read):
+                return products, failures, not failures
+            if not read:  # a whole window failed: where the listing ends is unknown
+                return products, failures, False
+            next_page, window = next_page + window, client.policy.max_concurrency
+
+    async def _from_sitemap(
+        self, client: PoliteClient, base_url: str, seen: set[str | None]
+    ) -> tuple[list[dict[str, Any]], list[PageFailure], bool]:
+        """Products the listing missed, named by the sitemaps and read one by one. Complete when every
+        product sitemap was read; a product that will not load is a failure against its URL."""
+        index = await fetch_page(client, f"{base_url}/sitemap.xml", parse_sitemap)
+        if index.value is None:
+            return [], [PageFailure(index.url, index.failure or "")], False
+        product_maps = [loc for loc in index.value if "sitemap_products_" in urlsplit(loc).path]
+        failures = []
+        handles: dict[str, None] = {}  # ordered set: sitemap order is the shop's order
+        for sitemap in await fetch_pages(client, product_maps, parse_sitemap):
+            if sitemap.value is None:
+                failures.append(PageFailure(sitemap.url, sitemap.failure or ""))
+                continue
+            handles.update(
+                dict.fromkeys(h for h in map(product_handle, sitemap.value) if h and h not in seen)
+            )
+        complete = bool(product_maps) and not failures
+        products = []
+        urls = [f"{product_url(base_url, handle)}.json" for handle in handles]
+        for handle, page in zip(handles, await fetch_pages(client, urls, parse_products_page), strict=True):
+            if page.value is None:
+                failures.append(PageFailure(product_url(base_url, handle), f"{page.url}: {page.failure}"))
+            else:
+                products += page.value
+        return products, failures, complete
