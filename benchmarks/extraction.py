@@ -88,7 +88,12 @@ def failures(pages_dir: Path = DEFAULT_PAGES, subset: str | None = "real") -> li
                 tp, fp, fn = field_outcome(field, predicted.get(field), expected[field])
                 if fp or fn:
                     out.append(
-                        {"page": name, "field": field, "predicted": predicted.get(field), "expected": expected[field]}
+                        {
+                            "page": name,
+                            "field": field,
+                            "predicted": predicted.get(field),
+                            "expected": expected[field],
+                        }
                     )
     return out
 
@@ -99,7 +104,10 @@ def _summary(report: dict) -> dict:
     return {
         subset: {
             "pages": r["pages"],
-            **{name: {f: v["f1"] for f, v in r[name]["fields"].items()} for name in ("extractor", "markup_only")},
+            **{
+                name: {f: v["f1"] for f, v in r[name]["fields"].items()}
+                for name in ("extractor", "markup_only")
+            },
         }
         for subset, r in parts.items()
     }

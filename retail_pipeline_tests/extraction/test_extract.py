@@ -482,7 +482,10 @@ def test_svg_title_in_body_is_not_the_page_title():
         "<h1>Fairphone 4 Smartphone (6,3 Zoll)</h1><span class=price>619,90 €</span>"
         "<button>In den Warenkorb</button></body></html>"
     )
-    assert extract_product(html, "https://shop.example.de/p/fairphone-4").name == "Fairphone 4 Smartphone (6,3 Zoll)"
+    assert (
+        extract_product(html, "https://shop.example.de/p/fairphone-4").name
+        == "Fairphone 4 Smartphone (6,3 Zoll)"
+    )
 
 
 def test_hidden_coupon_price_and_instalment_are_not_the_price():
@@ -505,7 +508,9 @@ def test_hidden_coupon_price_and_instalment_are_not_the_price():
     ],
 )
 def test_instalment_amounts_next_to_the_price_are_skipped(instalment):
-    html = page(body=f"<h1>Anvil</h1><span class='product-price'>100,00 €</span>{instalment}<button>Add to cart</button>")
+    html = page(
+        body=f"<h1>Anvil</h1><span class='product-price'>100,00 €</span>{instalment}<button>Add to cart</button>"
+    )
     assert extract_product(html, "https://s.example/anvil").price == Decimal("100.00")
 
 
@@ -533,7 +538,9 @@ def test_visible_net_and_gross_prices_without_markup():
 
 
 def test_namespaced_product_id_gives_the_bare_sku():
-    html = page(ld({"@type": "Product", "name": "Fett", "productID": "sku:XA30202", "offers": {"price": "5"}}))
+    html = page(
+        ld({"@type": "Product", "name": "Fett", "productID": "sku:XA30202", "offers": {"price": "5"}})
+    )
     assert extract_product(html, "https://s.example/fett").sku == "XA30202"
 
 
@@ -544,7 +551,12 @@ def test_id_in_a_dotted_url_segment_is_found():
 
 
 def test_jsonld_product_named_on_the_page_beats_a_related_one_with_offers():
-    related = {"@type": "Product", "name": "Socks", "sku": "S-1", "offers": {"price": "3.00", "priceCurrency": "EUR"}}
+    related = {
+        "@type": "Product",
+        "name": "Socks",
+        "sku": "S-1",
+        "offers": {"price": "3.00", "priceCurrency": "EUR"},
+    }
     own = {"@type": "Product", "name": "Winter Boots", "sku": "B-7"}
     html = (
         "<html><head><title>Winter Boots | Shop</title>" + ld(related) + ld(own) + "</head>"

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.anyio
 async def test_index_lists_every_mounted_system(client):
     body = (await client.get("/")).json()
     assert (
-        [s["name"] for s in body["systems"]] == list(SYSTEMS) == ["onecheq", "noelleeming", "cashconverters", "llm"]
+        [s["name"] for s in body["systems"]]
+        == list(SYSTEMS)
+        == ["onecheq", "noelleeming", "cashconverters", "llm"]
     )
     assert body["systems"][0]["base_url"] == "http://sim/onecheq"
 

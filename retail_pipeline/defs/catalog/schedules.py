@@ -16,10 +16,14 @@ catalog_refresh_job = dg.define_asset_job(
     description="One supplier's catalogue end to end; a backfill of this job re-runs chosen suppliers.",
 )
 
-supplier_registry_job = dg.define_asset_job("supplier_registry", selection=dg.AssetSelection.assets(suppliers))
+supplier_registry_job = dg.define_asset_job(
+    "supplier_registry", selection=dg.AssetSelection.assets(suppliers)
+)
 
 
-@dg.schedule(job=catalog_refresh_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING)
+@dg.schedule(
+    job=catalog_refresh_job, cron_schedule="0 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+)
 def hourly_catalog_refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
     """One run per enabled supplier partition; run_key makes a tick that is evaluated twice harmless."""
     keys = sorted(context.instance.get_dynamic_partitions(supplier_partitions.name))
