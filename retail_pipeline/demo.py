@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -90,6 +91,8 @@ def run_demo(*, no_first_run: bool = False) -> int:
     api_url = f"http://127.0.0.1:{ports['sidecar']}"
     ui_url = f"http://127.0.0.1:{ports['dagster']}"
     os.environ["SIMULATOR_URL"] = sim_url  # the Dagster processes inherit it
+    # The webhook refuses everything without a secret; the demo makes one up and prints it.
+    webhook_secret = os.environ.setdefault("IMPORT_WEBHOOK_SECRET", secrets.token_urlsafe(24))
     get_settings.cache_clear()
 
     children = Children()
@@ -120,7 +123,10 @@ def run_demo(*, no_first_run: bool = False) -> int:
             "\nretail_pipeline demo is up "
             f"(database: {'DATABASE_URL' if settings.database_url else 'embedded, ' + str(settings.embedded_pgdata)})\n"
             f"  Dagster UI   {ui_url}\n  sidecar API  {api_url}  (docs at {api_url}/docs)\n"
-            f"  simulators   {sim_url}\n  DAGSTER_HOME {runtime.dagster_home}\nCtrl-C stops everything.",
+            f"  simulators   {sim_url}\n  DAGSTER_HOME {runtime.dagster_home}\n"
+            f"  import webhook: curl -X POST {api_url}/api/import/webhook -H 'X-Webhook-Secret: {webhook_secret}'"
+            " -H 'Content-Type: application/json' -d @batch.json\n"
+            "Ctrl-C stops everything.",
             flush=True,
         )
         while all(proc.poll() is None for _, proc in children.procs):
