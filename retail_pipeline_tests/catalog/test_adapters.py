@@ -159,9 +159,9 @@ def test_duplicate_skus_keep_the_first_and_report_the_rest():
 
 
 def test_registry_and_pure_helpers():
-    assert set(ADAPTERS) == {"shopify_storefront", "jsonld", "html"} and "webhook" in PUSH_ONLY
+    assert set(ADAPTERS) == {"shopify_storefront", "jsonld", "html", "generic"} and "webhook" in PUSH_ONLY
     with pytest.raises(UnsupportedAdapter):
-        adapter_for("generic")
+        adapter_for("browser_automation")
     assert adapter_for("html", {"currency": "AUD"}).currency == "AUD"
     assert normalise_store("  Cash Converters   New Lynn ") == "New Lynn"
     assert condition_grade("Used - Excellent") == "Excellent" and condition_grade("Refurbished") is None
@@ -169,3 +169,39 @@ def test_registry_and_pure_helpers():
     assert html_to_text("<p>One</p><ul><li>Two</li></ul><table><tr><td>A</td><td>1</td></tr></table>") == (
         "One\nTwo\nA 1"
     )
+
+
+def test_generic_adapter_reads_any_shop_through_its_sitemap_and_the_extractor(simulator_app, sim):
+    snapshot = sim.backend("onecheq").snapshot()
+    result, _ = scrape(simulator_app, "generic", "onecheq")
+    assert result.complete and not result.failures
+    assert result.discovered == len(snapshot)  # the sitemap index was followed; the home page skipped
+    by_url = {r.url.rsplit("/", 1)[-1]: r for r in result.records}
+    assert set(by_url) == {s.product.handle for s in snapshot}
+    for state in snapshot:
+        record = by_url[state.product.handle]
+        assert record.title == state.product.title
+        assert record.sku in {v.variant.sku for v in state.variants}
+        assert record.price is not None and record.currency == "NZD" and record.images
+
+
+def test_generic_adapter_keeps_only_urls_matching_the_configured_pattern(simulator_app, sim):
+    import asyncio
+
+    from retail_pipeline.integrations.http import PoliteClient
+    from retail_pipeline.integrations.suppliers.generic import GenericSitemapAdapter
+
+    from .conftest import FAST
+
+    handles = sorted(s.product.handle for s in sim.backend("onecheq").snapshot())
+    adapter = GenericSitemapAdapter.from_config({"product_url_pattern": rf"/products/{handles[0]}$"})
+
+    async def discover():
+        base = "http://sim/onecheq"
+        async with PoliteClient(
+            FAST, site_root=base, transport=httpx.ASGITransport(app=simulator_app)
+        ) as client:
+            return await adapter.discover(client, base)
+
+    urls, failures = asyncio.run(discover())
+    assert failures == [] and urls == [f"http://sim/onecheq/products/{handles[0]}"]

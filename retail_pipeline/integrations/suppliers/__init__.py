@@ -1,7 +1,6 @@
 """Supplier sites: one adapter per kind of site, chosen by `retail.suppliers.adapter`.
 
-`generic` (sitemap discovery + the generic extractor for an arbitrary shop) has no adapter yet: such
-a supplier is reported as unsupported rather than scraped half-right.
+`generic` reads any shop with a sitemap through the generic extractor: a new supplier is a row.
 """
 
 from __future__ import annotations
@@ -11,11 +10,13 @@ from typing import Any
 
 from .base import KnownPage, PageFailure, ScrapeResult, SiteUnavailable, SupplierAdapter
 from .cashconverters import CashConvertersAdapter
+from .generic import GenericSitemapAdapter
 from .noelleeming import NoelLeemingAdapter
 from .onecheq import ShopifyStorefrontAdapter
 
 ADAPTERS: dict[str, type[SupplierAdapter]] = {
-    adapter.kind: adapter for adapter in (ShopifyStorefrontAdapter, NoelLeemingAdapter, CashConvertersAdapter)
+    adapter.kind: adapter
+    for adapter in (ShopifyStorefrontAdapter, NoelLeemingAdapter, CashConvertersAdapter, GenericSitemapAdapter)
 }
 # Suppliers that push their products (the n8n/Allegro webhook import); nothing to scrape.
 PUSH_ONLY = frozenset({"webhook"})
