@@ -358,6 +358,7 @@ def _preview(rows: list[dict]) -> str:
 
 @dg.asset(
     partitions_def=supplier_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),  # one supplier per run
     deps=[dg.AssetKey("product_images")],
     group_name="catalog",
     kinds={"openai", "postgres"},

@@ -228,6 +228,7 @@ async def _download(
 
 @dg.asset(
     partitions_def=supplier_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),  # one supplier per run
     deps=[dg.AssetKey("supplier_products")],
     group_name="catalog",
     kinds={"postgres"},

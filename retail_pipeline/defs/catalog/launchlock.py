@@ -136,6 +136,7 @@ def _preview(failing: list[tuple[ProductFacts, Verdict]]) -> str:
 
 @dg.asset(
     partitions_def=supplier_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),  # one supplier per run
     deps=[dg.AssetKey("enriched_products")],
     group_name="catalog",
     kinds={"postgres"},
