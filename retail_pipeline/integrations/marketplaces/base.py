@@ -1,0 +1,160 @@
+"""One interface for every sales channel (Trade Me, eBay, Shopify, Reverb; Amazon, Kaufland later).
+
+The listing assets speak only this interface; each channel module turns it into that channel's real
+wire format. Adding a channel is a new module implementing `ChannelClient` plus one registry line.
+
+Crash safety rests on `find_by_sku`: our SKU is the idempotency key (Trade Me ExternalReferenceId/SKU,
+eBay inventory SKU, Shopify variant SKU, Reverb sku). The caller commits its intent before `create`,
+and after a crash asks `find_by_sku` before ever calling `create` again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+RemoteState = Literal["live", "ended", "sold", "withdrawn"]
+Priority = Literal["withdraw", "price", "create", "sync", "photo"]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A stored image: `path` on disk (under the media root) and its sha256, which keys the upload
+    cache so each photo is uploaded to a channel once and reused."""
+
+    path: str
+    sha256: str
+    content_type: str
+    public_url: str | None = None  # a signed /media URL, for channels that fetch images themselves
+
+
+@dataclass(frozen=True)
+class ListingDraft:
+    """What we want listed, already priced and mapped (`fields` holds the channel-specific mapping:
+    Trade Me Category/Duration/ShippingOptions/PaymentMethods, eBay categoryId/aspects, Shopify
+    product_type/tags, Reverb make/model/condition uuid...)."""
+
+    sku: str
+    title: str
+    description: str
+    price: Decimal
+    currency: str
+    quantity: int
+    condition: str  # new | used | refurbished
+    photos: tuple[Photo, ...] = ()
+    brand: str | None = None
+    gtin: str | None = None
+    mpn: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemoteListing:
+    """A listing as the channel reports it."""
+
+    external_id: str
+    sku: str | None
+    price: Decimal | None
+    quantity: int | None
+    state: RemoteState
+    title: str | None = None
+    url: str | None = None
+    remote_ids: dict[str, Any] = field(default_factory=dict)  # offer id, variant id, slug...
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    """The channel's own limit on calls (Trade Me: 1,000 per clock hour), as counted by the client."""
+
+    limit: int | None
+    used: int
+    resets_at: str | None = None  # ISO instant
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
+class ChannelError(Exception):
+    """A failed channel call. `retryable` = worth trying again later (429, 5xx, timeouts); otherwise a
+    business or validation error a person must look at (it becomes `human_required`)."""
+
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        details: Any = None,
+    ) -> None:
+        super().__init__(f"{channel}: {message}")
+        self.channel = channel
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.details = details
+
+
+class BudgetExhausted(ChannelError):
+    """No calls left in this window: defer the remainder to the next run, do not fail."""
+
+    def __init__(self, channel: str, budget: CallBudget) -> None:
+        super().__init__(
+            channel,
+            f"call budget used up ({budget.used}/{budget.limit}) until {budget.resets_at}",
+            retryable=True,
+        )
+        self.budget = budget
+
+
+class ChannelClient(ABC):
+    """Async client for one channel. Use as `async with client:`. Implementations count every HTTP
+    call against `budget()` and raise `BudgetExhausted` before a call that would exceed it."""
+
+    channel: ClassVar[str]
+
+    async def __aenter__(self) -> ChannelClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    @abstractmethod
+    def budget(self) -> CallBudget: ...
+
+    @abstractmethod
+    async def validate(self, draft: ListingDraft) -> list[str]:
+        """Channel-side validation without listing (Trade Me Selling/Validate); [] = valid. Channels
+        without such an endpoint check their documented rules locally."""
+
+    @abstractmethod
+    async def find_by_sku(self, sku: str) -> RemoteListing | None:
+        """Our listing for this SKU on the channel, if one exists (the crash-recovery lookup)."""
+
+    @abstractmethod
+    async def create(self, draft: ListingDraft, *, photo_refs: dict[str, str] | None = None) -> RemoteListing:
+        """Publish. `photo_refs` maps photo sha256 → the channel's id/URL for photos already uploaded."""
+
+    @abstractmethod
+    async def upload_photo(self, photo: Photo) -> str:
+        """Upload one photo; returns the channel's reference (Trade Me PhotoId, a hosted URL...)."""
+
+    @abstractmethod
+    async def update_price(self, listing: RemoteListing, price: Decimal) -> RemoteListing: ...
+
+    @abstractmethod
+    async def update_quantity(self, listing: RemoteListing, quantity: int) -> RemoteListing: ...
+
+    @abstractmethod
+    async def withdraw(self, listing: RemoteListing, reason: str) -> RemoteListing: ...
+
+    @abstractmethod
+    def selling(self) -> AsyncIterator[RemoteListing]:
+        """Every listing of ours the channel has (live and recently ended), paging handled."""
