@@ -23,11 +23,14 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+from retail_pipeline.domain import pricing
+from retail_pipeline.domain.pricing import PricingPolicy
 
 # Bump when a rule's meaning changes: stored verdicts with another version are re-written.
 RULES_VERSION = "launchlock-1"
@@ -69,8 +72,8 @@ class LaunchLockConfig(BaseModel):
     )
     min_images: int = Field(default=1, ge=0, description="Images actually downloaded, not just URLs.")
     sellable_availability: frozenset[str] = frozenset({"in_stock", "limited"})
-    # Pricing placeholder until the pricing module arrives with listings: sell = cost × (1 + markup);
-    # a sale costs fee_rate of the price plus fixed_fee; the margin left must clear both floors.
+    # Reference pricing for the margin rule (domain/pricing.py does the arithmetic): sell = cost ×
+    # (1 + markup); a sale costs fee_rate of the price plus fixed_fee; the margin must clear both floors.
     markup_rate: Decimal = Field(default=Decimal("0.30"), ge=0)
     fee_rate: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1)
     fixed_fee: Decimal = Field(default=Decimal("0.50"), ge=0)
@@ -178,21 +181,29 @@ def _fail(rule: str, reason: str, **details: Any) -> RuleResult:
 # --- pricing --------------------------------------------------------------------------------------
 
 
+def pricing_policy(config: LaunchLockConfig) -> PricingPolicy:
+    """LaunchLock judges margins with the pricing module's arithmetic, on its own reference fees."""
+    return PricingPolicy(
+        markup_rate=config.markup_rate,
+        fee_rate=config.fee_rate,
+        fixed_fee=config.fixed_fee,
+        min_margin=config.min_margin,
+        min_margin_rate=config.min_margin_rate,
+    )
+
+
 def sell_price(cost: Decimal, config: LaunchLockConfig) -> Decimal:
-    return (cost * (1 + config.markup_rate)).quantize(CENT, ROUND_HALF_UP)
+    return pricing.quote(cost, pricing_policy(config)).price
 
 
 def margin(price: Decimal, cost: Decimal, config: LaunchLockConfig) -> Decimal:
     """What a sale at ``price`` leaves after the cost and the channel's fees."""
-    return price - cost - price * config.fee_rate - config.fixed_fee
+    return pricing.margin(price, cost, pricing_policy(config))
 
 
 def minimum_sell_price(cost: Decimal, config: LaunchLockConfig) -> Decimal:
     """The lowest price (whole cents) whose margin clears both the absolute and the relative floor."""
-    keep = 1 - config.fee_rate
-    for_absolute = (cost + config.fixed_fee + config.min_margin) / keep
-    for_relative = (cost + config.fixed_fee) / (keep - config.min_margin_rate)
-    return max(for_absolute, for_relative).quantize(CENT, ROUND_CEILING)
+    return pricing.minimum_price(cost, pricing_policy(config))
 
 
 # --- the rules ------------------------------------------------------------------------------------
