@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from . import cashconverters, llm, noelleeming, onecheq
+from . import cashconverters, ebay, llm, noelleeming, onecheq, reverb, shopify, trademe
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -35,5 +35,9 @@ SYSTEMS: dict[str, SystemSpec] = {
             "cashconverters", "Cash Converters supplier: second-hand HTML listings", cashconverters.build
         ),
         SystemSpec("llm", "OpenAI-compatible LLM: chat completions, structured output, usage", llm.build),
+        SystemSpec("trademe", "Trade Me channel: OAuth 1.0a Selling, Photos, MyTradeMe", trademe.build),
+        SystemSpec("shopify", "Shopify channel: Admin REST API, orders/create webhooks", shopify.build),
+        SystemSpec("reverb", "Reverb channel: API v3 listings, orders and shipping", reverb.build),
+        SystemSpec("ebay", "eBay channel: OAuth2, Sell Inventory and Fulfillment (spec-checked)", ebay.build),
     )
 }

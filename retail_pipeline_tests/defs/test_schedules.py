@@ -15,11 +15,17 @@ def test_one_tagged_run_per_supplier_partition_with_a_stable_run_key():
 
         instance.add_dynamic_partitions("supplier", ["onecheq", "noel_leeming"])
         tick = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-        requests = hourly_catalog_refresh(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
-        again = hourly_catalog_refresh(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+        requests = hourly_catalog_refresh(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        )
+        again = hourly_catalog_refresh(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        )
     assert sorted(r.partition_key for r in requests) == ["noel_leeming", "onecheq"]
     assert all(r.tags["retail/supplier"] == r.partition_key for r in requests)
-    assert [r.run_key for r in requests] == [r.run_key for r in again]  # a re-evaluated tick launches nothing new
+    assert [r.run_key for r in requests] == [
+        r.run_key for r in again
+    ]  # a re-evaluated tick launches nothing new
 
 
 def test_catalog_refresh_job_runs_the_four_partitioned_assets_in_order():

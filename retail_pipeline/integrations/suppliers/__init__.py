@@ -16,7 +16,12 @@ from .onecheq import ShopifyStorefrontAdapter
 
 ADAPTERS: dict[str, type[SupplierAdapter]] = {
     adapter.kind: adapter
-    for adapter in (ShopifyStorefrontAdapter, NoelLeemingAdapter, CashConvertersAdapter, GenericSitemapAdapter)
+    for adapter in (
+        ShopifyStorefrontAdapter,
+        NoelLeemingAdapter,
+        CashConvertersAdapter,
+        GenericSitemapAdapter,
+    )
 }
 # Suppliers that push their products (the n8n/Allegro webhook import); nothing to scrape.
 PUSH_ONLY = frozenset({"webhook"})

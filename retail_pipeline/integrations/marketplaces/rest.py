@@ -1,0 +1,180 @@
+"""HTTP plumbing the JSON channel clients (Shopify, Reverb) share.
+
+One `httpx.AsyncClient` per client; every attempt is counted; tenacity retries 429, 5xx, timeouts,
+dropped connections and bodies cut short, waiting the longer of an exponential backoff (with jitter)
+and the server's Retry-After (a Retry-After longer than `max_retry_after` ends the retries: a later
+run picks the work up). Other 4xx raise `ChannelError(retryable=False)` at once, the body as `details`.
+
+A retry after a failure that may have reached the channel (a 5xx, a read timeout, a body cut short)
+is *ambiguous*: the call may have taken effect. `retrying(attempt)` tells the attempt so, and
+attempts that create things look first, so a retry never lists the same SKU twice.
+
+Photos: both channels fetch images from URLs themselves, so a photo's "upload" is its public URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from retail_pipeline.integrations.http import retry_after_seconds
+
+from .base import ChannelError, ListingDraft, Photo
+
+T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_initial: float = 0.5  # doubles per attempt, plus as much jitter
+    backoff_max: float = 10.0
+    max_retry_after: float = 60.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    data: Any  # the parsed JSON body; None when empty
+    headers: httpx.Headers
+
+
+class _Transient(Exception):
+    """Worth another attempt. `ambiguous`: the channel may have acted on the request already."""
+
+    def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
+        super().__init__(reason)
+        self.reason, self.ambiguous, self.status, self.wait = reason, ambiguous, status, wait
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        return max(0.0, float(value))  # Shopify sends fractions: "2.0"
+    except ValueError:
+        return retry_after_seconds(response)  # the HTTP-date form
+
+
+class ChannelHTTP:
+    def __init__(
+        self,
+        channel: str,
+        *,
+        headers: dict[str, str],
+        describe: Callable[[Any], str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
+    ):
+        """`describe` turns the channel's error body into one line; `before_send` may wait (pacing),
+        `on_response` sees every response (rate-limit headers)."""
+        self.channel = channel
+        self.policy = policy or RetryPolicy()
+        self.calls = 0  # HTTP requests sent, retries included
+        self._describe, self._before_send, self._on_response = describe, before_send, on_response
+        self._client = httpx.AsyncClient(headers=headers, transport=transport, timeout=timeout)
+        self._backoff = wait_exponential_jitter(
+            initial=self.policy.backoff_initial,
+            max=self.policy.backoff_max,
+            jitter=self.policy.backoff_initial,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def call(self, method: str, url: str, **kwargs: Any) -> Reply:
+        """A request that is safe to repeat (reads, PUTs, setting stock), with retries."""
+        return await self.retrying(lambda _ambiguous: self.send(method, url, **kwargs))
+
+    async def retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
+        """Runs `attempt(after_ambiguous)` until it succeeds, fails for good, or attempts run out."""
+        after_ambiguous = False
+        try:
+            async for retry in AsyncRetrying(
+                stop=stop_after_attempt(self.policy.max_attempts) | self._retry_after_too_long,
+                wait=self._wait,
+                retry=retry_if_exception_type(_Transient),
+                reraise=True,
+            ):
+                with retry:
+                    try:
+                        return await attempt(after_ambiguous)
+                    except _Transient as error:
+                        after_ambiguous = after_ambiguous or error.ambiguous
+                        raise
+        except _Transient as error:
+            raise ChannelError(
+                self.channel, f"{error.reason} (gave up after retrying)", status=error.status, retryable=True
+            ) from error
+        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
+
+    async def send(self, method: str, url: str, *, params: Any = None, json_body: Any = None) -> Reply:
+        """One attempt: a Reply for 2xx, `_Transient` for what a retry may fix, else ChannelError."""
+        if self._before_send:
+            await self._before_send()
+        self.calls += 1
+        try:
+            response = await self._client.request(method, url, params=params, json=json_body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise _Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
+        except httpx.TransportError as error:  # sent, then the answer never came whole
+            raise _Transient(f"{type(error).__name__}: {error}", ambiguous=True) from error
+        if self._on_response:
+            self._on_response(response)
+        status = response.status_code
+        if status in RETRYABLE_STATUS:
+            raise _Transient(
+                f"HTTP {status}", ambiguous=status != 429, status=status, wait=_retry_after(response)
+            )
+        try:
+            data = response.json() if response.content else None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise _Transient(
+                f"HTTP {status} with an unreadable body", ambiguous=True, status=status
+            ) from error
+        if status >= 400:
+            raise ChannelError(
+                self.channel,
+                f"HTTP {status}: {self._describe(data)}",
+                status=status,
+                retryable=False,
+                details=data,
+            )
+        return Reply(status, data, response.headers)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        server_wait = error.wait if isinstance(error, _Transient) and error.wait is not None else 0.0
+        return max(self._backoff(state), server_wait)
+
+    def _retry_after_too_long(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        return isinstance(error, _Transient) and (error.wait or 0.0) > self.policy.max_retry_after
+
+
+def photo_url(channel: str, photo: Photo, photo_refs: dict[str, str] | None = None) -> str:
+    """The URL the channel fetches a photo from: an earlier upload's reference, else its public URL."""
+    url = (photo_refs or {}).get(photo.sha256) or photo.public_url
+    if not url:
+        raise ChannelError(channel, f"photo {photo.sha256[:12]} has no public URL for {channel} to fetch")
+    return url
+
+
+def photo_problems(draft: ListingDraft) -> list[str]:
+    return [
+        f"photo {p.sha256[:12]} has no public URL to fetch it from" for p in draft.photos if not p.public_url
+    ]

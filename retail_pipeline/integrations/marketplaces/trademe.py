@@ -1,0 +1,607 @@
+"""Trade Me: the selling API (REST v1, OAuth 1.0a) behind `ChannelClient`, plus the My Trade Me calls
+the orders work needs (sold items, sale status, courier parcels, the account summary).
+
+Calls are a budget: Trade Me allows 1,000 authenticated calls per clock hour per app+member. Every
+HTTP request (retries included) is counted before it is sent, and a call that would exceed the budget
+raises `BudgetExhausted` without sending. A 429 with no Retry-After is Trade Me saying the hour is
+used up (it documents no Retry-After), so the budget is marked spent until the next hour.
+
+Retries (tenacity, exponential backoff with jitter) cover 5xx, timeouts, dropped connections,
+unreadable bodies and 429s that do carry a Retry-After; never business failures (`Success: false`)
+or other 4xx, which raise `ChannelError(retryable=False)` with the response as `details`. A retry
+after an attempt that may have reached Trade Me (a 5xx, a read timeout, a cut-off body) first asks
+Trade Me whether it did: `create` looks the SKU up before listing again, `withdraw` checks the listing
+is still live before calling a refusal a failure.
+
+Configuration (`TradeMeSettings`, TRADEME_* variables): TRADEME_BASE_URL (default: the simulator at
+{SIMULATOR_URL}/trademe when USE_SIMULATORS, else https://api.trademe.co.nz; the sandbox is
+https://api.tmsandbox.co.nz), TRADEME_CONSUMER_KEY, TRADEME_CONSUMER_SECRET, TRADEME_OAUTH_TOKEN,
+TRADEME_OAUTH_TOKEN_SECRET (against the simulator they default to its own), TRADEME_SIGNATURE_METHOD
+(PLAINTEXT or HMAC-SHA1), TRADEME_HOURLY_CALL_LIMIT, and the timeout/retry knobs below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from oauthlib.oauth1 import Client as OAuth1Client
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.settings import get_settings
+
+from .base import BudgetExhausted, CallBudget, ChannelClient, ChannelError, ListingDraft, Photo, RemoteListing
+
+TRADEME_API = "https://api.trademe.co.nz"
+TRADEME_SANDBOX_API = "https://api.tmsandbox.co.nz"
+# The simulator's default app and member (retail_pipeline/simulators/trademe/models.py).
+SIMULATOR_CREDENTIALS = (
+    "sim-trademe-consumer-key",
+    "sim-trademe-consumer-secret",
+    "sim-trademe-oauth-token",
+    "sim-trademe-oauth-token-secret",
+)
+FILE_TYPES = {"image/jpeg": "JPG", "image/png": "PNG", "image/gif": "GIF", "image/bmp": "BMP"}
+WITHDRAW_NOT_SOLD = 2
+MAX_WITHDRAW_REASON = 255
+SoldPeriod = Literal[
+    "Last45Days", "Last30Days", "Last7Days", "Last3Days", "Last24Hours", "LastHour",
+    "EmailSent", "PaymentReceived", "GoodsShipped", "SaleCompleted",
+]  # fmt: skip
+SaleStatus = Literal["EmailSent", "PaymentReceived", "GoodsShipped", "SaleCompleted"]
+T = TypeVar("T")
+_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+
+
+class TradeMeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRADEME_", env_file=".env", extra="ignore")
+
+    base_url: str | None = Field(default=None, description="Unset: the simulator when simulating, else live.")
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    oauth_token: str | None = None
+    oauth_token_secret: SecretStr | None = None
+    signature_method: Literal["PLAINTEXT", "HMAC-SHA1"] = "PLAINTEXT"
+    hourly_call_limit: int = Field(default=1_000, ge=1)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, description="Requests per call, retries included.")
+    backoff_initial_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=10.0, ge=0)
+    max_retry_after_seconds: float = Field(
+        default=60.0, ge=0, description="A longer Retry-After is a failure."
+    )
+    page_size: int = Field(default=500, ge=1, le=500, description="rows per My Trade Me page.")
+
+    def endpoint(self) -> tuple[str, tuple[str, str, str, str]]:
+        """(base URL, (consumer key, consumer secret, token, token secret)) to use."""
+        settings = get_settings()
+        simulated = self.base_url is None and settings.use_simulators
+        if self.base_url:
+            base = self.base_url
+        elif simulated:
+            base = f"{settings.simulator_url.rstrip('/')}/trademe"
+        else:
+            base = TRADEME_API
+        given = (
+            self.consumer_key,
+            self.consumer_secret.get_secret_value() if self.consumer_secret else None,
+            self.oauth_token,
+            self.oauth_token_secret.get_secret_value() if self.oauth_token_secret else None,
+        )
+        if simulated:
+            given = tuple(g or d for g, d in zip(given, SIMULATOR_CREDENTIALS, strict=True))
+        key, secret, token, token_secret = given
+        if not (key and secret and token and token_secret):
+            raise ValueError(
+                "Trade Me needs TRADEME_CONSUMER_KEY, TRADEME_CONSUMER_SECRET, TRADEME_OAUTH_TOKEN and "
+                "TRADEME_OAUTH_TOKEN_SECRET"
+            )
+        return base.rstrip("/"), (key, secret, token, token_secret)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HourlyCallBudget:
+    """Calls spent in the current clock hour by one app+member. Share one between clients (and
+    sessions) that use the same credentials, so they draw on one budget; `clock` is whose hour
+    counts (the wall clock for the real API, the simulated clock against the simulator)."""
+
+    def __init__(self, limit: int, clock: Callable[[], datetime] = _utc_now):
+        self.limit, self.clock = limit, clock
+        self._hour: datetime | None = None
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def _current_hour(self) -> datetime:
+        hour = self.clock().replace(minute=0, second=0, microsecond=0)
+        if hour != self._hour:
+            self._hour, self._used = hour, 0
+        return hour
+
+    def snapshot(self) -> CallBudget:
+        with self._lock:
+            hour = self._current_hour()
+            return CallBudget(self.limit, self._used, (hour + timedelta(hours=1)).isoformat())
+
+    def try_spend(self) -> bool:
+        with self._lock:
+            self._current_hour()
+            if self._used >= self.limit:
+                return False
+            self._used += 1
+            return True
+
+    def exhaust(self) -> None:
+        """Trade Me says the hour is used up (other clients may have spent it)."""
+        with self._lock:
+            self._current_hour()
+            self._used = self.limit
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    member_id: int
+    nickname: str
+    balance: Decimal
+    pay_now_balance: Decimal
+    selling_count: int
+    sold_count: int
+    unsold_count: int
+
+
+@dataclass(frozen=True)
+class SoldItem:
+    """One purchase (a PurchaseId) from MyTradeMe/SoldItems; `raw` keeps every field Trade Me sent."""
+
+    purchase_id: int
+    listing_id: int
+    sku: str | None
+    title: str | None
+    quantity: int
+    unit_price: Decimal
+    subtotal: Decimal
+    shipping_total: Decimal
+    total: Decimal
+    sold_at: datetime
+    status: int  # 0 none, 10 email sent, 20 payment received, 30 goods shipped, 40 sale completed
+    buyer_id: int | None
+    buyer_nickname: str | None
+    buyer_email: str | None
+    delivery_address: dict[str, Any] | None
+    raw: dict[str, Any]
+
+
+class _Transient(Exception):
+    """Worth retrying. `ambiguous`: the request may have been carried out even so."""
+
+    def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
+        super().__init__(reason)
+        self.ambiguous, self.status, self.wait = ambiguous, status, wait
+
+
+def parse_tm_date(value: str) -> datetime:
+    """Trade Me's ``/Date(ms)/`` (an optional ``+hhmm`` offset is for display only) or ISO 8601."""
+    if match := _DATE.fullmatch(value):
+        return datetime.fromtimestamp(int(match[1]) / 1000, UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _amount(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _jsonable(value: Any) -> Any:
+    """Mapped fields may carry Decimals (shipping prices); JSON has numbers."""
+    if isinstance(value, Decimal):
+        return _amount(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def listing_request(draft: ListingDraft, photo_ids: list[int] | None = None) -> dict[str, Any]:
+    """The ListingRequest for a draft (also what a dry run shows). `draft.fields` supplies Trade Me's
+    own fields (Category, Duration, Pickup, PaymentMethods, ShippingOptions, ...); the draft's core
+    values win over them. A Quantity makes it Buy Now only, at the draft's price."""
+    price = _amount(draft.price)
+    request: dict[str, Any] = {
+        **_jsonable(draft.fields),
+        "Title": draft.title,
+        "Description": draft.description.splitlines(),
+        "StartPrice": price,
+        "BuyNowPrice": price,
+        "Quantity": draft.quantity,
+        "IsBrandNew": draft.condition == "new",
+        "SKU": draft.sku,
+        "ExternalReferenceId": draft.sku,  # searchable on Trade Me: the crash-recovery key
+    }
+    if photo_ids:
+        request["PhotoIds"] = photo_ids
+    spec = {"GTIN": draft.gtin, "Brand": draft.brand, "ManufacturerCode": draft.mpn}
+    if any(spec.values()):
+        request["ProductSpecification"] = {k: v for k, v in spec.items() if v}
+    return request
+
+
+class TradeMeClient(ChannelClient):
+    channel: ClassVar[str] = "trademe"
+
+    def __init__(
+        self,
+        settings: TradeMeSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        budget: HourlyCallBudget | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        """`transport` lets tests run in-process; `budget` shares one hourly budget between clients;
+        `clock` (when no budget is given) decides the hour, e.g. the simulated clock."""
+        self.settings = settings or TradeMeSettings()
+        base_url, (consumer_key, consumer_secret, token, token_secret) = self.settings.endpoint()
+        self.base_url = base_url
+        self._oauth = OAuth1Client(
+            consumer_key,
+            client_secret=consumer_secret,
+            resource_owner_key=token,
+            resource_owner_secret=token_secret,
+            signature_method=self.settings.signature_method,
+        )
+        self._budget = budget or HourlyCallBudget(self.settings.hourly_call_limit, clock)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=self.settings.timeout_seconds, transport=transport
+        )
+        host = urlsplit(base_url).hostname or ""
+        # Listing pages live on the www host beside the API host; the simulator has none.
+        self._site = f"https://www.{host.removeprefix('api.')}" if host.startswith("api.") else None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def budget(self) -> CallBudget:
+        return self._budget.snapshot()
+
+    # --- the wire
+
+    async def _send(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        """One HTTP request, counted and freshly signed (a new nonce each time), its outcome classified."""
+        if not self._budget.try_spend():
+            raise BudgetExhausted(self.channel, self._budget.snapshot())
+        request = self._http.build_request(method, path, json=json, params=params)
+        _, signed, _ = self._oauth.sign(str(request.url), method)
+        request.headers["Authorization"] = signed["Authorization"]
+        try:
+            response = await self._http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:  # never reached Trade Me
+            raise _Transient(type(error).__name__, ambiguous=False) from error
+        except httpx.TransportError as error:
+            raise _Transient(type(error).__name__, ambiguous=True) from error
+        status = response.status_code
+        if status == 429:
+            wait = retry_after_seconds(response)
+            if wait is None:  # Trade Me's own limit: the rest of this hour is gone
+                self._budget.exhaust()
+                raise BudgetExhausted(self.channel, self._budget.snapshot())
+            if wait > self.settings.max_retry_after_seconds:
+                raise ChannelError(
+                    self.channel, f"HTTP 429, Retry-After {wait:.0f}s is too long", status=429, retryable=True
+                )
+            raise _Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
+        if status == 408 or status >= 500:
+            raise _Transient(f"HTTP {status}", ambiguous=True, status=status)
+        body = self._json(response)
+        if status >= 400:
+            described = body.get("ErrorDescription") if isinstance(body, dict) else None
+            raise ChannelError(
+                self.channel,
+                f"HTTP {status} {method} {path}: {described or response.reason_phrase}",
+                status=status,
+                details=body,
+            )
+        return body
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            if response.status_code >= 400:
+                return None
+            raise _Transient(
+                "unreadable response body", ambiguous=True, status=response.status_code
+            ) from None
+
+    def _wait(self, state: RetryCallState) -> float:
+        settings = self.settings
+        backoff = wait_exponential_jitter(
+            initial=settings.backoff_initial_seconds,
+            max=settings.backoff_max_seconds,
+            jitter=settings.backoff_initial_seconds,
+        )(state)
+        error = state.outcome.exception() if state.outcome else None
+        return max(backoff, error.wait or 0) if isinstance(error, _Transient) else backoff
+
+    async def _retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
+        """Runs `attempt(after_ambiguous)` until it succeeds; `after_ambiguous` tells it an earlier
+        attempt may have been carried out, so it can ask before acting again."""
+        ambiguous = False
+        attempts = self.settings.max_attempts
+        try:
+            async for retry in AsyncRetrying(
+                stop=stop_after_attempt(attempts),
+                wait=self._wait,
+                retry=retry_if_exception_type(_Transient),
+                reraise=True,
+            ):
+                with retry:
+                    try:
+                        return await attempt(ambiguous)
+                    except _Transient as error:
+                        ambiguous = ambiguous or error.ambiguous
+                        raise
+        except _Transient as error:
+            raise ChannelError(
+                self.channel, f"{error} after {attempts} attempts", status=error.status, retryable=True
+            ) from error
+        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
+
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        """A request that is safe to repeat (or, for photo uploads and parcels, harmless to)."""
+        return await self._retrying(lambda _: self._send(method, path, json=json, params=params))
+
+    def _refused(self, what: str, body: dict[str, Any]) -> ChannelError:
+        return ChannelError(self.channel, f"{what} refused: {body.get('Description')}", details=body)
+
+    async def _pages(self, path: str) -> AsyncIterator[dict[str, Any]]:
+        page = 1
+        while True:
+            body = await self._call("GET", path, params={"page": page, "rows": self.settings.page_size})
+            items = body.get("List") or []
+            for item in items:
+                yield item
+            if not items or page * (body.get("PageSize") or len(items)) >= body.get("TotalCount", 0):
+                return
+            page += 1
+
+    # --- listings
+
+    def listing_url(self, listing_id: int) -> str | None:
+        """The listing's page on the Trade Me site (none for the simulator)."""
+        return f"{self._site}/Browse/Listing.aspx?id={listing_id}" if self._site else None
+
+    def _remote(self, item: dict[str, Any]) -> RemoteListing:
+        listing_id = item["ListingId"]
+        price = item.get("BuyNowPrice") or item.get("StartPrice")
+        return RemoteListing(
+            external_id=str(listing_id),
+            sku=item.get("SKU") or item.get("ExternalReferenceId"),
+            price=_decimal(price),
+            quantity=item.get("Quantity"),
+            state="live",
+            title=item.get("Title"),
+            url=self.listing_url(listing_id),
+            remote_ids={"ListingId": listing_id},
+        )
+
+    async def validate(self, draft: ListingDraft) -> list[str]:
+        """Selling/Validate without photos (they are uploaded only once a draft is valid)."""
+        if problem := _local_problem(draft):
+            return [problem]
+        body = await self._call("POST", "/v1/Selling/Validate.json", json=listing_request(draft))
+        if body.get("Success"):
+            return []
+        return [e["Message"] for e in body.get("ValidationErrors") or []] or [
+            body.get("Description") or "invalid"
+        ]
+
+    async def find_by_sku(self, sku: str) -> RemoteListing | None:
+        """Our live listing with this SKU (or ExternalReferenceId), paging through SellingItems."""
+        async for item in self._pages("/v1/MyTradeMe/SellingItems/All.json"):
+            if sku in (item.get("SKU"), item.get("ExternalReferenceId")):
+                return self._remote(item)
+        return None
+
+    async def selling(self) -> AsyncIterator[RemoteListing]:
+        async for item in self._pages("/v1/MyTradeMe/SellingItems/All.json"):
+            yield self._remote(item)
+
+    async def upload_photo(self, photo: Photo) -> str:
+        """Photos/Add. A retry after a lost answer may leave an unused duplicate photo: harmless."""
+        file_type = FILE_TYPES.get(photo.content_type)
+        if file_type is None:
+            raise ChannelError(
+                self.channel, f"Trade Me takes JPG, PNG, GIF or BMP photos, not {photo.content_type}"
+            )
+        path = Path(photo.path)
+        if not path.is_absolute():
+            path = get_settings().media_dir / path
+        data = await asyncio.to_thread(path.read_bytes)
+        request = {
+            "PhotoData": base64.b64encode(data).decode("ascii"),
+            "FileName": path.name,
+            "FileType": file_type,
+        }
+        body = await self._call("POST", "/v1/Photos/Add.json", json=request)
+        if body.get("Status") != 1 or not body.get("PhotoId"):
+            raise ChannelError(
+                self.channel, f"photo upload refused (Status {body.get('Status')})", details=body
+            )
+        return str(body["PhotoId"])
+
+    async def create(self, draft: ListingDraft, *, photo_refs: dict[str, str] | None = None) -> RemoteListing:
+        """Uploads the photos not in `photo_refs` (all of them as `remote_ids["photo_refs"]`), then lists
+        with SKU = ExternalReferenceId = draft.sku."""
+        if problem := _local_problem(draft):
+            raise ChannelError(self.channel, problem, details={"sku": draft.sku})
+        refs = dict(photo_refs or {})
+        missing = list({p.sha256: p for p in draft.photos if p.sha256 not in refs}.values())
+        # Concurrently, and every upload finished before a failure is raised: no stray tasks.
+        uploaded = await asyncio.gather(*map(self.upload_photo, missing), return_exceptions=True)
+        if failure := next((u for u in uploaded if isinstance(u, BaseException)), None):
+            raise failure
+        refs |= {photo.sha256: str(ref) for photo, ref in zip(missing, uploaded, strict=True)}
+        request = listing_request(draft, [int(refs[p.sha256]) for p in draft.photos])
+
+        async def attempt(after_ambiguous: bool) -> RemoteListing:
+            if after_ambiguous and (existing := await self.find_by_sku(draft.sku)):
+                return existing  # the earlier attempt did list it
+            body = await self._send("POST", "/v1/Selling.json", json=request)
+            if not body.get("Success"):
+                raise self._refused(f"listing {draft.sku}", body)
+            listing_id = body["ListingId"]
+            return RemoteListing(
+                external_id=str(listing_id),
+                sku=draft.sku,
+                price=draft.price,
+                quantity=draft.quantity,
+                state="live",
+                title=draft.title,
+                url=self.listing_url(listing_id),
+                remote_ids={"ListingId": listing_id, "photo_refs": refs},  # for the caller to reuse
+            )
+
+        return await self._retrying(attempt)
+
+    async def _edit(self, listing: RemoteListing, changes: dict[str, Any]) -> dict[str, Any]:
+        """Edit replaces the whole listing (omitted fields are reset), so read the form and send it
+        all back with the changes."""
+        listing_id = int(listing.external_id)
+        form = await self._call("GET", f"/v1/Selling/Listings/{listing_id}.json")
+        form = {**form, **changes, "ListingId": listing_id}
+        body = await self._call("POST", "/v1/Selling/Edit.json", json=form)
+        if not body.get("Success"):
+            raise self._refused(f"edit of listing {listing_id}", body)
+        return form
+
+    async def update_price(self, listing: RemoteListing, price: Decimal) -> RemoteListing:
+        amount = _amount(price)
+        form = await self._edit(listing, {"StartPrice": amount, "BuyNowPrice": amount})
+        return replace(listing, price=price, quantity=form.get("Quantity"), state="live")
+
+    async def update_quantity(self, listing: RemoteListing, quantity: int) -> RemoteListing:
+        """A Buy Now quantity is 1-1000; none left means withdrawing the listing."""
+        if quantity < 1:
+            return await self.withdraw(listing, "Out of stock")
+        form = await self._edit(listing, {"Quantity": quantity})
+        return replace(listing, quantity=quantity, price=_decimal(form.get("BuyNowPrice")), state="live")
+
+    async def withdraw(self, listing: RemoteListing, reason: str) -> RemoteListing:
+        listing_id = int(listing.external_id)
+        request = {"ListingId": listing_id, "Type": WITHDRAW_NOT_SOLD, "Reason": reason[:MAX_WITHDRAW_REASON]}
+
+        async def attempt(after_ambiguous: bool) -> RemoteListing:
+            body = await self._send("POST", "/v1/Selling/Withdraw.json", json=request)
+            # A refusal after a lost answer may just mean the earlier attempt withdrew it.
+            if not body.get("Success") and not (after_ambiguous and not await self._is_live(listing_id)):
+                raise self._refused(f"withdrawal of listing {listing_id}", body)
+            return replace(listing, state="withdrawn")
+
+        return await self._retrying(attempt)
+
+    async def _is_live(self, listing_id: int) -> bool:
+        async for remote in self.selling():
+            if remote.external_id == str(listing_id):
+                return True
+        return False
+
+    # --- My Trade Me (account and orders)
+
+    async def account_summary(self) -> AccountSummary:
+        body = await self._call("GET", "/v1/MyTradeMe/Summary.json")
+        return AccountSummary(
+            member_id=body["MemberId"],
+            nickname=body.get("Nickname") or "",
+            balance=_decimal(body.get("Balance")) or Decimal("0"),
+            pay_now_balance=_decimal(body.get("PayNowBalance")) or Decimal("0"),
+            selling_count=body.get("SellingCount") or 0,
+            sold_count=body.get("SoldCount") or 0,
+            unsold_count=body.get("UnsoldCount") or 0,
+        )
+
+    async def sold_items(self, period: SoldPeriod = "Last24Hours") -> AsyncIterator[SoldItem]:
+        """Purchases in the period (or with that status), newest first, paging handled."""
+        async for item in self._pages(f"/v1/MyTradeMe/SoldItems/{period}.json"):
+            buyer = item.get("Buyer") or {}
+            yield SoldItem(
+                purchase_id=item["PurchaseId"],
+                listing_id=item["ListingId"],
+                sku=item.get("SKU") or item.get("ExternalReferenceId"),
+                title=item.get("Title"),
+                quantity=item.get("QuantitySold") or 1,
+                unit_price=_decimal(item.get("Price")) or Decimal("0"),
+                subtotal=_decimal(item.get("SubtotalPrice") or item.get("SalePrice")) or Decimal("0"),
+                shipping_total=_decimal(item.get("TotalShippingPrice")) or Decimal("0"),
+                total=_decimal(item.get("TotalSalePrice")) or Decimal("0"),
+                sold_at=parse_tm_date(item["SoldDate"]),
+                status=item.get("Status") or 0,
+                buyer_id=buyer.get("MemberId"),
+                buyer_nickname=buyer.get("Nickname"),
+                buyer_email=buyer.get("Email"),
+                delivery_address=item.get("DeliveryAddress"),
+                raw=item,
+            )
+
+    async def set_status(self, purchase_id: int, status: SaleStatus) -> None:
+        """The seller's own note on a sale (Trade Me never sets it); repeating it is harmless."""
+        body = await self._call("POST", f"/v1/MyTradeMe/Status/{purchase_id}/{status}.json")
+        if not body.get("Success"):
+            raise self._refused(f"status {status} for purchase {purchase_id}", body)
+
+    async def add_courier_parcel(
+        self,
+        purchase_ids: list[int],
+        courier_company: str,
+        tracking_reference: str,
+        account_number: str | None = None,
+    ) -> int | None:
+        """Tracks a parcel for purchases by one buyer; its CourierParcelId, or None if Trade Me
+        already has this parcel (code 1: e.g. an earlier attempt whose answer was lost)."""
+        parcel: dict[str, Any] = {
+            "CourierCompany": courier_company,
+            "TrackingReference": tracking_reference,
+            "AuctionSoldIds": purchase_ids,
+        }
+        if account_number:
+            parcel["AccountNumber"] = account_number
+        body = await self._call("POST", "/v1/MyTradeMe/CourierParcels.json", json={"Parcel": parcel})
+        if body.get("Success"):
+            return body["CourierParcelId"]
+        if body.get("Code") == 1:
+            return None
+        raise self._refused(f"courier parcel {tracking_reference}", body)
+
+
+def _local_problem(draft: ListingDraft) -> str | None:
+    """What Trade Me cannot take whatever the fields say: it sells in NZD only."""
+    return None if draft.currency == "NZD" else f"Trade Me lists in NZD, not {draft.currency}"

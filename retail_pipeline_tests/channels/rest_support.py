@@ -1,0 +1,52 @@
+"""Test support for the JSON channel clients (Shopify, Reverb): quick retries, drafts, and a transport
+that loses answers after the channel has acted on the request (what a read timeout looks like)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
+from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
+
+QUICK_RETRIES = RetryPolicy(max_attempts=6, backoff_initial=0.01, backoff_max=0.05)
+
+
+def photo(name: str = "front") -> Photo:
+    digest = (name.encode().hex() * 64)[:64]
+    return Photo(f"media/{name}.jpg", digest, "image/jpeg", public_url=f"https://media.example/m/{name}.jpg")
+
+
+def draft(sku: str = "OC-100123", **overrides: Any) -> ListingDraft:
+    values: dict[str, Any] = {
+        "sku": sku,
+        "title": "Fender Player Stratocaster, Sunburst",
+        "description": "Solid alder body.\n\nShips in a padded gig bag.",
+        "price": Decimal("1299.00"),
+        "currency": "NZD",
+        "quantity": 3,
+        "condition": "new",
+        "photos": (photo("front"), photo("back")),
+        "brand": "Fender",
+        "mpn": "0144502500",
+        "gtin": "885978911234",
+    }
+    return ListingDraft(**(values | overrides))
+
+
+class LoseAnswers(httpx.AsyncBaseTransport):
+    """Passes every request on, but for the first `count` that match `method` and `path_suffix` it
+    throws the answer away and raises ReadTimeout: the channel acted, the client never heard."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, method: str, path_suffix: str, count: int = 1):
+        self.inner, self.method, self.path_suffix, self.count = inner, method, path_suffix, count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.count and request.method == self.method and request.url.path.endswith(self.path_suffix):
+            self.count -= 1
+            await response.aclose()
+            raise httpx.ReadTimeout("the answer was lost on the way", request=request)
+        return response
