@@ -1,0 +1,1 @@
+"""Listings: drafts per channel, and the channel listings published from them."""

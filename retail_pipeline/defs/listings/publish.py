@@ -1,0 +1,473 @@
+"""`channel_listings` [channel]: publish, reprice and withdraw, crash-safely and within the call budget.
+
+Per row of `retail.channel_listings` (one per channel+sku; the sku is the idempotency key):
+1. Intent: the row exists (actual_state 'pending') and is committed before any call.
+2. Photos are uploaded once; each reference is committed into `remote_ids.photos` by sha256.
+3. Before `create`, `remote_ids.create_attempted` and an 'intent' activity row are committed. A row
+   that already carries the mark is looked up with `find_by_sku` first: a crash between the remote
+   create and our commit is reconciled by asking the channel, never by creating again.
+4. The result (external id, actual price/state) and an activity row are committed after the call.
+
+Work is spent in priority order (withdrawals, price changes, new listings). `BudgetExhausted` defers
+the rest (rows stay as they are, counted in metadata); a non-retryable `ChannelError` marks the row
+failed with its reason (and an ops task); neither fails the partition.
+"""
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from retail_pipeline.integrations.marketplaces.base import (
+    BudgetExhausted,
+    ChannelClient,
+    ChannelError,
+    ListingDraft,
+    Photo,
+    RemoteListing,
+)
+
+# Wish list from the drafts and the supplier's state; committed before any call.
+SYNC_INTENT = text(
+    """
+    INSERT INTO retail.channel_listings AS cl
+           (channel, sku, product_id, draft_id, currency, desired_price, desired_quantity, desired_state)
+    SELECT d.channel, d.sku, d.product_id, d.id, d.currency, d.price, d.quantity, 'live'
+      FROM retail.listing_drafts d
+      JOIN retail.products p ON p.id = d.product_id
+      JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
+     WHERE d.channel = :channel AND d.status = 'valid' AND sp.removed_at IS NULL AND d.quantity > 0
+    ON CONFLICT (channel, sku) DO UPDATE SET
+        draft_id = EXCLUDED.draft_id, desired_price = EXCLUDED.desired_price,
+        desired_quantity = EXCLUDED.desired_quantity, desired_state = 'live', withdraw_reason = NULL,
+        actual_state = CASE WHEN cl.actual_state = 'failed' AND cl.draft_id IS DISTINCT FROM EXCLUDED.draft_id
+                            THEN 'pending' ELSE cl.actual_state END
+    WHERE (cl.draft_id, cl.desired_price, cl.desired_quantity, cl.desired_state)
+          IS DISTINCT FROM (EXCLUDED.draft_id, EXCLUDED.desired_price, EXCLUDED.desired_quantity, 'live')
+    """
+)
+
+MARK_WITHDRAWN = text(
+    """
+    UPDATE retail.channel_listings cl
+       SET desired_state = 'withdrawn',
+           withdraw_reason = CASE WHEN sp.removed_at IS NOT NULL THEN 'supplier removed the product'
+                                  ELSE 'out of stock at the supplier' END
+      FROM retail.products p JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
+     WHERE p.id = cl.product_id AND cl.channel = :channel AND cl.desired_state = 'live'
+       AND (sp.removed_at IS NOT NULL OR sp.availability IN ('out_of_stock', 'discontinued')
+            OR coalesce(p.stock_quantity, sp.stock_quantity, 1) = 0)
+    """
+)
+
+WORK = text(
+    """
+    SELECT cl.*, d.title, d.payload, d.quantity AS draft_quantity, d.price AS draft_price
+      FROM retail.channel_listings cl
+      LEFT JOIN retail.listing_drafts d ON d.id = cl.draft_id
+     WHERE cl.channel = :channel
+       AND (   (cl.desired_state = 'withdrawn' AND cl.actual_state = 'live')
+            OR (cl.desired_state = 'live' AND cl.actual_state = 'live'
+                AND (cl.desired_price IS DISTINCT FROM cl.actual_price
+                     OR cl.desired_quantity IS DISTINCT FROM cl.actual_quantity))
+            OR (cl.desired_state = 'live' AND cl.actual_state = 'pending'))
+     ORDER BY cl.id
+    """
+)
+
+ACTIVITY = text(
+    """
+    INSERT INTO retail.activity_log
+           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, dry_run, details, run_id)
+    VALUES (:actor, :action, :outcome, :channel, 'channel_listing', :entity_id, :key, :dry_run,
+            CAST(:details AS jsonb), :run_id)
+    """
+)
+
+OPS_TASK = text(
+    """
+    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
+    VALUES ('publish_failed', :key, :title, CAST(:details AS jsonb), :channel, 'channel_listing', :entity_id, :run_id)
+    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
+    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now()
+    """
+)
+
+PRIORITY = {"withdraw": 0, "price": 1, "create": 2}
+
+
+@dataclass
+class PublishResult:
+    counts: dict[str, int] = field(
+        default_factory=lambda: {
+            "created": 0, "adopted": 0, "repriced": 0, "requantified": 0, "withdrawn": 0,
+            "failed": 0, "retry_later": 0, "deferred": 0, "photos_uploaded": 0, "dry_run": 0,
+        }
+    )  # fmt: skip
+    deferred: dict[str, int] = field(default_factory=dict)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    budget: dict[str, Any] = field(default_factory=dict)
+
+
+def _kind(row) -> str:
+    if row.desired_state == "withdrawn":
+        return "withdraw"
+    if row.actual_state == "live":
+        return "price"
+    return "create"
+
+
+def _listing_draft(row, media_base_url: str, sign: Callable[[str], str]) -> ListingDraft:
+    payload = row.payload or {}
+    photos = tuple(
+        Photo(p["rel_path"], p["sha256"], p["content_type"], public_url=sign(p["rel_path"]))
+        for p in payload.get("photos", [])
+    )
+    return ListingDraft(
+        sku=row.sku,
+        title=row.title,
+        description=payload.get("description") or "",
+        price=Decimal(row.desired_price),
+        currency=row.currency.strip(),
+        quantity=row.desired_quantity,
+        condition=payload.get("condition") or "new",
+        photos=photos,
+        brand=payload.get("brand"),
+        gtin=payload.get("gtin"),
+        mpn=payload.get("mpn"),
+        fields=payload.get("fields") or {},
+    )
+
+
+def _remote(row) -> RemoteListing:
+    return RemoteListing(
+        external_id=row.external_listing_id,
+        sku=row.sku,
+        price=Decimal(row.actual_price) if row.actual_price is not None else None,
+        quantity=row.actual_quantity,
+        state="live",
+        url=row.listing_url,
+        remote_ids=dict(row.remote_ids or {}),
+    )
+
+
+def dry_run_payload(client: ChannelClient, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
+    """The exact create request(s) the client would send, built without calling."""
+    channel = client.channel
+    refs = [photo_refs.get(p.sha256) or p.public_url for p in draft.photos]
+    if channel == "trademe":
+        from retail_pipeline.integrations.marketplaces.trademe import listing_request
+
+        ids = [int(photo_refs[p.sha256]) for p in draft.photos if p.sha256 in photo_refs]
+        return {"POST /v1/Selling.json": listing_request(draft, ids or None),
+                "photos_to_upload": [p.sha256 for p in draft.photos if p.sha256 not in photo_refs]}  # fmt: skip
+    if channel == "ebay":
+        from urllib.parse import quote
+
+        from retail_pipeline.integrations.marketplaces.ebay import INVENTORY, inventory_item
+
+        offer = client._offer(draft)  # noqa: SLF001 - the client's own request builder
+        return {
+            f"PUT {INVENTORY}/inventory_item/{quote(draft.sku, safe='')}": inventory_item(draft, refs),
+            f"POST {INVENTORY}/offer": {"sku": draft.sku, "marketplaceId": client.marketplace_id,
+                                        "format": "FIXED_PRICE", **offer},
+            f"POST {INVENTORY}/offer/{{offerId}}/publish": None,
+        }  # fmt: skip
+    if channel == "shopify":
+        from retail_pipeline.integrations.marketplaces.shopify import product_request
+
+        return {"product": product_request(draft, refs)}
+    if channel == "reverb":
+        return {"listing": client.listing_request(draft, refs)}
+    raise ValueError(channel)
+
+
+class Publisher:
+    """One channel's publish/reprice/withdraw pass. `after_create` is a test hook called between the
+    remote create and the local commit (raise there to simulate a crash)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: ChannelClient,
+        *,
+        media_url: Callable[[str], str],
+        run_id: str | None = None,
+        dry_run: bool = False,
+        after_create: Callable[[str, RemoteListing], None] | None = None,
+        concurrency: int = 1,
+    ):
+        self.engine, self.client, self.media_url = engine, client, media_url
+        self.channel = client.channel
+        self.run_id, self.dry_run, self.after_create = run_id, dry_run, after_create
+        self.actor = f"run:{run_id}" if run_id else "system"
+        self.concurrency = max(1, concurrency)
+        self.result = PublishResult()
+
+    # --- local writes (each its own short transaction)
+
+    def _log(self, conn: Connection, action: str, outcome: str, row, details: dict[str, Any]) -> None:
+        conn.execute(
+            ACTIVITY,
+            {"actor": self.actor, "action": action, "outcome": outcome, "channel": self.channel,
+             "entity_id": str(row.id), "key": f"{self.channel}:{row.sku}", "dry_run": self.dry_run,
+             "details": json.dumps(details, default=str), "run_id": self.run_id},
+        )  # fmt: skip
+
+    def prepare(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(SYNC_INTENT, {"channel": self.channel})
+            conn.execute(MARK_WITHDRAWN, {"channel": self.channel})
+
+    def _merge_remote_ids(self, conn: Connection, row_id: int, patch: dict[str, Any]) -> None:
+        conn.execute(
+            text(
+                "UPDATE retail.channel_listings SET remote_ids = remote_ids || CAST(:p AS jsonb) WHERE id = :id"
+            ),
+            {"p": json.dumps(patch, default=str), "id": row_id},
+        )
+
+    def _commit_live(self, row, remote: RemoteListing, action: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    """
+                    UPDATE retail.channel_listings
+                       SET external_listing_id = :ext, actual_state = :state, actual_price = :price,
+                           actual_quantity = :qty, listing_url = coalesce(:url, listing_url),
+                           remote_ids = remote_ids || CAST(:ids AS jsonb), last_error = NULL,
+                           published_at = coalesce(published_at, now()), last_synced_at = now()
+                     WHERE id = :id
+                    """
+                ),
+                {"ext": remote.external_id, "state": remote.state if remote.state != "sold" else "sold",
+                 "price": remote.price if remote.price is not None else row.desired_price,
+                 "qty": remote.quantity if remote.quantity is not None else row.desired_quantity,
+                 "url": remote.url, "ids": json.dumps(remote.remote_ids, default=str), "id": row.id},
+            )  # fmt: skip
+            conn.execute(
+                text(
+                    """INSERT INTO retail.price_history (channel_listing_id, old_price, new_price, currency, source, reason)
+                       VALUES (:id, NULL, :price, :currency, 'publish', :reason)"""
+                ),
+                {"id": row.id, "price": remote.price if remote.price is not None else row.desired_price,
+                 "currency": row.currency, "reason": action},
+            )  # fmt: skip
+            self._log(
+                conn, f"listing.{action}", "succeeded", row, {"external_listing_id": remote.external_id}
+            )
+
+    def _fail(self, row, action: str, error: ChannelError) -> None:
+        with self.engine.begin() as conn:
+            if error.retryable:
+                conn.execute(
+                    text("UPDATE retail.channel_listings SET last_error = :e WHERE id = :id"),
+                    {"e": error.message[:2000], "id": row.id},
+                )
+                self.result.counts["retry_later"] += 1
+            else:
+                state = "failed" if row.actual_state in ("pending", "failed") else row.actual_state
+                conn.execute(
+                    text(
+                        "UPDATE retail.channel_listings SET last_error = :e, actual_state = :s WHERE id = :id"
+                    ),
+                    {"e": error.message[:2000], "s": state, "id": row.id},
+                )
+                conn.execute(
+                    OPS_TASK,
+                    {"key": f"publish_failed:{self.channel}:{row.sku}:{action}",
+                     "title": f"{action} {row.sku} on {self.channel} failed: {error.message[:200]}",
+                     "details": json.dumps({"error": error.message, "details": error.details}, default=str),
+                     "channel": self.channel, "entity_id": str(row.id), "run_id": self.run_id},
+                )  # fmt: skip
+                self.result.counts["failed"] += 1
+            self._log(
+                conn,
+                f"listing.{action}",
+                "failed",
+                row,
+                {"error": error.message, "retryable": error.retryable},
+            )
+
+    # --- the three kinds of work
+
+    async def _create(self, row) -> None:
+        draft = _listing_draft(row, "", self.media_url)
+        ids = dict(row.remote_ids or {})
+        refs: dict[str, str] = dict(ids.get("photos") or {})
+        if self.dry_run:
+            self.result.payloads.append({"sku": row.sku, "action": "create",
+                                         "request": dry_run_payload(self.client, draft, refs)})  # fmt: skip
+            with self.engine.begin() as conn:
+                self._log(conn, "listing.publish", "info", row, {"dry_run": True})
+            self.result.counts["dry_run"] += 1
+            return
+        if ids.get("create_attempted"):
+            existing = await self.client.find_by_sku(row.sku)
+            if existing is not None:  # the earlier attempt did create it: adopt, never create again
+                self._commit_live(row, existing, "adopt")
+                self.result.counts["adopted"] += 1
+                return
+        for photo in draft.photos:
+            if photo.sha256 in refs:
+                continue
+            refs[photo.sha256] = str(await self.client.upload_photo(photo))
+            self.result.counts["photos_uploaded"] += 1
+            with self.engine.begin() as conn:
+                self._merge_remote_ids(conn, row.id, {"photos": refs})
+        with self.engine.begin() as conn:  # intent, committed before the create call
+            self._merge_remote_ids(conn, row.id, {"create_attempted": True})
+            self._log(conn, "listing.publish", "intent", row, {"price": row.desired_price})
+        remote = await self.client.create(draft, photo_refs=refs)
+        if self.after_create is not None:
+            self.after_create(row.sku, remote)
+        self._commit_live(row, remote, "publish")
+        self.result.counts["created"] += 1
+
+    async def _reprice(self, row) -> None:
+        remote = _remote(row)
+        if self.dry_run:
+            self.result.payloads.append({"sku": row.sku, "action": "reprice", "price": str(row.desired_price),
+                                         "quantity": row.desired_quantity})  # fmt: skip
+            self.result.counts["dry_run"] += 1
+            return
+        if row.desired_price != row.actual_price:
+            with self.engine.begin() as conn:
+                self._log(conn, "listing.update_price", "intent", row,
+                          {"old": row.actual_price, "new": row.desired_price})  # fmt: skip
+            updated = await self.client.update_price(remote, Decimal(row.desired_price))
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE retail.channel_listings SET actual_price = :p, last_error = NULL WHERE id = :id"
+                    ),
+                    {"p": row.desired_price, "id": row.id},
+                )
+                conn.execute(
+                    text(
+                        """INSERT INTO retail.price_history (channel_listing_id, old_price, new_price, currency, source, reason)
+                           VALUES (:id, :old, :new, :currency, 'reprice', 'desired price differs from live price')"""
+                    ),
+                    {
+                        "id": row.id,
+                        "old": row.actual_price,
+                        "new": row.desired_price,
+                        "currency": row.currency,
+                    },
+                )
+                self._log(conn, "listing.update_price", "succeeded", row,
+                          {"old": row.actual_price, "new": row.desired_price})  # fmt: skip
+            remote = updated
+            self.result.counts["repriced"] += 1
+        if row.desired_quantity != row.actual_quantity:
+            with self.engine.begin() as conn:
+                self._log(conn, "listing.update_quantity", "intent", row, {"new": row.desired_quantity})
+            await self.client.update_quantity(remote, row.desired_quantity)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE retail.channel_listings SET actual_quantity = :q WHERE id = :id"),
+                    {"q": row.desired_quantity, "id": row.id},
+                )
+                self._log(conn, "listing.update_quantity", "succeeded", row, {"new": row.desired_quantity})
+            self.result.counts["requantified"] += 1
+
+    async def _withdraw(self, row) -> None:
+        if self.dry_run:
+            self.result.payloads.append({"sku": row.sku, "action": "withdraw", "reason": row.withdraw_reason})
+            self.result.counts["dry_run"] += 1
+            return
+        with self.engine.begin() as conn:
+            self._log(conn, "listing.withdraw", "intent", row, {"reason": row.withdraw_reason})
+        remote = await self.client.withdraw(_remote(row), row.withdraw_reason or "withdrawn")
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    """UPDATE retail.channel_listings SET actual_state = :s, withdrawn_at = now(), last_error = NULL
+                        WHERE id = :id"""
+                ),
+                {"s": "sold" if remote.state == "sold" else "withdrawn", "id": row.id},  # Reverb says 'ended'
+            )
+            self._log(conn, "listing.withdraw", "succeeded", row, {"reason": row.withdraw_reason})
+        self.result.counts["withdrawn"] += 1
+
+    async def run(self) -> PublishResult:
+        if not self.dry_run:
+            self.prepare()
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(WORK, {"channel": self.channel}))
+        if self.dry_run:  # the intent rows are not written in a dry run: show what would be created
+            rows += self._would_create()
+        rows.sort(key=lambda r: (PRIORITY[_kind(r)], r.id))
+        actions = {"withdraw": self._withdraw, "price": self._reprice, "create": self._create}
+        names = {"withdraw": "withdraw", "price": "update_price", "create": "publish"}
+        exhausted = False
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        def defer(row) -> None:
+            kind = _kind(row)
+            self.result.deferred[kind] = self.result.deferred.get(kind, 0) + 1
+            self.result.counts["deferred"] += 1
+
+        async def one(row) -> None:
+            nonlocal exhausted
+            async with semaphore:
+                if exhausted:
+                    defer(row)
+                    return
+                kind = _kind(row)
+                try:
+                    await actions[kind](row)
+                except BudgetExhausted:
+                    exhausted = True  # the rest waits for the next window: recorded, not failed
+                    defer(row)
+                except ChannelError as error:
+                    self._fail(row, names[kind], error)
+
+        # Priority order between kinds (withdrawals, then prices, then new listings); within a kind,
+        # up to `concurrency` items at a time.
+        # A systemic error (anything but a ChannelError) cancels the siblings and fails the run.
+        for kind in sorted(PRIORITY, key=PRIORITY.get):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for row in rows:
+                        if _kind(row) == kind:
+                            group.create_task(one(row))
+            except BaseExceptionGroup as errors:
+                raise errors.exceptions[0] from None
+        budget = self.client.budget()
+        self.result.budget = {"limit": budget.limit, "used": budget.used, "remaining": budget.remaining}
+        return self.result
+
+    def _would_create(self) -> list:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        """
+                        SELECT -d.id AS id, d.channel, d.sku, d.product_id, d.id AS draft_id, NULL AS external_listing_id,
+                               '{}'::jsonb AS remote_ids, NULL AS listing_url, d.currency, d.price AS desired_price,
+                               NULL::numeric AS actual_price, d.quantity AS desired_quantity, NULL::int AS actual_quantity,
+                               'live' AS desired_state, 'pending' AS actual_state, NULL AS withdraw_reason,
+                               d.title, d.payload, d.quantity AS draft_quantity, d.price AS draft_price
+                          FROM retail.listing_drafts d
+                         WHERE d.channel = :channel AND d.status = 'valid'
+                           AND NOT EXISTS (SELECT 1 FROM retail.channel_listings cl
+                                            WHERE cl.channel = d.channel AND cl.sku = d.sku)
+                        """
+                    ),
+                    {"channel": self.channel},
+                )
+            )
+
+
+async def publish(engine: Engine, client: ChannelClient, **kwargs: Any) -> PublishResult:
+    async with client:
+        return await Publisher(engine, client, **kwargs).run()
+
+
+def run_publish(engine: Engine, client: ChannelClient, **kwargs: Any) -> PublishResult:
+    return asyncio.run(publish(engine, client, **kwargs))

@@ -1,0 +1,183 @@
+"""`listing_state` [channel] (seed 001): detect, then reconcile in one place.
+
+Detection only compares the channel's selling list with `retail.channel_listings` and upserts
+`retail.sync_events` (one pending event per channel + remote listing + kind). Reconciliation then
+applies the pending events to `channel_listings` (actual_* columns: what the channel says) and marks
+them processed; the next `channel_listings` run pushes desired values again where they differ.
+Unknown remote listings are never adopted: they open an ops task (kind unknown_remote_listing).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
+
+import asyncio
+import json
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Connection, Engine, text
+
+from retail_pipeline.defs.listings.drafts import channel_partitions
+from retail_pipeline.integrations.marketplaces import ChannelsResource
+from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
+from retail_pipeline.resources import DatabaseResource
+
+UPSERT_EVENT = text(
+    """
+    INSERT INTO retail.sync_events
+           (channel, channel_listing_id, external_listing_id, event_type, local_value, remote_value, run_id)
+    VALUES (:channel, :listing_id, :ext, :kind, CAST(:local AS jsonb), CAST(:remote AS jsonb), :run_id)
+    ON CONFLICT (channel, external_listing_id, event_type) WHERE status = 'pending'
+    DO UPDATE SET local_value = EXCLUDED.local_value, remote_value = EXCLUDED.remote_value,
+                  run_id = EXCLUDED.run_id, detected_at = now()
+    """
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def diff(row: dict[str, Any] | None, remote: RemoteListing | None) -> list[tuple[str, Any, Any]]:
+    """(event_type, local, remote) for one listing; pure."""
+    if row is None and remote is not None:
+        return [("unknown_listing", None, {"sku": remote.sku, "title": remote.title, "state": remote.state,
+                                            "price": remote.price})]  # fmt: skip
+    if row is not None and remote is None:
+        return [("removed", {"state": row["actual_state"]}, None)] if row["actual_state"] == "live" else []
+    assert row is not None and remote is not None
+    events = []
+    if remote.state != row["actual_state"]:
+        events.append(("status", {"state": row["actual_state"]}, {"state": remote.state}))
+    elif remote.state == "live":
+        if (
+            remote.price is not None
+            and row["actual_price"] is not None
+            and Decimal(remote.price) != Decimal(row["actual_price"])
+        ):
+            events.append(("price", {"price": row["actual_price"]}, {"price": remote.price}))
+        if (
+            remote.quantity is not None
+            and row["actual_quantity"] is not None
+            and remote.quantity != row["actual_quantity"]
+        ):
+            events.append(("quantity", {"quantity": row["actual_quantity"]}, {"quantity": remote.quantity}))
+    return events
+
+
+async def _selling(client: ChannelClient) -> list[RemoteListing]:
+    async with client:
+        return [listing async for listing in client.selling()]
+
+
+def detect(
+    engine: Engine, channel: str, remote: list[RemoteListing], run_id: str | None = None
+) -> dict[str, int]:
+    with engine.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(
+            text("SELECT * FROM retail.channel_listings WHERE channel = :c AND external_listing_id IS NOT NULL"),
+            {"c": channel},
+        )]  # fmt: skip
+        by_ext = {r["external_listing_id"]: r for r in rows}
+        by_sku = {r["sku"]: r for r in rows}
+        counts: dict[str, int] = {"remote_listings": len(remote)}
+        seen: set[str] = set()
+        for listing in remote:
+            row = by_ext.get(listing.external_id) or (by_sku.get(listing.sku) if listing.sku else None)
+            if row is not None and row["external_listing_id"] != listing.external_id:
+                row = None  # same SKU, different listing: not ours to adopt
+            if row is not None:
+                seen.add(row["external_listing_id"])
+            for kind, local, remote_value in diff(row, listing):
+                conn.execute(UPSERT_EVENT, {"channel": channel, "listing_id": row["id"] if row else None,
+                                            "ext": listing.external_id, "kind": kind, "local": _json(local),
+                                            "remote": _json(remote_value), "run_id": run_id})  # fmt: skip
+                counts[kind] = counts.get(kind, 0) + 1
+        for ext, row in by_ext.items():
+            if ext not in seen:
+                for kind, local, remote_value in diff(row, None):
+                    conn.execute(UPSERT_EVENT, {"channel": channel, "listing_id": row["id"], "ext": ext, "kind": kind,
+                                                "local": _json(local), "remote": _json(remote_value), "run_id": run_id})  # fmt: skip
+                    counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def reconcile(engine: Engine, channel: str, run_id: str | None = None) -> dict[str, int]:
+    """Apply every pending event of the channel; the one place sync changes our tables."""
+    counts: dict[str, int] = {"processed": 0}
+    with engine.begin() as conn:
+        events = conn.execute(
+            text(
+                "SELECT * FROM retail.sync_events WHERE channel = :c AND status = 'pending' ORDER BY id FOR UPDATE"
+            ),
+            {"c": channel},
+        ).all()
+        for event in events:
+            _apply(conn, channel, event, run_id)
+            conn.execute(
+                text(
+                    "UPDATE retail.sync_events SET status = 'processed', processed_at = now() WHERE id = :id"
+                ),
+                {"id": event.id},
+            )
+            counts["processed"] += 1
+    return counts
+
+
+def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
+    remote = event.remote_value or {}
+    lid = event.channel_listing_id
+    if event.event_type == "price" and lid:
+        conn.execute(text("UPDATE retail.channel_listings SET actual_price = :p, last_synced_at = now() WHERE id = :id"),
+                     {"p": remote["price"], "id": lid})  # fmt: skip
+    elif event.event_type == "quantity" and lid:
+        conn.execute(text("UPDATE retail.channel_listings SET actual_quantity = :q, last_synced_at = now() WHERE id = :id"),
+                     {"q": remote["quantity"], "id": lid})  # fmt: skip
+    elif event.event_type == "status" and lid:
+        conn.execute(text("UPDATE retail.channel_listings SET actual_state = :s, last_synced_at = now() WHERE id = :id"),
+                     {"s": remote["state"], "id": lid})  # fmt: skip
+    elif event.event_type == "removed" and lid:
+        conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
+                     {"id": lid})  # fmt: skip
+    elif event.event_type == "unknown_listing":
+        conn.execute(
+            text(
+                """
+                INSERT INTO retail.ops_tasks (kind, dedupe_key, severity, title, details, channel, entity_type, entity_id, run_id)
+                VALUES ('unknown_remote_listing', :key, 'warning', :title, CAST(:details AS jsonb), :channel,
+                        'remote_listing', :ext, :run_id)
+                ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
+    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now()
+                """
+            ),
+            {"key": f"unknown_remote_listing:{channel}:{event.external_listing_id}",
+             "title": f"{channel} listing {event.external_listing_id} ({remote.get('sku') or 'no SKU'}) is not ours",
+             "details": _json(remote), "channel": channel, "ext": event.external_listing_id, "run_id": run_id},
+        )  # fmt: skip
+    if lid:
+        conn.execute(
+            text(
+                """INSERT INTO retail.activity_log (actor, action, outcome, channel, entity_type, entity_id, details, run_id)
+                   VALUES (:actor, 'listing.sync', 'info', :channel, 'channel_listing', :id, CAST(:d AS jsonb), :run_id)"""
+            ),
+            {"actor": f"run:{run_id}" if run_id else "system", "channel": channel, "id": str(lid),
+             "d": _json({"event": event.event_type, "remote": remote}), "run_id": run_id},
+        )  # fmt: skip
+
+
+@dg.asset(
+    partitions_def=channel_partitions,
+    deps=[dg.AssetKey("channel_listings")],
+    group_name="listings",
+    kinds={"postgres"},
+)
+def listing_state(
+    context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
+) -> dg.MaterializeResult:
+    """Detection (the channel's selling list vs channel_listings → sync_events), then one
+    reconciliation step applying the pending events. Unknown remote listings → ops inbox."""
+    channel = context.partition_key
+    remote = asyncio.run(_selling(channels.client(channel)))
+    detected = detect(db.engine, channel, remote, context.run_id)
+    applied = reconcile(db.engine, channel, context.run_id)
+    return dg.MaterializeResult(metadata={**{f"detected_{k}": v for k, v in detected.items()}, **applied})

@@ -1,0 +1,200 @@
+"""Listing fixtures: a migrated database seeded with LaunchLock-passed products (photos on disk), the
+simulators in-process, and a client per channel bound to them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy import Engine, text
+
+from retail_pipeline.db.engine import get_engine
+from retail_pipeline.integrations.marketplaces.base import ChannelClient
+from retail_pipeline.integrations.marketplaces.ebay import EbayClient, EbaySettings
+from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
+from retail_pipeline.integrations.marketplaces.reverb import ReverbClient, ReverbSettings
+from retail_pipeline.integrations.marketplaces.shopify import ShopifyClient, ShopifySettings
+from retail_pipeline.integrations.marketplaces.trademe import TradeMeClient, TradeMeSettings
+from retail_pipeline.simulators import Simulator, get_simulator
+
+CHANNELS = ("trademe", "ebay", "shopify", "reverb")
+QUICK = RetryPolicy(max_attempts=8, backoff_initial=0.001, backoff_max=0.01)
+# The requests that create a listing, per channel (path as the simulator's journal records it).
+CREATE_CALLS: dict[str, Callable[[str, str], bool]] = {
+    "trademe": lambda m, p: m == "POST" and p.endswith("/Selling.json"),
+    "ebay": lambda m, p: m == "POST" and p.endswith("/publish"),
+    "shopify": lambda m, p: m == "POST" and p.endswith("/products.json"),
+    "reverb": lambda m, p: m == "POST" and p.rstrip("/").endswith("/listings"),
+}
+
+
+def signed(rel_path: str) -> str:
+    return f"http://127.0.0.1:8000/media/{rel_path}?expires=9999999999&token=t"
+
+
+@pytest.fixture
+def sim(simulator_app) -> Simulator:
+    return get_simulator(simulator_app)
+
+
+@pytest.fixture
+def engine(settings_env, db_url) -> Engine:
+    return get_engine(db_url)
+
+
+@pytest.fixture
+def make_client(simulator_app, sim) -> Callable[..., ChannelClient]:
+    def make(
+        channel: str, transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
+    ) -> ChannelClient:
+        transport = transport or httpx.ASGITransport(app=simulator_app)
+        if channel == "trademe":
+            settings = TradeMeSettings(
+                _env_file=None, backoff_initial_seconds=0, backoff_max_seconds=0, **overrides
+            )
+            return TradeMeClient(settings, transport=transport, clock=sim.clock.now)
+        if channel == "ebay":
+            settings = EbaySettings(
+                _env_file=None, backoff_initial_seconds=0, backoff_max_seconds=0, **overrides
+            )
+            return EbayClient(settings, transport=transport, clock=sim.clock.now)
+        if channel == "shopify":
+            return ShopifyClient(
+                ShopifySettings(_env_file=None, **overrides), transport=transport, policy=QUICK
+            )
+        return ReverbClient(ReverbSettings(_env_file=None, **overrides), transport=transport, policy=QUICK)
+
+    return make
+
+
+def jpeg(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 600), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+PRODUCTS = [
+    # sku, title, category, cost, stock, brand, mpn, photos
+    (
+        "RP-1001",
+        "Sony WH-1000XM5 Wireless Noise Cancelling Headphones",
+        "Headphones",
+        "399.00",
+        3,
+        "Sony",
+        "WH1000XM5",
+        2,
+    ),
+    (
+        "RP-1002",
+        "Fender Player Stratocaster Electric Guitar, 3-Colour Sunburst",
+        "Guitars",
+        "1150.00",
+        1,
+        "Fender",
+        "0144502500",
+        1,
+    ),
+    ("RP-1003", "Lenovo ThinkPad X1 Carbon Gen 11 14in Laptop", "Laptops", "2100.00", 2, "Lenovo", "21HM", 2),
+]
+
+
+def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int]:
+    """Supplier, supplier products, enriched products, passed LaunchLock verdicts, stored photos."""
+    ids: dict[str, int] = {}
+    with engine.begin() as conn:
+        supplier_id = conn.scalar(
+            text(
+                """INSERT INTO retail.suppliers (code, name, adapter) VALUES ('testsup', 'Test supplier', 'generic')
+                   ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id"""
+            )
+        )
+        for n, (sku, title, category, cost, stock, brand, mpn, photo_count) in enumerate(products):
+            sp_id = conn.scalar(
+                text(
+                    """INSERT INTO retail.supplier_products
+                           (supplier_id, sku, title, description, brand, mpn, price, currency, stock_quantity,
+                            availability, condition, content_hash)
+                       VALUES (:s, :sku, :title, :title, :brand, :mpn, :cost, 'NZD', :stock, 'in_stock', 'new', 'h')
+                       RETURNING id"""
+                ),
+                {
+                    "s": supplier_id,
+                    "sku": sku,
+                    "title": title,
+                    "brand": brand,
+                    "mpn": mpn,
+                    "cost": cost,
+                    "stock": stock,
+                },
+            )
+            product_id = conn.scalar(
+                text(
+                    """INSERT INTO retail.products
+                           (supplier_product_id, sku, enricher, prompt_version, input_hash, title, description,
+                            category, condition, attributes, keywords, stock_quantity)
+                       VALUES (:sp, :sku, 'offline', 'v1', 'h', :title, :desc, :category, 'new',
+                               CAST(:attrs AS jsonb), ARRAY['audio','gear'], :stock)
+                       RETURNING id"""
+                ),
+                {"sp": sp_id, "sku": sku, "title": title, "desc": f"{title}.\n\nBrand new, NZ stock.",
+                 "category": category, "attrs": json.dumps({"colour": "Black"}), "stock": stock},
+            )  # fmt: skip
+            conn.execute(
+                text(
+                    """INSERT INTO retail.validation_results (product_id, passed, rules_version, input_hash)
+                       VALUES (:p, true, 'test', 'h')"""
+                ),
+                {"p": product_id},
+            )
+            for k in range(photo_count):
+                data = jpeg((40 * n % 255, 30 * k % 255, 120))
+                digest = hashlib.sha256(data).hexdigest()
+                rel = f"test/{digest}.jpg"
+                (media_dir / "test").mkdir(parents=True, exist_ok=True)
+                (media_dir / rel).write_bytes(data)
+                asset_id = conn.scalar(
+                    text(
+                        """INSERT INTO retail.media_assets (sha256, rel_path, content_type, bytes, width, height)
+                           VALUES (:d, :r, 'image/jpeg', :b, 600, 600)
+                           ON CONFLICT (sha256) DO UPDATE SET bytes = EXCLUDED.bytes RETURNING id"""
+                    ),
+                    {"d": digest, "r": rel, "b": len(data)},
+                )
+                conn.execute(
+                    text(
+                        """INSERT INTO retail.supplier_product_images
+                               (supplier_product_id, source_url, position, media_asset_id)
+                           VALUES (:sp, :u, :pos, :a)"""
+                    ),
+                    {"sp": sp_id, "u": f"https://supplier.example/{sku}/{k}.jpg", "pos": k, "a": asset_id},
+                )
+            ids[sku] = product_id
+    return ids
+
+
+@pytest.fixture
+def seeded(engine, settings_env) -> dict[str, int]:
+    return seed_products(engine, settings_env.media_dir)
+
+
+def listing_rows(engine: Engine, channel: str) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT * FROM retail.channel_listings WHERE channel = :c ORDER BY sku"), {"c": channel}
+        )
+        return {r.sku: dict(r._mapping) for r in rows}
+
+
+def create_calls(sim: Simulator, channel: str) -> int:
+    return sum(
+        1
+        for e in sim.journal.entries(channel)
+        if CREATE_CALLS[channel](e.method, e.path) and e.status and e.status < 300
+    )

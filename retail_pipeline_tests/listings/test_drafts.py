@@ -1,0 +1,84 @@
+"""Drafts: per-channel pricing, field mapping and channel rules (pure), and the asset's upsert."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+from sqlalchemy import text
+
+from retail_pipeline.defs.listings.drafts import build_drafts, listing_drafts
+from retail_pipeline.domain.listings import DEFAULT_RULES, ProductForListing, build_draft
+from retail_pipeline.domain.pricing import quote
+from retail_pipeline.resources import DatabaseResource
+
+
+def product(**overrides) -> ProductForListing:
+    values = dict(
+        product_id=1, sku="RP-1", title="Sony WH-1000XM5 Headphones", description="Great.\n\nNZ stock.",
+        category="Headphones", condition="new", cost=Decimal("399.00"), cost_currency="NZD", quantity=3,
+        brand="Sony", mpn="WH1000XM5", attributes={"colour": "Black"}, keywords=("audio",),
+        photos=({"sha256": "a" * 64, "rel_path": "x/a.jpg", "content_type": "image/jpeg"},),
+    )  # fmt: skip
+    return ProductForListing(**(values | overrides))
+
+
+def test_pricing_is_per_channel_and_clears_the_minimum():
+    prices = {c: build_draft(c, product()) for c in ("trademe", "shopify", "reverb")}
+    for channel, draft in prices.items():
+        expected = quote(Decimal("399.00"), DEFAULT_RULES[channel].pricing)
+        assert draft.price == expected.price and draft.pricing["price"] == str(expected.price)
+        assert Decimal(draft.pricing["margin"]) >= DEFAULT_RULES[channel].pricing.min_margin
+    assert str(prices["trademe"].price).endswith(".99")  # charm rounding on Trade Me
+    assert prices["shopify"].price == prices["shopify"].price.to_integral_value()  # whole dollars
+
+
+def test_ebay_prices_in_its_currency_with_the_exchange_rate():
+    draft = build_draft("ebay", product())
+    assert draft.currency == "USD" and draft.pricing["fx_rate"] == "0.59"
+    assert draft.price < build_draft("trademe", product()).price
+
+
+def test_channel_field_mapping():
+    tm = build_draft("trademe", product()).payload["fields"]
+    assert tm["Category"] == "0002-0356-" and tm["Duration"] == 7 and tm["PaymentMethods"]
+    assert tm["ShippingOptions"] and tm["Pickup"] == 1
+    eb = build_draft("ebay", product()).payload["fields"]
+    assert (
+        eb["categoryId"].isdigit() and eb["aspects"]["Brand"] == "Sony" and eb["aspects"]["Colour"] == "Black"
+    )
+    sh = build_draft("shopify", product()).payload["fields"]
+    assert sh["product_type"] == "Headphones" and "Sony" in sh["tags"]
+    rv = build_draft("reverb", product()).payload["fields"]
+    assert rv["make"] == "Sony" and rv["model"] == "WH1000XM5" and len(rv["category_uuids"]) == 1
+    assert rv["condition_uuid"] == "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
+
+
+def test_channel_rules_are_checked_locally():
+    long_title = "x" * 81
+    assert any("80" in e for e in build_draft("trademe", product(title=long_title)).errors)
+    assert any("80" in e for e in build_draft("ebay", product(title=long_title)).errors)
+    assert build_draft("shopify", product(title=long_title)).status == "valid"
+    assert "item specific Brand is required" in build_draft("ebay", product(brand=None)).errors
+    assert any("make" in e for e in build_draft("reverb", product(brand=None)).errors)
+    assert any("photo" in e for e in build_draft("trademe", product(photos=())).errors)
+    assert build_draft("shopify", product(photos=())).status == "valid"
+    assert any("price" in e for e in build_draft("trademe", product(cost=None)).errors)
+    assert build_draft("reverb", product(condition="used")).quantity == 1
+
+
+def test_asset_upserts_drafts_and_skips_unchanged(engine, seeded, db_url):
+    context = dg.build_asset_context(partition_key="trademe")
+    result = listing_drafts(context, db=DatabaseResource(url=db_url))
+    assert result.metadata["valid"] == 3 and result.metadata["inserted"] == 3
+    with engine.begin() as conn:
+        again = build_drafts(conn, "trademe")
+        assert again["unchanged"] == 3 and again["inserted"] == again["updated"] == 0
+        conn.execute(text("UPDATE retail.supplier_products SET price = 450 WHERE sku = 'RP-1001'"))
+        changed = build_drafts(conn, "trademe")
+        assert changed["updated"] == 1 and changed["unchanged"] == 2
+        row = conn.execute(
+            text("SELECT status, payload, pricing FROM retail.listing_drafts WHERE sku = 'RP-1001'")
+        ).one()
+    assert row.status == "valid" and row.pricing["cost"] == "450.00"
+    assert row.payload["fields"]["Category"] == "0002-0356-"
