@@ -27,13 +27,17 @@ def _per_channel(context: dg.ScheduleEvaluationContext, name: str) -> list[dg.Ru
     ]
 
 
-@dg.schedule(job=listings_publish_job, cron_schedule="30 * * * *")
+@dg.schedule(
+    job=listings_publish_job, cron_schedule="30 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+)
 def hourly_listings_publish(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
     """Half past each hour (after the hourly catalog refresh): one run per channel. A Trade Me budget
     used up in one hour leaves the remainder pending for the next."""
     return _per_channel(context, "publish")
 
 
-@dg.schedule(job=listing_state_job, cron_schedule="*/30 * * * *")
+@dg.schedule(
+    job=listing_state_job, cron_schedule="*/30 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+)
 def listing_state_every_30_minutes(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
     return _per_channel(context, "state")
