@@ -68,9 +68,24 @@ class ProductRecord(BaseModel):
         return self
 
     def content_hash(self) -> str:
-        content = self.model_dump(mode="json", exclude={"http_etag", "http_last_modified"})
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _content_hash(self.model_dump(mode="json"))
+
+
+_NOT_CONTENT = frozenset({"http_etag", "http_last_modified"})
+
+
+def _content_hash(dumped: Mapping[str, Any]) -> str:
+    """The content hash from a record's JSON-mode dump (the validators are left out)."""
+    content = {k: v for k, v in dumped.items() if k not in _NOT_CONTENT}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _row(record: ProductRecord) -> dict[str, Any]:
+    """A record as the upsert's JSON row: its columns and its content hash, from one dump."""
+    row = record.model_dump(mode="json")
+    row["content_hash"] = _content_hash(row)
+    return row
 
 
 class UpsertCounts(NamedTuple):
@@ -129,10 +144,7 @@ def upsert_supplier_products(
 
     inserted = updated = 0
     for start in range(0, len(records), CHUNK_ROWS):
-        rows = [
-            {**r.model_dump(mode="json"), "content_hash": r.content_hash()}
-            for r in records[start : start + CHUNK_ROWS]
-        ]
+        rows = [_row(r) for r in records[start : start + CHUNK_ROWS]]
         result = conn.execute(UPSERT, {"supplier_id": supplier_id, "rows": json.dumps(rows)})
         for row in result:
             inserted += int(row.inserted)

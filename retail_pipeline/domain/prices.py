@@ -8,6 +8,7 @@ currency it finds (a symbol, a code, a local abbreviation) to an ISO 4217 code.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -166,18 +167,36 @@ _FREE_WORDS = re.compile(
 _MACHINE_AMOUNT = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 _CODE_IN_TEXT = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])")
 _DOLLAR_PREFIX = re.compile(r"(?i)\b(nz|us|au|a|c|ca|hk|s|r|mx|nt)\s?\$")
+_TYPOGRAPHIC_THOUSANDS = re.compile(r"(?<=\d)[’‘ʼ′](?=\d{3})")
 
 
 def clean_text(value: str) -> str:
     """Undo HTML entities (twice: shops double-escape), drop template placeholders, normalise spaces and digits."""
+    if value.isascii() and "&" not in value and not _may_hold_placeholder(value):
+        # The common case, answered without the passes below (none of them could change it): plain
+        # ASCII holds no entity, placeholder, non-ASCII digit or typographic apostrophe. `split()`
+        # splits on exactly the characters the whitespace pattern below matches.
+        return " ".join(value.split())
+    # A str subclass (lxml's "smart" strings hold their element) must not be kept as a cache key.
+    return _clean_text(value if type(value) is str else str(value))
+
+
+def _may_hold_placeholder(text: str) -> bool:
+    # Every _TEMPLATE_JUNK alternative needs one of these.
+    return "{" in text or "[[" in text or "<%" in text or "__" in text
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_text(value: str) -> str:
     text = html.unescape(html.unescape(value))
     text = _TEMPLATE_JUNK.sub(" ", text)
     # Arabic-Indic, Devanagari, full-width… digits become ASCII so the number parser sees them.
-    text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isascii() else ch for ch in text)
-    text = text.replace("٫", ".").replace("٬", ",")
-    # Swiss-style typographic apostrophes are thousands separators; price-parser only knows "'".
-    text = re.sub(r"(?<=\d)[’‘ʼ′](?=\d{3})", "'", text)
-    return re.sub(r"[\s\u00a0\u202f\u2009\u2007]+", " ", text).strip()
+    if not text.isascii():
+        text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isascii() else ch for ch in text)
+        text = text.replace("٫", ".").replace("٬", ",")
+        # Swiss-style typographic apostrophes are thousands separators; price-parser only knows "'".
+        text = _TYPOGRAPHIC_THOUSANDS.sub("'", text)
+    return " ".join(text.split())  # the same as collapsing [\s\u00a0\u202f\u2009\u2007]+ and stripping
 
 
 def currency_code(raw: str | None) -> str | None:
@@ -241,6 +260,12 @@ def parse_price(text: object, hint_currency: str | None = None) -> tuple[Decimal
         return parse_amount(text), currency_code(hint_currency)
     cleaned = clean_text(str(text))
     hint = clean_text(hint_currency) if hint_currency else None
+    return _parse_clean_price(cleaned, hint)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_clean_price(cleaned: str, hint: str | None) -> tuple[Decimal | None, str | None]:
+    # Pure in its (string) arguments, and pages repeat their price texts: cached.
     if _FREE_WORDS.match(cleaned):
         return Decimal(0), currency_code(hint)
     parsed = Price.fromstring(cleaned, currency_hint=hint)
@@ -352,7 +377,10 @@ _CONDITION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 def _schema_name(value: object) -> str:
     """'https://schema.org/InStock' -> 'InStock'; '  Used - Good ' -> 'Used - Good'."""
     text = clean_text(str(value))
-    return re.sub(r"^(https?://)?(www\.)?schema\.org/|^schema:", "", text, flags=re.I).strip()
+    return _SCHEMA_PREFIX.sub("", text).strip()
+
+
+_SCHEMA_PREFIX = re.compile(r"^(https?://)?(www\.)?schema\.org/|^schema:", re.I)
 
 
 def normalise_availability(value: object) -> str:
@@ -361,6 +389,12 @@ def normalise_availability(value: object) -> str:
         return "unknown"
     if isinstance(value, bool):
         return "in_stock" if value else "out_of_stock"
+    # Pages say the same few things ("Add to cart", "In stock") over and over: strings are cached.
+    return _availability_of(value) if type(value) is str else _availability_of.__wrapped__(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _availability_of(value: object) -> str:
     text = _schema_name(value)
     compact = text.lower().replace(" ", "").replace("_", "").replace("-", "")
     exact = {
@@ -390,6 +424,11 @@ def normalise_condition(value: object) -> str:
     """One of CONDITION_VALUES from a schema.org URL/name, an OpenGraph value or shop wording."""
     if value is None or value == "":
         return "unknown"
+    return _condition_of(value) if type(value) is str else _condition_of.__wrapped__(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _condition_of(value: object) -> str:
     text = _schema_name(value)
     for normalised, pattern in _CONDITION_PATTERNS:
         if pattern.search(text):

@@ -184,3 +184,27 @@ def test_normalise_availability(value, expected):
 def test_normalise_condition(value, expected):
     assert normalise_condition(value) == expected
     assert expected in CONDITION_VALUES
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  Samsung\tGalaxy\n S25+  ",
+        "$1,840.00",
+        "price:\x1c 12",
+        "{{ product.price }} 12",
+        "__PRICE__ 9",
+        "[[price]] 3",
+        "<% price %> 4",
+        "Fish &amp; Chips",
+        "1\u00a0234,56\u00a0€",
+        "CHF 1’234.50",
+        "١٢٣",
+        "",
+    ],
+)
+def test_clean_text_fast_path_matches_the_full_passes(text):
+    # Plain ASCII skips the entity/placeholder/digit passes: it must come out exactly as they would make it.
+    from retail_pipeline.domain.prices import _clean_text, clean_text
+
+    assert clean_text(text) == _clean_text.__wrapped__(text)

@@ -238,7 +238,12 @@ def html_to_text(fragment: str | None) -> str | None:
     """Plain text of an HTML fragment (a description), one line per block element."""
     if not fragment or not fragment.strip():
         return None
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    return fragment_text(lxml.html.fragment_fromstring(fragment, create_parent="div"))
+
+
+def fragment_text(root: etree._Element) -> str | None:
+    """`html_to_text` of a fragment already parsed (under one parent). It adds line breaks to the
+    tree's tails: read anything else from the tree first."""
     for block in root.iter("p", "li", "tr", "br", "h1", "h2", "h3", "h4", "div"):
         block.tail = "\n" + (block.tail or "")
     for cell in root.iter("td", "th"):

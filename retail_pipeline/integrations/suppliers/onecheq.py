@@ -31,7 +31,7 @@ from .base import (
     SupplierAdapter,
     fetch_page,
     fetch_pages,
-    html_to_text,
+    fragment_text,
     text_of,
 )
 
@@ -93,12 +93,11 @@ def _condition(product: Mapping[str, Any], tags: Iterable[str]) -> str:
     return normalise_condition(suffix) if suffix != product.get("title") else "unknown"
 
 
-def _labelled_ids(body_html: str | None) -> dict[tuple[str, str | None], str]:
+def _labelled_ids(root: etree._Element | None) -> dict[tuple[str, str | None], str]:
     """{("gtin"|"mpn", variant option or None): value} from the description's spec table."""
-    if not body_html:
+    if root is None:
         return {}
     ids: dict[tuple[str, str | None], str] = {}
-    root = lxml.html.fragment_fromstring(body_html, create_parent="div")
     for row in root.iter("tr"):
         cells = [text_of(cell) for cell in row if cell.tag in ("td", "th")]
         if len(cells) != 2 or not cells[0] or not cells[1]:
@@ -117,8 +116,11 @@ def variant_records(product: Mapping[str, Any], *, base_url: str, currency: str)
     handle = product["handle"]
     tags = _tags(product.get("tags"))
     condition = _condition(product, tags)
-    ids = _labelled_ids(product.get("body_html"))
-    description = html_to_text(product.get("body_html"))
+    # The description is parsed once: its spec table is read, then its text (which marks up the tree).
+    body_html = product.get("body_html")
+    body = lxml.html.fragment_fromstring(body_html, create_parent="div") if body_html else None
+    ids = _labelled_ids(body)
+    description = fragment_text(body) if body is not None and body_html.strip() else None
     images = tuple(
         image["src"] for image in sorted(product.get("images") or [], key=lambda i: i.get("position") or 0)
     )

@@ -29,11 +29,11 @@ def build(sim: Simulator) -> FastAPI:
     app = storefront_app(store, responses.not_found_page)
 
     @app.get("/")
-    def home(request: Request) -> Response:
+    async def home(request: Request) -> Response:
         return conditional_response(request, responses.home_page_html(request, store), HTML, store.opened)
 
     @app.get("/shop/search")
-    def search(request: Request) -> Response:
+    async def search(request: Request) -> Response:
         # An unknown category is an empty result page, as a search is.
         slug = request.query_params.get("category", "")
         snapshot = store.snapshot()
@@ -42,18 +42,20 @@ def build(sim: Simulator) -> FastAPI:
         return conditional_response(request, body, HTML, snapshot.last_modified)
 
     @app.get("/shop/item/{item_number}")
-    def item(request: Request, item_number: str) -> Response:
+    async def item(request: Request, item_number: str) -> Response:
         state = store.snapshot().by_ref(item_number)
         if state is None:
             raise not_found()
         return conditional_response(request, responses.item_page_html(request, state), HTML, state.updated_at)
 
+    # Photos are drawn with PIL the first time: CPU work that stays on the threadpool. The other
+    # routes only read the in-memory catalogue and format a string, so they run on the event loop.
     @app.get("/images/items/{item_number}/{number:int}.jpg")
     def photo(request: Request, item_number: str, number: int) -> Response:
         return photo_response(request, store.snapshot().by_ref(item_number), number)
 
     @app.get("/robots.txt")
-    def robots(request: Request) -> Response:
+    async def robots(request: Request) -> Response:
         return robots_txt(request, store.opened, disallow=("/shop/checkout", "/shop/cart", "/account"))
 
     return app

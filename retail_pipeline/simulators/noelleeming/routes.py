@@ -32,14 +32,14 @@ def build(sim: Simulator) -> FastAPI:
 
     @app.get("/")
     @app.get("/categories")
-    def categories(request: Request) -> Response:
+    async def categories(request: Request) -> Response:
         snapshot = store.snapshot()
         counts = Counter(s.product.category.slug for s in snapshot)
         body = responses.categories_page_html(request, store, counts)
         return conditional_response(request, body, HTML, snapshot.last_modified)
 
     @app.get("/c/{slug}")
-    def category(request: Request, slug: str) -> Response:
+    async def category(request: Request, slug: str) -> Response:
         if slug not in PROFILE.categories:
             raise not_found()
         snapshot = store.snapshot()
@@ -48,7 +48,7 @@ def build(sim: Simulator) -> FastAPI:
         return conditional_response(request, body, HTML, snapshot.last_modified)
 
     @app.get("/p/{slug}/{sku}.html")
-    def product(request: Request, slug: str, sku: str) -> Response:
+    async def product(request: Request, slug: str, sku: str) -> Response:
         # Like the real site, the slug is decoration: the SKU finds the product.
         state = store.snapshot().by_ref(sku)
         if state is None:
@@ -57,12 +57,14 @@ def build(sim: Simulator) -> FastAPI:
             request, responses.product_page_html(request, store, state), HTML, state.updated_at
         )
 
+    # Photos are drawn with PIL the first time: CPU work that stays on the threadpool. The other
+    # routes only read the in-memory catalogue and format a string, so they run on the event loop.
     @app.get("/images/hi-res/{filename}")
     def photo(request: Request, filename: str) -> Response:
         return photo_response(request, *store.photo(store.snapshot(), filename))
 
     @app.get("/robots.txt")
-    def robots(request: Request) -> Response:
+    async def robots(request: Request) -> Response:
         return robots_txt(
             request,
             store.opened,

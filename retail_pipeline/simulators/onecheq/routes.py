@@ -31,7 +31,7 @@ def build(sim: Simulator) -> FastAPI:
     app = storefront_app(store, responses.not_found_page)
 
     @app.get("/products.json")
-    def products(request: Request) -> Response:
+    async def products(request: Request) -> Response:
         # Shopify clamps limit to 250 and answers {"products": []} past the last page.
         limit = query_int(request, "limit", PRODUCTS_LIMIT_DEFAULT, maximum=PRODUCTS_LIMIT_MAX)
         page = query_int(request, "page", 1)
@@ -42,7 +42,7 @@ def build(sim: Simulator) -> FastAPI:
         )
 
     @app.get("/products/{handle}.json")
-    def product_json(request: Request, handle: str) -> Response:
+    async def product_json(request: Request, handle: str) -> Response:
         state = store.snapshot().by_handle(handle)
         if state is None:
             raise not_found()
@@ -51,7 +51,7 @@ def build(sim: Simulator) -> FastAPI:
         )
 
     @app.get("/products/{handle}")
-    def product_page(request: Request, handle: str) -> Response:
+    async def product_page(request: Request, handle: str) -> Response:
         state = store.snapshot().by_handle(handle)
         if state is None:
             raise not_found()
@@ -59,12 +59,14 @@ def build(sim: Simulator) -> FastAPI:
             request, responses.product_page_html(request, state), HTML, state.updated_at
         )
 
+    # Photos are drawn with PIL the first time: CPU work that stays on the threadpool. The other
+    # routes only read the in-memory catalogue and format a string, so they run on the event loop.
     @app.get("/cdn/shop/files/{filename}")
     def photo(request: Request, filename: str) -> Response:
         return photo_response(request, *store.photo(store.snapshot(), filename))
 
     @app.get("/sitemap.xml")
-    def sitemap_index(request: Request) -> Response:
+    async def sitemap_index(request: Request) -> Response:
         snapshot = store.snapshot()
         bounds = [
             (product_id(f[0].product), product_id(f[-1].product)) if f else (0, 0)
@@ -75,7 +77,7 @@ def build(sim: Simulator) -> FastAPI:
         )
 
     @app.get("/sitemap_products_{number:int}.xml")
-    def product_sitemap(request: Request, number: int) -> Response:
+    async def product_sitemap(request: Request, number: int) -> Response:
         snapshot = store.snapshot()
         files = store.sitemap_files(snapshot)
         if not 1 <= number <= len(files):
@@ -84,7 +86,7 @@ def build(sim: Simulator) -> FastAPI:
         return conditional_response(request, body, XML, snapshot.last_modified)
 
     @app.get("/robots.txt")
-    def robots(request: Request) -> Response:
+    async def robots(request: Request) -> Response:
         return robots_txt(
             request,
             store.opened,
@@ -103,7 +105,7 @@ def build(sim: Simulator) -> FastAPI:
         )
 
     @app.get("/")
-    def home(request: Request) -> Response:
+    async def home(request: Request) -> Response:
         snapshot = store.snapshot()
         return conditional_response(
             request, responses.home_page_html(request, snapshot), HTML, snapshot.last_modified

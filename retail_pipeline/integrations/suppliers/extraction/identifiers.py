@@ -6,6 +6,13 @@ import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 _GTIN_LENGTHS = (8, 12, 13, 14)
+_GTIN_PREFIX = re.compile(r"^(?:gtin|ean|upc|isbn|jan)[-:\s]*", re.I)
+_NOT_GTIN_CHAR = re.compile(r"[^\d\s\-.]")
+_NON_DIGITS = re.compile(r"\D")
+_WHITESPACE = re.compile(r"\s+")
+_SKU_NAMESPACE = re.compile(r"^(?:sku|mpn|item|id|art(?:ikel)?(?:nr)?|ref)\s*[:#]\s*(?=\S)", re.I)
+_FEW_CODE_WORDS = re.compile(r"[\w\-./]+( [\w\-./]+){0,2}")
+_PLACEHOLDER = re.compile(r"\{\{|\$\{|<%")
 
 
 def gtin_check_digit_ok(digits: str) -> bool:
@@ -19,10 +26,10 @@ def normalise_gtin(value: str | None) -> str | None:
     if not value:
         return None
     text = str(value).strip()
-    text = re.sub(r"^(?:gtin|ean|upc|isbn|jan)[-:\s]*", "", text, flags=re.I)
-    if re.search(r"[^\d\s\-.]", text):
+    text = _GTIN_PREFIX.sub("", text)
+    if _NOT_GTIN_CHAR.search(text):
         return None
-    digits = re.sub(r"\D", "", text)
+    digits = _NON_DIGITS.sub("", text)
     if len(digits) == 11:
         digits = "0" + digits
     if len(digits) == 10 and text.replace("-", "").isdigit():
@@ -36,14 +43,14 @@ def clean_sku(value: str | None) -> str | None:
     """A SKU as shops print it, or None when the value is clearly not one (a sentence, a price, empty)."""
     if value is None:
         return None
-    text = re.sub(r"\s+", " ", str(value)).strip().strip(":#").strip()
+    text = _WHITESPACE.sub(" ", str(value)).strip().strip(":#").strip()
     # schema.org productID is often namespaced ("sku:XA30202", "isbn:978…"); the value is after the colon.
-    text = re.sub(r"^(?:sku|mpn|item|id|art(?:ikel)?(?:nr)?|ref)\s*[:#]\s*(?=\S)", "", text, flags=re.I)
+    text = _SKU_NAMESPACE.sub("", text)
     if not text or len(text) > 64 or text.lower() in {"null", "none", "undefined", "n/a", "na", "-", "0"}:
         return None
-    if " " in text and not re.fullmatch(r"[\w\-./]+( [\w\-./]+){0,2}", text):
+    if " " in text and not _FEW_CODE_WORDS.fullmatch(text):
         return None
-    if re.search(r"\{\{|\$\{|<%", text):
+    if _PLACEHOLDER.search(text):
         return None
     return text
 

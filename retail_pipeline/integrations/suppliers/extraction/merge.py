@@ -55,9 +55,12 @@ def extract_from_page(page: Page) -> ExtractedProduct:
         value, source = first_layer(name)
         if source:
             take(name, value, source)
+    # The visible page is read only for fields the markup left empty (its work is lazy and cached).
     for name in ("brand", "mpn", "gtin", "condition"):
-        take(name, visible.labelled.get(name), "html")
-    take("description", visible.description, "html")
+        if name not in product:
+            take(name, visible.labelled.get(name), "html")
+    if "description" not in product:
+        take("description", visible.description, "html")
     _sku(page, layers, visible, product, take)
     _price(page, layers, visible, take)
     _availability(layers, visible, take)
@@ -266,10 +269,14 @@ def _images(layers, visible: VisiblePage, product: dict, sources: dict) -> None:
 
 
 def _category(layers, visible: VisiblePage, product: dict, take) -> None:
-    candidates = [(fields.get("category"), source) for source, fields in layers[:2]]
-    candidates.append((visible.breadcrumbs, "html"))
-    candidates += [(fields.get("category"), source) for source, fields in layers[2:]]
-    for crumbs, source in candidates:
+    def candidates():
+        for source, fields in layers[:2]:
+            yield fields.get("category"), source
+        yield visible.breadcrumbs, "html"  # read only when the schema.org layers have no category
+        for source, fields in layers[2:]:
+            yield fields.get("category"), source
+
+    for crumbs, source in candidates():
         cleaned = strip_home(crumbs or [], product.get("name"))
         if cleaned:
             take("category", cleaned, source)

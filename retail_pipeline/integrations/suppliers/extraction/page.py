@@ -8,14 +8,33 @@ heuristics only look there, so a related product's price is never mistaken for t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
+from types import MappingProxyType
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
 _NON_CONTENT_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
+
+
+def remembered(
+    pattern: re.Pattern[str], *, anchored: bool = False, size: int = 8192
+) -> Callable[[str], bool]:
+    """`pattern.search(text)` (`.match` when `anchored`) as a yes/no, remembered per text. The big
+    word-list patterns cost microseconds per call, and a shop's pages repeat the same class names
+    and labels on every page, so a scrape asks the same questions thousands of times."""
+    find = pattern.match if anchored else pattern.search
+
+    @lru_cache(maxsize=size)
+    def test(text: str) -> bool:
+        return find(text) is not None
+
+    return test
+
+
 # Containers whose content is about other products or the site, by tag and by class/id/role words.
 _CHROME_TAGS = {"header", "footer", "nav", "aside"}
 _CHROME_WORDS = re.compile(
@@ -37,22 +56,28 @@ _HIDDEN_CLASS = re.compile(
     re.I,
 )
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_is_chrome_words, _is_hidden_class, _is_display_none = map(
+    remembered, (_CHROME_WORDS, _HIDDEN_CLASS, _DISPLAY_NONE)
+)
 
 
-def is_hidden(el: etree._Element) -> bool:
-    """True when `el` itself is not rendered (its own attributes say so)."""
+def is_hidden(el: etree._Element, attrs: Mapping[str, str] | None = None) -> bool:
+    """True when `el` itself is not rendered (its own attributes say so). `attrs`: its attributes,
+    when the caller already has them."""
     if not isinstance(el.tag, str) or el.tag in ("meta", "link", "input"):
         return False  # microdata <meta>/<link> and hidden form inputs are read as data, not as text
-    if el.get("hidden") is not None:
+    if attrs is None:
+        attrs = el.attrib
+    if attrs.get("hidden") is not None:
         return True
-    if _DISPLAY_NONE.search(el.get("style") or ""):
+    if _is_display_none(attrs.get("style") or ""):
         return True
-    return bool(_HIDDEN_CLASS.search(el.get("class") or ""))
+    return _is_hidden_class(attrs.get("class") or "")
 
 
-def _attrs_text(el: etree._Element) -> str:
+def _attrs_text(attrs: Mapping[str, str]) -> str:
     return " ".join(
-        filter(None, (el.get("class"), el.get("id"), el.get("role"), el.get("data-section-type")))
+        filter(None, (attrs.get("class"), attrs.get("id"), attrs.get("role"), attrs.get("data-section-type")))
     )
 
 
@@ -60,7 +85,8 @@ def element_text(el: etree._Element) -> str:
     """Visible text of an element with single spaces (script/style content and comments excluded)."""
     parts: list[str] = []
     _collect_text(el, parts)
-    return re.sub(r"\s+", " ", " ".join(parts)).strip()
+    # str.split() splits on exactly what `\s` matches: the same as collapsing `\s+` and stripping.
+    return " ".join(" ".join(parts).split())
 
 
 def _collect_text(el: etree._Element, parts: list[str]) -> None:
@@ -73,7 +99,7 @@ def _collect_text(el: etree._Element, parts: list[str]) -> None:
             parts.append(child.tail)
 
 
-def is_chrome(el: etree._Element) -> bool:
+def is_chrome(el: etree._Element, attrs: Mapping[str, str] | None = None) -> bool:
     """True for site chrome and other-product containers (see module doc)."""
     if not isinstance(el.tag, str):
         return False
@@ -82,8 +108,11 @@ def is_chrome(el: etree._Element) -> bool:
         return not (
             el.tag in ("header", "footer") and any(a.tag in ("main", "article") for a in el.iterancestors())
         )
-    words = _attrs_text(el)
-    return bool(words and _CHROME_WORDS.search(words))
+    words = _attrs_text(el.attrib if attrs is None else attrs)
+    return bool(words and _is_chrome_words(words))
+
+
+_NO_ATTRS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass
@@ -92,6 +121,11 @@ class Page:
     url: str | None
     base_url: str | None
     tree: etree._Element = field(init=False)
+    # Per-element memos: the layers ask for the same elements' text and attributes many times.
+    _texts: dict[etree._Element, str] = field(init=False, default_factory=dict, repr=False)
+    _contents: dict[etree._Element, str] = field(init=False, default_factory=dict, repr=False)
+    _attrs: dict[etree._Element, Mapping[str, str]] = field(init=False, default_factory=dict, repr=False)
+    _absolute: dict[str, str | None] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=False)
@@ -108,6 +142,12 @@ class Page:
     def absolute(self, link: str | None) -> str | None:
         if not link or not isinstance(link, str):
             return None
+        # The same image and page links come from several layers; urljoin is not cheap.
+        if link not in self._absolute:
+            self._absolute[link] = self._resolve(link)
+        return self._absolute[link]
+
+    def _resolve(self, link: str) -> str | None:
         link = link.strip()
         if link.startswith("data:") or link.startswith("javascript:"):
             return None
@@ -141,18 +181,48 @@ class Page:
         body = self.tree.find("body")
         return body if body is not None else self.tree
 
+    def text(self, el: etree._Element) -> str:
+        """`element_text(el)`, worked out once per element."""
+        text = self._texts.get(el)
+        if text is None:
+            text = self._texts[el] = element_text(el)
+        return text
+
+    def content(self, el: etree._Element) -> str:
+        """`el.text_content()` (every text node, script and style included), worked out once per element."""
+        text = self._contents.get(el)
+        if text is None:
+            text = self._contents[el] = el.text_content()
+        return text
+
+    def attrs(self, el: etree._Element) -> Mapping[str, str]:
+        """The element's attributes as a plain mapping (`.get` as on the element), read once."""
+        attrs = self._attrs.get(el)
+        if attrs is None:
+            attrs = self._attrs[el] = dict(el.items()) or _NO_ATTRS
+        return attrs
+
     @cached_property
     def main_elements(self) -> list[etree._Element]:
         """Every element of the main area, in document order."""
         out: list[etree._Element] = []
+        attrs_of = self.attrs
 
         def walk(el: etree._Element) -> None:
+            # `is_chrome` and `is_hidden` inlined: this visits every element of the body.
             for child in el:
-                if not isinstance(child.tag, str) or child.tag in _NON_CONTENT_TAGS:
+                tag = child.tag
+                if not isinstance(tag, str) or tag in _NON_CONTENT_TAGS:
                     continue
-                if is_chrome(child) and not _holds_main_heading(child):
+                attrs = attrs_of(child)
+                if tag in _CHROME_TAGS:
+                    chrome = is_chrome(child, attrs)
+                else:
+                    words = _attrs_text(attrs) if attrs else ""
+                    chrome = bool(words and _is_chrome_words(words))
+                if chrome and not _holds_main_heading(child):
                     continue
-                if is_hidden(child):
+                if attrs and is_hidden(child, attrs):
                     continue
                 out.append(child)
                 walk(child)
@@ -174,7 +244,7 @@ class Page:
             t for t in self.tree.iter("title") if not any(a.tag == "svg" for a in t.iterancestors())
         ]
         for el in candidates:
-            text = element_text(el)
+            text = self.text(el)
             if text:
                 return text
         return None

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import chompjs
 from extruct.w3cmicrodata import MicrodataExtractor
+from lxml import etree
 
 from retail_pipeline.domain.prices import (
     clean_text,
@@ -67,11 +68,23 @@ _GTIN_KEYS = ("gtin13", "gtin", "gtin12", "gtin14", "gtin8", "ean", "isbn", "upc
 # --- loading --------------------------------------------------------------------------------------
 
 
+_CDATA_WRAPPER = re.compile(r"^\s*(//)?\s*<!\[CDATA\[|(//)?\s*\]\]>\s*$")
+_COMMENT_WRAPPER = re.compile(r"^\s*<!--|-->\s*$")
+_LEADING_BLOCK_COMMENT = re.compile(r"^\s*/\*.*?\*/", re.S)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_LINE_COMMENT = re.compile(r"(?m)^\s*//[^\n\"]*$")
+
+
 def _json_candidates(raw: str) -> list[Any]:
     text = raw.strip()
-    text = re.sub(r"^\s*(//)?\s*<!\[CDATA\[|(//)?\s*\]\]>\s*$", "", text).strip()
-    text = re.sub(r"^\s*<!--|-->\s*$", "", text).strip()
-    text = re.sub(r"^\s*/\*.*?\*/", "", text, flags=re.S).strip()
+    # Each wrapper is looked for only when its marker is there at all (the patterns cannot match
+    # without it): most blocks are plain JSON, and these patterns scan every position of the text.
+    if "<![CDATA[" in text or "]]>" in text:
+        text = _CDATA_WRAPPER.sub("", text).strip()
+    if "<!--" in text or "-->" in text:
+        text = _COMMENT_WRAPPER.sub("", text).strip()
+    if "/*" in text:
+        text = _LEADING_BLOCK_COMMENT.sub("", text).strip()
     text = text.rstrip(";").strip()
     if not text:
         return []
@@ -79,8 +92,8 @@ def _json_candidates(raw: str) -> list[Any]:
         return [json.loads(text, strict=False)]
     except ValueError:
         pass
-    repaired = re.sub(r",\s*([}\]])", r"\1", text)
-    repaired = re.sub(r"(?m)^\s*//[^\n\"]*$", "", repaired)
+    repaired = _TRAILING_COMMA.sub(r"\1", text)
+    repaired = _LINE_COMMENT.sub("", repaired)
     try:
         return [json.loads(repaired, strict=False)]
     except ValueError:
@@ -122,7 +135,12 @@ def jsonld_documents(page: Page) -> list[Any]:
     return docs
 
 
+_HAS_ITEMSCOPE = etree.XPath("boolean(//*[@itemscope])")
+
+
 def microdata_documents(page: Page) -> list[Any]:
+    if not _HAS_ITEMSCOPE(page.tree):
+        return []  # no items: what the extractor would find, without its two passes over the tree
     extractor = MicrodataExtractor(add_text_content=False, add_html_node=False)
     try:
         items = extractor.extract_items(page.tree, page.resolve_base or "")
@@ -207,8 +225,12 @@ def _text(value: Any) -> str | None:
         value = value.get("name") or value.get("@value") or value.get("value")
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = clean_text(re.sub(r"<[^>]+>", " ", str(value)))
+    value = str(value)
+    text = clean_text(_TAG.sub(" ", value) if "<" in value else value)
     return text or None
+
+
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _url_matches(candidate: Any, page_url: str | None) -> bool:
@@ -241,6 +263,16 @@ def _main_product(docs: list[Any], page: Page) -> tuple[dict | None, dict | None
     if not candidates:
         return None, None, index
 
+    # One candidate needs no ranking (nor the page's names that ranking reads).
+    product = candidates[0] if len(candidates) == 1 else _best_ranked(candidates, page)
+    variants = [_resolve(v, index) for v in _as_list(product.get("hasVariant"))]
+    variants = [v for v in variants if isinstance(v, dict)]
+    selected = _select_variant(variants, page)
+    return product, selected, index
+
+
+def _best_ranked(candidates: list[dict], page: Page) -> dict:
+    """The first candidate of the best rank."""
     page_names = _page_names(page)
 
     def rank(node: dict) -> tuple:
@@ -254,16 +286,15 @@ def _main_product(docs: list[Any], page: Page) -> tuple[dict | None, dict | None
             bool(node.get("name")),
         )
 
-    best_rank = max(rank(n) for n in candidates)
-    product = next(n for n in candidates if rank(n) == best_rank)
-    variants = [_resolve(v, index) for v in _as_list(product.get("hasVariant"))]
-    variants = [v for v in variants if isinstance(v, dict)]
-    selected = _select_variant(variants, page)
-    return product, selected, index
+    ranks = [rank(n) for n in candidates]
+    return candidates[ranks.index(max(ranks))]
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _words(text: str | None) -> set[str]:
-    return set(re.findall(r"\w+", (text or "").lower()))
+    return set(_WORD.findall((text or "").lower()))
 
 
 def _page_names(page: Page) -> list[set[str]]:
@@ -336,9 +367,12 @@ def _amount(value: Any, currency_hint: str | None) -> tuple[Decimal | None, str 
         value = value.get("@value") or value.get("value")
     amount = parse_amount(value)
     currency = None
-    if isinstance(value, str) and not re.fullmatch(r"\s*[\d.]+\s*", value):
+    if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(value):
         currency = parse_price(value, currency_hint)[1]
     return amount, currency
+
+
+_PLAIN_AMOUNT = re.compile(r"\s*[\d.]+\s*")
 
 
 def offer_price(offer: dict) -> tuple[Decimal | None, Decimal | None, str | None]:
@@ -416,6 +450,9 @@ def _position(value: Any) -> float:
         return 1e9
 
 
+_CATEGORY_SEPARATOR = re.compile(r"\s*(?:>|/|»|›|\|)\s*")
+
+
 def product_fields(docs: list[Any], page: Page) -> Fields:
     """The page's product from schema.org documents (JSON-LD or microdata), as flat fields."""
     product, variant, index = _main_product(docs, page)
@@ -443,9 +480,7 @@ def product_fields(docs: list[Any], page: Page) -> Fields:
     fields["mpn"] = _text(first("mpn"))
     fields["images"] = _images(first("image", "images", "photo"), page)
     if not fields.get("category") and _text(first("category")):
-        fields["category"] = [
-            c.strip() for c in re.split(r"\s*(?:>|/|»|›|\|)\s*", _text(first("category"))) if c
-        ]
+        fields["category"] = [c.strip() for c in _CATEGORY_SEPARATOR.split(_text(first("category"))) if c]
     for key in _GTIN_KEYS:
         gtin = normalise_gtin(_text(first(key)))
         if gtin:

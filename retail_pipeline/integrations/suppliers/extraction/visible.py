@@ -8,9 +8,11 @@ the shop's language); nothing here knows any particular shop.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
+from itertools import chain, islice
 
 from lxml import etree
 
@@ -23,7 +25,7 @@ from retail_pipeline.domain.prices import (
 )
 
 from .identifiers import clean_sku, normalise_gtin
-from .page import Page, element_text
+from .page import Page, remembered
 
 _PRICE_ATTR = re.compile(
     r"price|preis|prix|precio|prezzo|cena|pre[cç]o|\bpris|hinta|fiyat|цена|kaina|amount"
@@ -169,6 +171,26 @@ _CELL_LABELS = {
         ("condition", _CONDITION_LABEL),
     )
 }
+_DIGIT = re.compile(r"\d")
+_NUMBER_RUN = re.compile(r"\d[\d.,'\s]*")
+_WORD_RUN = re.compile(r"[^\W\d_]{2,}")
+_UPPER_CODE = re.compile(r"[A-Z][A-Z0-9\-_./]{3,}")
+_NON_WORD = re.compile(r"\W+")
+_PRODUCTISH_HEADING = re.compile(r"product|title|name", re.I)
+_DISABLED_CLASS = re.compile(r"\bdisabled\b|is-disabled|btn--disabled", re.I)
+_BREADCRUMB_MARKER = re.compile(r"breadcrumb|brotkr|fil-?d-?ariane|ariane|migas|bread-crumb", re.I)
+_GALLERY_CONTEXT = re.compile(r"gallery|product|main-?image|primary|zoom|hero|slide|photo|media", re.I)
+_NOT_GALLERY_IMAGE = re.compile(r"\.svg|sprite|logo|icon|placeholder|loader|blank\.", re.I)
+_DESCRIPTION_MARKER = re.compile(
+    r"(product|item)[-_]?(description|details|desc)|^description$|\bdescription\b", re.I
+)
+_description_marker, _gallery_context = map(remembered, (_DESCRIPTION_MARKER, _GALLERY_CONTEXT))
+# The same questions about the same class names and labels, page after page: answers remembered.
+_price_attr, _not_price_attr, _current_attr, _old_attr, _instalment_attr, _stock_attr = map(
+    remembered, (_PRICE_ATTR, _NOT_PRICE_ATTR, _CURRENT_ATTR, _OLD_ATTR, _INSTALMENT_ATTR, _STOCK_ATTR)
+)
+_net_attr, _gross_attr, _buy_words = map(remembered, (_NET_ATTR, _GROSS_ATTR, _BUY_WORDS))
+_any_label = remembered(_ANY_LABEL, anchored=True)
 _HOME_CRUMB = re.compile(
     r"^(home|start|startseite|accueil|inicio|início|home page|strona główna|главная|ホーム"
     r"|首页|forside|etusivu|hem|начало|home\s*page|homepage|\W*)$",
@@ -195,46 +217,48 @@ class VisiblePage:
 
     @cached_property
     def heading(self) -> etree._Element | None:
-        headings = [el for el in self.page.main_elements if el.tag == "h1" and element_text(el)]
+        page = self.page
+        headings = [el for el in page.main_elements if el.tag == "h1" and page.text(el)]
         if not headings:
             return None
-        productish = [h for h in headings if re.search(r"product|title|name", h.get("class") or "", re.I)]
+        productish = [h for h in headings if _PRODUCTISH_HEADING.search(page.attrs(h).get("class") or "")]
         return (productish or headings)[0]
 
     @cached_property
     def buy_buttons(self) -> list[tuple[etree._Element, bool]]:
         """(element, enabled) for each add-to-cart/buy control in the main area."""
         found = []
-        for el in self.page.main_elements:
+        page = self.page
+        for el in page.main_elements:
             if el.tag not in ("button", "input", "a"):
                 continue
-            if el.tag == "input" and (el.get("type") or "").lower() not in ("submit", "button", "image"):
+            get = page.attrs(el).get
+            if el.tag == "input" and (get("type") or "").lower() not in ("submit", "button", "image"):
                 continue
             attrs = " ".join(
                 filter(
                     None,
                     (
-                        el.get("class"),
-                        el.get("id"),
-                        el.get("name"),
-                        el.get("value"),
-                        el.get("data-action"),
-                        el.get("title"),
-                        el.get("aria-label"),
+                        get("class"),
+                        get("id"),
+                        get("name"),
+                        get("value"),
+                        get("data-action"),
+                        get("title"),
+                        get("aria-label"),
                     ),
                 )
             )
-            label = element_text(el) if el.tag != "input" else ""
+            label = page.text(el) if el.tag != "input" else ""
             if el.tag == "a" and len(label) > 40:
                 continue
-            if not (_BUY_WORDS.search(label) or _BUY_WORDS.search(attrs)):
+            if not (_buy_words(label) or _buy_words(attrs)):
                 continue
             form = next((a for a in el.iterancestors("form")), None)
             disabled = (
-                el.get("disabled") is not None
-                or (el.get("aria-disabled") or "").lower() == "true"
-                or re.search(r"\bdisabled\b|is-disabled|btn--disabled", el.get("class") or "", re.I)
-                is not None
+                get("disabled") is not None
+                or (get("aria-disabled") or "").lower() == "true"
+                or _DISABLED_CLASS.search(get("class") or "") is not None
                 or normalise_availability(label) == "out_of_stock"
                 or (form is not None and form.get("disabled") is not None)
             )
@@ -243,21 +267,28 @@ class VisiblePage:
 
     @cached_property
     def text(self) -> str:
-        return element_text(self.page.body)
+        return self.page.text(self.page.body)
 
     @cached_property
     def has_enabled_buy_button(self) -> bool:
         return any(enabled for _, enabled in self.buy_buttons)
 
-    def _distance_score(self, el: etree._Element) -> float:
+    @cached_property
+    def _anchor_positions(self) -> list[int]:
+        """Where the heading and the buy buttons are in the main area."""
         order = self.page.order
-        index = order.get(el)
-        anchors = [
-            a for a in [self.heading, *(b for b, _ in self.buy_buttons)] if a is not None and a in order
+        return [
+            order[a]
+            for a in [self.heading, *(b for b, _ in self.buy_buttons)]
+            if a is not None and a in order
         ]
+
+    def _distance_score(self, el: etree._Element) -> float:
+        index = self.page.order.get(el)
+        anchors = self._anchor_positions
         if index is None or not anchors:
             return 0.0
-        distance = min(abs(index - order[a]) for a in anchors)
+        distance = min(abs(index - a) for a in anchors)
         return 3.0 / (1.0 + distance / 25.0)
 
     # --- price ------------------------------------------------------------------------------------
@@ -266,31 +297,33 @@ class VisiblePage:
     def price_candidates(self) -> list[PriceCandidate]:
         candidates: list[PriceCandidate] = []
         attr_elements: list[etree._Element] = []
-        for el in self.page.main_elements:
+        page = self.page
+        for el in page.main_elements:
+            get = page.attrs(el).get
             attrs = " ".join(
                 filter(
                     None,
                     (
-                        el.get("class"),
-                        el.get("id"),
-                        el.get("itemprop"),
-                        el.get("data-price-type"),
-                        el.get("data-testid"),
-                        el.get("data-qa"),
+                        get("class"),
+                        get("id"),
+                        get("itemprop"),
+                        get("data-price-type"),
+                        get("data-testid"),
+                        get("data-qa"),
                     ),
                 )
             )
             if (
                 attrs
-                and _PRICE_ATTR.search(attrs)
-                and not _NOT_PRICE_ATTR.search(attrs)
-                and (_machine_amount(el) is not None or re.search(r"\d", el.text_content()))
+                and _price_attr(attrs)
+                and not _not_price_attr(attrs)
+                and (self._machine_amount(el) is not None or _DIGIT.search(page.content(el)))
             ):
                 attr_elements.append(el)
         attr_set = set(attr_elements)
         for el in attr_elements:
             # Innermost price element wins: "<div class=price><ins>€9</ins><del>€12</del></div>".
-            if any(d in attr_set for d in el.iterdescendants()) and not _machine_amount(el):
+            if any(d in attr_set for d in el.iterdescendants()) and not self._machine_amount(el):
                 continue
             candidate = self._candidate(el, base=1.0)
             if candidate:
@@ -312,22 +345,23 @@ class VisiblePage:
         return candidates
 
     def _candidate(self, el: etree._Element, base: float, text: str | None = None) -> PriceCandidate | None:
-        machine = _machine_amount(el)
-        full_text = text if text is not None else element_text(el)
+        page = self.page
+        machine = self._machine_amount(el)
+        full_text = text if text is not None else page.text(el)
         if machine is None and (
-            not full_text or len(full_text) > 45 or "%" in full_text or not re.search(r"\d", full_text)
+            not full_text or len(full_text) > 45 or "%" in full_text or not _DIGIT.search(full_text)
         ):
             return None
         if self._is_instalment(el):
             return None
         if _SAVING_WORDS.match(full_text) or any(
-            _SAVING_WORDS.match(element_text(a))
-            for a in list(el.iterancestors())[:2]
-            if len(a.text_content()) < 60
+            _SAVING_WORDS.match(page.text(a))
+            for a in islice(el.iterancestors(), 2)
+            if len(page.content(a)) < 60
         ):
             return None  # "You save £10.00" is an amount, not the price
         if machine is None and not _HAS_CURRENCY.search(full_text):
-            full_text = _with_split_parts(el, full_text)
+            full_text = _with_split_parts(page, el, full_text)
         amount, currency = parse_price(full_text) if full_text else (None, None)
         if machine is not None:
             amount = machine
@@ -339,59 +373,65 @@ class VisiblePage:
             and not _OLD_WORDS.match(full_text)
         ):
             return None
-        attrs = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("data-price-type"))))
+        get = page.attrs(el).get
+        attrs = " ".join(filter(None, (get("class"), get("id"), get("data-price-type"))))
         old = self._is_old(el, full_text)
         has_currency = bool(
             currency
             or _HAS_CURRENCY.search(full_text or "")
-            or el.get("data-currency")
-            or el.get("data-price-currency")
+            or get("data-currency")
+            or get("data-price-currency")
         )
         score = base + (1.0 if has_currency else 0.0) + self._distance_score(el)
-        if _CURRENT_ATTR.search(attrs) or (el.get("data-price-type") or "").lower() == "finalprice":
+        if _current_attr(attrs) or (get("data-price-type") or "").lower() == "finalprice":
             score += 1.5
-        if (el.get("itemprop") or "").lower() == "price":
+        if (get("itemprop") or "").lower() == "price":
             score += 2.0
         strong = has_currency and base >= 0.8 and not old
-        return PriceCandidate(amount, currency, el, score, old, strong, _tax_basis(el))
+        return PriceCandidate(amount, currency, el, score, old, strong, _tax_basis(page, el))
 
-    @staticmethod
-    def _is_instalment(el: etree._Element) -> bool:
+    def _machine_amount(self, el: etree._Element) -> Decimal | None:
+        return _machine_amount(el, self.page.attrs(el))
+
+    def _is_instalment(self, el: etree._Element) -> bool:
         """An amount inside a financing/instalment offer (by class, or by the words of its sentence)."""
-        for depth, node in enumerate([el, *el.iterancestors()]):
+        page = self.page
+        for depth, node in enumerate(chain((el,), el.iterancestors())):
             if depth > 4 or node.tag in ("body", "html"):
                 break
-            attrs = " ".join(filter(None, (node.get("class"), node.get("id"), node.get("data-testid"))))
-            if attrs and _INSTALMENT_ATTR.search(attrs):
+            get = page.attrs(node).get
+            attrs = " ".join(filter(None, (get("class"), get("id"), get("data-testid"))))
+            if attrs and _instalment_attr(attrs):
                 return True
-            if depth <= 3 and len(node.text_content()) <= 120:
-                text = element_text(node)
+            if depth <= 3 and len(page.content(node)) <= 120:
+                text = page.text(node)
                 if len(_CURRENCY_AMOUNT.findall(text)) > 1:
                     break  # the container holds other prices too: its words are not about this one
                 if _INSTALMENT_TEXT.search(text):
                     return True
         return False
 
-    @staticmethod
-    def _is_old(el: etree._Element, text: str) -> bool:
+    def _is_old(self, el: etree._Element, text: str) -> bool:
         if _OLD_WORDS.match(text or ""):
             return True
-        for depth, node in enumerate([el, *el.iterancestors()]):
+        page = self.page
+        for depth, node in enumerate(chain((el,), el.iterancestors())):
             if depth > 3:
                 break
             if node.tag in ("del", "s", "strike"):
                 return True
-            attrs = " ".join(filter(None, (node.get("class"), node.get("id"), node.get("data-price-type"))))
-            if _OLD_ATTR.search(attrs) or "line-through" in (node.get("style") or ""):
+            get = page.attrs(node).get
+            attrs = " ".join(filter(None, (get("class"), get("id"), get("data-price-type"))))
+            if _old_attr(attrs) or "line-through" in (get("style") or ""):
                 return True
-            if (node.get("data-price-type") or "").lower() == "oldprice":
+            if (get("data-price-type") or "").lower() == "oldprice":
                 return True
             # A label just before the price: "List Price: <span>$34.99</span>", "<b>Was</b> <i>$49</i>".
             leads = [node.text or ""] if node is not el else []
             previous = node.getprevious()
             if previous is not None and isinstance(previous.tag, str):
-                leads.append(element_text(previous) + " " + (previous.tail or ""))
-            if any(_OLD_WORDS.match(lead.strip()) and not re.search(r"\d", lead) for lead in leads):
+                leads.append(page.text(previous) + " " + (previous.tail or ""))
+            if any(_OLD_WORDS.match(lead.strip()) and not _DIGIT.search(lead) for lead in leads):
                 return True
         return False
 
@@ -447,10 +487,12 @@ class VisiblePage:
         """Availability said in words on the page: in an availability element, a badge or the buy button."""
         verdicts: list[str] = []
         buttons = {b for b, _ in self.buy_buttons}
-        for el in self.page.main_elements:
-            attrs = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"))))
-            if (_STOCK_ATTR.search(attrs) or el in buttons) and len(el.text_content()) <= 80:
-                verdict = normalise_availability(element_text(el))
+        page = self.page
+        for el in page.main_elements:
+            get = page.attrs(el).get
+            attrs = " ".join(filter(None, (get("class"), get("id"), get("itemprop"))))
+            if (_stock_attr(attrs) or el in buttons) and len(page.content(el)) <= 80:
+                verdict = normalise_availability(page.text(el))
             elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30:
                 verdict = normalise_availability(text)
                 # A short standalone "Available" line is too vague; only negative wording counts there.
@@ -460,7 +502,8 @@ class VisiblePage:
                 continue
             # Variant pickers say "sold out" per size/colour; that is not the product's state.
             picker = any(
-                a.tag in ("option", "select", "label", "fieldset") for a in [el, *el.iterancestors()][:5]
+                a.tag in ("option", "select", "label", "fieldset")
+                for a in islice(chain((el,), el.iterancestors()), 5)
             )
             if verdict != "unknown" and not picker:
                 verdicts.append(verdict)
@@ -486,31 +529,32 @@ class VisiblePage:
     def labelled(self) -> dict[str, str]:
         """sku/gtin/mpn/brand/condition from spec tables, definition lists and "Label: value" lines."""
         found: dict[str, str] = {}
-        for el in self.page.main_elements:
+        page = self.page
+        for el in page.main_elements:
             if el.tag == "tr":
                 cells = [c for c in el if isinstance(c.tag, str) and c.tag in ("th", "td")]
                 if len(cells) >= 2:
-                    self._pair(found, element_text(cells[0]), element_text(cells[1]))
+                    self._pair(found, page.text(cells[0]), page.text(cells[1]))
                 continue
             if el.tag == "dt":
                 value = el.getnext()
                 if value is not None and value.tag == "dd":
-                    self._pair(found, element_text(el), element_text(value))
+                    self._pair(found, page.text(el), page.text(value))
                 continue
             tail = (el.tail or "").strip()
-            if tail and len(tail) <= 40 and _ANY_LABEL.match(tail) and el.getnext() is not None:
+            if tail and len(tail) <= 40 and _any_label(tail) and el.getnext() is not None:
                 # "Product #: <span>925872</span>": a label in running text, the value in the next element.
-                self._pair(found, el.tail, element_text(el.getnext()))
-            raw = el.text_content()
-            if len(raw) > 120 or not _ANY_LABEL.match(raw):
+                self._pair(found, el.tail, page.text(el.getnext()))
+            raw = page.content(el)
+            if len(raw) > 120 or not _any_label(raw):
                 continue
-            text = element_text(el)
+            text = page.text(el)
             if not text:
                 continue
             # "<li><span>SKU</span><span>123</span></li>" and "<p>SKU: 123</p>" read alike.
             children = [c for c in el if isinstance(c.tag, str)]
             if len(children) == 2 and not (el.text or "").strip():
-                self._pair(found, element_text(children[0]), element_text(children[1]))
+                self._pair(found, page.text(children[0]), page.text(children[1]))
             self._line(found, text)
         return found
 
@@ -546,7 +590,9 @@ class VisiblePage:
 
     @cached_property
     def data_sku(self) -> str | None:
-        for el in self.page.main_elements:
+        page = self.page
+        for el in page.main_elements:
+            get = page.attrs(el).get
             for attr in (
                 "data-sku",
                 "data-product-sku",
@@ -554,7 +600,7 @@ class VisiblePage:
                 "data-item-sku",
                 "data-article-number",
             ):
-                value = clean_sku(el.get(attr))
+                value = clean_sku(get(attr))
                 if value:
                     return value
         return None
@@ -563,13 +609,14 @@ class VisiblePage:
 
     @cached_property
     def breadcrumbs(self) -> list[str]:
-        for el in self.page.body.iter():
+        page = self.page
+        for el in page.body.iter():
             if not isinstance(el.tag, str) or el.tag in ("script", "style", "body", "html"):
                 continue
             marker = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("aria-label"))))
-            if not re.search(r"breadcrumb|brotkr|fil-?d-?ariane|ariane|migas|bread-crumb", marker, re.I):
+            if not _BREADCRUMB_MARKER.search(marker):
                 continue
-            items = [element_text(i) for i in el.iter("li")] or [element_text(a) for a in el.iter("a")]
+            items = [page.text(i) for i in el.iter("li")] or [page.text(a) for a in el.iter("a")]
             items = [i for i in items if i and len(i) < 80 and i not in ("/", ">", "»", "›")]
             if len(items) >= 2:
                 return items
@@ -578,29 +625,23 @@ class VisiblePage:
     @cached_property
     def gallery_images(self) -> list[str]:
         out: list[str] = []
-        for el in self.page.main_elements:
+        page = self.page
+        for el in page.main_elements:
             if el.tag != "img":
                 continue
             context = " ".join(
-                filter(None, [n.get("class") or n.get("id") or "" for n in [el, *el.iterancestors()][:4]])
+                filter(
+                    None, [_class_or_id(page.attrs(n)) for n in islice(chain((el,), el.iterancestors()), 4)]
+                )
             )
-            if not re.search(
-                r"gallery|product|main-?image|primary|zoom|hero|slide|photo|media", context, re.I
-            ):
+            if not _gallery_context(context):
                 continue
+            get = page.attrs(el).get
             link = (
-                el.get("data-zoom-image")
-                or el.get("data-large_image")
-                or el.get("data-src")
-                or el.get("src")
-                or ""
+                get("data-zoom-image") or get("data-large_image") or get("data-src") or get("src") or ""
             ).strip()
-            absolute = self.page.absolute(link)
-            if (
-                absolute
-                and not re.search(r"\.svg|sprite|logo|icon|placeholder|loader|blank\.", absolute, re.I)
-                and absolute not in out
-            ):
+            absolute = page.absolute(link)
+            if absolute and not _NOT_GALLERY_IMAGE.search(absolute) and absolute not in out:
                 out.append(absolute)
             if len(out) >= 10:
                 break
@@ -608,29 +649,34 @@ class VisiblePage:
 
     @cached_property
     def description(self) -> str | None:
-        for el in self.page.main_elements:
-            marker = " ".join(filter(None, (el.get("class"), el.get("id"))))
-            if re.search(
-                r"(product|item)[-_]?(description|details|desc)|^description$|\bdescription\b", marker, re.I
-            ):
-                text = element_text(el)
+        page = self.page
+        for el in page.main_elements:
+            get = page.attrs(el).get
+            marker = " ".join(filter(None, (get("class"), get("id"))))
+            if _description_marker(marker):
+                text = page.text(el)
                 if len(text) >= 20:
                     return text[:5000]
         return None
 
 
-def _tax_basis(el: etree._Element) -> str | None:
+def _class_or_id(attrs: Mapping[str, str]) -> str:
+    return attrs.get("class") or attrs.get("id") or ""
+
+
+def _tax_basis(page: Page, el: etree._Element) -> str | None:
     """ "net"/"gross" when the price element, its containers or the label before it say so."""
-    for depth, node in enumerate([el, *el.iterancestors()]):
+    for depth, node in enumerate(chain((el,), el.iterancestors())):
         if depth > 3 or node.tag in ("body", "html"):
             break
-        attrs = " ".join(filter(None, (node.get("class"), node.get("id"))))
-        if attrs and _NET_ATTR.search(attrs):
+        get = page.attrs(node).get
+        attrs = " ".join(filter(None, (get("class"), get("id"))))
+        if attrs and _net_attr(attrs):
             return "net"
-        if attrs and _GROSS_ATTR.search(attrs):
+        if attrs and _gross_attr(attrs):
             return "gross"
-        if len(node.text_content()) <= 80:
-            text = element_text(node)
+        if len(page.content(node)) <= 80:
+            text = page.text(node)
             if _NET_TEXT.search(text):
                 return "net"
             if _GROSS_TEXT.search(text):
@@ -638,29 +684,31 @@ def _tax_basis(el: etree._Element) -> str | None:
     return None
 
 
-def _with_split_parts(el: etree._Element, text: str) -> str:
+def _with_split_parts(page: Page, el: etree._Element, text: str) -> str:
     """Text of the nearest ancestor holding the whole price when `el` is one part of it
     ("<span>$</span><span class=whole>24</span>.<span class=fraction>99</span>")."""
-    for node in list(el.iterancestors())[:2]:
-        whole = element_text(node)
+    for node in islice(el.iterancestors(), 2):
+        whole = page.text(node)
         if _looks_like_price(whole) and _HAS_CURRENCY.search(whole):
             return whole
     return text
 
 
+@lru_cache(maxsize=8192)
 def _looks_like_price(text: str) -> bool:
     """A short text that is a price and little else ("250 € VB", "From $12 – $38"), not a sentence."""
     text = clean_text(text)
-    if not text or len(text) > 45 or "%" in text or not re.search(r"\d", text):
+    if not text or len(text) > 45 or "%" in text or not _DIGIT.search(text):
         return False
-    numbers = re.findall(r"\d[\d.,'\s]*", text)
-    words = re.findall(r"[^\W\d_]{2,}", text)
+    numbers = _NUMBER_RUN.findall(text)
+    words = _WORD_RUN.findall(text)
     return len(numbers) <= 2 and sum(len(w) for w in words) <= 14
 
 
-def _machine_amount(el: etree._Element) -> Decimal | None:
+def _machine_amount(el: etree._Element, attrs: Mapping[str, str] | None = None) -> Decimal | None:
+    get = (el.attrib if attrs is None else attrs).get
     for attr in ("content", "data-price-amount", "data-price", "data-value", "data-amount", "value"):
-        raw = el.get(attr)
+        raw = get(attr)
         if raw and (attr != "value" or el.tag in ("data", "meta")):
             amount = parse_amount(raw)
             if amount is not None and amount > 0:
@@ -676,9 +724,7 @@ def _clean_value(name: str, value: str) -> str | None:
         token = clean_sku(value.split(" ")[0] if name == "sku" else value)
         # Codes have digits or are upper-case ("PC-POST"); anything else is a word, not an identifier.
         if token and (
-            re.search(r"\d", token)
-            or re.fullmatch(r"[A-Z][A-Z0-9\-_./]{3,}", token)
-            or (name == "mpn" and len(token) >= 3)
+            _DIGIT.search(token) or _UPPER_CODE.fullmatch(token) or (name == "mpn" and len(token) >= 3)
         ):
             return token
         return None
@@ -688,7 +734,7 @@ def _clean_value(name: str, value: str) -> str | None:
 
 
 def heading_text(visible: VisiblePage) -> str | None:
-    return element_text(visible.heading) if visible.heading is not None else None
+    return visible.page.text(visible.heading) if visible.heading is not None else None
 
 
 def strip_home(crumbs: list[str], name: str | None) -> list[str]:
@@ -701,4 +747,4 @@ def strip_home(crumbs: list[str], name: str | None) -> list[str]:
 
 
 def _same_text(a: str, b: str) -> bool:
-    return re.sub(r"\W+", "", a).lower() == re.sub(r"\W+", "", b).lower()
+    return _NON_WORD.sub("", a).lower() == _NON_WORD.sub("", b).lower()
