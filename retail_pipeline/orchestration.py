@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any
 
 import dagster as dg
@@ -35,17 +35,19 @@ def simulators_on_loopback(port: int | None = None) -> Iterator[str]:
     (the demo's), they are used as they are.
     """
     from retail_pipeline.simulators.app import build_simulator_app
+    from retail_pipeline.simulators.persistence import persisted
     from retail_pipeline.simulators.testing import serve_in_thread
 
     port = port or get_settings().simulator_port
     base_url = f"http://127.0.0.1:{port}"
     previous = os.environ.get("SIMULATOR_URL")
-    serving = (
-        nullcontext(base_url)
-        if _simulators_answering(base_url)
-        else serve_in_thread(build_simulator_app(), port=port)
-    )
-    with serving as url:
+    with ExitStack() as serving:
+        url = base_url
+        if not _simulators_answering(base_url):
+            # Our own simulators keep their world (listings, orders) in the data dir between runs.
+            app = build_simulator_app()
+            serving.enter_context(persisted(app, get_settings().data_dir))
+            url = serving.enter_context(serve_in_thread(app, port=port))
         os.environ["SIMULATOR_URL"] = url
         get_settings.cache_clear()
         try:

@@ -10,4 +10,10 @@ from .config import SimulatorConfig
 
 def serve(host: str = "127.0.0.1", port: int = 8765, config: SimulatorConfig | None = None) -> None:
     """Blocks; without a config, settings come from SIMULATOR_* environment variables."""
-    uvicorn.run(build_simulator_app(config), host=host, port=port, log_level="info")
+    from retail_pipeline.settings import get_settings
+
+    from .persistence import persisted
+
+    app = build_simulator_app(config)
+    with persisted(app, get_settings().data_dir):  # saved when uvicorn returns (Ctrl-C / SIGTERM)
+        uvicorn.run(app, host=host, port=port, log_level="info")
