@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from . import cashconverters, ebay, llm, noelleeming, onecheq, reverb, shopify, trademe
+from . import canadapost, cashconverters, ebay, llm, noelleeming, onecheq, reverb, shopify, trademe
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -39,5 +39,8 @@ SYSTEMS: dict[str, SystemSpec] = {
         SystemSpec("shopify", "Shopify channel: Admin REST API, orders/create webhooks", shopify.build),
         SystemSpec("reverb", "Reverb channel: API v3 listings, orders and shipping", reverb.build),
         SystemSpec("ebay", "eBay channel: OAuth2, Sell Inventory and Fulfillment (spec-checked)", ebay.build),
+        SystemSpec(
+            "canadapost", "Canada Post carrier: ncshipment-v4 labels (XSD-checked), PDF labels, tracking", canadapost.build
+        ),
     )
 }

@@ -1,0 +1,55 @@
+"""Which carrier and service ship an order, and what the parcel weighs: pure functions over config.
+
+Rules map `"<channel>:<country>"` to `"<carrier>:<service code>"`; either side of the key may be `*`.
+The most specific rule wins: channel+country, then any channel+country, then channel+any country,
+then `*:*`. Canada Post is the first carrier and the default: domestic Expedited Parcel (DOM.EP),
+Expedited Parcel USA (USA.EP) to the United States, Xpresspost International (INT.XP) elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_UP, Decimal
+
+KNOWN_CARRIERS = frozenset({"canada_post", "nz_post", "ups", "fedex", "dhl", "usps", "manual"})
+
+DEFAULT_RULES: dict[str, str] = {
+    "*:CA": "canada_post:DOM.EP",
+    "*:US": "canada_post:USA.EP",
+    "*:*": "canada_post:INT.XP",
+}
+
+
+@dataclass(frozen=True)
+class CarrierChoice:
+    carrier: str  # a retail.shipments.carrier value
+    service_code: str
+
+
+class NoCarrierRule(ValueError):
+    pass
+
+
+def parse_rule(value: str) -> CarrierChoice:
+    carrier, sep, service = value.partition(":")
+    if not sep or not service or carrier not in KNOWN_CARRIERS:
+        raise NoCarrierRule(f"rule value {value!r} is not '<carrier>:<service code>' with a known carrier")
+    return CarrierChoice(carrier, service)
+
+
+def choose_carrier(
+    channel: str, country: str | None, rules: Mapping[str, str] = DEFAULT_RULES
+) -> CarrierChoice:
+    """The carrier and service for an order of `channel` going to `country` (ISO alpha-2)."""
+    country = (country or "").strip().upper() or "*"
+    for key in (f"{channel}:{country}", f"*:{country}", f"{channel}:*", "*:*"):
+        if key in rules:
+            return parse_rule(rules[key])
+    raise NoCarrierRule(f"no carrier rule for channel {channel!r} to country {country!r}")
+
+
+def parcel_weight_kg(quantities: list[int], unit_weight_grams: int, packaging_grams: int = 0) -> Decimal:
+    """Weight for the carrier in kg, rounded up to the gram (three decimals), never zero."""
+    grams = max(1, sum(max(0, q) for q in quantities) * unit_weight_grams + packaging_grams)
+    return (Decimal(grams) / 1000).quantize(Decimal("0.001"), rounding=ROUND_UP)

@@ -1,0 +1,63 @@
+"""Carriers: one `Carrier` module per carrier, the registry the label asset uses, and shipping config.
+
+Adding a carrier is a new module implementing `Carrier` plus one line in `CARRIER_CLIENTS`; which
+carrier ships which order is `domain.shipping.choose_carrier` over `ShippingSettings.rules`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retail_pipeline.domain.shipping import DEFAULT_RULES
+
+from .base import Carrier
+
+# carrier (retail.shipments.carrier) → "module:Class", imported on first use
+CARRIER_CLIENTS: dict[str, str] = {
+    "canada_post": "retail_pipeline.integrations.carriers.canadapost:CanadaPostClient",
+}
+
+
+class ShippingSettings(BaseSettings):
+    """SHIPPING_RULES (JSON, see domain/shipping.py), and the parcel we assume while products carry
+    no weights of their own: SHIPPING_UNIT_WEIGHT_GRAMS per unit plus SHIPPING_PACKAGING_GRAMS, in a
+    SHIPPING_BOX_CM box (length, width, height)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPPING_", env_file=".env", extra="ignore")
+
+    rules: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RULES))
+    unit_weight_grams: int = Field(default=1000, gt=0)
+    packaging_grams: int = Field(default=200, ge=0)
+    box_cm: tuple[Decimal, Decimal, Decimal] = (Decimal("30"), Decimal("20"), Decimal("15"))
+
+
+def carrier_class(carrier: str) -> type[Carrier]:
+    try:
+        module_name, class_name = CARRIER_CLIENTS[carrier].split(":")
+    except KeyError:
+        raise ValueError(f"no client for carrier {carrier!r}; known: {sorted(CARRIER_CLIENTS)}") from None
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+class CarriersResource(dg.ConfigurableResource):
+    """Creates the client for a carrier; each reads its own settings (CANADAPOST_*), defaulting to the
+    simulator when USE_SIMULATORS. Tests bind clients with `CarriersResource().with_kwargs(canada_post=
+    {"transport": ..., "settings": ..., "clock": ...})`."""
+
+    _client_kwargs: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    def with_kwargs(self, **per_carrier: dict[str, Any]) -> CarriersResource:
+        self._client_kwargs.update(per_carrier)
+        return self
+
+    def client(self, carrier: str) -> Carrier:
+        return carrier_class(carrier)(**self._client_kwargs.get(carrier, {}))
+
+
+__all__ = ["CARRIER_CLIENTS", "Carrier", "CarriersResource", "ShippingSettings", "carrier_class"]
