@@ -40,7 +40,9 @@ SYSTEMS: dict[str, SystemSpec] = {
         SystemSpec("reverb", "Reverb channel: API v3 listings, orders and shipping", reverb.build),
         SystemSpec("ebay", "eBay channel: OAuth2, Sell Inventory and Fulfillment (spec-checked)", ebay.build),
         SystemSpec(
-            "canadapost", "Canada Post carrier: ncshipment-v4 labels (XSD-checked), PDF labels, tracking", canadapost.build
+            "canadapost",
+            "Canada Post carrier: ncshipment-v4 labels (XSD-checked), PDF labels, tracking",
+            canadapost.build,
         ),
     )
 }
