@@ -41,6 +41,7 @@ SYNC_INTENT = text(
       JOIN retail.products p ON p.id = d.product_id
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
      WHERE d.channel = :channel AND d.status = 'valid' AND sp.removed_at IS NULL AND d.quantity > 0
+       AND (CAST(:draft_ids AS bigint[]) IS NULL OR d.id = ANY(CAST(:draft_ids AS bigint[])))
     ON CONFLICT (channel, sku) DO UPDATE SET
         draft_id = EXCLUDED.draft_id, desired_price = EXCLUDED.desired_price,
         desired_quantity = EXCLUDED.desired_quantity, desired_state = 'live', withdraw_reason = NULL,
@@ -48,6 +49,9 @@ SYNC_INTENT = text(
                             THEN 'pending' ELSE cl.actual_state END
     WHERE (cl.draft_id, cl.desired_price, cl.desired_quantity, cl.desired_state)
           IS DISTINCT FROM (EXCLUDED.draft_id, EXCLUDED.desired_price, EXCLUDED.desired_quantity, 'live')
+      -- A withdrawn listing stays withdrawn (nothing relists it), with its reason: an operator's
+      -- withdrawal is not undone by the next pass.
+      AND cl.actual_state <> 'withdrawn'
     """
 )
 
@@ -75,6 +79,8 @@ WORK = text(
                 AND (cl.desired_price IS DISTINCT FROM cl.actual_price
                      OR cl.desired_quantity IS DISTINCT FROM cl.actual_quantity))
             OR (cl.desired_state = 'live' AND cl.actual_state = 'pending'))
+       AND (CAST(:listing_ids AS bigint[]) IS NULL OR cl.id = ANY(CAST(:listing_ids AS bigint[])))
+       AND (CAST(:draft_ids AS bigint[]) IS NULL OR cl.draft_id = ANY(CAST(:draft_ids AS bigint[])))
      ORDER BY cl.id
     """
 )
@@ -83,10 +89,34 @@ ACTIVITY = text(
     """
     INSERT INTO retail.activity_log
            (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, dry_run, details, run_id)
-    VALUES (:actor, :action, :outcome, :channel, 'channel_listing', :entity_id, :key, :dry_run,
+    VALUES (:actor, :action, :outcome, :channel, :entity_type, :entity_id, :key, :dry_run,
             CAST(:details AS jsonb), :run_id)
     """
 )
+
+
+def log_activity(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    outcome: str,
+    channel: str | None,
+    entity_type: str,
+    entity_id: Any,
+    details: dict[str, Any],
+    key: str | None = None,
+    dry_run: bool = False,
+    run_id: str | None = None,
+) -> None:
+    """One activity_log row (never secrets in `details`), in the caller's transaction."""
+    conn.execute(
+        ACTIVITY,
+        {"actor": actor, "action": action, "outcome": outcome, "channel": channel, "entity_type": entity_type,
+         "entity_id": str(entity_id), "key": key, "dry_run": dry_run,
+         "details": json.dumps(details, default=str), "run_id": run_id},
+    )  # fmt: skip
+
 
 OPS_TASK = text(
     """
@@ -98,6 +128,32 @@ OPS_TASK = text(
 )
 
 PRIORITY = {"withdraw": 0, "price": 1, "create": 2}
+ACTIONS = {"withdraw": "withdraw", "price": "update_price", "create": "publish"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of a channel one pass works on; the default is all of it (the hourly asset). Operator
+    commands narrow it: some drafts (publish), some listings (reprice, withdraw), some kinds of work,
+    at most `limit` items."""
+
+    draft_ids: tuple[int, ...] | None = None
+    listing_ids: tuple[int, ...] | None = None
+    kinds: frozenset[str] | None = None  # of "withdraw", "price", "create"
+    limit: int | None = None
+
+    @property
+    def whole_channel(self) -> bool:
+        return self.draft_ids is None and self.listing_ids is None
+
+    def params(self) -> dict[str, list[int] | None]:
+        return {
+            "draft_ids": None if self.draft_ids is None else list(self.draft_ids),
+            "listing_ids": None if self.listing_ids is None else list(self.listing_ids),
+        }
+
+
+WHOLE_CHANNEL = Scope()
 
 
 @dataclass
@@ -109,6 +165,8 @@ class PublishResult:
         }
     )  # fmt: skip
     deferred: dict[str, int] = field(default_factory=dict)
+    # One entry per item that failed: {listing_id, sku, action, message, retryable}
+    errors: list[dict[str, Any]] = field(default_factory=list)
     payloads: list[dict[str, Any]] = field(default_factory=list)
     budget: dict[str, Any] = field(default_factory=dict)
 
@@ -200,28 +258,43 @@ class Publisher:
         dry_run: bool = False,
         after_create: Callable[[str, RemoteListing], None] | None = None,
         concurrency: int = 1,
+        scope: Scope = WHOLE_CHANNEL,
+        command_id: int | None = None,
+        open_ops_tasks: bool = True,
     ):
+        """`command_id`: the operator command this pass carries out (actor, price history source);
+        `open_ops_tasks=False` leaves failures to the caller's own ops task (a command reports them)."""
         self.engine, self.client, self.media_url = engine, client, media_url
         self.channel = client.channel
         self.run_id, self.dry_run, self.after_create = run_id, dry_run, after_create
-        self.actor = f"run:{run_id}" if run_id else "system"
+        self.scope, self.command_id, self.open_ops_tasks = scope, command_id, open_ops_tasks
+        if command_id is not None:
+            self.actor = f"command:{command_id}"
+        else:
+            self.actor = f"run:{run_id}" if run_id else "system"
         self.concurrency = max(1, concurrency)
         self.result = PublishResult()
 
     # --- local writes (each its own short transaction)
 
     def _log(self, conn: Connection, action: str, outcome: str, row, details: dict[str, Any]) -> None:
-        conn.execute(
-            ACTIVITY,
-            {"actor": self.actor, "action": action, "outcome": outcome, "channel": self.channel,
-             "entity_id": str(row.id), "key": f"{self.channel}:{row.sku}", "dry_run": self.dry_run,
-             "details": json.dumps(details, default=str), "run_id": self.run_id},
+        log_activity(
+            conn, actor=self.actor, action=action, outcome=outcome, channel=self.channel,
+            entity_type="channel_listing", entity_id=row.id, details=details, key=f"{self.channel}:{row.sku}",
+            dry_run=self.dry_run, run_id=self.run_id,
         )  # fmt: skip
 
     def prepare(self) -> None:
+        """Desired state from the drafts and the supplier. A listing-scoped pass (an operator's reprice
+        or withdrawal) skips it: the command has already written the listing's desired values."""
+        if self.scope.listing_ids is not None:
+            return
         with self.engine.begin() as conn:
-            conn.execute(SYNC_INTENT, {"channel": self.channel})
-            conn.execute(MARK_WITHDRAWN, {"channel": self.channel})
+            conn.execute(
+                SYNC_INTENT, {"channel": self.channel, "draft_ids": self.scope.params()["draft_ids"]}
+            )
+            if self.scope.whole_channel:
+                conn.execute(MARK_WITHDRAWN, {"channel": self.channel})
 
     def _merge_remote_ids(self, conn: Connection, row_id: int, patch: dict[str, Any]) -> None:
         conn.execute(
@@ -262,6 +335,8 @@ class Publisher:
             )
 
     def _fail(self, row, action: str, error: ChannelError) -> None:
+        self.result.errors.append({"listing_id": row.id, "sku": row.sku, "action": action,
+                                   "message": error.message, "retryable": error.retryable})  # fmt: skip
         with self.engine.begin() as conn:
             if error.retryable:
                 conn.execute(
@@ -277,13 +352,14 @@ class Publisher:
                     ),
                     {"e": error.message[:2000], "s": state, "id": row.id},
                 )
-                conn.execute(
-                    OPS_TASK,
-                    {"key": f"publish_failed:{self.channel}:{row.sku}:{action}",
-                     "title": f"{action} {row.sku} on {self.channel} failed: {error.message[:200]}",
-                     "details": json.dumps({"error": error.message, "details": error.details}, default=str),
-                     "channel": self.channel, "entity_id": str(row.id), "run_id": self.run_id},
-                )  # fmt: skip
+                if self.open_ops_tasks:
+                    conn.execute(
+                        OPS_TASK,
+                        {"key": f"publish_failed:{self.channel}:{row.sku}:{action}",
+                         "title": f"{action} {row.sku} on {self.channel} failed: {error.message[:200]}",
+                         "details": json.dumps({"error": error.message, "details": error.details}, default=str),
+                         "channel": self.channel, "entity_id": str(row.id), "run_id": self.run_id},
+                    )  # fmt: skip
                 self.result.counts["failed"] += 1
             self._log(
                 conn,
@@ -349,14 +425,20 @@ class Publisher:
                 )
                 conn.execute(
                     text(
-                        """INSERT INTO retail.price_history (channel_listing_id, old_price, new_price, currency, source, reason)
-                           VALUES (:id, :old, :new, :currency, 'reprice', 'desired price differs from live price')"""
+                        """INSERT INTO retail.price_history
+                                  (channel_listing_id, old_price, new_price, currency, source, reason, operator_command_id)
+                           VALUES (:id, :old, :new, :currency, :source, :reason, :command_id)"""
                     ),
                     {
                         "id": row.id,
                         "old": row.actual_price,
                         "new": row.desired_price,
                         "currency": row.currency,
+                        "source": "operator" if self.command_id is not None else "reprice",
+                        "reason": "operator command"
+                        if self.command_id is not None
+                        else "desired price differs from live price",
+                        "command_id": self.command_id,
                     },
                 )
                 self._log(conn, "listing.update_price", "succeeded", row,
@@ -398,12 +480,16 @@ class Publisher:
         if not self.dry_run:
             self.prepare()
         with self.engine.connect() as conn:
-            rows = list(conn.execute(WORK, {"channel": self.channel}))
-        if self.dry_run:  # the intent rows are not written in a dry run: show what would be created
-            rows += self._would_create()
+            rows = list(conn.execute(WORK, {"channel": self.channel, **self.scope.params()}))
+        if self.dry_run and self.scope.listing_ids is None:
+            rows += self._would_create()  # no intent rows in a dry run: show what would be created
+        if self.scope.kinds is not None:
+            rows = [r for r in rows if _kind(r) in self.scope.kinds]
         rows.sort(key=lambda r: (PRIORITY[_kind(r)], r.id))
+        if self.scope.limit is not None:
+            rows = rows[: self.scope.limit]
         actions = {"withdraw": self._withdraw, "price": self._reprice, "create": self._create}
-        names = {"withdraw": "withdraw", "price": "update_price", "create": "publish"}
+        names = ACTIONS
         exhausted = False
         semaphore = asyncio.Semaphore(self.concurrency)
 
@@ -455,11 +541,12 @@ class Publisher:
                                d.title, d.payload, d.quantity AS draft_quantity, d.price AS draft_price
                           FROM retail.listing_drafts d
                          WHERE d.channel = :channel AND d.status = 'valid'
+                           AND (CAST(:draft_ids AS bigint[]) IS NULL OR d.id = ANY(CAST(:draft_ids AS bigint[])))
                            AND NOT EXISTS (SELECT 1 FROM retail.channel_listings cl
                                             WHERE cl.channel = d.channel AND cl.sku = d.sku)
                         """
                     ),
-                    {"channel": self.channel},
+                    {"channel": self.channel, "draft_ids": self.scope.params()["draft_ids"]},
                 )
             )
 
