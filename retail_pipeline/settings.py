@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     dagster_port: int = 3000
     sql_dir: Path = Field(default=PROJECT_ROOT / "sql", description="Numbered plain-SQL migrations.")
+    inbox_message_wait_minutes: int = Field(
+        default=60, gt=0, description="Ops inbox: a customer message unanswered this long is waiting."
+    )
 
     @field_validator("database_url")
     @classmethod
