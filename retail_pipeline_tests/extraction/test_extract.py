@@ -588,3 +588,77 @@ def test_amazon_style_split_price_with_screen_reader_text():
         Decimal("34.99"),
         "B0C1234XYZ",
     )
+
+
+# --- rules added after the held-out real pages (IKEA Egypt, BigCommerce, Magento 1 marketplace) -------
+
+
+def test_hidden_rrp_row_before_the_price_does_not_make_it_an_old_price():
+    body = (
+        "<h1>3 Fruits</h1><div class='grid'>"
+        "<div class='DetailRow RetailPrice' style='display: none'><div class='Label'>RRP:</div><div></div></div>"
+        "<div class='DetailRow PriceRow'><div class='Label'>Price:</div>"
+        "<div class='Value'><em class='ProductPrice'>L.E 12.00</em></div></div></div>"
+    )
+    product = extract_product(page(body=body), "http://shop.example/3-fruits/")
+    assert (product.price, product.currency) == (Decimal("12.00"), "EGP")
+
+
+def test_label_and_value_in_indented_sibling_divs():
+    body = (
+        "<h1>Jar</h1><div class='DetailRow'>\n                <div class='Label'>SKU:</div>\n"
+        "                <div class='Value'>\n                    <span>\n"
+        "                        05505-07/8690504550570\n                    </span>\n"
+        "                </div>\n            </div><p>$3.00</p>"
+    )
+    assert extract_product(page(body=body), None).sku == "05505-07/8690504550570"
+
+
+def test_article_number_label_element_followed_by_its_value():
+    body = (
+        "<h1>MOSHULT</h1><div class='itemNumber'><div class='floatLeft'>Article Number :&nbsp;</div>"
+        "<div class='floatLeft'>003.025.02</div><div class='clear'></div></div>"
+    )
+    assert extract_product(page(body=body), None).sku == "003.025.02"
+
+
+@pytest.mark.parametrize(
+    ("stock_html", "expected"),
+    [
+        ("<span><strong>Availability: </strong>In stock<br/></span>", "in_stock"),
+        (
+            "<div><div class='Label'>Current Stock/المخزن:</div><div class='Value'><span>67</span></div></div>",
+            "in_stock",
+        ),
+        ("<div><div>Lagerbestand:</div><div>0</div></div>", "out_of_stock"),
+        ("<p><b>Verfügbarkeit:</b> ausverkauft</p>", "out_of_stock"),
+    ],
+)
+def test_stock_label_followed_by_its_value(stock_html, expected):
+    body = f"<h1>Watch</h1><strong class='price'>AED 315</strong>{stock_html}"
+    assert extract_product(page(body=body), None).availability == expected
+
+
+def test_image_submit_of_an_add_to_cart_form_is_the_buy_button():
+    body = (
+        "<h1>Jar</h1><em class='ProductPrice'>$12.00</em>"
+        "<form method='post' action='http://shop.example/cart.php'><input type='hidden' name='action' value='add'>"
+        "<input type='image' src='/images/AddCartButton.gif' alt=''></form>"
+        "<form action='/search.php'><input type='image' src='/go.png'></form>"
+    )
+    assert extract_product(page(body=body), None).availability == "in_stock"
+
+
+def test_search_form_image_button_is_not_a_buy_button():
+    body = "<h1>Jar</h1><em class='ProductPrice'>$12.00</em><form action='/search.php'><input type='image' src='/go.png'></form>"
+    assert extract_product(page(body=body), None).availability == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [("L.E 12.00", "EGP"), ("12.00 L.E.", "EGP"), ("Dhs 315", "AED"), ("250 ر.ق", "QAR")],
+)
+def test_gulf_and_egyptian_currency_abbreviations(text, currency):
+    from retail_pipeline.domain.prices import parse_price
+
+    assert parse_price(text)[1] == currency

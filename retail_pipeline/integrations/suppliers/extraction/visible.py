@@ -25,7 +25,7 @@ from retail_pipeline.domain.prices import (
 )
 
 from .identifiers import clean_sku, normalise_gtin
-from .page import Page, remembered
+from .page import Page, is_hidden, remembered
 
 _PRICE_ATTR = re.compile(
     r"price|preis|prix|precio|prezzo|cena|pre[cç]o|\bpris|hinta|fiyat|цена|kaina|amount"
@@ -122,10 +122,30 @@ _STOCK_ATTR = re.compile(
     re.I,
 )
 
+# "Availability: In stock", "Current Stock/المخزن: 67": a stock label whose value follows it (as its tail
+# or in the next element). A bilingual label ("Stock/المخزن") is one label.
+_STOCK_LABEL = re.compile(
+    r"^(?:availability|available|stock|in stock|current stock|stock status|stock level|inventory"
+    r"|verf[uü]gbarkeit|lieferbarkeit|lagerbestand|lieferstatus|disponibilit[éeàa]|disponibilidad"
+    r"|disponibilidade|dostępność|beschikbaarheid|voorraad|tillgänglighet|lagerstatus|saatavuus"
+    r"|наличие|в наличии|在庫|在庫状況|stok durumu|stok|dostupnost|skladem|k dispozici)"
+    r"(?:\s*/\s*[^:：/]{1,20})?\s*[:：]\s*$",
+    re.I,
+)
+_STOCK_COUNT = re.compile(r"^\d{1,6}(?:\s*(?:pcs|pieces|items|units|stk\.?|stück|шт\.?|unidades|pz))?$", re.I)
+# A form that puts the product in the cart: its submit control is the buy button even when the
+# control itself says nothing ("<input type=image src=AddCartButton.gif>").
+_CART_FORM_ACTION = re.compile(
+    r"cart|basket|warenkorb|panier|carrito|carrello|koszyk|winkelwagen|varukorg|handlekurv|checkout"
+    r"|orderitemadd|add-?to",
+    re.I,
+)
+_NOT_CART_FORM_ACTION = re.compile(r"wish|search|newsletter|subscribe|login|compare", re.I)
+
 _LABEL_SEP = r"\s*(?:[:：#]|n[o°º]\.?|nr\.?)?\s*"
 _VALUE = r"([A-Za-z0-9][\w\-./]*\w|\d)"
 _SKU_LABEL = (
-    r"sku|art(?:ikel)?\.?[-\s]*(?:nr|no|nummer|number)\.?|artikelnummer|artikelnr\.?|art\.?[- ]?nr\.?"
+    r"sku|art(?:ikel)?\.?[-\s]*(?:nr|no|nummer|number)\.?|artikelnummer|artikelnr\.?|art\.?[- ]?nr\.?|article\s*(?:no\.?|nr\.?|number|code|#)"
     r"|item\s*(?:#|no\.?|number|id|code)|product\s*(?:#|no\.?|number|id|code)|prod(?:uct)?\.?\s*code"
     r"|product code|référence|r[ée]f\.|r[ée]f(?:érence)?\s*(?:produit|article)?|reference|código"
     r"(?:\s*(?:del\s*)?(?:producto|artículo|articulo|produto))?|c[oó]d\.|codice(?:\s*(?:articolo|prodotto))?"
@@ -191,6 +211,7 @@ _price_attr, _not_price_attr, _current_attr, _old_attr, _instalment_attr, _stock
 )
 _net_attr, _gross_attr, _buy_words = map(remembered, (_NET_ATTR, _GROSS_ATTR, _BUY_WORDS))
 _any_label = remembered(_ANY_LABEL, anchored=True)
+_stock_label = remembered(_STOCK_LABEL, anchored=True)
 _HOME_CRUMB = re.compile(
     r"^(home|start|startseite|accueil|inicio|início|home page|strona główna|главная|ホーム"
     r"|首页|forside|etusivu|hem|начало|home\s*page|homepage|\W*)$",
@@ -252,9 +273,9 @@ class VisiblePage:
             label = page.text(el) if el.tag != "input" else ""
             if el.tag == "a" and len(label) > 40:
                 continue
-            if not (_buy_words(label) or _buy_words(attrs)):
-                continue
             form = next((a for a in el.iterancestors("form")), None)
+            if not (_buy_words(label) or _buy_words(attrs) or _submits_cart_form(el, get, form, page)):
+                continue
             disabled = (
                 get("disabled") is not None
                 or (get("aria-disabled") or "").lower() == "true"
@@ -429,7 +450,13 @@ class VisiblePage:
             # A label just before the price: "List Price: <span>$34.99</span>", "<b>Was</b> <i>$49</i>".
             leads = [node.text or ""] if node is not el else []
             previous = node.getprevious()
-            if previous is not None and isinstance(previous.tag, str):
+            # A hidden sibling ("<div class=RetailPrice style='display:none'>RRP:</div>", an empty
+            # template row) labels nothing the customer sees.
+            if (
+                previous is not None
+                and isinstance(previous.tag, str)
+                and not is_hidden(previous, page.attrs(previous))
+            ):
                 leads.append(page.text(previous) + " " + (previous.tail or ""))
             if any(_OLD_WORDS.match(lead.strip()) and not _DIGIT.search(lead) for lead in leads):
                 return True
@@ -491,6 +518,12 @@ class VisiblePage:
         for el in page.main_elements:
             get = page.attrs(el).get
             attrs = " ".join(filter(None, (get("class"), get("id"), get("itemprop"))))
+            own = (el.text or "").strip()
+            if own and len(own) <= 40 and _stock_label(own) and len(el) == 0:
+                verdict = _labelled_stock(page, el)
+                if verdict != "unknown":
+                    verdicts.append(verdict)
+                continue
             if (_stock_attr(attrs) or el in buttons) and len(page.content(el)) <= 80:
                 verdict = normalise_availability(page.text(el))
             elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30:
@@ -541,12 +574,24 @@ class VisiblePage:
                 if value is not None and value.tag == "dd":
                     self._pair(found, page.text(el), page.text(value))
                 continue
+            own = el.text
+            if len(el) == 0 and own and len(own) <= 40 and _any_label(own.strip()):
+                # "<div>Article Number :</div><div>003.025.02</div>": a label element, its value next.
+                following = el.getnext()
+                if following is not None and isinstance(following.tag, str):
+                    self._pair(found, own, page.text(following))
             tail = (el.tail or "").strip()
             if tail and len(tail) <= 40 and _any_label(tail) and el.getnext() is not None:
                 # "Product #: <span>925872</span>": a label in running text, the value in the next element.
                 self._pair(found, el.tail, page.text(el.getnext()))
             raw = page.content(el)
-            if len(raw) > 120 or not _any_label(raw):
+            # Template indentation inflates the raw text ("<div class=Label>SKU:</div>  <div
+            # class=Value>  <span>…"): a long raw text counts by its non-blank characters.
+            if len(raw) > 120 and (
+                len(raw) > 800 or len(raw) - raw.count(" ") - raw.count("\n") - raw.count("\t") > 100
+            ):
+                continue
+            if not _any_label(raw):
                 continue
             text = page.text(el)
             if not text:
@@ -658,6 +703,33 @@ class VisiblePage:
                 if len(text) >= 20:
                     return text[:5000]
         return None
+
+
+def _submits_cart_form(el: etree._Element, get, form: etree._Element | None, page: Page) -> bool:
+    """A submit/image control (or a plain <button>) of a form whose action adds to the cart."""
+    if form is None or el.tag == "a":
+        return False
+    if el.tag == "button" and (get("type") or "submit").lower() != "submit":
+        return False
+    action = page.attrs(form).get("action") or ""
+    return bool(_CART_FORM_ACTION.search(action)) and not _NOT_CART_FORM_ACTION.search(action)
+
+
+def _labelled_stock(page: Page, label: etree._Element) -> str:
+    """The availability a stock label states: its tail ("<b>Availability:</b> In stock") or the next
+    element ("<div>Current Stock:</div><div>67</div>"); a bare count is in stock above zero."""
+    value = (label.tail or "").strip()
+    if not value:
+        following = label.getnext()
+        if following is None or not isinstance(following.tag, str):
+            return "unknown"
+        value = page.text(following)
+    if not value or len(value) > 60:
+        return "unknown"
+    verdict = normalise_availability(value)
+    if verdict == "unknown" and _STOCK_COUNT.match(value):
+        return "in_stock" if int(re.match(r"\d+", value).group()) > 0 else "out_of_stock"
+    return verdict
 
 
 def _class_or_id(attrs: Mapping[str, str]) -> str:
