@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.defs.listings.assets import media_signer
@@ -48,6 +48,11 @@ class PublishListing(_Strict):
 class UpdatePrice(_Strict):
     listing_id: int = Field(gt=0, description="retail.channel_listings id")
     price: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="in the listing's currency")
+
+    @field_validator("price")
+    @classmethod
+    def _cents(cls, price: Decimal) -> Decimal:
+        return price.quantize(Decimal("0.01"))  # 199.5 and 199.50 are one price (and one idempotent command)
 
 
 class WithdrawListing(_Strict):
