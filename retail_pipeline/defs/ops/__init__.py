@@ -1,0 +1,1 @@
+"""Ops: what the pipeline itself reports to the ops inbox (failed runs)."""
