@@ -35,6 +35,13 @@ class ShippingSettings(BaseSettings):
     unit_weight_grams: int = Field(default=1000, gt=0)
     packaging_grams: int = Field(default=200, ge=0)
     box_cm: tuple[Decimal, Decimal, Decimal] = (Decimal("30"), Decimal("20"), Decimal("15"))
+    reference_prefix: str = Field(
+        default="rp", pattern=r"^[A-Za-z0-9]{1,8}$", description="Tells our environments' shipments apart."
+    )
+
+    def reference(self, order_id: int) -> str:
+        """Our idempotency key for an order's shipment (Canada Post customer-ref-1, at most 35 chars)."""
+        return f"{self.reference_prefix}-order-{order_id}"
 
 
 def carrier_class(carrier: str) -> type[Carrier]:

@@ -1,0 +1,447 @@
+"""`shipping_labels`: one checked label per accepted order, crash-safely (no order ever gets two).
+
+Per order whose latest status is `accepted` and that has no shipment yet:
+1. Intent: the `retail.shipments` row (one per order, status 'pending', carrier and service chosen by
+   `domain.shipping.choose_carrier`) is committed before any carrier call.
+2. Before `create_label`, an 'intent' activity row keyed by our reference (`rp-order-<id>`, sent as
+   Canada Post customer-ref-1) is committed. A pending row whose reference already has such an intent
+   is looked up with `find_shipment` first: a crash between the remote create and our commit is
+   reconciled by asking the carrier, never by buying again.
+3. The carrier's shipment id, PIN and label link are committed as soon as they are known; the label is
+   downloaded, checked (`domain.labels.check_label`: opens, one page, PIN and postal code on it) and
+   stored by sha256 under RETAIL_DATA_DIR/labels/<yyyy>/.
+4. `label_created` (or `label_failed` with its problems and an ops task, once per order) is appended
+   to the order's history; the shipment row moves out of 'pending', so a re-run does nothing.
+
+Unpartitioned on purpose: the work is chosen by state (every accepted order without a label, whatever
+its channel or day), and every order shares the one carrier account and its rate limit (pool
+`canadapost_api`), so per-channel partitions would only run concurrent passes against the same limit.
+
+Per-order isolation: a carrier refusal (bad address, wrong service) fails that order only; a carrier
+outage that outlasts the retries leaves the row 'pending' for the next run; authentication failures
+fail the run (every other order would fail the same way).
+"""
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Connection, Engine, text
+
+from retail_pipeline.domain.labels import check_label
+from retail_pipeline.domain.orders import Address, can_move
+from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
+from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, CarriersResource, ShippingSettings
+from retail_pipeline.integrations.carriers.base import (
+    Carrier,
+    CarrierError,
+    CreatedLabel,
+    CustomsItem,
+    Dimensions,
+    LabelRequest,
+)
+from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.settings import get_settings
+
+SOURCE = "shipping_labels"
+PREVIEW = 5
+
+NEW_ORDERS = text(
+    """
+    SELECT o.id, o.channel
+      FROM retail.orders o
+     WHERE o.current_status = 'accepted'
+       AND NOT EXISTS (SELECT 1 FROM retail.shipments s WHERE s.order_id = o.id)
+     ORDER BY o.id
+    """
+)
+
+LINES = text(
+    """
+    SELECT order_id, sku, title, quantity, unit_price
+      FROM retail.order_lines
+     WHERE order_id = ANY(:ids) AND status NOT IN ('refused', 'cancelled')
+     ORDER BY order_id, id
+    """
+)
+
+INTENT = text(
+    """
+    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, status)
+    VALUES (:order_id, :carrier, :service_code, :weight_grams, 'pending')
+    ON CONFLICT (order_id) DO NOTHING
+    """
+)
+
+WORK = text(
+    """
+    SELECT s.id, s.order_id, s.carrier, s.service_code, s.weight_grams, s.remote_shipment_id,
+           s.tracking_pin, s.label_url, o.channel, o.external_order_id, o.currency, o.shipping_address
+      FROM retail.shipments s
+      JOIN retail.orders o ON o.id = s.order_id
+     WHERE s.status = 'pending' AND o.current_status IN ('accepted', 'label_failed')
+     ORDER BY s.order_id
+    """
+)
+
+ACTIVITY = text(
+    """
+    INSERT INTO retail.activity_log
+           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
+    VALUES (:actor, :action, :outcome, :channel, 'shipment', :entity_id, :key, CAST(:details AS jsonb), :run_id)
+    """
+)
+
+INTENT_LOGGED = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM retail.activity_log
+                    WHERE action = 'shipment.create' AND outcome = 'intent' AND idempotency_key = :key)
+    """
+)
+
+OPS_TASK = text(
+    """
+    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
+    VALUES ('label_failed', :key, :title, CAST(:details AS jsonb), :channel, 'order', :entity_id, :run_id)
+    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
+    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
+                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
+    """
+)
+
+RESOLVE_TASK = text(
+    """
+    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
+     WHERE kind = 'label_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged')
+    """
+)
+
+
+@dataclass
+class LabelResult:
+    counts: dict[str, int] = field(
+        default_factory=lambda: {
+            "orders_new": 0, "created": 0, "adopted": 0, "labels_created": 0, "label_failed": 0,
+            "retry_later": 0,
+        }
+    )  # fmt: skip
+    created: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _address(value: dict[str, Any] | None) -> Address:
+    known = Address.__dataclass_fields__
+    return Address(**{k: v for k, v in (value or {}).items() if k in known and v is not None})
+
+
+def label_rel_path(digest: str, when: datetime) -> str:
+    return f"labels/{when:%Y}/{digest}.pdf"
+
+
+class LabelMaker:
+    """One pass over the orders waiting for a label. `after_create` is a test hook called between the
+    remote create and the local commit (raise or exit there to simulate a crash)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        carriers: CarriersResource,
+        *,
+        data_dir: Path,
+        shipping: ShippingSettings | None = None,
+        run_id: str | None = None,
+        concurrency: int = 4,
+        after_create: Callable[[int, CreatedLabel], None] | None = None,
+    ):
+        self.engine, self.carriers, self.data_dir = engine, carriers, data_dir
+        self.shipping = shipping or ShippingSettings()
+        self.run_id, self.after_create = run_id, after_create
+        self.actor = f"run:{run_id}" if run_id else "system"
+        self.concurrency = max(1, concurrency)
+        self.result = LabelResult()
+        self._clients: dict[str, Carrier] = {}
+
+    # --- local writes (each its own short transaction)
+
+    def _log(self, conn: Connection, action: str, outcome: str, row, details: dict[str, Any]) -> None:
+        conn.execute(
+            ACTIVITY,
+            {"actor": self.actor, "action": action, "outcome": outcome, "channel": row.channel,
+             "entity_id": str(row.id), "key": self.shipping.reference(row.order_id),
+             "details": json.dumps(details, default=str), "run_id": self.run_id},
+        )  # fmt: skip
+
+    def _history(
+        self, conn: Connection, order_id: int, status: str, reason: str | None, details: dict
+    ) -> bool:
+        current = conn.scalar(
+            text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE"), {"id": order_id}
+        )
+        if not can_move(current, status):
+            return False
+        conn.execute(
+            text(
+                """INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
+                   VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)"""
+            ),
+            {"id": order_id, "status": status, "reason": reason, "details": json.dumps(details, default=str),
+             "source": SOURCE, "run_id": self.run_id},
+        )  # fmt: skip
+        return True
+
+    def prepare(self) -> None:
+        """Step 1: a pending shipment row per new accepted order, committed before any call. An order
+        no rule can ship fails at once (nothing to call)."""
+        with self.engine.connect() as conn:
+            orders = list(conn.execute(NEW_ORDERS))
+            lines: dict[int, list] = {}
+            for line in conn.execute(LINES, {"ids": [o.id for o in orders]}) if orders else ():
+                lines.setdefault(line.order_id, []).append(line)
+        with self.engine.begin() as conn:
+            for order in orders:
+                address = conn.scalar(
+                    text("SELECT shipping_address FROM retail.orders WHERE id = :id"), {"id": order.id}
+                )
+                quantities = [line.quantity for line in lines.get(order.id, [])]
+                weight = parcel_weight_kg(
+                    quantities, self.shipping.unit_weight_grams, self.shipping.packaging_grams
+                )
+                try:
+                    choice = choose_carrier(
+                        order.channel, _address(address).country_iso_code, self.shipping.rules
+                    )
+                    carrier, service, error = choice.carrier, choice.service_code, None
+                    if carrier not in CARRIER_CLIENTS:
+                        error = f"no client for carrier {carrier!r}"
+                except NoCarrierRule as rule_error:
+                    carrier, service, error = "manual", None, str(rule_error)
+                conn.execute(
+                    INTENT,
+                    {"order_id": order.id, "carrier": carrier, "service_code": service,
+                     "weight_grams": int(weight * 1000)},
+                )  # fmt: skip
+                self.result.counts["orders_new"] += 1
+                if error:
+                    row = conn.execute(
+                        text(
+                            """SELECT s.id, s.order_id, o.channel FROM retail.shipments s
+                               JOIN retail.orders o ON o.id = s.order_id WHERE s.order_id = :id"""
+                        ),
+                        {"id": order.id},
+                    ).one()
+                    self._failed_in(conn, row, [error], stage="carrier choice")
+
+    def _lines(self, order_id: int) -> list:
+        with self.engine.connect() as conn:
+            return list(conn.execute(LINES, {"ids": [order_id]}))
+
+    def _request(self, row) -> LabelRequest:
+        destination = _address(row.shipping_address)
+        items = ()
+        if (destination.country_iso_code or "").upper() != "CA":
+            unit_kg = Decimal(self.shipping.unit_weight_grams) / 1000
+            items = tuple(
+                CustomsItem(
+                    description=line.title or line.sku or "Merchandise",
+                    quantity=line.quantity,
+                    unit_value=Decimal(line.unit_price),
+                    unit_weight_kg=unit_kg,
+                    sku=line.sku,
+                )  # fmt: skip
+                for line in self._lines(row.order_id)
+            )
+        length, width, height = self.shipping.box_cm
+        return LabelRequest(
+            reference=self.shipping.reference(row.order_id),
+            destination=destination,
+            weight_kg=(Decimal(row.weight_grams or 1000) / 1000).quantize(Decimal("0.001")),
+            service_code=row.service_code or "",
+            dimensions=Dimensions(Decimal(length), Decimal(width), Decimal(height)),
+            reference_2=f"{row.channel} {row.external_order_id}",
+            currency=(row.currency or "CAD").strip(),
+            customs=items,
+        )
+
+    def _failed_in(self, conn: Connection, row, problems: list[str], *, stage: str) -> None:
+        """Marks the shipment and the order failed, and opens (or bumps) the order's ops task."""
+        message = "; ".join(problems)
+        conn.execute(
+            text("UPDATE retail.shipments SET status = 'label_failed', error = :e WHERE id = :id"),
+            {"e": message[:2000], "id": row.id},
+        )
+        self._history(conn, row.order_id, "label_failed", f"{stage}: {message}"[:500],
+                      {"problems": problems, "stage": stage})  # fmt: skip
+        conn.execute(
+            OPS_TASK,
+            {"key": f"label_failed:order:{row.order_id}",
+             "title": f"Label for order {row.order_id} failed ({stage}): {message[:200]}",
+             "details": json.dumps({"problems": problems, "stage": stage, "shipment_id": row.id}),
+             "channel": row.channel, "entity_id": str(row.order_id), "run_id": self.run_id},
+        )  # fmt: skip
+        self.result.counts["label_failed"] += 1
+        self.result.failed.append({"order_id": row.order_id, "stage": stage, "problems": problems})
+
+    def _fail(self, row, problems: list[str], *, stage: str) -> None:
+        with self.engine.begin() as conn:
+            self._failed_in(conn, row, problems, stage=stage)
+
+    def _retry_later(self, row, error: CarrierError) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE retail.shipments SET error = :e WHERE id = :id"),
+                {"e": error.message[:2000], "id": row.id},
+            )
+            self._log(conn, "shipment.create", "failed", row, {"error": error.message, "retryable": True})
+        self.result.counts["retry_later"] += 1
+
+    def _commit_remote(self, row, label: CreatedLabel, action: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    """UPDATE retail.shipments
+                          SET remote_shipment_id = :sid, tracking_pin = :pin, label_url = :url, error = NULL
+                        WHERE id = :id"""
+                ),
+                {"sid": label.shipment_id, "pin": label.tracking_pin, "url": label.label_url, "id": row.id},
+            )
+            self._log(conn, "shipment.create", "succeeded", row,
+                      {"adopted": action == "adopted", "remote_shipment_id": label.shipment_id,
+                       "tracking_pin": label.tracking_pin})  # fmt: skip
+        self.result.counts[action] += 1
+
+    def _store(self, pdf: bytes) -> tuple[str, str]:
+        digest = hashlib.sha256(pdf).hexdigest()
+        rel = label_rel_path(digest, datetime.now(UTC))
+        path = self.data_dir / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(pdf)
+            partial.replace(path)  # a crash mid-write never leaves half a label under its hash
+        return rel, digest
+
+    # --- one order
+
+    def client(self, carrier: str) -> Carrier:
+        if carrier not in self._clients:
+            self._clients[carrier] = self.carriers.client(carrier)
+        return self._clients[carrier]
+
+    async def _one(self, row) -> None:
+        client = self.client(row.carrier)
+        request = self._request(row)
+        if row.remote_shipment_id is None:
+            problems = client.problems(request)
+            if problems:
+                self._fail(row, problems, stage="request")
+                return
+            label = None
+            with self.engine.connect() as conn:
+                attempted = conn.scalar(INTENT_LOGGED, {"key": request.reference})
+            if attempted:  # an earlier run may have bought it: ask before buying
+                label = await client.find_shipment(request.reference)
+                if label is not None:
+                    self._commit_remote(row, label, "adopted")
+            if label is None:
+                with self.engine.begin() as conn:
+                    self._log(conn, "shipment.create", "intent", row,
+                              {"service_code": request.service_code, "weight_kg": request.weight_kg})  # fmt: skip
+                label = await client.create_label(request)
+                if self.after_create is not None:
+                    self.after_create(row.order_id, label)
+                self._commit_remote(row, label, "created")
+        else:
+            label = CreatedLabel(row.remote_shipment_id, row.tracking_pin, row.label_url, request.reference)
+        pdf = await client.download_label(label)
+        postal_code = request.destination.zip_code
+        problems = check_label(pdf, label.tracking_pin or "", postal_code)
+        rel, digest = self._store(pdf)
+        with self.engine.begin() as conn:
+            if problems:
+                conn.execute(
+                    text("UPDATE retail.shipments SET label_path = :p, label_sha256 = :d WHERE id = :id"),
+                    {"p": rel, "d": digest, "id": row.id},
+                )  # the bad label is kept for whoever looks into it
+                self._failed_in(conn, row, problems, stage="label check")
+                self._log(conn, "label.check", "failed", row, {"problems": problems, "label_path": rel})
+                return
+            conn.execute(
+                text(
+                    """UPDATE retail.shipments
+                          SET status = 'label_created', label_path = :p, label_sha256 = :d, error = NULL,
+                              label_created_at = now()
+                        WHERE id = :id"""
+                ),
+                {"p": rel, "d": digest, "id": row.id},
+            )
+            self._history(conn, row.order_id, "label_created", None,
+                          {"carrier": row.carrier, "tracking_pin": label.tracking_pin, "label_path": rel})  # fmt: skip
+            conn.execute(RESOLVE_TASK, {"key": f"label_failed:order:{row.order_id}", "by": SOURCE})
+        self.result.counts["labels_created"] += 1
+        self.result.created.append({"order_id": row.order_id, "tracking_pin": label.tracking_pin})
+
+    async def run(self) -> LabelResult:
+        self.prepare()
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(WORK))
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(row) -> None:
+            async with semaphore:
+                try:
+                    await self._one(row)
+                except CarrierError as error:
+                    if error.status in (401, 403):
+                        raise  # systemic: every order would fail the same way
+                    if error.retryable:
+                        self._retry_later(row, error)
+                    else:
+                        self._fail(row, [error.message], stage="carrier")
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for row in rows:
+                    group.create_task(one(row))
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        finally:
+            for client in self._clients.values():
+                await client.aclose()
+        return self.result
+
+
+async def make_labels(engine: Engine, carriers: CarriersResource, **kwargs: Any) -> LabelResult:
+    kwargs.setdefault("data_dir", get_settings().data_dir)
+    return await LabelMaker(engine, carriers, **kwargs).run()
+
+
+def run_labels(engine: Engine, carriers: CarriersResource, **kwargs: Any) -> LabelResult:
+    return asyncio.run(make_labels(engine, carriers, **kwargs))
+
+
+class ShippingLabelsConfig(dg.Config):
+    concurrency: int = 4  # orders in flight at once against the carrier
+
+
+@dg.asset(group_name="fulfilment", kinds={"postgres"}, pool="canadapost_api")
+def shipping_labels(
+    context: dg.AssetExecutionContext,
+    config: ShippingLabelsConfig,
+    db: DatabaseResource,
+    carriers: CarriersResource,
+) -> dg.MaterializeResult:
+    """Buys one label per accepted order (intent committed first, a crash reconciled by the carrier
+    lookup), checks each PDF (one page, PIN and postal code on it) and stores it by sha256; a bad
+    label or a refused request becomes label_failed with an ops task, never a failed run."""
+    result = run_labels(db.engine, carriers, run_id=context.run_id, concurrency=config.concurrency)
+    metadata: dict[str, Any] = dict(result.counts)
+    metadata["created_preview"] = dg.MetadataValue.json(result.created[:PREVIEW])
+    metadata["failed_preview"] = dg.MetadataValue.json(result.failed[:PREVIEW])
+    return dg.MaterializeResult(metadata=metadata)
