@@ -48,3 +48,31 @@ def test_dry_run_config(engine, seeded, simulator_url, db_url):
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM retail.channel_listings")) == 0
         assert conn.scalar(text("SELECT count(*) FROM retail.activity_log WHERE dry_run")) == 3
+
+
+def test_trademe_budget_spent_the_run_succeeds_deferred_and_the_next_hour_finishes(
+    engine, seeded, sim, simulator_url, db_url
+):
+    """Trade Me itself (the simulator, on its clock) allows 6 calls an hour; the listings need 8. The
+    first run is refused mid-way (429) and succeeds with the rest deferred; so does a second run in
+    the same hour; an hour later a run lists the rest, each SKU once."""
+    from .conftest import create_calls
+
+    sim.backend("trademe").hourly_call_limit = 6
+    resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
+    first = dg.materialize([listing_drafts, channel_listings], partition_key="trademe", resources=resources)
+    assert first.success
+    meta = first.asset_materializations_for_node("channel_listings")[0].metadata
+    assert meta["deferred"].value >= 1 and meta["created"].value < 3, meta
+    assert meta["budget"].value["remaining"] == 0
+    assert create_calls(sim, "trademe") == meta["created"].value
+    same_hour = dg.materialize([channel_listings], partition_key="trademe", resources=resources)
+    assert same_hour.success
+    assert same_hour.asset_materializations_for_node("channel_listings")[0].metadata["created"].value == 0
+
+    sim.clock.advance(1)
+    second = dg.materialize([channel_listings], partition_key="trademe", resources=resources)
+    assert second.success
+    assert second.asset_materializations_for_node("channel_listings")[0].metadata["deferred"].value == 0
+    assert {r["actual_state"] for r in listing_rows(engine, "trademe").values()} == {"live"}
+    assert create_calls(sim, "trademe") == 3

@@ -76,15 +76,41 @@ def test_detect_and_reconcile(channel, engine, seeded, sim, make_client):
     assert set(again) <= {"remote_listings", "unknown_listing"}
 
 
-def test_unknown_listing_task_is_not_duplicated(engine, seeded, sim, make_client):
-    drafts(engine, "trademe")
-    publish(engine, make_client("trademe"))
-    for _ in range(2):
-        detect(engine, "trademe", asyncio.run(_selling(make_client("trademe"))))
-        reconcile(engine, "trademe")
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_unknown_remote_listing_opens_one_ops_task_however_often_it_is_seen(
+    channel, engine, seeded, sim, make_client
+):
+    drafts(engine, channel)
+    publish(engine, make_client(channel))
     with engine.connect() as conn:
-        tasks = conn.execute(text("SELECT dedupe_key, count(*) AS n FROM retail.ops_tasks GROUP BY 1")).all()
-    assert all(t.n == 1 for t in tasks)
+        draft_row = conn.execute(
+            text("""SELECT cl.*, d.title, d.payload FROM retail.channel_listings cl
+                    JOIN retail.listing_drafts d ON d.id = cl.draft_id WHERE cl.channel = :c AND cl.sku = 'RP-1002'"""),
+            {"c": channel},
+        ).one()  # fmt: skip
+    rogue = asyncio.run(_create_rogue(make_client(channel), _listing_draft(draft_row, "", signed)))
+    for _ in range(3):
+        detect(engine, channel, asyncio.run(_selling(make_client(channel))))
+        reconcile(engine, channel)
+    with engine.connect() as conn:
+        tasks = conn.execute(
+            text("SELECT * FROM retail.ops_tasks WHERE kind = 'unknown_remote_listing' AND status = 'open'")
+        ).all()
+        ours = conn.scalar(
+            text("SELECT count(*) FROM retail.channel_listings WHERE channel = :c"), {"c": channel}
+        )
+    assert len(tasks) == 1, tasks  # one inbox row, by dedupe_key, however many syncs see it
+    task = tasks[0]
+    assert task.dedupe_key == f"unknown_remote_listing:{channel}:{rogue.external_id}"
+    assert task.occurrences == 3 and task.entity_id == rogue.external_id and "ROGUE-2" in task.title
+    assert ours == 3  # never adopted
+
+
+async def _create_rogue(client, draft):
+    async with client:
+        return await client.create(
+            replace(draft, sku="ROGUE-2", title="Listed by hand in the channel's own UI")
+        )
 
 
 def test_schedules_request_one_run_per_channel():
