@@ -168,3 +168,16 @@ async def test_control_hooks(http, backend):
     assert event.json()["event_type"] == "DELIVERED"
     listed = (await http.get("/canadapost/_control/shipments")).json()
     assert [s["label_downloads"] for s in listed] == [2]
+
+
+async def test_shipments_survive_a_simulator_restart(http, backend, tmp_path):
+    from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
+    from retail_pipeline.simulators.persistence import load_state, save_state, state_path
+
+    info = parse_shipment_info((await http.post(URL, content=BODY, headers=HEADERS, auth=AUTH)).content)
+    sim = get_simulator(http._transport.app)
+    assert "canadapost" in save_state(sim, state_path(tmp_path))
+    fresh = build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=24))
+    assert "canadapost" in load_state(get_simulator(fresh), state_path(tmp_path))
+    restored = get_simulator(fresh).backend("canadapost")
+    assert restored.by_pin(info.tracking_pin).reference_1 == "rp-order-1"
