@@ -301,6 +301,45 @@ class ReverbClient(ChannelClient):
 
         return await self._http.retrying(attempt)
 
+    # --- conversations (issue 5, customer messages)
+    #
+    # Verified (reverb-api.com "Manage Messages"): GET /my/conversations (HAL paged, ?unread_only=true),
+    # GET /my/conversations/{id} (messages oldest to newest), PUT /my/conversations/{id} {"read": …},
+    # POST /my/conversations/{id}/messages {"body": …}. Unverified: the fields we read from them
+    # (id, updated_at, order_number, listing_id, other_participant, messages[{id, body, created_at,
+    # sender{id, name, role}}]) follow our simulator's reading of Reverb's objects.
+
+    async def conversations(self, *, unread_only: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """The shop's conversations as listed (most recently active first; no messages)."""
+        params: dict[str, Any] = {"per_page": PER_PAGE}
+        if unread_only:
+            params["unread_only"] = "true"
+        async for item in self._pages("/my/conversations", params, "conversations"):
+            yield item
+
+    async def conversation(self, conversation_id: str | int) -> dict[str, Any]:
+        """One conversation with every message, oldest first."""
+        return (await self._http.call("GET", f"{self._api}/my/conversations/{conversation_id}")).data
+
+    async def send_message(self, conversation_id: str | int, body: str) -> dict[str, Any]:
+        """Posts our reply; returns the message. After an answer that never came whole, the thread is
+        read first: if its latest message is ours with this body, the post landed and is not repeated."""
+        url = f"{self._api}/my/conversations/{conversation_id}/messages"
+
+        async def attempt(after_ambiguous: bool) -> dict[str, Any]:
+            if after_ambiguous:
+                messages = (await self.conversation(conversation_id)).get("messages") or []
+                last = messages[-1] if messages else None
+                if last and (last.get("sender") or {}).get("role") == "seller" and last.get("body") == body:
+                    return last
+            return (await self._http.send("POST", url, json_body={"body": body})).data
+
+        return await self._http.retrying(attempt)
+
+    async def mark_conversation_read(self, conversation_id: str | int, read: bool = True) -> dict[str, Any]:
+        url = f"{self._api}/my/conversations/{conversation_id}"
+        return (await self._http.call("PUT", url, json_body={"read": read})).data
+
     # --- helpers
 
     async def _update(self, listing: RemoteListing, changes: dict[str, Any]) -> RemoteListing:

@@ -8,7 +8,8 @@ sold_out; inventory back above zero relists a multi-quantity listing). Enumerati
 Reverb's published API spec (swagger.reverb.com, v3.0). Timestamps follow the simulated clock.
 
 Market hooks: `buy(sku, quantity, buyer)`, `create_foreign_listing(...)` (listed on reverb.com by
-hand, not by us) and `live_skus()`.
+hand, not by us), `live_skus()`, and for conversations `customer_message(order_number or listing, body,
+buyer)` (a buyer writes to us) and `seller_message(conversation_id, body)` (we reply on reverb.com by hand).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ SHIPPING_PROVIDERS = (
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _REGION = re.compile(r"[A-Z]{2}(_[A-Z]+)?")  # a country, a subregion (US_CON), or XX: everywhere else
 _LEADING_ID = re.compile(r"(\d+)(-.*)?")
+SHOP_USER_ID = 1_900_001  # our seller account's user id on Reverb (conversations)
 
 
 class ReverbSimulatorConfig(BaseModel):
@@ -146,6 +148,32 @@ class Order:
     tracking_number: str | None = None
     shipped_at: datetime | None = None
     notified_buyer: bool = False
+
+
+@dataclass
+class ConversationMessage:
+    id: int
+    body: str
+    sender_id: int
+    sender_name: str
+    sender_role: str  # "buyer" | "seller"
+    created_at: datetime
+
+
+@dataclass
+class Conversation:
+    """A buyer's thread with our shop, about one listing or one order (issue 5, customer messages)."""
+
+    id: int
+    buyer_id: int
+    buyer_name: str
+    subject: str
+    listing_id: int | None
+    order_number: int | None
+    created_at: datetime
+    updated_at: datetime
+    messages: list[ConversationMessage]
+    read: bool = False  # by the seller
 
 
 def _money(value: Any) -> Decimal | None:
@@ -270,6 +298,9 @@ class ReverbBackend:
         self._buyer_ids = itertools.count(2_400_000)
         self.listings: dict[int, Listing] = {}
         self.orders: dict[int, Order] = {}
+        self._conversation_ids = itertools.count(5_600_000)
+        self._message_ids = itertools.count(91_000_000)
+        self.conversations: dict[int, Conversation] = {}
 
     def accepts(self, token: str) -> bool:
         return bool(token) and (self.config.token is None or token == self.config.token)
@@ -519,3 +550,88 @@ class ReverbBackend:
                 for item in self.listings.values()
                 if item.sku and item.state == "live"
             }
+
+    # --- conversations (issue 5, customer messages)
+    #
+    # Verified (reverb-api.com "Manage Messages"): GET /api/my/conversations (?unread_only=true),
+    # GET /api/my/conversations/{id} (messages oldest to newest), PUT /api/my/conversations/{id}
+    # {"read": true|false}, POST /api/my/conversations/{id}/messages {"body": …}. The JSON fields of a
+    # conversation and a message (responses.py) are our best reading, NOT verified against Reverb.
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        found = self.conversations.get(conversation_id)
+        if found is None:
+            raise not_found()
+        return found
+
+    def list_conversations(self, *, unread_only: bool = False) -> list[Conversation]:
+        """Most recently active first, as Reverb's inbox shows them."""
+        with self._lock:
+            items = sorted(self.conversations.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
+        return [c for c in items if not unread_only or not c.read]
+
+    def _post(self, conv: Conversation, body: str, sender: tuple[int, str, str]) -> ConversationMessage:
+        now = self.clock.now()
+        message = ConversationMessage(next(self._message_ids), body, *sender, now)
+        conv.messages.append(message)
+        conv.updated_at = now
+        return message
+
+    def reply(self, conversation_id: int, data: dict[str, Any]) -> ConversationMessage:
+        """POST /my/conversations/{id}/messages: the seller's reply (answering reads the thread)."""
+        body = data.get("body")
+        if not isinstance(body, str) or not body.strip():
+            raise invalid({"body": ["can't be blank"]})
+        with self._lock:
+            conv = self.conversation(conversation_id)
+            message = self._post(conv, body, (SHOP_USER_ID, self.config.shop_name, "seller"))
+            conv.read = True
+            return message
+
+    def mark_read(self, conversation_id: int, data: dict[str, Any]) -> Conversation:
+        if not isinstance(data.get("read"), bool):
+            raise invalid({"read": ["must be true or false"]})
+        with self._lock:
+            conv = self.conversation(conversation_id)
+            conv.read = data["read"]
+            return conv
+
+    def customer_message(self, ref: int | str, body: str, buyer: Buyer | None = None) -> Conversation:
+        """Market hook: a buyer writes about an order (its number) or a listing (id, slug or SKU),
+        continuing their conversation about it or starting one."""
+        with self._lock:
+            order = self.orders.get(int(ref)) if str(ref).isdigit() else None
+            if order is not None:
+                listing_id, order_number, subject = order.listing_id, order.order_number, f"Order #{ref}"
+                buyer_id, buyer_name = order.buyer_id, order.buyer.name
+            else:
+                listing = next((item for item in self.listings.values() if item.sku == str(ref)), None)
+                listing = listing or self.listing(str(ref))
+                listing_id, order_number, subject = listing.id, None, listing.title
+                buyer_name = (buyer or random_buyer(self._rng)).name
+                known = next((c for c in self.conversations.values() if c.buyer_name == buyer_name), None)
+                buyer_id = known.buyer_id if known else next(self._buyer_ids)
+            conv = next(
+                (
+                    c
+                    for c in self.conversations.values()
+                    if c.buyer_id == buyer_id
+                    and c.order_number == order_number
+                    and c.listing_id == listing_id
+                ),
+                None,
+            )
+            if conv is None:
+                now = self.clock.now()
+                conv = Conversation(
+                    next(self._conversation_ids), buyer_id, buyer_name, subject, listing_id, order_number,
+                    now, now, [],
+                )  # fmt: skip
+                self.conversations[conv.id] = conv
+            self._post(conv, body, (buyer_id, buyer_name, "buyer"))
+            conv.read = False
+            return conv
+
+    def seller_message(self, conversation_id: int, body: str) -> ConversationMessage:
+        """Market hook: someone in our shop answers on reverb.com, not through our client."""
+        return self.reply(conversation_id, {"body": body})

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from .models import CONDITIONS
 
 if TYPE_CHECKING:
-    from .models import Listing, Order
+    from .models import Conversation, ConversationMessage, Listing, Order
 
 REVERB_TIMEZONE = ZoneInfo("America/Chicago")
 _SYMBOLS = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "MXN": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -151,3 +151,44 @@ def order_json(order: Order, api: str) -> dict[str, Any]:
         "needs_feedback_for_seller": False,
         "_links": links,
     }
+
+
+# Conversations: the fields below are our reading of Reverb's conversation objects (not verified
+# against a live response); the paths and the reply body {"body": …} are from Reverb's guide.
+
+
+def message_json(message: ConversationMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "body": message.body,
+        "created_at": reverb_time(message.created_at),
+        "sender": {"id": message.sender_id, "name": message.sender_name, "role": message.sender_role},
+    }
+
+
+def conversation_json(conv: Conversation, api: str, site: str, *, with_messages: bool) -> dict[str, Any]:
+    """The inbox item; GET /my/conversations/{id} adds every message, oldest first."""
+    links = {
+        "self": {"href": f"{api}/my/conversations/{conv.id}"},
+        "messages": {"method": "POST", "href": f"{api}/my/conversations/{conv.id}/messages"},
+        "web": {"href": f"{site}/my/messages/{conv.id}"},
+    }
+    if conv.listing_id is not None:
+        links["listing"] = {"href": f"{api}/listings/{conv.listing_id}"}
+    if conv.order_number is not None:
+        links["order"] = {"href": f"{api}/my/orders/selling/{conv.order_number}"}
+    body: dict[str, Any] = {
+        "id": conv.id,
+        "subject": conv.subject,
+        "unread": not conv.read,
+        "created_at": reverb_time(conv.created_at),
+        "updated_at": reverb_time(conv.updated_at),
+        "listing_id": conv.listing_id,
+        "order_number": str(conv.order_number) if conv.order_number is not None else None,
+        "other_participant": {"id": conv.buyer_id, "name": conv.buyer_name, "role": "buyer"},
+        "last_message": message_json(conv.messages[-1]) if conv.messages else None,
+        "_links": links,
+    }
+    if with_messages:
+        body["messages"] = [message_json(m) for m in conv.messages]
+    return body

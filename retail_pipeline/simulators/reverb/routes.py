@@ -5,7 +5,8 @@ Every API call must carry what Reverb's guide calls required: `Authorization: Be
 (`Content-Type: application/hal+json`). Collections page with `page`/`per_page` and HAL
 `_links.next`/`_links.prev`, absent where there is no such page.
 
-Market hooks for code outside the process sit under `/_control`: `buy`, `foreign_listings`, `live_skus`.
+Market hooks for code outside the process sit under `/_control`: `buy`, `foreign_listings`, `live_skus`,
+`customer_messages` (a buyer writes to the shop).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..buyers import BuyRequest, ForeignListingRequest, NotBuyable
+from ..buyers import Buyer, BuyRequest, ForeignListingRequest, NotBuyable
 from ..storefront import paginate, query_int, site_url
 from . import responses
 from .exceptions import HAL_JSON, ReverbError, invalid, not_found, reverb_error_handler
@@ -118,6 +120,14 @@ def _paged(
     )
 
 
+class CustomerMessageRequest(BaseModel):
+    """The body of `POST /_control/customer_messages`: an order number, or a listing id, slug or SKU."""
+
+    ref: str
+    body: str
+    buyer: Buyer | None = None
+
+
 def build(sim: Simulator) -> FastAPI:
     backend = ReverbBackend(sim, ReverbSimulatorConfig.from_env())
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -193,6 +203,33 @@ def build(sim: Simulator) -> FastAPI:
         order = backend.ship(order_number, await _body(request))
         return _hal(responses.order_json(order, api(request)))
 
+    # --- conversations (paths verified from Reverb's guide; the JSON shape is not: see responses.py)
+
+    def conversation_json(request: Request, conv: Any, with_messages: bool) -> dict[str, Any]:
+        return responses.conversation_json(
+            conv, api(request), site_url(request, ""), with_messages=with_messages
+        )
+
+    @app.get("/api/my/conversations")
+    async def my_conversations(request: Request) -> JSONResponse:
+        unread_only = request.query_params.get("unread_only", "false").lower() in ("true", "1")
+        items = backend.list_conversations(unread_only=unread_only)
+        return _paged(request, items, "conversations", lambda c: conversation_json(request, c, False))
+
+    @app.get("/api/my/conversations/{conversation_id:int}")
+    async def get_conversation(request: Request, conversation_id: int) -> JSONResponse:
+        return _hal(conversation_json(request, backend.conversation(conversation_id), True))
+
+    @app.put("/api/my/conversations/{conversation_id:int}")
+    async def mark_conversation(request: Request, conversation_id: int) -> JSONResponse:
+        conv = backend.mark_read(conversation_id, await _body(request))
+        return _hal(conversation_json(request, conv, False))
+
+    @app.post("/api/my/conversations/{conversation_id:int}/messages")
+    async def reply_to_conversation(request: Request, conversation_id: int) -> JSONResponse:
+        message = backend.reply(conversation_id, await _body(request))
+        return _hal(responses.message_json(message), 201)
+
     # --- market hooks
 
     @app.post("/_control/buy", status_code=201)
@@ -207,6 +244,14 @@ def build(sim: Simulator) -> FastAPI:
     async def foreign_listing(request: Request, body: ForeignListingRequest) -> JSONResponse:
         listing = backend.create_foreign_listing(body.title, body.sku, body.price, body.quantity)
         return JSONResponse({"listing": listing_json(request, listing)}, status_code=201)
+
+    @app.post("/_control/customer_messages", status_code=201)
+    async def customer_message(request: Request, body: CustomerMessageRequest) -> JSONResponse:
+        try:
+            conv = backend.customer_message(body.ref, body.body, body.buyer)
+        except ReverbError as error:
+            return JSONResponse({"message": error.message}, status_code=error.status)
+        return JSONResponse({"conversation": conversation_json(request, conv, True)}, status_code=201)
 
     @app.get("/_control/live_skus")
     async def live_skus() -> dict[str, int]:
