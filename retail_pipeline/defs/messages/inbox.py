@@ -214,11 +214,12 @@ class MiraklInbox:
         found = self.client.threads(updated_since=updated_since)
         if inspect.isawaitable(found):
             found = await found
-        if hasattr(found, "__aiter__"):
-            async for item in found:
-                yield self._thread(item)
-        else:
-            for item in found:
+        items = [item async for item in found] if hasattr(found, "__aiter__") else list(found)
+        for item in items:
+            item = _plain(item)
+            if "messages" not in item:  # listed without with_messages: M10 has them
+                yield await self.thread(str(item["id"]))
+            else:
                 yield self._thread(item)
 
     async def thread(self, external_thread_id: str) -> RemoteThread:
