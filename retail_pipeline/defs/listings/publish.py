@@ -2,12 +2,15 @@
 
 Per row of `retail.channel_listings` (one per channel+sku; the sku is the idempotency key):
 1. Intent: the row exists (actual_state 'pending') and is committed before any call.
-2. Photos are uploaded once; each reference is committed into `remote_ids.photos` by sha256.
+2. Photos are uploaded once: an item's missing photos go up at once, and their references are
+   committed into `remote_ids.photos` by sha256 (with the intent mark below, or alone if one failed).
+   A crash during the uploads can at worst upload those few photos again (an unused duplicate).
 3. Before `create`, `remote_ids.create_attempted` and an 'intent' activity row are committed. A row
    that already carries the mark is looked up with `find_by_sku` first: a crash between the remote
    create and our commit is reconciled by asking the channel, never by creating again.
 4. The result (external id, actual price/state) and an activity row are committed after the call.
 
+Local writes run in worker threads, so one item's commit does not hold up the other items' calls.
 Work is spent in priority order (withdrawals, price changes, new listings). `BudgetExhausted` defers
 the rest (rows stay as they are, counted in metadata); a non-retryable `ChannelError` marks the row
 failed with its reason (and an ops task); neither fails the partition.
@@ -16,6 +19,7 @@ failed with its reason (and an ops task); neither fails the partition.
 import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -335,15 +339,12 @@ class Publisher:
             )
 
     def _fail(self, row, action: str, error: ChannelError) -> None:
-        self.result.errors.append({"listing_id": row.id, "sku": row.sku, "action": action,
-                                   "message": error.message, "retryable": error.retryable})  # fmt: skip
         with self.engine.begin() as conn:
             if error.retryable:
                 conn.execute(
                     text("UPDATE retail.channel_listings SET last_error = :e WHERE id = :id"),
                     {"e": error.message[:2000], "id": row.id},
                 )
-                self.result.counts["retry_later"] += 1
             else:
                 state = "failed" if row.actual_state in ("pending", "failed") else row.actual_state
                 conn.execute(
@@ -360,7 +361,6 @@ class Publisher:
                          "details": json.dumps({"error": error.message, "details": error.details}, default=str),
                          "channel": self.channel, "entity_id": str(row.id), "run_id": self.run_id},
                     )  # fmt: skip
-                self.result.counts["failed"] += 1
             self._log(
                 conn,
                 f"listing.{action}",
@@ -369,7 +369,36 @@ class Publisher:
                 {"error": error.message, "retryable": error.retryable},
             )
 
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A local write, in a worker thread: the event loop keeps the other items' calls going while
+        it commits (blocking the loop on every commit would serialise the whole pass)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _tx(self, work: Callable[[Connection], Any]) -> Any:
+        def transaction() -> Any:
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        return await self._off_loop(transaction)
+
     # --- the three kinds of work
+
+    async def _upload_photos(self, draft: ListingDraft, refs: dict[str, str]) -> BaseException | None:
+        """Upload the photos not yet in `refs` (at once, within the channel-wide photo slots) and add
+        their references; returns the first failure. The caller commits `refs` whether or not one
+        failed, so a photo that did upload is not uploaded again."""
+        missing = list({p.sha256: p for p in draft.photos if p.sha256 not in refs}.values())
+
+        async def upload(photo: Photo) -> str:
+            async with self._photo_slots:
+                return str(await self.client.upload_photo(photo))
+
+        uploaded = await asyncio.gather(*map(upload, missing), return_exceptions=True)
+        for photo, ref in zip(missing, uploaded, strict=True):
+            if not isinstance(ref, BaseException):
+                refs[photo.sha256] = ref
+                self.result.counts["photos_uploaded"] += 1
+        return next((u for u in uploaded if isinstance(u, BaseException)), None)
 
     async def _create(self, row) -> None:
         draft = _listing_draft(row, "", self.media_url)
@@ -378,31 +407,65 @@ class Publisher:
         if self.dry_run:
             self.result.payloads.append({"sku": row.sku, "action": "create",
                                          "request": dry_run_payload(self.client, draft, refs)})  # fmt: skip
-            with self.engine.begin() as conn:
-                self._log(conn, "listing.publish", "info", row, {"dry_run": True})
+            await self._tx(lambda conn: self._log(conn, "listing.publish", "info", row, {"dry_run": True}))
             self.result.counts["dry_run"] += 1
             return
         if ids.get("create_attempted"):
             existing = await self.client.find_by_sku(row.sku)
             if existing is not None:  # the earlier attempt did create it: adopt, never create again
-                self._commit_live(row, existing, "adopt")
+                await self._off_loop(self._commit_live, row, existing, "adopt")
                 self.result.counts["adopted"] += 1
                 return
-        for photo in draft.photos:
-            if photo.sha256 in refs:
-                continue
-            refs[photo.sha256] = str(await self.client.upload_photo(photo))
-            self.result.counts["photos_uploaded"] += 1
-            with self.engine.begin() as conn:
-                self._merge_remote_ids(conn, row.id, {"photos": refs})
-        with self.engine.begin() as conn:  # intent, committed before the create call
-            self._merge_remote_ids(conn, row.id, {"create_attempted": True})
-            self._log(conn, "listing.publish", "intent", row, {"price": row.desired_price})
+        failure = await self._upload_photos(draft, refs)
+
+        def intent(conn: Connection) -> None:  # photo references and intent, committed before the create
+            patch: dict[str, Any] = {"photos": refs}
+            if failure is None:
+                patch["create_attempted"] = True
+                self._log(conn, "listing.publish", "intent", row, {"price": row.desired_price})
+            self._merge_remote_ids(conn, row.id, patch)
+
+        await self._tx(intent)
+        if failure is not None:
+            raise failure
         remote = await self.client.create(draft, photo_refs=refs)
         if self.after_create is not None:
             self.after_create(row.sku, remote)
-        self._commit_live(row, remote, "publish")
+        await self._off_loop(self._commit_live, row, remote, "publish")
         self.result.counts["created"] += 1
+
+    def _record_price(self, conn: Connection, row) -> None:
+        conn.execute(
+            text("UPDATE retail.channel_listings SET actual_price = :p, last_error = NULL WHERE id = :id"),
+            {"p": row.desired_price, "id": row.id},
+        )
+        conn.execute(
+            text(
+                """INSERT INTO retail.price_history
+                          (channel_listing_id, old_price, new_price, currency, source, reason, operator_command_id)
+                   VALUES (:id, :old, :new, :currency, :source, :reason, :command_id)"""
+            ),
+            {
+                "id": row.id,
+                "old": row.actual_price,
+                "new": row.desired_price,
+                "currency": row.currency,
+                "source": "operator" if self.command_id is not None else "reprice",
+                "reason": "operator command"
+                if self.command_id is not None
+                else "desired price differs from live price",
+                "command_id": self.command_id,
+            },
+        )
+        self._log(conn, "listing.update_price", "succeeded", row,
+                  {"old": row.actual_price, "new": row.desired_price})  # fmt: skip
+
+    def _record_quantity(self, conn: Connection, row) -> None:
+        conn.execute(
+            text("UPDATE retail.channel_listings SET actual_quantity = :q WHERE id = :id"),
+            {"q": row.desired_quantity, "id": row.id},
+        )
+        self._log(conn, "listing.update_quantity", "succeeded", row, {"new": row.desired_quantity})
 
     async def _reprice(self, row) -> None:
         remote = _remote(row)
@@ -412,68 +475,42 @@ class Publisher:
             self.result.counts["dry_run"] += 1
             return
         if row.desired_price != row.actual_price:
-            with self.engine.begin() as conn:
-                self._log(conn, "listing.update_price", "intent", row,
-                          {"old": row.actual_price, "new": row.desired_price})  # fmt: skip
+            await self._tx(lambda conn: self._log(conn, "listing.update_price", "intent", row,
+                                                  {"old": row.actual_price, "new": row.desired_price}))  # fmt: skip
             updated = await self.client.update_price(remote, Decimal(row.desired_price))
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "UPDATE retail.channel_listings SET actual_price = :p, last_error = NULL WHERE id = :id"
-                    ),
-                    {"p": row.desired_price, "id": row.id},
-                )
-                conn.execute(
-                    text(
-                        """INSERT INTO retail.price_history
-                                  (channel_listing_id, old_price, new_price, currency, source, reason, operator_command_id)
-                           VALUES (:id, :old, :new, :currency, :source, :reason, :command_id)"""
-                    ),
-                    {
-                        "id": row.id,
-                        "old": row.actual_price,
-                        "new": row.desired_price,
-                        "currency": row.currency,
-                        "source": "operator" if self.command_id is not None else "reprice",
-                        "reason": "operator command"
-                        if self.command_id is not None
-                        else "desired price differs from live price",
-                        "command_id": self.command_id,
-                    },
-                )
-                self._log(conn, "listing.update_price", "succeeded", row,
-                          {"old": row.actual_price, "new": row.desired_price})  # fmt: skip
+            await self._tx(lambda conn: self._record_price(conn, row))
             remote = updated
             self.result.counts["repriced"] += 1
         if row.desired_quantity != row.actual_quantity:
-            with self.engine.begin() as conn:
-                self._log(conn, "listing.update_quantity", "intent", row, {"new": row.desired_quantity})
-            await self.client.update_quantity(remote, row.desired_quantity)
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text("UPDATE retail.channel_listings SET actual_quantity = :q WHERE id = :id"),
-                    {"q": row.desired_quantity, "id": row.id},
+            await self._tx(
+                lambda conn: self._log(
+                    conn, "listing.update_quantity", "intent", row, {"new": row.desired_quantity}
                 )
-                self._log(conn, "listing.update_quantity", "succeeded", row, {"new": row.desired_quantity})
+            )
+            await self.client.update_quantity(remote, row.desired_quantity)
+            await self._tx(lambda conn: self._record_quantity(conn, row))
             self.result.counts["requantified"] += 1
+
+    def _record_withdrawn(self, conn: Connection, row, remote: RemoteListing) -> None:
+        conn.execute(
+            text(
+                """UPDATE retail.channel_listings SET actual_state = :s, withdrawn_at = now(), last_error = NULL
+                    WHERE id = :id"""
+            ),
+            {"s": "sold" if remote.state == "sold" else "withdrawn", "id": row.id},  # Reverb says 'ended'
+        )
+        self._log(conn, "listing.withdraw", "succeeded", row, {"reason": row.withdraw_reason})
 
     async def _withdraw(self, row) -> None:
         if self.dry_run:
             self.result.payloads.append({"sku": row.sku, "action": "withdraw", "reason": row.withdraw_reason})
             self.result.counts["dry_run"] += 1
             return
-        with self.engine.begin() as conn:
-            self._log(conn, "listing.withdraw", "intent", row, {"reason": row.withdraw_reason})
+        await self._tx(
+            lambda conn: self._log(conn, "listing.withdraw", "intent", row, {"reason": row.withdraw_reason})
+        )
         remote = await self.client.withdraw(_remote(row), row.withdraw_reason or "withdrawn")
-        with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    """UPDATE retail.channel_listings SET actual_state = :s, withdrawn_at = now(), last_error = NULL
-                        WHERE id = :id"""
-                ),
-                {"s": "sold" if remote.state == "sold" else "withdrawn", "id": row.id},  # Reverb says 'ended'
-            )
-            self._log(conn, "listing.withdraw", "succeeded", row, {"reason": row.withdraw_reason})
+        await self._tx(lambda conn: self._record_withdrawn(conn, row, remote))
         self.result.counts["withdrawn"] += 1
 
     async def run(self) -> PublishResult:
@@ -489,9 +526,10 @@ class Publisher:
         if self.scope.limit is not None:
             rows = rows[: self.scope.limit]
         actions = {"withdraw": self._withdraw, "price": self._reprice, "create": self._create}
-        names = ACTIONS
         exhausted = False
+        # Bounded per channel: `concurrency` items in flight, and as many photo uploads beside them.
         semaphore = asyncio.Semaphore(self.concurrency)
+        self._photo_slots = asyncio.Semaphore(self.concurrency)
 
         def defer(row) -> None:
             kind = _kind(row)
@@ -511,19 +549,26 @@ class Publisher:
                     exhausted = True  # the rest waits for the next window: recorded, not failed
                     defer(row)
                 except ChannelError as error:
-                    self._fail(row, names[kind], error)
+                    self.result.errors.append({"listing_id": row.id, "sku": row.sku, "action": ACTIONS[kind],
+                                               "message": error.message, "retryable": error.retryable})  # fmt: skip
+                    self.result.counts["retry_later" if error.retryable else "failed"] += 1
+                    await self._off_loop(self._fail, row, ACTIONS[kind], error)
 
         # Priority order between kinds (withdrawals, then prices, then new listings); within a kind,
         # up to `concurrency` items at a time.
         # A systemic error (anything but a ChannelError) cancels the siblings and fails the run.
-        for kind in sorted(PRIORITY, key=PRIORITY.get):
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for row in rows:
-                        if _kind(row) == kind:
-                            group.create_task(one(row))
-            except BaseExceptionGroup as errors:
-                raise errors.exceptions[0] from None
+        with ThreadPoolExecutor(
+            self.concurrency + 1, thread_name_prefix=f"publish-{self.channel}"
+        ) as executor:
+            self._executor = executor
+            for kind in sorted(PRIORITY, key=PRIORITY.get):
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for row in rows:
+                            if _kind(row) == kind:
+                                group.create_task(one(row))
+                except BaseExceptionGroup as errors:
+                    raise errors.exceptions[0] from None
         budget = self.client.budget()
         self.result.budget = {"limit": budget.limit, "used": budget.used, "remaining": budget.remaining}
         return self.result

@@ -1,0 +1,301 @@
+"""Listing publish throughput (issue 4): 60 drafts per channel, 2-3 photos each, on Trade Me, eBay,
+Shopify and Reverb, every request with 100 ms of injected latency.
+
+Measured in one run, against one embedded PostgreSQL and simulators in a child process:
+- pipeline: `run_publish`, the channel_listings asset's own work, one process per channel running at
+  once (as the hourly schedule's four partition runs do), `CONCURRENCY` listings in flight per channel;
+- serial baseline: the same code with one listing and one call at a time, channel after channel
+  (how the seed scripts worked), on a second database and simulator with the same drafts;
+- calls: counted from each simulator's request journal (photo uploads, retries and token calls
+  included), per listing published; photos per listing from the drafts.
+
+Shopify's REST Admin API allows 2 calls/s from a 40-call bucket (standard plan) and a listing takes
+two calls (product, then its inventory level), so the Shopify partition has a floor of about
+(calls - 40) / 2 seconds whatever the concurrency: it bounds the whole run's wall clock, and so
+`speedup_vs_serial`. The per-channel speedups and the speedup without Shopify are printed beside it.
+
+The last line printed is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from retail_pipeline.db import embedded, migrations
+from retail_pipeline.db.admin import create_database
+from retail_pipeline.db.engine import get_engine
+from retail_pipeline.db.urls import with_database
+from retail_pipeline.settings import PROJECT_ROOT
+
+CHANNELS = ("trademe", "ebay", "shopify", "reverb")
+LISTINGS_PER_CHANNEL = 60
+LATENCY_MS, LATENCY_JITTER_MS = 100, 10
+CONCURRENCY = 8  # the channel_listings asset's default (ChannelListingsConfig.concurrency)
+CATEGORIES = (  # (category, brand, title stem): ones every channel's mapping knows
+    ("Headphones", "Sony", "Wireless Noise Cancelling Headphones"),
+    ("Guitars", "Fender", "Player Stratocaster Electric Guitar"),
+    ("Laptops", "Lenovo", "ThinkPad X1 Carbon 14in Laptop"),
+)
+
+
+def _serve(queue: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+    from contextlib import ExitStack
+
+    from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app
+    from retail_pipeline.simulators.testing import serve_in_thread
+
+    latency = FaultConfig(latency_ms=LATENCY_MS, latency_jitter_ms=LATENCY_JITTER_MS)
+    with ExitStack() as stack:
+        for _ in ("pipeline", "serial"):
+            config = SimulatorConfig(seed=11, products_per_supplier=1, faults={"*": latency})
+            queue.put(stack.enter_context(serve_in_thread(build_simulator_app(config))))
+        stop.wait()
+
+
+def _jpeg(seed: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (500, 500), (seed * 37 % 255, seed * 11 % 255, 140)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _seed(url: str, media_dir: Path) -> int:
+    """LaunchLock-passed products with their photos on disk, then every channel's drafts; returns the
+    number of photos per channel."""
+    from retail_pipeline.defs.listings.drafts import build_drafts
+
+    engine = get_engine(url)
+    photos = 0
+    with engine.begin() as conn:
+        supplier = conn.scalar(
+            text(
+                "INSERT INTO retail.suppliers (code, name, adapter) VALUES ('bench', 'Bench', 'generic') RETURNING id"
+            )
+        )
+        for n in range(LISTINGS_PER_CHANNEL):
+            category, brand, stem = CATEGORIES[n % len(CATEGORIES)]
+            sku, title = f"BL-{n:04d}", f"{brand} {stem} No. {n}"
+            sp = conn.scalar(
+                text(
+                    """INSERT INTO retail.supplier_products (supplier_id, sku, title, description, brand, mpn, price,
+                              currency, stock_quantity, availability, condition, content_hash)
+                       VALUES (:s, :sku, :t, :t, :b, :mpn, :cost, 'NZD', 3, 'in_stock', 'new', 'h') RETURNING id"""
+                ),
+                {"s": supplier, "sku": sku, "t": title, "b": brand, "mpn": f"M{n}", "cost": 100 + 7 * n},
+            )
+            product = conn.scalar(
+                text(
+                    """INSERT INTO retail.products (supplier_product_id, sku, enricher, prompt_version, input_hash,
+                              title, description, category, condition, attributes, keywords, stock_quantity)
+                       VALUES (:sp, :sku, 'offline', 'v1', 'h', :t, :d, :c, 'new', '{"colour": "Black"}',
+                               ARRAY['bench'], 3) RETURNING id"""
+                ),
+                {"sp": sp, "sku": sku, "t": title, "d": f"{title}.\n\nBrand new.", "c": category},
+            )
+            conn.execute(
+                text("INSERT INTO retail.validation_results (product_id, passed, rules_version, input_hash)"
+                     " VALUES (:p, true, 'bench', 'h')"),
+                {"p": product},
+            )  # fmt: skip
+            for k in range(2 + n % 2):  # 2 or 3 photos
+                data = _jpeg(n * 3 + k)
+                digest = hashlib.sha256(data).hexdigest()
+                rel = f"bench/{digest}.jpg"
+                (media_dir / "bench").mkdir(parents=True, exist_ok=True)
+                (media_dir / rel).write_bytes(data)
+                asset = conn.scalar(
+                    text(
+                        """INSERT INTO retail.media_assets (sha256, rel_path, content_type, bytes, width, height)
+                           VALUES (:d, :r, 'image/jpeg', :b, 500, 500) RETURNING id"""
+                    ),
+                    {"d": digest, "r": rel, "b": len(data)},
+                )
+                conn.execute(
+                    text("INSERT INTO retail.supplier_product_images (supplier_product_id, source_url, position,"
+                         " media_asset_id) VALUES (:sp, :u, :k, :a)"),
+                    {"sp": sp, "u": f"https://supplier.example/{sku}/{k}.jpg", "k": k, "a": asset},
+                )  # fmt: skip
+                photos += 1
+        for channel in CHANNELS:
+            counts = build_drafts(conn, channel)
+            if counts["valid"] != LISTINGS_PER_CHANNEL:
+                raise RuntimeError(f"{channel}: only {counts['valid']} valid drafts: {counts}")
+    return photos
+
+
+def _database(server: str, name: str, media_dir: Path) -> tuple[str, int]:
+    create_database(server, name)
+    url = with_database(server, name)
+    migrations.migrate(url, PROJECT_ROOT / "sql")
+    return url, _seed(url, media_dir)
+
+
+def _environment(simulator: str) -> None:
+    """Point this process's clients at `simulator` (the settings are read from the environment)."""
+    from retail_pipeline.settings import get_settings
+
+    os.environ["SIMULATOR_URL"] = simulator
+    get_settings.cache_clear()
+
+
+def _publish(database_url: str, simulator: str, channel: str, concurrency: int) -> dict:
+    from retail_pipeline.defs.listings.assets import media_signer
+    from retail_pipeline.defs.listings.publish import run_publish
+    from retail_pipeline.integrations.marketplaces import ChannelsResource
+
+    _environment(simulator)
+    engine = get_engine(database_url)
+    started = time.perf_counter()
+    result = run_publish(
+        engine, ChannelsResource().client(channel), media_url=media_signer(), concurrency=concurrency
+    )
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"channel": channel, "seconds": round(seconds, 2), **{k: v for k, v in result.counts.items() if v}}
+
+
+def _warm(_: int) -> None:
+    """Import what a run imports, before the clock starts (Dagster's run workers are warm too)."""
+    import retail_pipeline.defs.listings.publish  # noqa: F401
+    from retail_pipeline.integrations.marketplaces import client_class
+
+    for channel in CHANNELS:
+        client_class(channel)
+
+
+def _calls(simulator: str) -> dict[str, int]:
+    journal = httpx.get(f"{simulator}/_control/journal", timeout=60).json()["entries"]
+    return {c: sum(1 for e in journal if e["system"] == c) for c in CHANNELS}
+
+
+def _summary(runs: list[dict], seconds: float, calls: dict[str, int], photos: int) -> dict:
+    listed = {r["channel"]: r.get("created", 0) for r in runs}
+    total = sum(listed.values())
+    return {
+        "seconds": round(seconds, 2),
+        "listings": total,
+        "listings_per_s": round(total / seconds, 2),
+        "calls": sum(calls.values()),
+        "calls_per_listing": round(sum(calls.values()) / total, 3),
+        "by_channel": {
+            r["channel"]: {
+                **{k: v for k, v in r.items() if k != "channel"},
+                "calls": calls[r["channel"]],
+                "calls_per_listing": round(calls[r["channel"]] / max(1, listed[r["channel"]]), 3),
+                "photos_per_listing": round(photos / LISTINGS_PER_CHANNEL, 3),
+            }
+            for r in runs
+        },
+    }
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="rp-bench-listings-"))
+    workdir.chmod(0o755)  # run as root, the embedded server drops to its own user
+    os.environ.update(
+        RETAIL_DATA_DIR=str(workdir / "var"), MEDIA_SIGNING_KEY="bench-signing-key", USE_SIMULATORS="true"
+    )
+    media_dir = workdir / "var" / "media"
+    context = multiprocessing.get_context("spawn")
+    simulators, stop = context.Queue(), context.Event()
+    server = context.Process(target=_serve, args=(simulators, stop), daemon=True)
+    server.start()
+    try:
+        pipeline_sim, serial_sim = simulators.get(timeout=120), simulators.get(timeout=120)
+        pg = embedded.start(workdir / "pg", keep_running=False)
+        pipeline_db, photos = _database(pg, "bench_pipeline", media_dir)
+        serial_db, _ = _database(pg, "bench_serial", media_dir)
+        os.environ["DATABASE_URL"] = pipeline_db
+        photos_per_listing = photos / LISTINGS_PER_CHANNEL
+
+        with ProcessPoolExecutor(len(CHANNELS), mp_context=context) as workers:
+            list(workers.map(_warm, range(len(CHANNELS))))
+            started = time.perf_counter()
+            futures = [workers.submit(_publish, pipeline_db, pipeline_sim, c, CONCURRENCY) for c in CHANNELS]
+            runs = [f.result() for f in futures]
+            pipeline = _summary(runs, time.perf_counter() - started, _calls(pipeline_sim), photos)
+            print(json.dumps({"pipeline": pipeline}), flush=True)
+            again = [f.result() for f in [workers.submit(_publish, pipeline_db, pipeline_sim, c, CONCURRENCY)
+                                          for c in CHANNELS]]  # fmt: skip
+            rerun_creates = sum(r.get("created", 0) for r in again)
+            rerun_calls = sum(_calls(pipeline_sim).values()) - pipeline["calls"]
+            print(
+                json.dumps({"unchanged_rerun": {"created": rerun_creates, "calls": rerun_calls}}), flush=True
+            )
+
+        _warm(0)
+        started = time.perf_counter()
+        serial_runs = [_publish(serial_db, serial_sim, c, 1) for c in CHANNELS]
+        serial = _summary(serial_runs, time.perf_counter() - started, _calls(serial_sim), photos)
+        print(json.dumps({"serial_baseline": serial}), flush=True)
+    finally:
+        stop.set()
+        server.join(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    from retail_pipeline.simulators.shopify.models import ShopifySimulatorConfig
+
+    # Shopify's REST Admin API leaks 2 calls/s from a 40-call bucket (standard plan): no client can
+    # publish faster than that, serial or not, so the whole run's wall clock is Shopify's floor.
+    shopify = ShopifySimulatorConfig()
+    shopify_calls = pipeline["by_channel"]["shopify"]["calls"]
+    shopify_floor = max(0.0, shopify_calls - shopify.bucket_size) / shopify.leak_rate
+    by_channel = {
+        c: round(serial["by_channel"][c]["seconds"] / v["seconds"], 2)
+        for c, v in pipeline["by_channel"].items()
+    }
+    others = [c for c in CHANNELS if c != "shopify"]
+    unthrottled = sum(serial["by_channel"][c]["seconds"] for c in others) / max(
+        pipeline["by_channel"][c]["seconds"] for c in others
+    )
+    per_channel_ok = all(
+        v["calls_per_listing"] <= photos_per_listing + 2 for v in pipeline["by_channel"].values()
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "listings_publish",
+                "listings": pipeline["listings"],
+                "channels": len(CHANNELS),
+                "listings_per_channel": LISTINGS_PER_CHANNEL,
+                "calls_per_listing": pipeline["calls_per_listing"],
+                "photos_per_listing": round(photos_per_listing, 3),
+                "calls_per_listing_goal_met": pipeline["calls_per_listing"] <= photos_per_listing + 2
+                and per_channel_ok,
+                "calls_per_listing_by_channel": {
+                    c: v["calls_per_listing"] for c, v in pipeline["by_channel"].items()
+                },
+                "listings_per_s": pipeline["listings_per_s"],
+                "serial_listings_per_s": serial["listings_per_s"],
+                "speedup_vs_serial": round(pipeline["listings_per_s"] / serial["listings_per_s"], 2),
+                "speedup_vs_serial_by_channel": by_channel,
+                "speedup_vs_serial_without_shopify": round(unthrottled, 2),
+                "shopify_rate_limit": f"{shopify.bucket_size}-call bucket, {shopify.leak_rate:g} calls/s",
+                "shopify_floor_seconds": round(shopify_floor, 1),
+                "pipeline_seconds": pipeline["seconds"],
+                "serial_seconds": serial["seconds"],
+                "rerun_creates": rerun_creates,
+                "rerun_calls": rerun_calls,
+                "latency_ms": f"{LATENCY_MS}±{LATENCY_JITTER_MS}",
+                "concurrency_per_channel": CONCURRENCY,
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
