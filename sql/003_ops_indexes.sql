@@ -2,10 +2,11 @@
 --
 -- Two kinds of support, both chosen so each inbox/summary query touches only the rows it reports:
 --
--- 1. Partial indexes over "needs a person" rows: each inbox group is a bounded, newest-first index scan
---    plus an exact count over a small partial index, however big the tables around them grow.
+-- 1. Partial indexes over "needs a person" rows: each inbox group's items are a bounded, newest-first
+--    index scan, however big the tables around them grow.
 --
--- 2. retail.kpi_counts: exact row counts per (metric, dim1, dim2), kept by statement-level triggers.
+-- 2. retail.kpi_counts: exact row counts per (metric, dim1, dim2), kept by statement-level triggers
+--    (the summary's totals, and the inbox's counts of failed orders, invalid drafts, open tasks).
 --    count(*) over a million products is ~50 ms even as an index-only scan; summing a few dozen
 --    counter rows is not. Writers only ever INSERT delta rows (never update a shared counter row),
 --    so concurrent writers never wait on each other or deadlock here; readers sum the deltas and
@@ -15,23 +16,23 @@
 -- Inbox groups
 -- ---------------------------------------------------------------------------------------------
 
--- Orders that stopped on a failure; newest first.
-CREATE INDEX orders_attention_idx ON retail.orders (current_status_at DESC, id DESC) INCLUDE (current_status)
+-- Orders that stopped on a failure, newest first (counted in kpi_counts).
+CREATE INDEX orders_attention_idx ON retail.orders (current_status_at DESC, id DESC)
     WHERE current_status IN ('acceptance_failed', 'label_failed');
 
--- Drafts a channel's rules rejected; newest first, counted per channel.
-CREATE INDEX listing_drafts_invalid_idx ON retail.listing_drafts (updated_at DESC, id DESC) INCLUDE (channel)
+-- Drafts a channel's rules rejected, newest first (counted per channel in kpi_counts).
+CREATE INDEX listing_drafts_invalid_idx ON retail.listing_drafts (updated_at DESC, id DESC)
     WHERE status = 'invalid';
 
--- Unresolved tasks (open or acknowledged), newest first per kind; counts per kind come from
--- ops_tasks_open_key (001).
+-- Unresolved tasks (open or acknowledged), newest first per kind (counted per kind in kpi_counts).
 CREATE INDEX ops_tasks_unresolved_idx ON retail.ops_tasks (kind, created_at DESC, id DESC)
     WHERE status IN ('open', 'acknowledged');
 
 -- A task by its key whatever its status: the failed-runs group looks up each run's task (run id = key).
 CREATE INDEX ops_tasks_kind_key_idx ON retail.ops_tasks (kind, dedupe_key);
 
--- Threads whose last word is the customer's; the threshold is a range on last_inbound_at.
+-- Threads whose last word is the customer's; the threshold is a range on last_inbound_at, counted
+-- from this index (a time threshold cannot be a trigger-kept counter).
 CREATE INDEX conversations_awaiting_reply_idx ON retail.conversations (last_inbound_at, id)
     WHERE status = 'open' AND last_inbound_at IS NOT NULL
       AND (last_outbound_at IS NULL OR last_outbound_at < last_inbound_at);
@@ -107,7 +108,9 @@ INSERT INTO kpi_counted VALUES
     ('validation_results', 'validation_results', $$CASE WHEN passed THEN 'passed' ELSE 'failed' END$$, $$''$$),
     ('channel_listings', 'channel_listings', 'channel', 'actual_state'),
     ('orders', 'orders', 'channel', $$coalesce(current_status, 'none')$$),
-    ('operator_commands', 'operator_commands', 'status', $$''$$);
+    ('operator_commands', 'operator_commands', 'status', $$''$$),
+    ('listing_drafts', 'listing_drafts', 'channel', 'status'),
+    ('ops_tasks', 'ops_tasks', 'kind', 'status');
 
 DO $$
 DECLARE

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
@@ -180,153 +180,183 @@ class Inbox(BaseModel):
 # ------------------------------------------------------------------------------------------------
 # GET /ops/inbox
 # ------------------------------------------------------------------------------------------------
+# The whole inbox is ONE statement that PostgreSQL answers as JSON text: one round trip, one snapshot
+# (the counts agree with each other), and no per-row work in Python, which on a busy two-core host is
+# what the latency budget goes on. Each group below is one scalar subquery; items are chosen by the
+# group's index (newest first, LIMIT) and then aggregated in that same order. Counts that a trigger
+# can keep come from kpi_counts (the statement's `kpi` CTE), so they cost the same at any size.
 
-HUMAN_COMMANDS_COUNT = text("SELECT count(*) FROM retail.operator_commands WHERE status = 'human_required'")
-HUMAN_COMMANDS = text(
-    """
-    SELECT id, command_type, channel, error, dry_run, requested_by, run_id, attempts, created_at, updated_at
-      FROM retail.operator_commands
-     WHERE status = 'human_required'
-     ORDER BY created_at DESC, id DESC
-     LIMIT :limit
-    """
+
+def _items(select: str, order: str) -> str:
+    """A JSON array of the rows of `select` (which carries its own ORDER BY ... LIMIT), in `order`."""
+    return f"(SELECT coalesce(json_agg(i ORDER BY {order}), '[]') FROM ({select}) i)"
+
+
+_HUMAN_COMMANDS_ITEMS = _items(
+    """SELECT id, command_type, channel, error, dry_run, requested_by, run_id, attempts, created_at,
+                  updated_at
+             FROM retail.operator_commands WHERE status = 'human_required'
+            ORDER BY created_at DESC, id DESC LIMIT :limit""",
+    "i.created_at DESC, i.id DESC",
 )
+_HUMAN_COMMANDS = f"""
+    SELECT json_build_object(
+        'count', (SELECT coalesce(sum(n), 0) FROM kpi
+                   WHERE metric = 'operator_commands' AND dim1 = 'human_required'),
+        'items', {_HUMAN_COMMANDS_ITEMS})"""
 
-DAGSTER_RUNS_EXIST = text("SELECT to_regclass('dagster.runs') IS NOT NULL")
-# Dagster's own table (idx_run_status); end_time is a unix timestamp, the one time it stores unambiguously.
-# A run whose task an operator resolved or dismissed has been dealt with.
+# Dagster's own table and index: idx_run_range (status, update_timestamp) makes "failed since" a range
+# scan whatever the run history's size. update_timestamp is naive UTC, as Dagster's own
+# RunsFilter(updated_after=...) reads it; for a failed run it is when it failed. A run whose task an
+# operator resolved or dismissed has been dealt with.
 _FAILED_RUNS_WHERE = """
-     WHERE r.status = 'FAILURE' AND r.end_time >= :since
+     WHERE r.status = 'FAILURE' AND r.update_timestamp >= :since
        AND NOT EXISTS (SELECT 1 FROM retail.ops_tasks d
                         WHERE d.kind = 'run_failure' AND d.dedupe_key = r.run_id
                           AND d.status IN ('resolved', 'dismissed'))"""
-FAILED_RUNS_COUNT = text(f"SELECT count(*) FROM dagster.runs r {_FAILED_RUNS_WHERE}")
-FAILED_RUNS = text(
-    f"""
-    SELECT r.run_id, r.pipeline_name AS job_name, r.partition,
-           to_timestamp(r.start_time) AS started_at, to_timestamp(r.end_time) AS failed_at,
-           t.details ->> 'error' AS error, t.details -> 'failed_steps' AS failed_steps,
-           t.id AS task_id, t.status AS task_status
-      FROM dagster.runs r
-      LEFT JOIN LATERAL (SELECT id, status, details FROM retail.ops_tasks
-                          WHERE kind = 'run_failure' AND dedupe_key = r.run_id
-                          ORDER BY id DESC LIMIT 1) t ON true
-      {_FAILED_RUNS_WHERE}
-     ORDER BY r.end_time DESC, r.id DESC
-     LIMIT :limit
-    """
+_FAILED_RUNS_ITEMS = _items(
+    f"""SELECT r.run_id, r.pipeline_name AS job_name, r.partition, to_timestamp(r.start_time) AS started_at,
+               coalesce(to_timestamp(r.end_time), r.update_timestamp AT TIME ZONE 'UTC') AS failed_at,
+               t.details ->> 'error' AS error, t.details -> 'failed_steps' AS failed_steps,
+               t.id AS task_id, t.status AS task_status
+          FROM dagster.runs r
+          LEFT JOIN LATERAL (SELECT id, status, details FROM retail.ops_tasks
+                              WHERE kind = 'run_failure' AND dedupe_key = r.run_id
+                              ORDER BY id DESC LIMIT 1) t ON true
+          {_FAILED_RUNS_WHERE}
+         ORDER BY r.update_timestamp DESC, r.run_id LIMIT :limit""",
+    "i.failed_at DESC, i.run_id",
 )
+_FAILED_RUNS = f"""
+    SELECT json_build_object(
+        'count', (SELECT count(*) FROM dagster.runs r {_FAILED_RUNS_WHERE}),
+        'window_hours', CAST(:failed_run_hours AS integer),
+        'dagster_storage', true,
+        'items', {_FAILED_RUNS_ITEMS})"""
+_NO_DAGSTER_RUNS = """
+    SELECT json_build_object('count', 0, 'window_hours', CAST(:failed_run_hours AS integer),
+                             'dagster_storage', false, 'items', '[]'::json)"""
 
-FAILED_ORDER_COUNTS = text(
-    """
-    SELECT current_status AS key, count(*) AS n FROM retail.orders
-     WHERE current_status IN ('acceptance_failed', 'label_failed')
-     GROUP BY current_status
-    """
+# orders_attention_idx: the partial index holds exactly these rows.
+_FAILED_ORDERS_ITEMS = _items(
+    """SELECT o.id, o.channel, o.external_order_id, o.current_status AS status,
+                  o.current_status_at AS status_at, h.reason, s.error AS shipment_error, o.currency,
+                  CAST(o.total AS text) AS total, o.placed_at, o.shipping_deadline
+             FROM retail.orders o
+             LEFT JOIN LATERAL (SELECT reason FROM retail.order_status_history
+                                 WHERE order_id = o.id ORDER BY created_at DESC, id DESC LIMIT 1) h ON true
+             LEFT JOIN retail.shipments s ON s.order_id = o.id
+            WHERE o.current_status IN ('acceptance_failed', 'label_failed')
+            ORDER BY o.current_status_at DESC, o.id DESC LIMIT :limit""",
+    "i.status_at DESC, i.id DESC",
 )
-FAILED_ORDERS = text(
-    """
-    SELECT o.id, o.channel, o.external_order_id, o.current_status AS status, o.current_status_at AS status_at,
-           h.reason, s.error AS shipment_error, o.currency, o.total, o.placed_at, o.shipping_deadline
-      FROM retail.orders o
-      LEFT JOIN LATERAL (SELECT reason FROM retail.order_status_history
-                          WHERE order_id = o.id ORDER BY created_at DESC, id DESC LIMIT 1) h ON true
-      LEFT JOIN retail.shipments s ON s.order_id = o.id
-     WHERE o.current_status IN ('acceptance_failed', 'label_failed')
-     ORDER BY o.current_status_at DESC, o.id DESC
-     LIMIT :limit
-    """
-)
+_FAILED_ORDERS = f"""
+    SELECT json_build_object(
+        'count', coalesce(sum(n), 0),
+        'by_status', json_build_object(
+            'acceptance_failed', coalesce(sum(n) FILTER (WHERE dim2 = 'acceptance_failed'), 0),
+            'label_failed', coalesce(sum(n) FILTER (WHERE dim2 = 'label_failed'), 0)),
+        'items', {_FAILED_ORDERS_ITEMS})
+      FROM kpi WHERE metric = 'orders' AND dim2 IN ('acceptance_failed', 'label_failed')"""
 
-INVALID_DRAFT_COUNTS = text(
-    "SELECT channel AS key, count(*) AS n FROM retail.listing_drafts WHERE status = 'invalid' GROUP BY channel"
+_INVALID_DRAFTS_ITEMS = _items(
+    """SELECT id, product_id, channel, sku, title, validation_errors, validated_at, updated_at
+             FROM retail.listing_drafts WHERE status = 'invalid'
+            ORDER BY updated_at DESC, id DESC LIMIT :limit""",
+    "i.updated_at DESC, i.id DESC",
 )
-INVALID_DRAFTS = text(
-    """
-    SELECT id, product_id, channel, sku, title, validation_errors, validated_at, updated_at
-      FROM retail.listing_drafts
-     WHERE status = 'invalid'
-     ORDER BY updated_at DESC, id DESC
-     LIMIT :limit
-    """
-)
+_INVALID_DRAFTS = f"""
+    SELECT json_build_object(
+        'count', coalesce(sum(n), 0),
+        'by_channel', coalesce(json_object_agg(dim1, n ORDER BY dim1), '{{}}'),
+        'items', {_INVALID_DRAFTS_ITEMS})
+      FROM kpi WHERE metric = 'listing_drafts' AND dim2 = 'invalid'"""
 
 _TASK_COLUMNS = """id, kind, status, severity, title, details, channel, entity_type, entity_id, run_id,
-           occurrences, created_at, last_seen_at"""
-# From ops_tasks_open_key (001): index-only over unresolved tasks.
-OPEN_TASK_COUNTS = text(
-    "SELECT kind AS key, count(*) AS n FROM retail.ops_tasks"
-    " WHERE status IN ('open', 'acknowledged') GROUP BY kind"
+                  occurrences, created_at, last_seen_at"""
+_UNKNOWN_LISTINGS_ITEMS = _items(
+    f"""SELECT {_TASK_COLUMNS} FROM retail.ops_tasks
+            WHERE kind = 'unknown_remote_listing' AND status IN ('open', 'acknowledged')
+            ORDER BY created_at DESC, id DESC LIMIT :limit""",
+    "i.created_at DESC, i.id DESC",
 )
-# The newest per kind (ops_tasks_unresolved_idx), merged: a few short index scans, whatever the kinds.
-OPEN_TASKS = text(
-    f"""
-    SELECT t.* FROM unnest(CAST(:kinds AS text[])) AS k(kind)
-     CROSS JOIN LATERAL (
-           SELECT {_TASK_COLUMNS}
-             FROM retail.ops_tasks
-            WHERE kind = k.kind AND status IN ('open', 'acknowledged')
-            ORDER BY created_at DESC, id DESC
-            LIMIT :limit) t
-     ORDER BY t.created_at DESC, t.id DESC
-     LIMIT :limit
-    """
-)
+_UNKNOWN_LISTINGS = f"""
+    SELECT json_build_object(
+        'count', (SELECT coalesce(sum(n), 0) FROM kpi
+                   WHERE metric = 'ops_tasks' AND dim1 = 'unknown_remote_listing'
+                     AND dim2 IN ('open', 'acknowledged')),
+        'items', {_UNKNOWN_LISTINGS_ITEMS})"""
 
-# Written as conversations_awaiting_reply_idx's predicate, so the planner uses it.
+# The newest items per kind from ops_tasks_unresolved_idx, merged: one short index scan per kind that
+# has any unresolved task.
+_OPEN_TASKS_ITEMS = _items(
+    f"""SELECT t.* FROM kinds k CROSS JOIN LATERAL (
+                   SELECT {_TASK_COLUMNS} FROM retail.ops_tasks
+                    WHERE kind = k.kind AND status IN ('open', 'acknowledged')
+                    ORDER BY created_at DESC, id DESC LIMIT :limit) t
+            ORDER BY t.created_at DESC, t.id DESC LIMIT :limit""",
+    "i.created_at DESC, i.id DESC",
+)
+_OPEN_TASKS = f"""
+    WITH kinds AS (SELECT dim1 AS kind, sum(n) AS n FROM kpi
+                    WHERE metric = 'ops_tasks' AND dim2 IN ('open', 'acknowledged') GROUP BY dim1)
+    SELECT json_build_object(
+        'count', coalesce(sum(n), 0),
+        'by_kind', coalesce(json_object_agg(kind, n ORDER BY kind), '{{}}'),
+        'items', {_OPEN_TASKS_ITEMS})
+      FROM kinds"""
+
+# Written as conversations_awaiting_reply_idx's predicate, so the planner uses it. Longest wait first.
 _AWAITING_REPLY = """c.status = 'open' AND c.last_inbound_at IS NOT NULL
-       AND (c.last_outbound_at IS NULL OR c.last_outbound_at < c.last_inbound_at)
-       AND c.last_inbound_at < :cutoff"""
-WAITING_COUNT = text(f"SELECT count(*) FROM retail.conversations c WHERE {_AWAITING_REPLY}")
-WAITING = text(
-    f"""
-    SELECT c.id, c.channel, c.external_thread_id, c.subject, c.order_id, c.last_inbound_at,
-           c.last_outbound_at, m.body AS last_message
-      FROM retail.conversations c
-      LEFT JOIN LATERAL (SELECT left(body, {SNIPPET_CHARS}) AS body FROM retail.messages
-                          WHERE conversation_id = c.id AND direction = 'inbound'
-                          ORDER BY created_at DESC LIMIT 1) m ON true
-     WHERE {_AWAITING_REPLY}
-     ORDER BY c.last_inbound_at, c.id
-     LIMIT :limit
-    """
+                AND (c.last_outbound_at IS NULL OR c.last_outbound_at < c.last_inbound_at)
+                AND c.last_inbound_at < :cutoff"""
+_WAITING_ITEMS = _items(
+    f"""SELECT c.id, c.channel, c.external_thread_id, c.subject, c.order_id, c.last_inbound_at,
+                   c.last_outbound_at,
+                   CAST(floor(extract(epoch FROM CAST(:now AS timestamptz) - c.last_inbound_at) / 60) AS integer)
+                       AS waiting_minutes,
+                   m.body AS last_message
+              FROM retail.conversations c
+              LEFT JOIN LATERAL (SELECT left(body, {SNIPPET_CHARS}) AS body FROM retail.messages
+                                  WHERE conversation_id = c.id AND direction = 'inbound'
+                                  ORDER BY created_at DESC LIMIT 1) m ON true
+             WHERE {_AWAITING_REPLY}
+             ORDER BY c.last_inbound_at, c.id LIMIT :limit""",
+    "i.last_inbound_at, i.id",
 )
+_WAITING = f"""
+    SELECT json_build_object(
+        'count', (SELECT count(*) FROM retail.conversations c WHERE {_AWAITING_REPLY}),
+        'threshold_minutes', CAST(:wait_minutes AS integer),
+        'items', {_WAITING_ITEMS})"""
 
 
-def _rows(conn: Connection, statement, **params: Any) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in conn.execute(statement, params)]
-
-
-def _counts(conn: Connection, statement) -> dict[str, int]:
-    return {row.key: row.n for row in conn.execute(statement)}
-
-
-def _failed_runs(conn: Connection, now: datetime, hours: int, limit: int) -> FailedRuns:
-    if not conn.scalar(DAGSTER_RUNS_EXIST):
-        return FailedRuns(count=0, items=[], window_hours=hours, dagster_storage=False)
-    params = {"since": (now - timedelta(hours=hours)).timestamp(), "limit": limit}
-    return FailedRuns(
-        count=conn.scalar(FAILED_RUNS_COUNT, params),
-        items=_rows(conn, FAILED_RUNS, **params),
-        window_hours=hours,
-        dagster_storage=True,
+def _inbox_statement(failed_runs: str):
+    return text(
+        f"""
+        WITH kpi AS MATERIALIZED (
+            SELECT metric, dim1, dim2, sum(n) AS n FROM retail.kpi_counts
+             WHERE metric IN ('operator_commands', 'orders', 'listing_drafts', 'ops_tasks')
+             GROUP BY metric, dim1, dim2 HAVING sum(n) <> 0)
+        SELECT CAST(json_build_object(
+            'generated_at', CAST(:now AS timestamptz),
+            'limit', CAST(:limit AS integer),
+            'commands_human_required', ({_HUMAN_COMMANDS}),
+            'failed_runs', ({failed_runs}),
+            'failed_orders', ({_FAILED_ORDERS}),
+            'invalid_drafts', ({_INVALID_DRAFTS}),
+            'unknown_remote_listings', ({_UNKNOWN_LISTINGS}),
+            'open_tasks', ({_OPEN_TASKS}),
+            'messages_waiting', ({_WAITING})) AS text) AS body,
+            (SELECT count(*) FROM retail.kpi_counts) AS kpi_rows
+        """
     )
 
 
-def _open_tasks(conn: Connection, kind: str | None, limit: int) -> OpenTasks:
-    by_kind = _counts(conn, OPEN_TASK_COUNTS)
-    kinds = [kind] if kind else sorted(by_kind)
-    items = _rows(conn, OPEN_TASKS, kinds=kinds, limit=limit) if any(by_kind.get(k) for k in kinds) else []
-    return OpenTasks(count=sum(by_kind.get(k, 0) for k in kinds), items=items, by_kind=by_kind)
-
-
-def _waiting(conn: Connection, now: datetime, minutes: int, limit: int) -> WaitingMessages:
-    params = {"cutoff": now - timedelta(minutes=minutes), "limit": limit}
-    items = [
-        ConversationItem(**row, waiting_minutes=int((now - row["last_inbound_at"]).total_seconds() // 60))
-        for row in _rows(conn, WAITING, **params)
-    ]
-    return WaitingMessages(count=conn.scalar(WAITING_COUNT, params), items=items, threshold_minutes=minutes)
+INBOX = _inbox_statement(_FAILED_RUNS)
+INBOX_WITHOUT_DAGSTER = _inbox_statement(_NO_DAGSTER_RUNS)  # before Dagster first created its tables
+DAGSTER_RUNS_EXIST = text("SELECT to_regclass('dagster.runs') IS NOT NULL")
+_dagster_seen: set[str] = set()  # databases whose dagster.runs exists (tables are never dropped)
 
 
 def build_inbox(
@@ -336,39 +366,30 @@ def build_inbox(
     wait_minutes: int = 60,
     failed_run_hours: int = FAILED_RUN_WINDOW_HOURS,
     now: datetime | None = None,
-) -> Inbox:
-    """Every inbox group, read in one REPEATABLE READ transaction so the counts agree with each other."""
+) -> tuple[str, int]:
+    """The inbox as JSON text in the ``Inbox`` shape (``Inbox.model_validate_json`` reads it), and how
+    many delta rows kpi_counts holds (past ``KPI_COMPACT_AFTER_ROWS`` the caller compacts them)."""
     now = now or datetime.now(UTC)
-    failed_by_status = _counts(conn, FAILED_ORDER_COUNTS)
-    drafts_by_channel = _counts(conn, INVALID_DRAFT_COUNTS)
-    unknown = _open_tasks(conn, "unknown_remote_listing", limit)
-    return Inbox(
-        generated_at=now,
-        limit=limit,
-        commands_human_required=Group[CommandItem](
-            count=conn.scalar(HUMAN_COMMANDS_COUNT), items=_rows(conn, HUMAN_COMMANDS, limit=limit)
-        ),
-        failed_runs=_failed_runs(conn, now, failed_run_hours, limit),
-        failed_orders=FailedOrders(
-            count=sum(failed_by_status.values()),
-            items=_rows(conn, FAILED_ORDERS, limit=limit) if failed_by_status else [],
-            by_status={s: failed_by_status.get(s, 0) for s in ORDER_ATTENTION},
-        ),
-        invalid_drafts=InvalidDrafts(
-            count=sum(drafts_by_channel.values()),
-            items=_rows(conn, INVALID_DRAFTS, limit=limit) if drafts_by_channel else [],
-            by_channel=drafts_by_channel,
-        ),
-        unknown_remote_listings=Group[TaskItem](count=unknown.count, items=unknown.items),
-        open_tasks=_open_tasks(conn, None, limit),
-        messages_waiting=_waiting(conn, now, wait_minutes, limit),
-    )
+    database = conn.engine.url.render_as_string()
+    if database not in _dagster_seen and conn.scalar(DAGSTER_RUNS_EXIST):
+        _dagster_seen.add(database)
+    params = {
+        "now": now,
+        "limit": limit,
+        "since": (now - timedelta(hours=failed_run_hours)).replace(tzinfo=None),  # naive UTC, as Dagster
+        "failed_run_hours": failed_run_hours,
+        "cutoff": now - timedelta(minutes=wait_minutes),
+        "wait_minutes": wait_minutes,
+    }
+    row = conn.execute(INBOX if database in _dagster_seen else INBOX_WITHOUT_DAGSTER, params).one()
+    return row.body, row.kpi_rows
 
 
-@router.get("/inbox")
+@router.get("/inbox", response_model=Inbox)
 def inbox(
     request: Request,
     engine: Annotated[Engine, Depends(db_engine)],
+    background: BackgroundTasks,
     _: Operator,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Items per group, newest first.")
@@ -376,16 +397,18 @@ def inbox(
     failed_run_hours: Annotated[
         int, Query(ge=1, le=90 * 24, description="How far back failed runs are listed.")
     ] = FAILED_RUN_WINDOW_HOURS,
-) -> Inbox:
+) -> Response:
     """What needs a person now, group by group: exact counts and the newest items of each."""
     settings: Settings = request.app.state.settings
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-        return build_inbox(
+    with engine.connect() as conn:
+        body, kpi_rows = build_inbox(
             conn,
             limit=limit,
             wait_minutes=settings.inbox_message_wait_minutes,
             failed_run_hours=failed_run_hours,
         )
+    _compact_later(background, engine, kpi_rows)
+    return Response(content=body, media_type="application/json")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -541,15 +564,16 @@ class Summary(BaseModel):
     sales_today: SalesToday = Field(description="Orders placed today (any status), per currency.")
 
 
-KPI_COUNTS = text(
-    "SELECT metric, dim1, dim2, sum(n)::bigint AS n, count(*) AS deltas"
-    " FROM retail.kpi_counts GROUP BY metric, dim1, dim2"
-)
-SALES = text(
+# One statement, so the counters and today's sales come from one snapshot; sales from orders_placed_idx.
+SUMMARY = text(
     """
-    SELECT currency, count(*) AS orders, sum(total) AS total FROM retail.orders
-     WHERE placed_at >= :start AND placed_at < :end
-     GROUP BY currency ORDER BY currency
+    SELECT (SELECT coalesce(json_agg(k), '[]') FROM (
+                SELECT metric, dim1, dim2, CAST(sum(n) AS bigint) AS n, count(*) AS deltas
+                  FROM retail.kpi_counts GROUP BY metric, dim1, dim2) k) AS counts,
+           (SELECT coalesce(json_agg(s ORDER BY s.currency), '[]') FROM (
+                SELECT CAST(currency AS text) AS currency, count(*) AS orders, CAST(sum(total) AS text) AS total
+                  FROM retail.orders WHERE placed_at >= :start AND placed_at < :end
+                 GROUP BY currency) s) AS sales
     """
 )
 COMPACT_KPI_COUNTS = text(
@@ -582,18 +606,19 @@ def build_summary(
 ) -> tuple[Summary, int]:
     """The summary and how many delta rows kpi_counts held (the caller compacts past a threshold)."""
     now = now or datetime.now(UTC)
+    start, end = _today(tz, now)
+    row = conn.execute(SUMMARY, {"start": start, "end": end}).one()
     counts: dict[str, dict[tuple[str, str], int]] = {}
     deltas = 0
-    for row in conn.execute(KPI_COUNTS):
-        counts.setdefault(row.metric, {})[(row.dim1, row.dim2)] = row.n
-        deltas += row.deltas
+    for cell in row.counts:
+        counts.setdefault(cell["metric"], {})[(cell["dim1"], cell["dim2"])] = cell["n"]
+        deltas += cell["deltas"]
+    sales = row.sales
 
     def flat(metric: str) -> dict[str, int]:
         return {dim1: n for (dim1, _), n in counts.get(metric, {}).items() if n}
 
     supplier_products = flat("supplier_products")
-    start, end = _today(tz, now)
-    sales = conn.execute(SALES, {"start": start, "end": end}).all()
     summary = Summary(
         generated_at=now,
         commands=_tally(flat("operator_commands"), COMMAND_STATUSES),
@@ -608,11 +633,19 @@ def build_summary(
         sales_today=SalesToday(
             date=start.date().isoformat(),
             timezone=tz.key,
-            orders=sum(r.orders for r in sales),
-            by_currency={r.currency: CurrencySales(orders=r.orders, total=r.total) for r in sales},
+            orders=sum(r["orders"] for r in sales),
+            by_currency={
+                r["currency"]: CurrencySales(orders=r["orders"], total=Decimal(r["total"])) for r in sales
+            },
         ),
     )
     return summary, deltas
+
+
+def _compact_later(background: BackgroundTasks, engine: Engine, kpi_rows: int) -> None:
+    # Whoever reads the counters folds them: after the response is sent, so no caller waits for it.
+    if kpi_rows > KPI_COMPACT_AFTER_ROWS:
+        background.add_task(compact_kpi_counts, engine)
 
 
 def compact_kpi_counts(engine: Engine) -> int | None:
@@ -636,10 +669,9 @@ def summary(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"unknown time zone {tz!r}; use an IANA name such as Pacific/Auckland",
         ) from None
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+    with engine.connect() as conn:
         result, deltas = build_summary(conn, tz=zone)
-    if deltas > KPI_COMPACT_AFTER_ROWS:  # after the response is sent: no caller waits for it
-        background.add_task(compact_kpi_counts, engine)
+    _compact_later(background, engine, deltas)
     return result
 
 

@@ -146,7 +146,10 @@ def test_resolving_a_run_failure_takes_it_out_of_the_inbox(client, operator, fai
 def test_failed_runs_outside_the_window_are_left_out(client, operator, failed_runs, engine):
     with engine.begin() as conn:  # the unrecorded run failed ten days ago
         conn.execute(
-            text("UPDATE dagster.runs SET end_time = end_time - 10 * 86400 WHERE run_id = :id"),
+            text(
+                "UPDATE dagster.runs SET end_time = end_time - 10 * 86400,"
+                " update_timestamp = update_timestamp - interval '10 days' WHERE run_id = :id"
+            ),
             {"id": failed_runs["unrecorded"]},
         )
 
@@ -157,3 +160,23 @@ def test_failed_runs_outside_the_window_are_left_out(client, operator, failed_ru
 
     assert (week["count"], week["window_hours"]) == (1, 168)
     assert month["count"] == 2
+
+
+def test_failed_runs_are_a_range_on_dagsters_own_index(engine, failed_runs):
+    from datetime import UTC, datetime, timedelta
+
+    from retail_pipeline.api import inbox
+
+    now = datetime.now(UTC)
+    params = {
+        "now": now,
+        "limit": 20,
+        "since": (now - timedelta(hours=1)).replace(tzinfo=None),
+        "failed_run_hours": 1,
+        "cutoff": now,
+        "wait_minutes": 60,
+    }
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {inbox.INBOX.text}"), params))
+    assert "idx_run_range" in plan
