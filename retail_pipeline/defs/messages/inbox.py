@@ -13,6 +13,7 @@ MESSAGES_RETURN_DAYS, MESSAGES_AUTO_REPLIES_ENABLED (false: sync only, never sen
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,7 +26,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retail_pipeline.domain.auto_replies import QuietHours, QuietMode, ReplyPolicy
 
-CHANNELS = ("bestbuy", "reverb")
+# Best Buy's inbox needs the Mirakl client; until that module ships, the channel is left out rather
+# than failing every run (its partition appears by itself once the client is there).
+CHANNELS = tuple(
+    channel
+    for channel, module in (("bestbuy", "retail_pipeline.integrations.marketplaces.mirakl"), ("reverb", None))
+    if module is None or importlib.util.find_spec(module) is not None
+)
 
 
 class MessagingSettings(BaseSettings):
