@@ -82,11 +82,12 @@ def _fail(code: int, detail: str) -> HTTPException:
     return HTTPException(code, detail=detail)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, too_large_detail: str | None = None) -> bytes:
     """The body, refusing with 413 as soon as it is known to exceed ``limit`` (without reading the rest)."""
     too_large = _fail(
         status.HTTP_413_CONTENT_TOO_LARGE,
-        f"body larger than {limit} bytes (IMPORT_WEBHOOK_MAX_BYTES): send the products in smaller batches",
+        too_large_detail
+        or f"body larger than {limit} bytes (IMPORT_WEBHOOK_MAX_BYTES): send the products in smaller batches",
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -145,7 +146,16 @@ def _dedupe_key(request: Request, body: bytes) -> str:
     return f"sha256:{hashlib.sha256(body).hexdigest()}"
 
 
-def _store_rejected(engine: Engine, body: bytes, headers: str, *, authenticated: bool, error: str) -> None:
+def _store_rejected(
+    engine: Engine,
+    body: bytes,
+    headers: str,
+    *,
+    authenticated: bool,
+    error: str,
+    source: str = SOURCE,
+    topic: str | None = TOPIC,
+) -> None:
     """Keep a refused delivery for ops; best effort, since the 4xx is the answer that matters."""
     kind = "payload" if authenticated else "credentials"
     # Its own key namespace: a refused body must never shadow a later valid delivery of the same body.
@@ -163,8 +173,8 @@ def _store_rejected(engine: Engine, body: bytes, headers: str, *, authenticated:
                     " ON CONFLICT (source, dedupe_key) DO NOTHING"
                 ),
                 {
-                    "source": SOURCE,
-                    "topic": TOPIC,
+                    "source": source,
+                    "topic": topic,
                     "key": key,
                     "body": kept,
                     "headers": headers,

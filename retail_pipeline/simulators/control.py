@@ -41,6 +41,16 @@ def control_router(sim: Simulator) -> APIRouter:
         sim.clock.advance(body.hours)
         return clock_json()
 
+    @router.post("/market/advance")
+    def advance_market(
+        minutes: float = Query(ge=0, le=7 * 24 * 60), rate_per_hour: float | None = Query(None, ge=0)
+    ) -> dict[str, Any]:
+        """Simulated buyers purchase live listings on every marketplace while the clock moves on."""
+        from .market import Market, purchases_json
+
+        made = Market.of(sim).advance(minutes, rate_per_hour=rate_per_hour)
+        return {"purchases": purchases_json(made), "count": len(made), **clock_json()}
+
     @router.get("/faults")
     def get_all_faults() -> dict[str, FaultConfig]:
         return sim.faults.all()
