@@ -73,11 +73,65 @@ def _stages_in_order(defs: dg.Definitions) -> list[tuple[dg.PartitionsDefinition
             group = repr(node.partitions_def)
             partitions[group] = node.partitions_def
             groups[group].append(key)
-    return [(partitions[g], keys) for g, keys in groups.items()]
+    stages = [(partitions[g], keys) for g, keys in groups.items()]
+    # Time-partitioned stages sync the outside world (orders by channel × day): after everything else,
+    # so the listings they sell are published and the market has bought before orders are read.
+    return sorted(stages, key=lambda stage: _is_time_partitioned(stage[0]))
+
+
+def _is_time_partitioned(pdef: dg.PartitionsDefinition | None) -> bool:
+    if isinstance(pdef, dg.MultiPartitionsDefinition):
+        return pdef.has_time_window_dimension
+    return isinstance(pdef, dg.TimeWindowPartitionsDefinition)
+
+
+def _todays_key(pdef: dg.TimeWindowPartitionsDefinition) -> str | None:
+    """Today's partition by the channels' clock (the simulated one against the simulators)."""
+    from retail_pipeline.defs.orders.sources import channel_now
+
+    key = channel_now().strftime(pdef.fmt)
+    return key if key in pdef.get_partition_keys() else None
 
 
 def _partition_keys(pdef: dg.PartitionsDefinition, instance: dg.DagsterInstance) -> list[str]:
+    """Every partition, except for time-partitioned assets: only today's (per channel for channel × day),
+    not every day since the start date (older days are a backfill, not a run of the graph)."""
+    if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
+        today = _todays_key(pdef)
+        return [today] if today else []
+    if isinstance(pdef, dg.MultiPartitionsDefinition) and pdef.has_time_window_dimension:
+        time_dim = pdef.time_window_dimension
+        today = _todays_key(time_dim.partitions_def)  # type: ignore[arg-type]
+        if today is None:
+            return []
+        (other,) = [d for d in pdef.partitions_defs if d.name != time_dim.name]
+        return [
+            dg.MultiPartitionKey({other.name: key, time_dim.name: today})
+            for key in other.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+        ]
     return list(pdef.get_partition_keys(dynamic_partitions_store=instance))
+
+
+def advance_market(minutes: float | None = None) -> dict[str, Any] | None:
+    """Let the simulated buyers shop for `minutes` (RUN_ONCE_MARKET_MINUTES, default 60) of simulated
+    time: POST /_control/market/advance. None when not simulating or the simulators do not answer."""
+    import httpx
+
+    settings = get_settings()
+    if not settings.use_simulators:
+        return None
+    minutes = float(os.environ.get("RUN_ONCE_MARKET_MINUTES", "60")) if minutes is None else minutes
+    try:
+        response = httpx.post(
+            f"{settings.simulator_url.rstrip('/')}/_control/market/advance",
+            params={"minutes": minutes},
+            timeout=60,
+        )
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    body = response.json()
+    return {"minutes": minutes, "purchases": body["count"], "now": body["now"]}
 
 
 def _numbers(metadata: dict[str, Any]) -> dict[str, float]:
@@ -106,13 +160,18 @@ def _collect(result: dg.ExecuteInProcessResult, partition: str | None, stages: d
 
 
 def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, Any]:
-    """Materialise every asset once (every partition of partitioned ones) and gather their counts."""
+    """Materialise every asset once (every partition of partitioned ones, today's of time-partitioned
+    ones) and gather their counts. Against the simulators, the market shops before the order stage."""
     from retail_pipeline.partitions import sync_dynamic_partitions
 
     stages: dict[str, Any] = {}
     runs: list[dict[str, Any]] = []
     ok = True
+    market: dict[str, Any] | None = None
+    marketed = False
     for index, (pdef, keys) in enumerate(_stages_in_order(defs)):
+        if _is_time_partitioned(pdef) and not marketed:  # listings are out: buyers shop, then orders sync
+            market, marketed = advance_market(), True
         job = dg.define_asset_job(f"__run_once_{index}", selection=keys)
         job_def = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
         partition_keys: list[str | None] = [None]
@@ -129,7 +188,10 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
             _collect(result, partition_key, stages)
             runs.append({"run_id": result.run_id, "partition": partition_key, "success": result.success})
             ok = ok and result.success
-    return {"ok": ok, "stages": stages, "runs": runs}
+    summary: dict[str, Any] = {"ok": ok, "stages": stages, "runs": runs}
+    if market is not None:
+        summary["market"] = market
+    return summary
 
 
 def run_once(*, use_simulators: bool = True) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """`marketplace_orders` and `channel_stock`, partitioned by channel × UTC day.
 
 `marketplace_orders[channel|day]` fetches the orders the channel placed that day (by its own clock) and
-upserts them (upsert.py); re-syncing last week is a backfill of seven days. `channel_stock` follows it
+upserts them (upsert.py); re-syncing last week is a backfill of seven days (one run per partition,
+Dagster's default without a backfill policy). `channel_stock` follows it
 in the same run and pushes the withdrawals / quantity cuts its sales marked (stock.py) to every other
 channel. Both are idempotent: a second materialisation writes nothing and calls no channel.
 """
@@ -54,7 +55,6 @@ def sync_orders(engine: Any, sources: OrderSourcesResource, channel: str, window
     partitions_def=order_partitions,
     group_name="orders",
     kinds={"postgres"},
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
 )
 def marketplace_orders(
@@ -84,7 +84,6 @@ def marketplace_orders(
     deps=[marketplace_orders],
     group_name="orders",
     kinds={"postgres"},
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
 )
 def channel_stock(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
