@@ -1,0 +1,308 @@
+"""Overselling window (issue 5): from a sale that takes a product's last unit to the moment it can no
+longer be bought on any other channel.
+
+World: 40 products (most with one unit, some with two) listed on Trade Me, eBay, Shopify and Reverb;
+every simulated API call carries 100 ms of latency; the simulated market buys on each channel at
+`RATE_PER_HOUR`; Shopify is subscribed to the sidecar's `POST /webhooks/shopify` (in-process), and the
+market delivers each orders/create webhook as Shopify does, right after the sale.
+
+Time is the simulators' clock, stepped `STEP_S` at a time, and the pipeline's own code runs on it:
+- every `sold_items_sensor` interval (60 s) the real sensor is evaluated (one call per channel) and
+  every run it requests is executed (`order_sync`: marketplace_orders + channel_stock);
+- every `shopify_order_webhook_sensor` interval (10 s) the webhook sensor is evaluated and its runs
+  executed (`shopify_order_webhook`: upsert the order, push stock);
+- each run executes in-process and its wall-clock duration is added to the simulated clock, so a
+  window = waiting for the sensor's next tick (simulated) + the runs' real work (measured).
+Not included: the Dagster daemon's run launch (a new process per run with the default launcher, a few
+seconds), which adds the same constant to every channel.
+
+A sale's window closes when, on every other channel where the product was live, the channel's own
+state (the simulator's live listings) no longer offers it. `oversold_units` counts units bought
+beyond the stock: what such a window costs. The last line printed is one JSON object with
+`p95_window_s` per channel (of the sale); targets: <= 120 s polled, <= 30 s Shopify (webhook).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from retail_pipeline.db import embedded, migrations
+from retail_pipeline.db.admin import create_database
+from retail_pipeline.db.urls import with_database
+from retail_pipeline.settings import PROJECT_ROOT
+
+CHANNELS = ("trademe", "ebay", "shopify", "reverb")
+PRODUCTS = 40
+RATE_PER_HOUR = 8.0  # purchases per hour on each channel
+SIMULATED_HOURS = 2.0
+STEP_S = 5.0
+LATENCY_MS = 100
+CATEGORIES = (
+    ("Headphones", "Sony", "Wireless Noise Cancelling Headphones"),
+    ("Guitars", "Fender", "Player Stratocaster Electric Guitar"),
+    ("Laptops", "Lenovo", "ThinkPad X1 Carbon 14in Laptop"),
+)
+
+
+def _jpeg(seed: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (500, 500), (seed * 37 % 255, seed * 11 % 255, 140)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _seed(engine, media_dir: Path) -> dict[str, int]:
+    """LaunchLock-passed products with a photo each; returns sku -> stock."""
+    stock: dict[str, int] = {}
+    with engine.begin() as conn:
+        supplier = conn.scalar(
+            text(
+                "INSERT INTO retail.suppliers (code, name, adapter) VALUES ('bench', 'Bench', 'generic') RETURNING id"
+            )
+        )
+        for n in range(PRODUCTS):
+            category, brand, stem = CATEGORIES[n % len(CATEGORIES)]
+            sku, title, units = f"OS-{n:04d}", f"{brand} {stem} No. {n}", 2 if n % 4 == 0 else 1
+            sp = conn.scalar(
+                text(
+                    """INSERT INTO retail.supplier_products (supplier_id, sku, title, description, brand, mpn, price,
+                              currency, stock_quantity, availability, condition, content_hash)
+                       VALUES (:s, :sku, :t, :t, :b, :mpn, :cost, 'NZD', :units, 'in_stock', 'new', 'h') RETURNING id"""
+                ),
+                {
+                    "s": supplier,
+                    "sku": sku,
+                    "t": title,
+                    "b": brand,
+                    "mpn": f"M{n}",
+                    "cost": 100 + 7 * n,
+                    "units": units,
+                },
+            )
+            product = conn.scalar(
+                text(
+                    """INSERT INTO retail.products (supplier_product_id, sku, enricher, prompt_version, input_hash,
+                              title, description, category, condition, attributes, keywords, stock_quantity)
+                       VALUES (:sp, :sku, 'offline', 'v1', 'h', :t, :d, :c, 'new', '{"colour": "Black"}',
+                               ARRAY['bench'], :units) RETURNING id"""
+                ),
+                {
+                    "sp": sp,
+                    "sku": sku,
+                    "t": title,
+                    "d": f"{title}.\n\nBrand new.",
+                    "c": category,
+                    "units": units,
+                },
+            )
+            conn.execute(
+                text("INSERT INTO retail.validation_results (product_id, passed, rules_version, input_hash)"
+                     " VALUES (:p, true, 'bench', 'h')"),
+                {"p": product},
+            )  # fmt: skip
+            data = _jpeg(n)
+            digest = hashlib.sha256(data).hexdigest()
+            rel = f"bench/{digest}.jpg"
+            (media_dir / "bench").mkdir(parents=True, exist_ok=True)
+            (media_dir / rel).write_bytes(data)
+            asset = conn.scalar(
+                text("INSERT INTO retail.media_assets (sha256, rel_path, content_type, bytes, width, height)"
+                     " VALUES (:d, :r, 'image/jpeg', :b, 500, 500) RETURNING id"),
+                {"d": digest, "r": rel, "b": len(data)},
+            )  # fmt: skip
+            conn.execute(
+                text("INSERT INTO retail.supplier_product_images (supplier_product_id, source_url, position,"
+                     " media_asset_id) VALUES (:sp, :u, 0, :a)"),
+                {"sp": sp, "u": f"https://supplier.example/{sku}.jpg", "a": asset},
+            )  # fmt: skip
+            stock[sku] = units
+    return stock
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=20, method="inclusive")[-1], 1)
+
+
+def main() -> dict:
+    import dagster as dg
+
+    from retail_pipeline.api.app import create_app
+    from retail_pipeline.db.engine import get_engine
+    from retail_pipeline.defs.listings.assets import media_signer
+    from retail_pipeline.defs.listings.drafts import build_drafts
+    from retail_pipeline.defs.listings.publish import run_publish
+    from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
+    from retail_pipeline.defs.orders.schedules import (
+        SOLD_ITEMS_INTERVAL_SECONDS,
+        order_sync_job,
+        sold_items_sensor,
+    )
+    from retail_pipeline.defs.orders.sources import OrderSourcesResource
+    from retail_pipeline.defs.orders.webhooks import (
+        WEBHOOK_INTERVAL_SECONDS,
+        shopify_order_webhook,
+        shopify_order_webhook_sensor,
+    )
+    from retail_pipeline.integrations.marketplaces import ChannelsResource
+    from retail_pipeline.resources import DatabaseResource
+    from retail_pipeline.settings import get_settings
+    from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app, get_simulator
+    from retail_pipeline.simulators.market import Market
+    from retail_pipeline.simulators.testing import serve_in_thread
+
+    scratch = Path(tempfile.mkdtemp(prefix="rp-bench-oversell-"))
+    scratch.chmod(0o755)
+    try:
+        server = embedded.start(scratch / "pg", keep_running=False)
+        create_database(server, "oversell")
+        url = with_database(server, "oversell")
+        migrations.migrate(url, PROJECT_ROOT / "sql")
+        os.environ.update(
+            DATABASE_URL=url,
+            RETAIL_DATA_DIR=str(scratch / "var"),
+            MEDIA_SIGNING_KEY="bench",
+            USE_SIMULATORS="true",
+        )
+        get_settings.cache_clear()
+        engine = get_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+
+        config = SimulatorConfig(
+            seed=23, products_per_supplier=1, faults={c: FaultConfig(latency_ms=LATENCY_MS) for c in CHANNELS}
+        )
+        app = build_simulator_app(config)
+        sim = get_simulator(app)
+        with serve_in_thread(app) as simulator_url:
+            os.environ["SIMULATOR_URL"] = simulator_url
+            get_settings.cache_clear()
+            stock = _seed(engine, get_settings().media_dir)
+            channels = ChannelsResource()
+            for channel in CHANNELS:
+                with engine.begin() as conn:
+                    build_drafts(conn, channel)
+                published = run_publish(
+                    engine, channels.client(channel), media_url=media_signer(), concurrency=8
+                )
+                if published.counts["created"] != PRODUCTS:
+                    raise RuntimeError(f"{channel}: listed {published.counts}")
+            shopify = sim.backend("shopify")
+            shopify.subscribe("orders/create", "http://sidecar/webhooks/shopify", "2025-07")
+            shopify.webhook_transport = httpx.ASGITransport(app=create_app(get_settings()))
+            market = Market(sim, rate_per_hour=RATE_PER_HOUR)
+            listed_on = {sku: set(CHANNELS) for sku in stock}
+
+            resources = {
+                "db": DatabaseResource(),
+                "order_sources": OrderSourcesResource(),
+                "channels": channels,
+            }
+            defs = dg.Definitions(
+                assets=[marketplace_orders, channel_stock],
+                jobs=[order_sync_job, shopify_order_webhook],
+                resources=resources,
+            )
+            sync_job, webhook_job = (
+                defs.resolve_job_def("order_sync"),
+                defs.resolve_job_def("shopify_order_webhook"),
+            )
+            sold: dict[str, int] = defaultdict(int)
+            pending: list = []  # sales that took the last unit, window still open
+            windows: dict[str, list[float]] = defaultdict(list)
+            oversold, runs, run_seconds = 0, 0, 0.0
+            sensor_cursor = None
+
+            def settle() -> None:
+                """Close the windows of sales whose product is gone from every other channel."""
+                live = {c: market.shops[c].live() for c in CHANNELS}
+                for sale in list(pending):
+                    others = listed_on[sale.sku] - {sale.channel}
+                    if all(live[c].get(sale.sku, 0) < 1 for c in others):
+                        windows[sale.channel].append((sim.clock.now() - sale.at).total_seconds())
+                        pending.remove(sale)
+
+            def execute(job, **kwargs) -> None:
+                nonlocal runs, run_seconds
+                started = time.perf_counter()
+                result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+                spent = time.perf_counter() - started
+                if not result.success:
+                    raise RuntimeError(f"{job.name} failed: {kwargs}")
+                runs, run_seconds = runs + 1, run_seconds + spent
+                sim.clock.advance(spent / 3600)  # the run took this long on the channels' clock too
+                settle()
+
+            with dg.instance_for_test() as instance:
+                started_wall = time.perf_counter()
+                elapsed = 0.0
+                next_poll, next_webhook = SOLD_ITEMS_INTERVAL_SECONDS, WEBHOOK_INTERVAL_SECONDS
+                while elapsed < SIMULATED_HOURS * 3600:
+                    for sale in market.advance(STEP_S / 60):
+                        sold[sale.sku] += 1
+                        if sold[sale.sku] > stock[sale.sku]:
+                            oversold += 1
+                        elif sold[sale.sku] == stock[sale.sku]:
+                            pending.append(sale)
+                    elapsed += STEP_S
+                    if elapsed >= next_webhook:
+                        next_webhook += WEBHOOK_INTERVAL_SECONDS
+                        tick = shopify_order_webhook_sensor(
+                            dg.build_sensor_context(
+                                instance=instance, cursor=sensor_cursor, resources=resources
+                            )
+                        )
+                        sensor_cursor = tick.cursor
+                        for request in tick.run_requests:
+                            execute(webhook_job, run_config=request.run_config)
+                    if elapsed >= next_poll:
+                        next_poll += SOLD_ITEMS_INTERVAL_SECONDS
+                        tick = sold_items_sensor(
+                            dg.build_sensor_context(instance=instance, resources=resources)
+                        )
+                        for request in tick.run_requests:
+                            execute(sync_job, partition_key=request.partition_key)
+                    settle()
+                wall = time.perf_counter() - started_wall
+
+        summary = {
+            "p95_window_s": {c: _p95(windows[c]) for c in CHANNELS},
+            "median_window_s": {
+                c: round(statistics.median(windows[c]), 1) if windows[c] else None for c in CHANNELS
+            },
+            "max_window_s": {c: round(max(windows[c]), 1) if windows[c] else None for c in CHANNELS},
+            "sellouts": {c: len(windows[c]) for c in CHANNELS},
+            "still_open": len(pending),
+            "purchases": len(market.purchases),
+            "oversold_units": oversold,
+            "runs": runs,
+            "mean_run_s": round(run_seconds / runs, 2) if runs else None,
+            "simulated_hours": SIMULATED_HOURS,
+            "wall_s": round(wall, 1),
+            "targets_s": {"trademe": 120, "ebay": 120, "reverb": 120, "shopify": 30},
+            "time": "simulated clock: sensor cadence simulated, each run's measured wall time added",
+        }
+        return summary
+    finally:
+        with contextlib.suppress(Exception):  # best effort: the scratch directory goes anyway
+            embedded.stop(scratch / "pg")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()), flush=True)
