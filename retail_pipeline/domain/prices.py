@@ -292,6 +292,8 @@ def _currency_in_text(text: str) -> str | None:
     if prefixed:
         return currency_code(prefixed.group(0))
     for token in re.split(r"[\s\d,'*()/]+", text):
+        if token == "LE":
+            return "EGP"  # Egyptian pound as Egyptian shops write it ("LE 329"); upper case only, not French "le"
         token = token.strip(".:") if token.count(".") != 1 or len(token) < 3 else token
         if token and (token.lower() in _CURRENCY_SYMBOLS or token.upper() in ISO_CURRENCIES):
             return currency_code(token)

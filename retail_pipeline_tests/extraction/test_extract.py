@@ -656,9 +656,28 @@ def test_search_form_image_button_is_not_a_buy_button():
 
 @pytest.mark.parametrize(
     ("text", "currency"),
-    [("L.E 12.00", "EGP"), ("12.00 L.E.", "EGP"), ("Dhs 315", "AED"), ("250 ر.ق", "QAR")],
+    [("L.E 12.00", "EGP"), ("12.00 L.E.", "EGP"), ("LE 329", "EGP"), ("Dhs 315", "AED"), ("250 ر.ق", "QAR")],
 )
 def test_gulf_and_egyptian_currency_abbreviations(text, currency):
     from retail_pipeline.domain.prices import parse_price
 
     assert parse_price(text)[1] == currency
+
+
+def test_lower_case_le_is_no_currency():
+    from retail_pipeline.domain.prices import parse_price
+
+    assert parse_price("le 329") == (Decimal("329"), None)
+
+
+def test_microdata_brand_on_a_link_is_not_its_href():
+    body = (
+        "<div itemscope itemtype='http://schema.org/Product'>"
+        "<a href='/en/brands/diamond-cellular' itemprop='brand'>Diamond Cellular</a>"
+        "<h1 itemprop='name'>Micellar Cleanser</h1>"
+        "<div itemprop='offers' itemscope itemtype='http://schema.org/Offer'>"
+        "<span itemprop='price'>LE 329</span></div></div>"
+    )
+    product = extract_product(page(body=body), "https://eg.shop.example/p?code=21339")
+    assert product.brand is None or not product.brand.startswith("http")
+    assert (product.price, product.currency) == (Decimal("329"), "EGP")

@@ -231,6 +231,7 @@ def _text(value: Any) -> str | None:
 
 
 _TAG = re.compile(r"<[^>]+>")
+_URL_VALUE = re.compile(r"(?i)^(https?:)?//\S+$")
 
 
 def _url_matches(candidate: Any, page_url: str | None) -> bool:
@@ -476,7 +477,9 @@ def product_fields(docs: list[Any], page: Page) -> Fields:
 
     fields["name"] = _text(product.get("name")) or _text(first("name"))
     fields["description"] = _text(first("description"))
-    fields["brand"] = _text(first("brand", "manufacturer"))
+    brand = _text(first("brand", "manufacturer"))
+    # Microdata on a link (<a itemprop="brand" href=...>) gives the href, which names no brand.
+    fields["brand"] = None if brand and _URL_VALUE.match(brand) else brand
     fields["mpn"] = _text(first("mpn"))
     fields["images"] = _images(first("image", "images", "photo"), page)
     if not fields.get("category") and _text(first("category")):
