@@ -322,8 +322,9 @@ def check_in_stock(product: ProductFacts, config: LaunchLockConfig) -> RuleResul
         return _fail("in_stock", "no units in stock", units=0, availability=availability)
     # A count without a stated availability is still a fact about the shelf.
     if availability in config.sellable_availability or (availability == "unknown" and units):
-        return _pass("in_stock", f"availability {availability}", units=units, availability=availability)
-    return _fail("in_stock", f"availability is {availability}", units=units, availability=availability)
+        # No count in the details: a sale moves it, and a verdict that has not changed is not rewritten.
+        return _pass("in_stock", f"availability {availability}", availability=availability)
+    return _fail("in_stock", f"availability is {availability}", availability=availability)
 
 
 RULES: tuple[Callable[[ProductFacts, LaunchLockConfig], RuleResult], ...] = (
@@ -352,8 +353,14 @@ def evaluate(product: ProductFacts, config: LaunchLockConfig = DEFAULT_CONFIG) -
 def input_hash(product: ProductFacts, config: LaunchLockConfig) -> str:
     """Fingerprint of what a verdict was computed from: the facts, the config and the rules version."""
     rule_config = config.model_dump(mode="json", exclude={"max_failure_rate"})  # the gate is not a rule
+    facts = asdict(product)
+    # The rules only ask whether units are known and whether any are left, so a sale that leaves
+    # some does not change the fingerprint (orders move stock between every validation).
+    units = product.units
+    facts.pop("stock_quantity"), facts.pop("supplier_stock_quantity")
+    facts["units"] = None if units is None else min(units, 1)
     payload = json.dumps(
-        {"facts": asdict(product), "config": rule_config, "rules": RULES_VERSION},
+        {"facts": facts, "config": rule_config, "rules": RULES_VERSION},
         sort_keys=True,
         default=str,
     )

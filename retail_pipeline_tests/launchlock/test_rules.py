@@ -306,6 +306,16 @@ def test_input_hash_follows_facts_and_rule_config_but_not_the_gate_or_set_order(
     assert input_hash(GOOD, one) == input_hash(GOOD, two)
 
 
+def test_a_sale_that_leaves_units_keeps_the_fingerprint_and_the_last_unit_changes_it():
+    base = input_hash(GOOD, CONFIG)  # the supplier's 4 units
+
+    assert input_hash(facts(stock_quantity=3), CONFIG) == base  # ours now, 3 left
+    assert evaluate(facts(stock_quantity=3)).results == evaluate(GOOD).results
+    assert input_hash(facts(stock_quantity=0), CONFIG) != base
+    assert not evaluate(facts(stock_quantity=0)).passed
+    assert input_hash(facts(supplier_stock_quantity=None), CONFIG) != base  # no count known
+
+
 @pytest.mark.parametrize(
     ("checked", "failed", "passes"), [(0, 0, True), (4, 2, True), (100, 51, False), (3, 3, False)]
 )
