@@ -40,17 +40,12 @@ import httpx
 from lxml import etree
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import wait_exponential_jitter
 
 from retail_pipeline.domain.labels import compact
 from retail_pipeline.domain.orders import Address
 from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.retrying import Transient, retry_transient
 from retail_pipeline.settings import get_settings
 
 from .base import Carrier, CarrierError, CreatedLabel, LabelRequest, TrackingSummary
@@ -361,14 +356,6 @@ class _Reply:
     headers: httpx.Headers
 
 
-class _Transient(Exception):
-    """Worth another attempt. `ambiguous`: Canada Post may have acted on the request already."""
-
-    def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
-        super().__init__(reason)
-        self.reason, self.ambiguous, self.status, self.wait = reason, ambiguous, status, wait
-
-
 def _describe(messages: tuple[tuple[str, str], ...], fallback: str) -> str:
     return "; ".join(f"{code}: {text}" for code, text in messages) or fallback
 
@@ -414,7 +401,7 @@ class CanadaPostClient(Carrier):
     # --- HTTP
 
     async def _send(self, method: str, url: str, *, accept: str, content: bytes | None = None) -> _Reply:
-        """One attempt: a reply for 2xx, `_Transient` for what a retry may fix, else CarrierError."""
+        """One attempt: a reply for 2xx, `Transient` for what a retry may fix, else CarrierError."""
         headers = {"Accept": accept}
         if content is not None:
             headers["Content-Type"] = NCSHIPMENT_TYPE
@@ -422,19 +409,19 @@ class CanadaPostClient(Carrier):
         try:
             response = await self._client.request(method, url, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise _Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
+            raise Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
         except httpx.TransportError as error:  # sent, then the answer never came whole
-            raise _Transient(f"{type(error).__name__}: {error}", ambiguous=True) from error
+            raise Transient(f"{type(error).__name__}: {error}", ambiguous=True) from error
         status, body = response.status_code, response.content
         messages = parse_messages(body) if status >= 400 else ()
         if any(THROTTLED in text for _, text in messages) or (status >= 400 and THROTTLED.encode() in body):
             # Refused at the gateway before any work: not ambiguous; the key stays blocked a while.
-            raise _Transient(
+            raise Transient(
                 THROTTLED, ambiguous=False, status=status, wait=self.settings.throttle_wait_seconds
             )
         if status in RETRYABLE_STATUS:
             wait = retry_after_seconds(response) if status == 429 else None
-            raise _Transient(
+            raise Transient(
                 f"HTTP {status}: {_describe(messages, response.reason_phrase)}",
                 ambiguous=status != 429,
                 status=status,
@@ -452,30 +439,14 @@ class CanadaPostClient(Carrier):
 
     async def _retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """Runs `attempt(after_ambiguous)` until it succeeds, fails for good, or attempts run out."""
-        after_ambiguous = False
         try:
-            async for retry in AsyncRetrying(
-                stop=stop_after_attempt(self.settings.max_attempts),
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
-                reraise=True,
-            ):
-                with retry:
-                    try:
-                        return await attempt(after_ambiguous)
-                    except _Transient as error:
-                        after_ambiguous = after_ambiguous or error.ambiguous
-                        raise
-        except _Transient as error:
+            return await retry_transient(
+                attempt, max_attempts=self.settings.max_attempts, backoff=self._backoff
+            )
+        except Transient as error:
             raise CarrierError(
                 self.carrier, f"{error.reason} (gave up after retrying)", status=error.status, retryable=True
             ) from error
-        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        server_wait = error.wait if isinstance(error, _Transient) and error.wait is not None else 0.0
-        return max(self._backoff(state), server_wait)
 
     async def _xml(self, url: str, accept: str = NCSHIPMENT_TYPE) -> etree._Element:
         """A GET of an XML document, with retries (a body that does not parse is retried too)."""
@@ -485,7 +456,7 @@ class CanadaPostClient(Carrier):
             try:
                 return etree.fromstring(reply.body)
             except etree.XMLSyntaxError as error:
-                raise _Transient(f"unreadable XML body: {error}", ambiguous=False) from error
+                raise Transient(f"unreadable XML body: {error}", ambiguous=False) from error
 
         return await self._retrying(attempt)
 
@@ -503,7 +474,7 @@ class CanadaPostClient(Carrier):
             try:
                 label = parse_shipment_info(reply.body, request.reference)
             except (etree.XMLSyntaxError, ValueError) as error:
-                raise _Transient(f"unreadable shipment info: {error}", ambiguous=True) from error
+                raise Transient(f"unreadable shipment info: {error}", ambiguous=True) from error
             return CreatedLabel(
                 label.shipment_id, label.tracking_pin, label.label_url, request.reference,
                 request.service_code, label.raw,
@@ -520,7 +491,7 @@ class CanadaPostClient(Carrier):
             # A PDF ends with %%EOF: one without it was cut short in transit (retry), whereas a
             # complete but wrong document is for the label check to judge.
             if reply.body.startswith(b"%PDF-") and not reply.body.rstrip().endswith(b"%%EOF"):
-                raise _Transient("label PDF cut short", ambiguous=False)
+                raise Transient("label PDF cut short", ambiguous=False)
             return reply.body
 
         return await self._retrying(attempt)

@@ -20,15 +20,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import wait_exponential_jitter
 
 from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.retrying import Transient, retry_transient
 
 from .base import ChannelError, ListingDraft, Photo
 
@@ -49,14 +44,6 @@ class Reply:
     status: int
     data: Any  # the parsed JSON body; None when empty
     headers: httpx.Headers
-
-
-class _Transient(Exception):
-    """Worth another attempt. `ambiguous`: the channel may have acted on the request already."""
-
-    def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
-        super().__init__(reason)
-        self.reason, self.ambiguous, self.status, self.wait = reason, ambiguous, status, wait
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -102,48 +89,40 @@ class ChannelHTTP:
 
     async def retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """Runs `attempt(after_ambiguous)` until it succeeds, fails for good, or attempts run out."""
-        after_ambiguous = False
         try:
-            async for retry in AsyncRetrying(
-                stop=stop_after_attempt(self.policy.max_attempts) | self._retry_after_too_long,
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
-                reraise=True,
-            ):
-                with retry:
-                    try:
-                        return await attempt(after_ambiguous)
-                    except _Transient as error:
-                        after_ambiguous = after_ambiguous or error.ambiguous
-                        raise
-        except _Transient as error:
+            return await retry_transient(
+                attempt,
+                max_attempts=self.policy.max_attempts,
+                backoff=self._backoff,
+                max_server_wait=self.policy.max_retry_after,
+            )
+        except Transient as error:
             raise ChannelError(
                 self.channel, f"{error.reason} (gave up after retrying)", status=error.status, retryable=True
             ) from error
-        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
 
     async def send(self, method: str, url: str, *, params: Any = None, json_body: Any = None) -> Reply:
-        """One attempt: a Reply for 2xx, `_Transient` for what a retry may fix, else ChannelError."""
+        """One attempt: a Reply for 2xx, `Transient` for what a retry may fix, else ChannelError."""
         if self._before_send:
             await self._before_send()
         self.calls += 1
         try:
             response = await self._client.request(method, url, params=params, json=json_body)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise _Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
+            raise Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
         except httpx.TransportError as error:  # sent, then the answer never came whole
-            raise _Transient(f"{type(error).__name__}: {error}", ambiguous=True) from error
+            raise Transient(f"{type(error).__name__}: {error}", ambiguous=True) from error
         if self._on_response:
             self._on_response(response)
         status = response.status_code
         if status in RETRYABLE_STATUS:
-            raise _Transient(
+            raise Transient(
                 f"HTTP {status}", ambiguous=status != 429, status=status, wait=_retry_after(response)
             )
         try:
             data = response.json() if response.content else None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise _Transient(
+            raise Transient(
                 f"HTTP {status} with an unreadable body", ambiguous=True, status=status
             ) from error
         if status >= 400:
@@ -155,15 +134,6 @@ class ChannelHTTP:
                 details=data,
             )
         return Reply(status, data, response.headers)
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        server_wait = error.wait if isinstance(error, _Transient) and error.wait is not None else 0.0
-        return max(self._backoff(state), server_wait)
-
-    def _retry_after_too_long(self, state: RetryCallState) -> bool:
-        error = state.outcome.exception() if state.outcome else None
-        return isinstance(error, _Transient) and (error.wait or 0.0) > self.policy.max_retry_after
 
 
 def photo_url(channel: str, photo: Photo, photo_refs: dict[str, str] | None = None) -> str:
