@@ -704,6 +704,14 @@ class EbayClient(ChannelClient):
         async for order in self._pages(f"{FULFILLMENT}/order", params, "orders"):
             yield order
 
+    async def shipping_fulfillments(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's shipping fulfillments (packages) as eBay has them, e.g. to see whether an earlier
+        attempt already shipped it."""
+        _, body = await self._call(
+            "GET", f"{FULFILLMENT}/order/{quote(order_id, safe='')}/shipping_fulfillment"
+        )
+        return list(body.get("fulfillments") or [])
+
     async def create_shipping_fulfillment(
         self,
         order_id: str,

@@ -273,6 +273,10 @@ class ReverbClient(ChannelClient):
         async for order in self._pages(f"/my/orders/selling/{kind}", params, "orders"):
             yield order
 
+    async def order(self, order_number: str) -> dict[str, Any]:
+        """One seller order as Reverb has it now (status, shipping_code, ...)."""
+        return (await self._http.call("GET", f"{self._api}/my/orders/selling/{order_number}")).data
+
     async def ship(
         self, order_number: str, *, provider: str, tracking_number: str, send_notification: bool = True
     ) -> dict[str, Any]:

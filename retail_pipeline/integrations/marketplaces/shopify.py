@@ -377,6 +377,10 @@ class ShopifyClient(ChannelClient):
 
         return await self._http.retrying(attempt)
 
+    async def fulfillment(self, order_id: int, tracking_number: str) -> dict[str, Any] | None:
+        """The order's fulfillment with this tracking number, if Shopify has one."""
+        return await self._fulfillment(order_id, tracking_number)
+
     async def subscribe_webhook(self, topic: str, address: str) -> dict[str, Any]:
         """Subscribes `address` to `topic` (e.g. orders/create) unless it already is."""
         reply = await self._http.call(

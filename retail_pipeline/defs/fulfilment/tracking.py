@@ -1,0 +1,490 @@
+"""`tracking_updates`: every labelled order's tracking pushed to its channel once, then `shipped`.
+
+Per order whose latest status is `label_created` (or `tracking_failed`, retried) and whose shipment row is
+'label_created' with a PIN:
+1. The carrier is named the way the channel wants it (`channel_carrier`: pure data, Canada Post's
+   tracking page as the link).
+2. Before any channel call an 'intent' activity row (action 'tracking.push', key
+   `tracking:order:<id>`) is committed. When a previous run left such an intent and no shipped row
+   (killed between the remote call and our commit), the channel is asked first (`FINDERS`: eBay's
+   shipping fulfillments, Shopify's fulfillment with our number, Reverb's order with our shipping code)
+   and what it already has is adopted, never pushed twice. Trade Me's courier parcel answers a repeat
+   with "duplicate parcel" (code 1) and its sale status is a plain setter, and Mirakl's OR23/OR24 on an
+   order already SHIPPED are taken as done: for those the push itself is the lookup.
+3. `PUSHERS[channel]` sends the tracking (Trade Me CourierParcels + GoodsShipped, eBay
+   shipping_fulfillment, Shopify fulfillment, Reverb ship, Mirakl OR23 + OR24); the shipment moves to
+   'shipped' with tracking_sent_at / shipped_at and one `shipped` row joins the order's history
+   (carrier, PIN, the channel's ids) in one transaction, which also resolves the order's ops task.
+
+Per-order isolation: a channel refusal (non-retryable ChannelError) makes the order `tracking_failed`
+(once: `can_move` guards the history) and opens or bumps one ops task (kind 'tracking_failed'); a
+retryable error (outage, 429, call budget used up) leaves it for the next run; 401/403 fail the run.
+A channel whose client module is not installed (Best Buy until mirakl.py ships) is skipped, its orders
+left as they are.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Connection, Engine, text
+
+from retail_pipeline.defs.orders.sources import OrderSourcesResource
+from retail_pipeline.domain.orders import can_move
+from retail_pipeline.integrations.marketplaces.base import ChannelError
+from retail_pipeline.resources import DatabaseResource
+
+SOURCE = "tracking_updates"
+ACTION = "tracking.push"
+PREVIEW = 5
+
+# --- carriers as each channel names them (pure data)
+
+TRACKING_URLS: dict[str, str] = {
+    "canada_post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={pin}",
+}
+
+# channel → our carrier → the channel's name for it: Trade Me CourierCompany (free text), eBay
+# shippingCarrierCode (GeteBayDetails ShippingCarrier value), Shopify tracking_company (its known
+# carriers list), Reverb provider (its shipping providers list), Mirakl carrier_name.
+CHANNEL_CARRIER_NAMES: dict[str, dict[str, str]] = {
+    "trademe": {"canada_post": "Canada Post"},
+    "ebay": {"canada_post": "CanadaPost"},
+    "shopify": {"canada_post": "Canada Post"},
+    "reverb": {"canada_post": "Canada Post"},
+    "bestbuy": {"canada_post": "Canada Post"},
+}
+# Mirakl carrier_code: the operator's own codes (CA01). None of Best Buy's is known here, so OR23 gets
+# the unregistered form (carrier_name + carrier_url); add {"canada_post": "<code>"} once it is.
+MIRAKL_CARRIER_CODES: dict[str, str] = {}
+
+
+class UnknownCarrier(ValueError):
+    """The channel has no name for this carrier in `CHANNEL_CARRIER_NAMES`."""
+
+
+@dataclass(frozen=True)
+class ChannelCarrier:
+    name: str  # as the channel's carrier field takes it
+    code: str | None  # Mirakl carrier_code (None: unregistered, name + url)
+    url: str | None  # the parcel's tracking page
+
+
+def tracking_url(carrier: str, pin: str) -> str | None:
+    template = TRACKING_URLS.get(carrier)
+    return template.format(pin=pin) if template else None
+
+
+def channel_carrier(channel: str, carrier: str, pin: str) -> ChannelCarrier:
+    """How `channel` names our `carrier`, with the tracking link for `pin`."""
+    name = CHANNEL_CARRIER_NAMES.get(channel, {}).get(carrier)
+    if name is None:
+        raise UnknownCarrier(f"no {channel} name for carrier {carrier!r}")
+    code = MIRAKL_CARRIER_CODES.get(carrier) if channel == "bestbuy" else None
+    return ChannelCarrier(name=name, code=code, url=tracking_url(carrier, pin))
+
+
+def _carrier(order, shipment) -> ChannelCarrier:
+    return channel_carrier(order.channel, shipment.carrier, shipment.tracking_pin)
+
+
+# --- one pusher per channel: (client, order, lines, shipment) -> the channel's ids. `already`: the
+# channel had it from an earlier attempt (counted as adopted).
+
+
+async def push_trademe(client: Any, order, lines: list, shipment) -> dict[str, Any]:
+    purchase_id = int(order.external_order_id)
+    parcel_id = await client.add_courier_parcel(
+        [purchase_id], _carrier(order, shipment).name, shipment.tracking_pin
+    )
+    await client.set_status(purchase_id, "GoodsShipped")  # a plain setter: repeating it is harmless
+    return {"purchase_id": purchase_id, "courier_parcel_id": parcel_id, "already": parcel_id is None}
+
+
+async def push_ebay(client: Any, order, lines: list, shipment) -> dict[str, Any]:
+    items = {line.external_line_id: line.quantity for line in lines}
+    fulfillment_id = await client.create_shipping_fulfillment(
+        order.external_order_id, items, _carrier(order, shipment).name, shipment.tracking_pin
+    )
+    return {"order_id": order.external_order_id, "fulfillment_id": fulfillment_id}
+
+
+async def push_shopify(client: Any, order, lines: list, shipment) -> dict[str, Any]:
+    carrier = _carrier(order, shipment)
+    fulfillment = await client.fulfil(
+        int(order.external_order_id),
+        tracking_number=shipment.tracking_pin,
+        tracking_company=carrier.name,
+        tracking_url=carrier.url,
+        notify_customer=True,
+    )
+    return {"order_id": order.external_order_id, "fulfillment_id": fulfillment.get("id")}
+
+
+async def push_reverb(client: Any, order, lines: list, shipment) -> dict[str, Any]:
+    shipped = await client.ship(
+        order.external_order_id,
+        provider=_carrier(order, shipment).name,
+        tracking_number=shipment.tracking_pin,
+    )
+    return {"order_number": order.external_order_id, "status": shipped.get("status")}
+
+
+def mirakl_already_shipped(error: ChannelError) -> bool:
+    """Mirakl refuses OR23/OR24 on an order that is already SHIPPED: for us that is done."""
+    said = f"{error.message} {json.dumps(error.details, default=str) if error.details else ''}"
+    return re.search(r"\bSHIPPED\b", said) is not None
+
+
+async def push_bestbuy(client: Any, order, lines: list, shipment) -> dict[str, Any]:
+    carrier = _carrier(order, shipment)
+    already = False
+    try:  # OR23
+        await client.update_tracking(
+            order.external_order_id,
+            tracking_number=shipment.tracking_pin,
+            carrier_code=carrier.code,
+            carrier_name=carrier.name,
+            carrier_url=carrier.url,
+        )
+    except ChannelError as error:
+        if not mirakl_already_shipped(error):
+            raise
+        already = True
+    if not already:
+        try:  # OR24
+            await client.ship(order.external_order_id)
+        except ChannelError as error:
+            if not mirakl_already_shipped(error):
+                raise
+            already = True
+    return {"order_id": order.external_order_id, "already": already}
+
+
+Pusher = Callable[[Any, Any, list, Any], Awaitable[dict[str, Any]]]
+PUSHERS: dict[str, Pusher] = {
+    "trademe": push_trademe,  # CourierParcels + Status/GoodsShipped
+    "ebay": push_ebay,  # createShippingFulfillment
+    "shopify": push_shopify,  # fulfillments (fulfillment orders API)
+    "reverb": push_reverb,  # my/orders/selling/{n}/ship
+    "bestbuy": push_bestbuy,  # Mirakl OR23 + OR24
+}
+
+
+# --- lookups after an uncertain earlier attempt: the channel's ids if it already has our tracking
+
+
+async def find_ebay(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    pin = re.sub(r"[^A-Za-z0-9]", "", shipment.tracking_pin)
+    for package in await client.shipping_fulfillments(order.external_order_id):
+        if package.get("shipmentTrackingNumber") == pin:
+            return {"order_id": order.external_order_id, "fulfillment_id": package.get("fulfillmentId")}
+    return None
+
+
+async def find_shopify(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    found = await client.fulfillment(int(order.external_order_id), shipment.tracking_pin)
+    return {"order_id": order.external_order_id, "fulfillment_id": found.get("id")} if found else None
+
+
+async def find_reverb(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    remote = await client.order(order.external_order_id)
+    if remote.get("shipping_code") == shipment.tracking_pin:
+        return {"order_number": order.external_order_id, "status": remote.get("status")}
+    return None
+
+
+Finder = Callable[[Any, Any, list, Any], Awaitable[dict[str, Any] | None]]
+FINDERS: dict[str, Finder] = {"ebay": find_ebay, "shopify": find_shopify, "reverb": find_reverb}
+
+
+# --- SQL
+
+WORK = text(
+    """
+    SELECT o.id, o.channel::text AS channel, o.external_order_id, o.current_status,
+           s.id AS shipment_id, s.carrier, s.tracking_pin, s.remote_shipment_id
+      FROM retail.orders o
+      JOIN retail.shipments s ON s.order_id = o.id
+     WHERE o.current_status IN ('label_created', 'tracking_failed')
+       AND s.status = 'label_created' AND s.tracking_pin IS NOT NULL
+     ORDER BY o.id
+    """
+)
+
+LINES = text(
+    """
+    SELECT order_id, external_line_id, sku, quantity
+      FROM retail.order_lines
+     WHERE order_id = :id AND status NOT IN ('refused', 'cancelled')
+     ORDER BY id
+    """
+)
+
+ACTIVITY = text(
+    """
+    INSERT INTO retail.activity_log
+           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
+    VALUES (:actor, :action, :outcome, CAST(:channel AS retail.channel), 'order', :entity_id, :key,
+            CAST(:details AS jsonb), :run_id)
+    """
+)
+
+INTENT_LOGGED = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM retail.activity_log
+                    WHERE action = 'tracking.push' AND outcome = 'intent' AND idempotency_key = :key)
+    """
+)
+
+SHIPPED = text(
+    """
+    UPDATE retail.shipments
+       SET status = 'shipped', tracking_sent_at = now(), shipped_at = coalesce(shipped_at, now()), error = NULL
+     WHERE id = :id AND status = 'label_created'
+    """
+)
+
+OPS_TASK = text(
+    """
+    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
+    VALUES ('tracking_failed', :key, :title, CAST(:details AS jsonb), CAST(:channel AS retail.channel),
+            'order', :entity_id, :run_id)
+    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
+    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
+                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
+    """
+)
+
+RESOLVE_TASK = text(
+    """
+    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
+     WHERE kind = 'tracking_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged')
+    """
+)
+
+
+def idempotency_key(order_id: int) -> str:
+    return f"tracking:order:{order_id}"
+
+
+@dataclass
+class TrackingResult:
+    counts: dict[str, int] = field(
+        default_factory=lambda: {
+            "orders_found": 0, "pushed": 0, "adopted": 0, "shipped": 0, "tracking_failed": 0,
+            "retry_later": 0, "no_client": 0,
+        }
+    )  # fmt: skip
+    shipped: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+class NoClient(Exception):
+    """The channel's client (or pusher) is not available in this deployment."""
+
+
+class TrackingPusher:
+    """One pass over the labelled orders. `after_push` is a test hook called between the remote push and
+    the local commit (raise there to simulate a crash)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sources: OrderSourcesResource,
+        *,
+        run_id: str | None = None,
+        concurrency: int = 4,
+        after_push: Callable[[int], None] | None = None,
+    ):
+        self.engine, self.sources = engine, sources
+        self.run_id, self.after_push = run_id, after_push
+        self.actor = f"run:{run_id}" if run_id else "system"
+        self.concurrency = max(1, concurrency)
+        self.result = TrackingResult()
+        self._clients: dict[str, Any] = {}
+        self._missing: dict[str, str] = {}
+
+    # --- local writes (each its own short transaction)
+
+    def _log(self, conn: Connection, outcome: str, row, details: dict[str, Any]) -> None:
+        conn.execute(
+            ACTIVITY,
+            {"actor": self.actor, "action": ACTION, "outcome": outcome, "channel": row.channel,
+             "entity_id": str(row.id), "key": idempotency_key(row.id),
+             "details": json.dumps(details, default=str), "run_id": self.run_id},
+        )  # fmt: skip
+
+    def _history(
+        self, conn: Connection, order_id: int, status: str, reason: str | None, details: dict
+    ) -> bool:
+        current = conn.scalar(
+            text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE"), {"id": order_id}
+        )
+        if not can_move(current, status):
+            return False
+        conn.execute(
+            text(
+                """INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
+                   VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)"""
+            ),
+            {"id": order_id, "status": status, "reason": reason, "details": json.dumps(details, default=str),
+             "source": SOURCE, "run_id": self.run_id},
+        )  # fmt: skip
+        return True
+
+    def _shipped(self, row, remote: dict[str, Any], action: str) -> None:
+        remote = {k: v for k, v in remote.items() if k != "already"}
+        details = {"carrier": row.carrier, "tracking_pin": row.tracking_pin, "channel": row.channel,
+                   "remote": remote, "adopted": action == "adopted"}  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(SHIPPED, {"id": row.shipment_id})
+            self._log(conn, "succeeded", row, details)
+            self._history(conn, row.id, "shipped", None, details)
+            conn.execute(RESOLVE_TASK, {"key": f"tracking_failed:order:{row.id}", "by": SOURCE})
+        self.result.counts[action] += 1
+        self.result.counts["shipped"] += 1
+        self.result.shipped.append({"order_id": row.id, "channel": row.channel, "tracking_pin": row.tracking_pin,
+                                    "remote": remote, "adopted": action == "adopted"})  # fmt: skip
+
+    def _fail(self, row, message: str, *, stage: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE retail.shipments SET error = :e WHERE id = :id"),
+                {"e": message[:2000], "id": row.shipment_id},
+            )
+            self._log(conn, "failed", row, {"error": message, "stage": stage, "retryable": False})
+            self._history(conn, row.id, "tracking_failed", f"{stage}: {message}"[:500],
+                          {"stage": stage, "error": message, "tracking_pin": row.tracking_pin})  # fmt: skip
+            conn.execute(
+                OPS_TASK,
+                {"key": f"tracking_failed:order:{row.id}",
+                 "title": f"Tracking for order {row.id} ({row.channel}) not accepted ({stage}): {message[:200]}",
+                 "details": json.dumps({"error": message, "stage": stage, "shipment_id": row.shipment_id,
+                                        "tracking_pin": row.tracking_pin}),
+                 "channel": row.channel, "entity_id": str(row.id), "run_id": self.run_id},
+            )  # fmt: skip
+        self.result.counts["tracking_failed"] += 1
+        self.result.failed.append(
+            {"order_id": row.id, "channel": row.channel, "stage": stage, "error": message}
+        )
+
+    def _retry_later(self, row, error: ChannelError) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE retail.shipments SET error = :e WHERE id = :id"),
+                {"e": error.message[:2000], "id": row.shipment_id},
+            )
+            self._log(conn, "failed", row, {"error": error.message, "retryable": True})
+        self.result.counts["retry_later"] += 1
+
+    # --- one order
+
+    def client(self, channel: str) -> Any:
+        if channel in self._missing:
+            raise NoClient(self._missing[channel])
+        if channel not in self._clients:
+            try:
+                if channel not in PUSHERS:
+                    raise ValueError(f"no tracking pusher for channel {channel!r}")
+                self._clients[channel] = self.sources.client(channel)
+            except (ImportError, ValueError, AttributeError) as error:  # e.g. mirakl.py not installed yet
+                self._missing[channel] = f"{channel}: {error}"
+                raise NoClient(self._missing[channel]) from error
+        return self._clients[channel]
+
+    async def _one(self, row) -> None:
+        try:
+            _carrier(row, row)
+        except UnknownCarrier as error:
+            self._fail(row, str(error), stage="carrier name")
+            return
+        try:
+            client = self.client(row.channel)
+        except NoClient:
+            self.result.counts["no_client"] += 1
+            return
+        with self.engine.connect() as conn:
+            lines = list(conn.execute(LINES, {"id": row.id}))
+            attempted = conn.scalar(INTENT_LOGGED, {"key": idempotency_key(row.id)})
+        finder = FINDERS.get(row.channel) if attempted else None
+        # An earlier run may have pushed and died before its commit: ask before pushing again.
+        if finder is not None and (remote := await finder(client, row, lines, row)) is not None:
+            self._shipped(row, remote, "adopted")
+            return
+        with self.engine.begin() as conn:
+            self._log(conn, "intent", row, {"carrier": row.carrier, "tracking_pin": row.tracking_pin})
+        remote = await PUSHERS[row.channel](client, row, lines, row)
+        if self.after_push is not None:
+            self.after_push(row.id)
+        self._shipped(row, remote, "adopted" if remote.get("already") else "pushed")
+
+    async def run(self) -> TrackingResult:
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(WORK))
+        self.result.counts["orders_found"] = len(rows)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(row) -> None:
+            async with semaphore:
+                try:
+                    await self._one(row)
+                except ChannelError as error:
+                    if error.status in (401, 403):
+                        raise  # systemic: every order of the channel would fail the same way
+                    if error.retryable:
+                        self._retry_later(row, error)
+                    else:
+                        self._fail(row, error.message, stage="channel")
+                except (TypeError, ValueError) as error:  # e.g. an external id the channel's API cannot take
+                    self._fail(row, f"{type(error).__name__}: {error}", stage="request")
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for row in rows:
+                    group.create_task(one(row))
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        finally:
+            for client in self._clients.values():
+                await client.aclose()
+        return self.result
+
+
+async def push_tracking(engine: Engine, sources: OrderSourcesResource, **kwargs: Any) -> TrackingResult:
+    return await TrackingPusher(engine, sources, **kwargs).run()
+
+
+def run_tracking(engine: Engine, sources: OrderSourcesResource, **kwargs: Any) -> TrackingResult:
+    return asyncio.run(push_tracking(engine, sources, **kwargs))
+
+
+class TrackingUpdatesConfig(dg.Config):
+    concurrency: int = 4  # orders in flight at once across the channels
+
+
+@dg.asset(group_name="fulfilment", kinds={"postgres"}, deps=[dg.AssetKey("shipping_labels")])
+def tracking_updates(
+    context: dg.AssetExecutionContext,
+    config: TrackingUpdatesConfig,
+    db: DatabaseResource,
+    order_sources: OrderSourcesResource,
+) -> dg.MaterializeResult:
+    """Pushes each labelled order's tracking to its channel once (intent committed first, a crash
+    reconciled by asking the channel) and marks it shipped; a refusal becomes tracking_failed with an
+    ops task, an outage waits for the next run, an authentication failure fails the run."""
+    result = run_tracking(db.engine, order_sources, run_id=context.run_id, concurrency=config.concurrency)
+    if result.counts["no_client"]:
+        context.log.warning(
+            f"{result.counts['no_client']} order(s) on channels without a client left as they are"
+        )
+    metadata: dict[str, Any] = dict(result.counts)
+    metadata["shipped_preview"] = dg.MetadataValue.json(result.shipped[:PREVIEW])
+    metadata["failed_preview"] = dg.MetadataValue.json(result.failed[:PREVIEW])
+    return dg.MaterializeResult(metadata=metadata)
