@@ -161,7 +161,7 @@ def test_channel_carrier_names_canada_post_per_channel():
     assert channel_carrier("shopify", "canada_post", pin) == ChannelCarrier("Canada Post", None, URL + pin)
     assert channel_carrier("reverb", "canada_post", pin).name == "Canada Post"
     mirakl = channel_carrier("bestbuy", "canada_post", pin)
-    assert mirakl.name == "Canada Post" and mirakl.url == URL + pin and mirakl.code is None
+    assert mirakl.name == "Canada Post" and mirakl.url == URL + pin and mirakl.code == "CPCL"
     with pytest.raises(UnknownCarrier):
         channel_carrier("ebay", "nz_post", pin)
     with pytest.raises(UnknownCarrier):

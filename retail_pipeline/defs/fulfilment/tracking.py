@@ -60,9 +60,10 @@ CHANNEL_CARRIER_NAMES: dict[str, dict[str, str]] = {
     "reverb": {"canada_post": "Canada Post"},
     "bestbuy": {"canada_post": "Canada Post"},
 }
-# Mirakl carrier_code: the operator's own codes (CA01). None of Best Buy's is known here, so OR23 gets
-# the unregistered form (carrier_name + carrier_url); add {"canada_post": "<code>"} once it is.
-MIRAKL_CARRIER_CODES: dict[str, str] = {}
+# Mirakl carrier_code: the operator's own carrier codes (CA01). "CPCL" is Canada Post in our Mirakl
+# simulator's list; check it against Best Buy's CA01 before going live. A carrier without a code is sent
+# unregistered (carrier_name + carrier_url).
+MIRAKL_CARRIER_CODES: dict[str, str] = {"canada_post": "CPCL"}
 
 
 class UnknownCarrier(ValueError):
