@@ -61,22 +61,53 @@ def simulators_on_loopback(port: int | None = None) -> Iterator[str]:
 
 
 def _stages_in_order(defs: dg.Definitions) -> list[tuple[dg.PartitionsDefinition | None, list[dg.AssetKey]]]:
-    """Executable assets grouped by partitions definition, groups in dependency order."""
+    """Executable assets in stages: one run per stage (per partition), each stage one partitions
+    definition, every stage after the stages it depends on.
+
+    An asset's phase is the highest phase of its upstream assets, plus one where the upstream asset is
+    partitioned differently (that stage must finish first). Time-partitioned assets sync the outside
+    world (orders by channel × day), so they and everything downstream of them (acceptance, labels,
+    tracking) come after every other stage: the listings they sell are published and the market has
+    bought before orders are read, and fulfilment works the orders just synced."""
     graph = defs.resolve_asset_graph()
-    groups: dict[Any, list[dg.AssetKey]] = defaultdict(list)
-    partitions: dict[Any, dg.PartitionsDefinition | None] = {}
-    for level in graph.toposorted_asset_keys_by_level:
-        for key in level:
-            node = graph.get(key)
-            if not node.is_executable or not node.is_materializable:
-                continue
-            group = repr(node.partitions_def)
-            partitions[group] = node.partitions_def
-            groups[group].append(key)
-    stages = [(partitions[g], keys) for g, keys in groups.items()]
-    # Time-partitioned stages sync the outside world (orders by channel × day): after everything else,
-    # so the listings they sell are published and the market has bought before orders are read.
-    return sorted(stages, key=lambda stage: _is_time_partitioned(stage[0]))
+    keys = [key for level in graph.toposorted_asset_keys_by_level for key in level]
+    outside: set[dg.AssetKey] = set()  # time-partitioned assets and their descendants
+    for key in keys:
+        node = graph.get(key)
+        if _is_time_partitioned(node.partitions_def) or any(up in outside for up in node.parent_keys):
+            outside.add(key)
+    phase: dict[dg.AssetKey, int] = {}
+
+    def place(key: dg.AssetKey, floor: int) -> None:
+        node = graph.get(key)
+        own = repr(node.partitions_def)
+        phase[key] = max(
+            [floor]
+            + [
+                phase[up] + (repr(graph.get(up).partitions_def) != own)
+                for up in node.parent_keys
+                if up in phase
+            ]
+        )
+
+    for key in keys:
+        if key not in outside:
+            place(key, 0)
+    after_inside = max(phase.values(), default=-1) + 1
+    for key in keys:
+        if key in outside:
+            place(key, after_inside)
+    groups: dict[tuple[int, str], list[dg.AssetKey]] = defaultdict(list)
+    partitions: dict[tuple[int, str], dg.PartitionsDefinition | None] = {}
+    for key in keys:
+        node = graph.get(key)
+        if not node.is_executable or not node.is_materializable:
+            continue
+        group = (phase[key], repr(node.partitions_def))
+        partitions[group] = node.partitions_def
+        groups[group].append(key)
+    order = sorted(groups, key=lambda g: (g[0], not _is_time_partitioned(partitions[g])))
+    return [(partitions[g], groups[g]) for g in order]
 
 
 def _is_time_partitioned(pdef: dg.PartitionsDefinition | None) -> bool:

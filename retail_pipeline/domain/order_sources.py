@@ -2,11 +2,11 @@
 
 One normaliser per channel: Trade Me `SoldItem` (MyTradeMe/SoldItems), eBay `Order` (Fulfillment
 getOrders), Shopify `order` (Admin REST orders.json and the orders/create webhook), Reverb order
-(/my/orders/selling). Mirakl's (`order_from_mirakl`) lives beside its client.
+(/my/orders/selling), Mirakl order (OR11, Best Buy).
 
 Where our history starts (`initial_status`) follows one rule for channels without an acceptance step:
 a cancelled order is `cancelled`, a refunded one `refunded`, a paid one `accepted` (it is ours to ship),
-anything else `pending_payment`. Later the channel may move an order on by itself; `channel_transition`
+anything else `pending_payment`. Mirakl's orders wait for our acceptance first (`pending_acceptance`). Later the channel may move an order on by itself; `channel_transition`
 says which of those moves our history takes (payment arriving, cancellation, refund), never one that
 would undo our own work (a label, a shipment).
 """
@@ -70,10 +70,17 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
+# ISO 3166-1 alpha-3 (Mirakl's country_iso_code) for the countries we ship to.
+ALPHA3 = {"CAN": "CA", "USA": "US", "NZL": "NZ", "AUS": "AU", "GBR": "GB", "MEX": "MX"}
+
+
 def _country(name: str | None) -> str | None:
     if not name:
         return None
-    return name.upper() if len(name) == 2 else COUNTRY_CODES.get(name.strip().lower())
+    name = name.strip()
+    if len(name) == 2:
+        return name.upper()
+    return ALPHA3.get(name.upper()) or COUNTRY_CODES.get(name.lower())
 
 
 # --- Trade Me
@@ -338,6 +345,83 @@ def order_from_reverb(raw: Mapping[str, Any]) -> ChannelOrder:
         remote_state=raw.get("status"),
         customer=customer,
         shipping_address=address,
+        raw=dict(raw),
+    )
+
+
+# --- Mirakl (Best Buy)
+
+MIRAKL_STATUS: dict[str, OrderStatus] = {
+    "STAGING": "pending_payment",  # fraud check; the shop cannot act yet
+    "WAITING_ACCEPTANCE": "pending_acceptance",
+    "WAITING_DEBIT": "accepted",
+    "WAITING_DEBIT_PAYMENT": "accepted",
+    "SHIPPING": "accepted",  # accepted in the back office by hand
+    "SHIPPED": "shipped",
+    "TO_COLLECT": "shipped",
+    "RECEIVED": "delivered",
+    "CLOSED": "delivered",
+    "REFUSED": "refused",
+    "CANCELED": "cancelled",
+}
+
+
+def order_from_mirakl(raw: Mapping[str, Any]) -> ChannelOrder:
+    """A Mirakl order (OR11): lines are offers (`offer_sku` is our SKU); countries come as alpha-3."""
+    customer_raw = raw.get("customer") or {}
+    shipping = customer_raw.get("shipping_address") or {}
+    name = " ".join(p for p in (_clean(shipping.get("firstname")), _clean(shipping.get("lastname"))) if p)
+    address = None
+    if shipping:
+        address = Address(
+            name=name or None,
+            street_1=_clean(shipping.get("street_1")),
+            street_2=_clean(shipping.get("street_2")),
+            city=_clean(shipping.get("city")),
+            state=_clean(shipping.get("state")),
+            zip_code=_clean(shipping.get("zip_code")),
+            country_iso_code=_country(
+                _clean(shipping.get("country_iso_code")) or _clean(shipping.get("country"))
+            ),
+            phone=_clean(shipping.get("phone")),
+            company=_clean(shipping.get("company")),
+        )
+    customer = None
+    if customer_raw.get("customer_id"):
+        full = " ".join(
+            p for p in (_clean(customer_raw.get("firstname")), _clean(customer_raw.get("lastname"))) if p
+        )
+        customer = Customer(
+            external_customer_id=str(customer_raw["customer_id"]),
+            name=full or None,
+            phone=_clean(shipping.get("phone")),
+            locale=_clean(customer_raw.get("locale")),
+        )
+    state = str(raw["order_state"])
+    return ChannelOrder(
+        channel="bestbuy",
+        external_order_id=str(raw["order_id"]),
+        placed_at=parse_time(raw["created_date"]),
+        currency=raw.get("currency_iso_code") or "CAD",
+        total=_money(raw.get("total_price")),
+        subtotal=_money(raw.get("price")),
+        shipping_total=_money(raw.get("shipping_price")),
+        lines=tuple(
+            OrderLine(
+                external_line_id=str(line["order_line_id"]),
+                sku=_clean(line.get("offer_sku")),
+                title=line.get("product_title"),
+                quantity=int(line.get("quantity") or 1),
+                unit_price=_money(line.get("price_unit")),
+                remote_state=line.get("order_line_state"),
+            )
+            for line in raw.get("order_lines") or ()
+        ),
+        initial_status=MIRAKL_STATUS.get(state, "pending_payment"),
+        remote_state=state,
+        customer=customer,
+        shipping_address=address,
+        shipping_deadline=parse_time(raw["shipping_deadline"]) if raw.get("shipping_deadline") else None,
         raw=dict(raw),
     )
 

@@ -30,3 +30,9 @@ class SimClock:
         with self._lock:
             self._elapsed += timedelta(hours=hours)
             return self.start + self._elapsed
+
+    def advance_to(self, moment: datetime) -> datetime:
+        """Move forward to exactly `moment` (no float rounding); a moment already past changes nothing."""
+        with self._lock:
+            self._elapsed = max(self._elapsed, moment - self.start)
+            return self.start + self._elapsed

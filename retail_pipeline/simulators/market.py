@@ -5,8 +5,7 @@ purchases arrive as a Poisson process (`rate_per_hour` per channel, seeded, so a
 way) and each buys one unit of a random live listing through the channel simulator's own `buy` hook, at
 its simulated instant. The channels then show those orders on their APIs exactly as a real sale
 would (Trade Me SoldItems, eBay getOrders, Shopify orders.json plus the orders/create webhook, Reverb
-orders), and take the units off the listings. Best Buy (Mirakl) joins when its simulator, with the
-same `buy`/`live_skus` hooks, is registered.
+orders, Best Buy's Mirakl OR11 in WAITING_ACCEPTANCE), and take the units off the listings.
 
 Over HTTP: `POST /_control/market/advance?minutes=N[&rate_per_hour=R]`.
 """
@@ -19,7 +18,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .buyers import NotBuyable
@@ -134,13 +133,13 @@ class Market:
             for channel in sorted(self.shops):
                 for offset in self._arrivals(channel, minutes, rate):
                     bisect.insort(events, (offset, channel))
-            clock, done, made = self.sim.clock, 0.0, []
+            clock, made = self.sim.clock, []
+            start = clock.now()
             for offset, channel in events:
-                clock.advance((offset - done) / 60)
-                done = offset
+                clock.advance_to(start + timedelta(minutes=offset))
                 if purchase := self._buy(channel, clock.now()):
                     made.append(purchase)
-            clock.advance((minutes - done) / 60)
+            clock.advance_to(start + timedelta(minutes=minutes))
             self.purchases += made
         return made
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from . import canadapost, cashconverters, ebay, llm, noelleeming, onecheq, reverb, shopify, trademe
+from . import canadapost, cashconverters, ebay, llm, mirakl, noelleeming, onecheq, reverb, shopify, trademe
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -43,6 +43,9 @@ SYSTEMS: dict[str, SystemSpec] = {
             "canadapost",
             "Canada Post carrier: ncshipment-v4 labels (XSD-checked), PDF labels, tracking",
             canadapost.build,
+        ),
+        SystemSpec(
+            "mirakl", "Best Buy (Mirakl) channel: orders OR11/OR21/OR23/OR24, inbox M10-M12", mirakl.build
         ),
     )
 }

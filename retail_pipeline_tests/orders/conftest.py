@@ -15,6 +15,7 @@ from retail_pipeline.defs.listings.publish import run_publish
 from retail_pipeline.defs.orders.sources import OrderSourcesResource
 from retail_pipeline.integrations.marketplaces import ChannelsResource
 from retail_pipeline.integrations.marketplaces.ebay import EbaySettings
+from retail_pipeline.integrations.marketplaces.mirakl import MiraklSettings
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.integrations.marketplaces.reverb import ReverbSettings
 from retail_pipeline.integrations.marketplaces.shopify import ShopifySettings
@@ -23,7 +24,8 @@ from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.market import Market
 from retail_pipeline_tests.listings.conftest import seed_products, signed
 
-CHANNELS = ("trademe", "ebay", "shopify", "reverb")
+CHANNELS = ("trademe", "ebay", "shopify", "reverb")  # where we list
+ORDER_CHANNELS = (*CHANNELS, "bestbuy")  # where orders come from (Best Buy sells our Shopify offers)
 QUICK = RetryPolicy(max_attempts=6, backoff_initial=0.001, backoff_max=0.01)
 # sku, title, category, cost, stock, brand, mpn, photos (the listing tests' shape)
 PRODUCTS = [
@@ -60,6 +62,7 @@ def client_kwargs(sim: Simulator) -> dict[str, dict[str, Any]]:
         },
         "shopify": {"settings": ShopifySettings(_env_file=None), "policy": QUICK},
         "reverb": {"settings": ReverbSettings(_env_file=None), "policy": QUICK},
+        "bestbuy": {"settings": MiraklSettings(_env_file=None), "policy": QUICK},
     }
 
 

@@ -19,7 +19,7 @@ from retail_pipeline.defs.orders.sources import OrderSourcesResource
 from retail_pipeline.integrations.marketplaces import ChannelsResource
 from retail_pipeline.resources import DatabaseResource
 
-from .conftest import CHANNELS, count, table_counts
+from .conftest import CHANNELS, ORDER_CHANNELS, count, table_counts
 
 
 def resources(db_url, order_sources=None, channels=None):
@@ -48,7 +48,7 @@ def meta(result, asset: str) -> dict:
 
 def test_partitions_are_channel_by_day():
     assert set(order_partitions.get_partitions_def_for_dimension("channel").get_partition_keys()) == set(
-        CHANNELS
+        ORDER_CHANNELS
     )
     keys = order_partitions.get_partition_keys()
     assert "trademe|2025-06-02" in keys and "reverb|2025-06-01" in keys
@@ -103,7 +103,7 @@ def test_a_seven_day_backfill_is_idempotent(
     for _ in range(7):
         market.advance(24 * 60, rate_per_hour=0.25)  # ~6 a day per channel, while stock lasts
     days = [start + timedelta(days=n) for n in range(8)]
-    keys = [str(partition_key(channel, day)) for channel in CHANNELS for day in days]
+    keys = [str(partition_key(channel, day)) for channel in ORDER_CHANNELS for day in days]
     run = dict(resources=resources(db_url, order_sources, channels), partition_key=None)
 
     def backfill() -> int:
@@ -130,11 +130,15 @@ def test_market_advance_creates_orders_on_every_channel(sim, market, listed):
     start = sim.clock.now()
     made = market.advance(180, rate_per_hour=3)
     assert sim.clock.now() - start == timedelta(minutes=180)
-    assert {p.channel for p in made} == set(CHANNELS)
+    assert {p.channel for p in made} == {*CHANNELS, "mirakl"}  # Best Buy's simulator is "mirakl"
     assert all(start <= p.at <= sim.clock.now() for p in made)
     assert sorted(p.at for p in made) == [p.at for p in sorted(made, key=lambda p: p.at)]
     assert len(sim.backend("ebay").orders) == sum(p.channel == "ebay" for p in made)
     assert len(sim.backend("reverb").orders) == sum(p.channel == "reverb" for p in made)
+    bestbuy = sim.backend("mirakl").orders
+    assert len(bestbuy) == sum(p.channel == "mirakl" for p in made)
+    assert {o.state for o in bestbuy.values()} == {"WAITING_ACCEPTANCE"}
+    assert {line.offer_sku for o in bestbuy.values() for line in o.lines} <= set(listed)  # our Shopify offers
     # Seeded: the same world buys the same way.
     from retail_pipeline.simulators import SimulatorConfig  # noqa: F401 - documents the seed source
 

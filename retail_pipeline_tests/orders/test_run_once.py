@@ -11,7 +11,7 @@ from retail_pipeline.integrations.marketplaces import ChannelsResource
 from retail_pipeline.orchestration import _partition_keys, _stages_in_order, execute_graph
 from retail_pipeline.resources import DatabaseResource
 
-from .conftest import CHANNELS, count
+from .conftest import CHANNELS, ORDER_CHANNELS, count
 
 
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(list(CHANNELS)))
@@ -23,7 +23,7 @@ def test_only_todays_partitions_and_the_order_stage_last(sim, simulator_url):
     today = sim.clock.now().date().isoformat()
     with dg.instance_for_test() as instance:
         keys = _partition_keys(order_partitions, instance)
-    assert sorted(map(str, keys)) == sorted(f"{c}|{today}" for c in CHANNELS)
+    assert sorted(map(str, keys)) == sorted(f"{c}|{today}" for c in ORDER_CHANNELS)
     defs = dg.Definitions(
         assets=[marketplace_orders, channel_stock, a_channel_asset],
         resources={
@@ -50,6 +50,6 @@ def test_execute_graph_lets_the_market_shop_before_syncing_orders(
         summary = execute_graph(defs, instance)
     assert summary["ok"], summary
     assert summary["market"]["minutes"] == 120 and summary["market"]["purchases"] > 0
-    assert len(summary["runs"]) == len(CHANNELS)
+    assert len(summary["runs"]) == len(ORDER_CHANNELS)
     held = count(engine, "SELECT count(*) FROM retail.orders")
     assert held == summary["stages"]["marketplace_orders"]["total"]["orders_inserted"] > 0

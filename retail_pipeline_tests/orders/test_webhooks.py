@@ -27,7 +27,7 @@ from retail_pipeline.integrations.marketplaces import ChannelsResource
 from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.simulators.shopify import DEFAULT_API_SECRET
 
-from .conftest import CHANNELS, count
+from .conftest import ORDER_CHANNELS, count
 
 URL = "/webhooks/shopify"
 
@@ -204,7 +204,7 @@ def test_sold_items_sensor_requests_the_partition_of_new_sales_only(
         assert sorted(r.partition_key for r in result.run_requests) == [f"ebay|{day}", f"trademe|{day}"]
         # One call per channel per tick (Trade Me SoldItems/LastHour; one page elsewhere), plus OAuth.
         calls = [e for e in sim.journal.entries()[before:] if "token" not in e.path]
-        assert len(calls) == len(CHANNELS), [(e.system, e.path) for e in calls]
+        assert len(calls) == len(ORDER_CHANNELS), [(e.system, e.path) for e in calls]
         assert any("SoldItems/LastHour" in e.path for e in calls)
         same = sold_items_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.run_key for r in same.run_requests] == [r.run_key for r in result.run_requests]
@@ -231,7 +231,7 @@ def test_schedule_requests_todays_partition_per_channel(sim, simulator_url):
     requests = orders_every_10_minutes(context)
     assert all(r.run_key.endswith(tick.isoformat()) for r in requests)
     today = sim.clock.now().date().isoformat()
-    assert sorted(r.partition_key for r in requests) == sorted(f"{c}|{today}" for c in CHANNELS)
+    assert sorted(r.partition_key for r in requests) == sorted(f"{c}|{today}" for c in ORDER_CHANNELS)
 
 
 def _order_assets():

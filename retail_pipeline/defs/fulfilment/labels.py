@@ -430,7 +430,15 @@ class ShippingLabelsConfig(dg.Config):
     concurrency: int = 4  # orders in flight at once against the carrier
 
 
-@dg.asset(group_name="fulfilment", kinds={"postgres"}, pool="canadapost_api")
+@dg.asset(
+    deps=[
+        dg.AssetKey("marketplace_orders"),
+        dg.AssetKey("order_acceptance"),
+    ],  # labels for the orders just accepted
+    group_name="fulfilment",
+    kinds={"postgres"},
+    pool="canadapost_api",
+)
 def shipping_labels(
     context: dg.AssetExecutionContext,
     config: ShippingLabelsConfig,

@@ -1,7 +1,7 @@
 """Where each channel's orders come from: one "order source" per channel (fetch a time window →
 `ChannelOrder`s), the `order_sources` resource that makes their clients, and the channels' clock.
 
-Adding a channel (Best Buy through Mirakl) is one `ORDER_SOURCES` entry: its client ("module:Class")
+Adding a channel (Amazon, Kaufland) is one `ORDER_SOURCES` entry: its client ("module:Class")
 and a fetch function that calls the client and the channel's pure normaliser.
 
 The clock: an order's partition is the UTC day it was placed on *by the channel's clock*. Against the
@@ -24,6 +24,7 @@ from pydantic import PrivateAttr
 
 from retail_pipeline.domain.order_sources import (
     order_from_ebay,
+    order_from_mirakl,
     order_from_reverb,
     order_from_shopify,
     order_from_trademe,
@@ -97,6 +98,14 @@ async def reverb_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrd
             yield order
 
 
+async def bestbuy_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrder]:
+    # Mirakl's date range includes both ends; the window's own test drops the end instant.
+    async for raw in client.orders(start=window.start, end=window.end):
+        order = order_from_mirakl(raw)
+        if order.placed_at in window:
+            yield order
+
+
 OrderFetch = Callable[[Any, Window], AsyncIterator[ChannelOrder]]
 
 
@@ -116,9 +125,7 @@ ORDER_SOURCES: dict[str, OrderSource] = {
     "ebay": OrderSource(f"{MARKETPLACES}.ebay:EbayClient", ebay_orders),
     "shopify": OrderSource(f"{MARKETPLACES}.shopify:ShopifyClient", shopify_orders),
     "reverb": OrderSource(f"{MARKETPLACES}.reverb:ReverbClient", reverb_orders),
-    # Best Buy (Mirakl OR11): add
-    #   "bestbuy": OrderSource(f"{MARKETPLACES}.mirakl:MiraklClient", bestbuy_orders),
-    # with bestbuy_orders calling MiraklClient.orders(...) and order_from_mirakl, once mirakl.py ships.
+    "bestbuy": OrderSource(f"{MARKETPLACES}.mirakl:MiraklClient", bestbuy_orders),
 }
 
 # Channels whose client is installed: the partitions of the order assets.

@@ -214,7 +214,10 @@ def _customer_id(conn: Connection, order: ChannelOrder, result: UpsertResult) ->
     return row.id
 
 
-def _sale(conn: Connection, order: ChannelOrder, line, listing_id: int | None, result: UpsertResult, run_id):
+def sell_line(
+    conn: Connection, order: ChannelOrder, line, listing_id: int | None, result: UpsertResult, run_id
+) -> None:
+    """Takes a sold line's units off our stock; at zero every other channel's listing is withdrawn."""
     product_id = conn.execute(LINE_PRODUCT, {"listing_id": listing_id, "sku": line.sku}).scalar()
     if product_id is None:
         return  # not one of our products (a listing made outside the pipeline)
@@ -278,8 +281,9 @@ def _upsert_one(conn: Connection, order: ChannelOrder, result: UpsertResult, *, 
         if written is None:
             continue
         result.counts["lines_inserted" if written.inserted else "lines_updated"] += 1
-        if written.inserted and order.initial_status != "cancelled":
-            _sale(conn, order, line, written.channel_listing_id, result, run_id)
+        # An order waiting for our acceptance is not a sale yet: acceptance takes the units it accepts.
+        if written.inserted and order.initial_status not in ("cancelled", "pending_acceptance"):
+            sell_line(conn, order, line, written.channel_listing_id, result, run_id)
 
 
 def upsert_orders(

@@ -101,13 +101,16 @@ class ChannelHTTP:
                 self.channel, f"{error.reason} (gave up after retrying)", status=error.status, retryable=True
             ) from error
 
-    async def send(self, method: str, url: str, *, params: Any = None, json_body: Any = None) -> Reply:
-        """One attempt: a Reply for 2xx, `Transient` for what a retry may fix, else ChannelError."""
+    async def send(
+        self, method: str, url: str, *, params: Any = None, json_body: Any = None, files: Any = None
+    ) -> Reply:
+        """One attempt: a Reply for 2xx, `Transient` for what a retry may fix, else ChannelError.
+        `files`: multipart parts, as httpx takes them (Mirakl's inbox replies)."""
         if self._before_send:
             await self._before_send()
         self.calls += 1
         try:
-            response = await self._client.request(method, url, params=params, json=json_body)
+            response = await self._client.request(method, url, params=params, json=json_body, files=files)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
         except httpx.TransportError as error:  # sent, then the answer never came whole

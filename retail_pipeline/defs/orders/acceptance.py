@@ -1,0 +1,342 @@
+"""`order_acceptance`: Best Buy (Mirakl) orders accepted or refused line by line (OR21), then polled
+until Mirakl has applied the decision (seed 004).
+
+Orders from channels without an acceptance step start as `accepted` in the order sync; this asset
+works the orders of `ACCEPTANCE_CHANNELS` whose latest status is `pending_acceptance` (or
+`acceptance_failed`: retried every run until Mirakl answers). Per order:
+
+1. Decide, in one transaction, with the products locked: a line is accepted when the product is ours,
+   still sold by its supplier and has the units (earlier lines of the order counted); otherwise it is
+   refused with the reason. Accepted units leave our stock at once (`sell_line`: at zero every other
+   channel's listing is withdrawn). The decisions are committed as an 'intent' activity row, so a
+   killed run neither decides twice nor sells twice; the next run sends what was decided.
+2. Send OR21 while Mirakl still shows WAITING_ACCEPTANCE (ORDER_INVALID_STATE: it was sent before),
+   then poll the order with bounded exponential backoff until it leaves WAITING_ACCEPTANCE.
+3. Append `accepted` (SHIPPING or later), `refused` (every line refused), `cancelled`, or
+   `acceptance_failed` with an ops task once the polls run out (the inbox shows it; the next run
+   polls again and resolves the task when the order moves on).
+
+Settings (ACCEPTANCE_* variables): ACCEPTANCE_POLL_ATTEMPTS (default 6), ACCEPTANCE_POLL_INITIAL_SECONDS
+(0.5), ACCEPTANCE_POLL_MAX_SECONDS (8).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Connection, Engine, text
+
+from retail_pipeline.defs.orders.assets import marketplace_orders
+from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource
+from retail_pipeline.defs.orders.stock import push_stock, summarise
+from retail_pipeline.defs.orders.upsert import UpsertResult, sell_line
+from retail_pipeline.domain.orders import ACCEPTANCE_CHANNELS, can_move
+from retail_pipeline.integrations.marketplaces import ChannelsResource
+from retail_pipeline.integrations.marketplaces.base import ChannelError
+from retail_pipeline.resources import DatabaseResource
+
+SOURCE = "order_acceptance"
+PREVIEW = 5
+WAITING = "WAITING_ACCEPTANCE"
+# Mirakl's order states once a decision has been applied, and the status each gives our history.
+DECIDED = {
+    "WAITING_DEBIT": "accepted", "WAITING_DEBIT_PAYMENT": "accepted", "SHIPPING": "accepted",
+    "SHIPPED": "accepted", "TO_COLLECT": "accepted", "RECEIVED": "accepted", "CLOSED": "accepted",
+    "REFUSED": "refused", "CANCELED": "cancelled",
+}  # fmt: skip
+
+
+class AcceptanceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ACCEPTANCE_", env_file=".env", extra="ignore")
+
+    poll_attempts: int = Field(default=6, ge=1)
+    poll_initial_seconds: float = Field(default=0.5, ge=0)
+    poll_max_seconds: float = Field(default=8.0, ge=0)
+
+    def delays(self) -> list[float]:
+        return [
+            min(self.poll_initial_seconds * 2**n, self.poll_max_seconds) for n in range(self.poll_attempts)
+        ]
+
+
+WORK = text(
+    """
+    SELECT id, channel, external_order_id, current_status
+      FROM retail.orders
+     WHERE channel = ANY(CAST(:channels AS retail.channel[]))
+       AND current_status IN ('pending_acceptance', 'acceptance_failed')
+     ORDER BY id
+    """
+)
+INTENT_KEY = "accept:{channel}:{external_order_id}"
+DECISIONS = text(
+    """
+    SELECT details FROM retail.activity_log
+     WHERE action = 'order.accept' AND outcome = 'intent' AND idempotency_key = :key
+     ORDER BY id LIMIT 1
+    """
+)
+LOCK_ORDER = text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE")
+LINES = text(
+    """
+    SELECT l.id, l.external_line_id, l.sku, l.quantity, l.status, l.channel_listing_id
+      FROM retail.order_lines l WHERE l.order_id = :id ORDER BY l.id FOR UPDATE
+    """
+)
+# Our product for a line's SKU, locked, with the units we can still sell (unknown counts as one,
+# as the sale itself counts it).
+PRODUCT = text(
+    """
+    SELECT p.id, coalesce(p.stock_quantity, sp.stock_quantity, 1) AS units, sp.removed_at IS NOT NULL AS removed
+      FROM retail.products p JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
+     WHERE p.sku = :sku
+       FOR UPDATE OF p
+    """
+)
+SET_LINE = text(
+    "UPDATE retail.order_lines SET status = :status, refusal_reason = :reason, updated_at = now() WHERE id = :id"
+)
+ACTIVITY = text(
+    """
+    INSERT INTO retail.activity_log
+           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
+    VALUES (:actor, 'order.accept', :outcome, :channel, 'order', :entity_id, :key, CAST(:details AS jsonb), :run_id)
+    """
+)
+APPEND_STATUS = text(
+    """
+    INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
+    VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)
+    """
+)
+OPS_TASK = text(
+    """
+    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
+    VALUES ('acceptance_failed', :key, :title, CAST(:details AS jsonb), :channel, 'order', :entity_id, :run_id)
+    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
+    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
+                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
+    """
+)
+RESOLVE_TASK = text(
+    """
+    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
+     WHERE kind = 'acceptance_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged')
+    """
+)
+
+COUNTS = (
+    "orders_found", "decided", "lines_accepted", "lines_refused", "sent", "accepted", "refused",
+    "cancelled", "acceptance_failed", "retry_later",
+)  # fmt: skip
+
+
+@dataclass
+class Decision:
+    accept: dict[str, bool]  # external line id → accepted
+    reasons: dict[str, str]  # external line id → why refused
+
+
+def decide_line(units: int | None, wanted: int, removed: bool) -> str | None:
+    """Why a line cannot be accepted (None: it can). `units` None: not one of our products."""
+    if units is None:
+        return "not one of our products"
+    if removed:
+        return "no longer sold by the supplier"
+    if units < wanted:
+        return f"out of stock ({units} left, {wanted} ordered)"
+    return None
+
+
+@dataclass
+class AcceptanceResult:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    sold: UpsertResult = field(default_factory=UpsertResult)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Acceptor:
+    """One pass over the orders waiting for acceptance. `after_send` is a test hook called after OR21
+    and before the poll (raise there to simulate a crash)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        order_sources: OrderSourcesResource,
+        *,
+        settings: AcceptanceSettings | None = None,
+        run_id: str | None = None,
+        after_send=None,
+    ):
+        self.engine, self.order_sources = engine, order_sources
+        self.settings = settings or AcceptanceSettings()
+        self.run_id, self.after_send = run_id, after_send
+        self.actor = f"run:{run_id}" if run_id else "system"
+        self.result = AcceptanceResult()
+
+    def _log(self, conn: Connection, order, outcome: str, details: dict[str, Any]) -> None:
+        conn.execute(
+            ACTIVITY,
+            {"actor": self.actor, "outcome": outcome, "channel": order.channel, "entity_id": str(order.id),
+             "key": INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id),
+             "details": json.dumps(details, default=str), "run_id": self.run_id},
+        )  # fmt: skip
+
+    def _append(self, conn: Connection, order_id: int, status: str, reason: str, details: dict) -> bool:
+        current = conn.execute(LOCK_ORDER, {"id": order_id}).scalar()
+        if current == status or not can_move(current, status):
+            return False
+        conn.execute(
+            APPEND_STATUS,
+            {"id": order_id, "status": status, "reason": reason[:500], "details": json.dumps(details, default=str),
+             "source": SOURCE, "run_id": self.run_id},
+        )  # fmt: skip
+        return True
+
+    def decide(self, order) -> Decision:
+        """The order's decisions: the committed ones, else made now (stock taken) and committed."""
+        key = INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id)
+        with self.engine.begin() as conn:
+            conn.execute(LOCK_ORDER, {"id": order.id})  # one decider per order
+            stored = conn.execute(DECISIONS, {"key": key}).scalar()
+            if stored is not None:
+                return Decision(stored["accept"], stored.get("reasons", {}))
+            decision = Decision({}, {})
+            taken: dict[int, int] = {}  # product id → units this order already took
+            for line in conn.execute(LINES, {"id": order.id}).all():
+                product = conn.execute(PRODUCT, {"sku": line.sku}).first() if line.sku else None
+                units = None if product is None else product.units - taken.get(product.id, 0)
+                reason = decide_line(units, line.quantity, bool(product and product.removed))
+                decision.accept[line.external_line_id] = reason is None
+                if reason is None:
+                    taken[product.id] = taken.get(product.id, 0) + line.quantity
+                    conn.execute(SET_LINE, {"status": "accepted", "reason": None, "id": line.id})
+                    sell_line(conn, order, line, line.channel_listing_id, self.result.sold, self.run_id)
+                    self.result.counts["lines_accepted"] += 1
+                else:
+                    decision.reasons[line.external_line_id] = reason
+                    conn.execute(SET_LINE, {"status": "refused", "reason": reason, "id": line.id})
+                    self.result.counts["lines_refused"] += 1
+            self._log(conn, order, "intent", {"accept": decision.accept, "reasons": decision.reasons})
+        self.result.counts["decided"] += 1
+        return decision
+
+    async def _poll(self, client, order) -> dict[str, Any] | None:
+        remote = None
+        for delay in self.settings.delays():
+            await asyncio.sleep(delay)
+            remote = await client.order(order.external_order_id)
+            if remote is None or remote.get("order_state") != WAITING:
+                return remote
+        return remote
+
+    async def one(self, client, order) -> None:
+        from retail_pipeline.integrations.marketplaces.mirakl import error_code
+
+        decision = self.decide(order)
+        remote = await client.order(order.external_order_id)
+        if remote is None:
+            self._failed(order, "Mirakl has no such order (ORDER_NOT_FOUND)", decision)
+            return
+        if remote.get("order_state") == WAITING:
+            try:
+                await client.accept(order.external_order_id, decision.accept)
+                self.result.counts["sent"] += 1
+            except ChannelError as error:
+                if error_code(error) != "ORDER_INVALID_STATE":  # that one: our decision is already in
+                    raise
+            if self.after_send is not None:
+                self.after_send(order.id)
+            remote = await self._poll(client, order)
+        state = (remote or {}).get("order_state")
+        status = DECIDED.get(state or "")
+        if status is None:
+            self._failed(order, f"still {state} after {self.settings.poll_attempts} polls", decision)
+            return
+        key = f"acceptance_failed:order:{order.id}"
+        with self.engine.begin() as conn:
+            refused = {k: v for k, v in decision.reasons.items()}
+            if self._append(conn, order.id, status, f"Mirakl reports {state}",
+                            {"remote_state": state, "accepted": decision.accept, "refused": refused}):  # fmt: skip
+                self.result.counts[status] += 1
+            self._log(conn, order, "succeeded", {"remote_state": state})
+            conn.execute(RESOLVE_TASK, {"key": key, "by": SOURCE})
+        self.result.outcomes.append(
+            {"order": order.external_order_id, "status": status, "remote_state": state}
+        )
+
+    def _failed(self, order, why: str, decision: Decision) -> None:
+        with self.engine.begin() as conn:
+            if self._append(conn, order.id, "acceptance_failed", why, {"accepted": decision.accept}):
+                self.result.counts["acceptance_failed"] += 1
+            conn.execute(
+                OPS_TASK,
+                {"key": f"acceptance_failed:order:{order.id}",
+                 "title": f"Best Buy order {order.external_order_id} not accepted: {why}"[:300],
+                 "details": json.dumps({"why": why, "decisions": decision.accept, "reasons": decision.reasons}),
+                 "channel": order.channel, "entity_id": str(order.id), "run_id": self.run_id},
+            )  # fmt: skip
+        self.result.outcomes.append(
+            {"order": order.external_order_id, "status": "acceptance_failed", "why": why}
+        )
+
+    async def run(self, channels: tuple[str, ...]) -> AcceptanceResult:
+        if not channels:
+            return self.result
+        with self.engine.connect() as conn:
+            orders = conn.execute(WORK, {"channels": list(channels)}).all()
+        self.result.counts["orders_found"] = len(orders)
+        clients: dict[str, Any] = {}
+        try:
+            for order in orders:  # one at a time: each decision sees the stock the previous one left
+                client = clients.get(order.channel) or clients.setdefault(
+                    order.channel, self.order_sources.client(order.channel)
+                )
+                try:
+                    await self.one(client, order)
+                except ChannelError as error:
+                    if error.status in (401, 403):
+                        raise  # systemic: every order would fail the same way
+                    if error.retryable:
+                        self.result.counts["retry_later"] += 1
+                    else:
+                        self._failed(order, error.message, self.decide(order))
+        finally:
+            for client in clients.values():
+                await client.aclose()
+        return self.result
+
+
+def run_acceptance(engine: Engine, order_sources: OrderSourcesResource, **kwargs: Any) -> AcceptanceResult:
+    channels = tuple(c for c in ORDER_CHANNELS if c in ACCEPTANCE_CHANNELS)
+    return asyncio.run(Acceptor(engine, order_sources, **kwargs).run(channels))
+
+
+@dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"})
+def order_acceptance(
+    context: dg.AssetExecutionContext,
+    db: DatabaseResource,
+    order_sources: OrderSourcesResource,
+    channels: ChannelsResource,
+) -> dg.MaterializeResult:
+    """Accepts or refuses each line of every Best Buy order waiting for us (stock checked and taken in
+    one transaction, decisions committed before OR21), polls Mirakl until the decision is applied, and
+    records accepted / refused / acceptance_failed (with an ops task). Re-running sends nothing twice."""
+    result = run_acceptance(db.engine, order_sources, run_id=context.run_id)
+    metadata: dict[str, Any] = dict(result.counts)
+    metadata["stock_decrements"] = result.sold.counts["stock_decrements"]
+    if result.sold.sold_products:  # accepted units may have sold a product out elsewhere: push now
+        metadata.update(
+            {
+                f"stock_{k}": v
+                for k, v in summarise(push_stock(db.engine, channels, run_id=context.run_id)).items()
+            }
+        )
+    metadata["outcomes_preview"] = dg.MetadataValue.json(result.outcomes[:PREVIEW])
+    return dg.MaterializeResult(metadata=metadata)
