@@ -103,6 +103,7 @@ class Offer:
 class OrderLine:
     line_id: str
     index: int
+    offer_id: int
     offer_sku: str
     title: str
     quantity: int
@@ -204,6 +205,10 @@ class MiraklBackend:
             for sku, o in found.items()
         }
 
+    def _offer_id(self, sku: str) -> int:
+        """Mirakl's numeric offer id, stable per SKU."""
+        return 2000 + int.from_bytes(sku.encode()[-6:].rjust(6, b"\0"), "big") % 9_000_000
+
     def live_skus(self) -> dict[str, int]:
         return {sku: offer.quantity for sku, offer in self.offers().items() if offer.quantity > 0}
 
@@ -232,6 +237,7 @@ class MiraklBackend:
                     OrderLine(
                         f"{order_id}-1",
                         1,
+                        self._offer_id(sku),
                         sku,
                         offer.title,
                         quantity,

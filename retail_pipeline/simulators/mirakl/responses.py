@@ -16,6 +16,14 @@ def mirakl_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+COMMISSION_RATE = Decimal("0.12")  # Best Buy's commission on the line price (for the shape of the data)
+
+
+def _present(body: dict[str, Any]) -> dict[str, Any]:
+    """Mirakl leaves out a field that has no value rather than sending null."""
+    return {k: (_present(v) if isinstance(v, dict) else v) for k, v in body.items() if v is not None}
+
+
 def _money(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.01")))
 
@@ -40,8 +48,24 @@ def order_json(order: Order) -> dict[str, Any]:
     buyer = order.buyer
     lines = []
     for line in order.lines:
+        commission = line.unit_price * line.quantity * COMMISSION_RATE
         lines.append(
             {
+                "can_refund": order.state in ("SHIPPING", "SHIPPED", "RECEIVED"),
+                "cancelations": [],
+                "refunds": [],
+                "category_code": "BBY-CA-ELECTRONICS",
+                "category_label": "Electronics",
+                "commission_fee": _money(commission),
+                "commission_rate_vat": 0.0,
+                "commission_vat": 0.0,
+                "total_commission": _money(commission),
+                "description": None,
+                "offer_id": line.offer_id,
+                "offer_state_code": "11",  # new
+                "order_line_additional_fields": [],
+                "product_medias": [],
+                "product_sku": f"MKP{line.offer_id:015d}",
                 "order_line_id": line.line_id,
                 "order_line_index": line.index,
                 "order_line_state": line.state,
@@ -58,42 +82,58 @@ def order_json(order: Order) -> dict[str, Any]:
                 "shipped_date": mirakl_time(order.shipped_date),
             }
         )
+        lines[-1]["description"] = line.title
     price = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
     shipping = sum((line.shipping_price for line in order.lines), Decimal(0))
-    return {
-        "order_id": order.order_id,
-        "commercial_id": order.commercial_id,
-        "order_state": order.state,
-        "created_date": mirakl_time(order.created),
-        "last_updated_date": mirakl_time(order.updated),
-        "acceptance_decision_date": mirakl_time(order.acceptance_decision_date),
-        "customer_debited_date": mirakl_time(order.customer_debited_date),
-        "shipped_date": mirakl_time(order.shipped_date),
-        "shipping_deadline": mirakl_time(order.shipping_deadline),
-        "currency_iso_code": order.currency,
-        "price": _money(price),
-        "shipping_price": _money(shipping),
-        "total_price": _money(price + shipping),
-        "can_cancel": order.state == "WAITING_ACCEPTANCE",
-        "can_shop_ship": order.state == "SHIPPING",
-        "has_customer_message": False,
-        "shop_id": SHOP_ID,
-        "shop_name": SHOP_NAME,
-        "customer": {
-            "customer_id": order.customer_id,
-            "firstname": buyer.first_name,
-            "lastname": buyer.last_name,
-            "locale": "en_CA",
-            "shipping_address": _address(order),
-            "billing_address": _address(order),
-        },
-        "customer_notification_email": f"notification+{order.commercial_id.lower()}@notification.mirakl.net",
-        "shipping_carrier_code": order.carrier_code,
-        "shipping_company": order.carrier_name,
-        "shipping_tracking": order.tracking_number,
-        "shipping_tracking_url": order.carrier_url,
-        "order_lines": lines,
-    }
+    commission = price * COMMISSION_RATE
+    return _present(
+        {
+            "order_id": order.order_id,
+            "commercial_id": order.commercial_id,
+            "order_state": order.state,
+            "created_date": mirakl_time(order.created),
+            "last_updated_date": mirakl_time(order.updated),
+            "acceptance_decision_date": mirakl_time(order.acceptance_decision_date),
+            "customer_debited_date": mirakl_time(order.customer_debited_date),
+            "shipped_date": mirakl_time(order.shipped_date),
+            "shipping_deadline": mirakl_time(order.shipping_deadline),
+            "currency_iso_code": order.currency,
+            "price": _money(price),
+            "shipping_price": _money(shipping),
+            "total_price": _money(price + shipping),
+            "can_cancel": order.state == "WAITING_ACCEPTANCE",
+            "can_shop_ship": order.state == "SHIPPING",
+            "has_customer_message": False,
+            "has_incident": False,
+            "has_invoice": False,
+            "fully_refunded": False,
+            "fulfillment": {"center": {"code": "DEFAULT"}},
+            "leadtime_to_ship": 2,
+            "order_tax_mode": "TAX_INCLUDED",
+            "paymentType": "PAY_ON_ACCEPTANCE",
+            "shipping_type_code": "STD",
+            "shipping_type_label": "Standard",
+            "shipping_zone_code": "CA",
+            "shipping_zone_label": "Canada",
+            "total_commission": _money(commission),
+            "shop_id": SHOP_ID,
+            "shop_name": SHOP_NAME,
+            "customer": {
+                "customer_id": order.customer_id,
+                "firstname": buyer.first_name,
+                "lastname": buyer.last_name,
+                "locale": "en_CA",
+                "shipping_address": _address(order),
+                "billing_address": _address(order),
+            },
+            "customer_notification_email": f"notification+{order.commercial_id.lower()}@notification.mirakl.net",
+            "shipping_carrier_code": order.carrier_code,
+            "shipping_company": order.carrier_name,
+            "shipping_tracking": order.tracking_number,
+            "shipping_tracking_url": order.carrier_url,
+            "order_lines": [_present(line) for line in lines],
+        }
+    )
 
 
 def _participants(thread: Thread) -> list[dict[str, Any]]:
