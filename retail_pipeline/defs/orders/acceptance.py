@@ -10,8 +10,8 @@ works the orders of `ACCEPTANCE_CHANNELS` whose latest status is `pending_accept
    refused with the reason. Accepted units leave our stock at once (`sell_line`: at zero every other
    channel's listing is withdrawn). The decisions are committed as an 'intent' activity row, so a
    killed run neither decides twice nor sells twice; the next run sends what was decided.
-2. Send OR21 while Mirakl still shows WAITING_ACCEPTANCE (ORDER_INVALID_STATE: it was sent before),
-   then poll the order with bounded exponential backoff until it leaves WAITING_ACCEPTANCE.
+2. Send OR21 while Mirakl still shows WAITING_ACCEPTANCE, once ('order.accept.sent' activity row; after a crash
+   before that row, ORDER_INVALID_STATE says it arrived), then poll the order with bounded exponential backoff until it leaves WAITING_ACCEPTANCE.
 3. Append `accepted` (SHIPPING or later), `refused` (every line refused), `cancelled`, or
    `acceptance_failed` with an ops task once the polls run out (the inbox shows it; the next run
    polls again and resolves the task when the order moves on).
@@ -82,6 +82,12 @@ DECISIONS = text(
      ORDER BY id LIMIT 1
     """
 )
+SENT = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM retail.activity_log
+                    WHERE action = 'order.accept.sent' AND idempotency_key = :key)
+    """
+)
 LOCK_ORDER = text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE")
 LINES = text(
     """
@@ -106,7 +112,7 @@ ACTIVITY = text(
     """
     INSERT INTO retail.activity_log
            (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
-    VALUES (:actor, 'order.accept', :outcome, :channel, 'order', :entity_id, :key, CAST(:details AS jsonb), :run_id)
+    VALUES (:actor, :action, :outcome, :channel, 'order', :entity_id, :key, CAST(:details AS jsonb), :run_id)
     """
 )
 APPEND_STATUS = text(
@@ -180,10 +186,12 @@ class Acceptor:
         self.actor = f"run:{run_id}" if run_id else "system"
         self.result = AcceptanceResult()
 
-    def _log(self, conn: Connection, order, outcome: str, details: dict[str, Any]) -> None:
+    def _log(
+        self, conn: Connection, order, outcome: str, details: dict[str, Any], action: str = "order.accept"
+    ) -> None:
         conn.execute(
             ACTIVITY,
-            {"actor": self.actor, "outcome": outcome, "channel": order.channel, "entity_id": str(order.id),
+            {"actor": self.actor, "action": action, "outcome": outcome, "channel": order.channel, "entity_id": str(order.id),
              "key": INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id),
              "details": json.dumps(details, default=str), "run_id": self.run_id},
         )  # fmt: skip
@@ -245,12 +253,20 @@ class Acceptor:
             self._failed(order, "Mirakl has no such order (ORDER_NOT_FOUND)", decision)
             return
         if remote.get("order_state") == WAITING:
-            try:
-                await client.accept(order.external_order_id, decision.accept)
-                self.result.counts["sent"] += 1
-            except ChannelError as error:
-                if error_code(error) != "ORDER_INVALID_STATE":  # that one: our decision is already in
-                    raise
+            key = INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id)
+            with self.engine.connect() as conn:
+                sent = conn.scalar(SENT, {"key": key})
+            if not sent:  # sent before: Mirakl is still applying it, so only poll again
+                try:
+                    await client.accept(order.external_order_id, decision.accept)
+                    self.result.counts["sent"] += 1
+                except ChannelError as error:
+                    if error_code(error) != "ORDER_INVALID_STATE":  # that one: our decision is already in
+                        raise
+                with self.engine.begin() as conn:
+                    self._log(
+                        conn, order, "succeeded", {"accept": decision.accept}, action="order.accept.sent"
+                    )
             if self.after_send is not None:
                 self.after_send(order.id)
             remote = await self._poll(client, order)
