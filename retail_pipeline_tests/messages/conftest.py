@@ -107,7 +107,8 @@ def snapshot(engine: Engine) -> dict[str, list]:
         }
 
 
-# --- a Mirakl client stand-in (until retail_pipeline/integrations/marketplaces/mirakl.py lands)
+# --- a fast in-memory Mirakl inbox for the sync/reply rules (the real client against the simulator:
+# test_auto_replies.py::test_bestbuy_through_the_real_mirakl_client_and_simulator)
 
 
 class FakeMirakl:

@@ -244,3 +244,27 @@ def test_through_materialize_and_the_schedule(engine, db_url, sim, reverb, simul
     requests = customer_messages_every_10_minutes(context)
     assert "reverb" in [r.partition_key for r in requests]
     assert all(r.run_key.endswith(NOON.isoformat()) for r in requests)
+
+
+def test_bestbuy_through_the_real_mirakl_client_and_simulator(engine, sim, inbox_resource, settings):
+    mirakl = sim.backend("mirakl")
+    mirakl.add_offer("BB-1", 2, "59.00", "Audio cable")
+    order = mirakl.buy("BB-1", 1)
+    local_order(engine, "bestbuy", order.order_id, pin="7023210039414699")
+    thread = mirakl.customer_message(order.order_id, "Where is my order?")
+
+    def bestbuy_cycle():
+        sync_channel(engine, inbox_resource.inbox("bestbuy"))
+        return reply_channel(engine, inbox_resource.inbox("bestbuy"), settings=settings, now=lambda: NOON)
+
+    first = bestbuy_cycle()
+    assert first.counts["sent"] == 1
+    replies = [m for m in mirakl.thread(thread.thread_id).messages if m.sender_type == "SHOP_USER"]
+    assert len(replies) == 1 and "7023210039414699" in replies[0].body
+    assert [r["type"] for r in replies[0].to] == ["CUSTOMER"]
+    assert bestbuy_cycle().counts["sent"] == 0
+    posts = [e for e in sim.journal.entries() if e.system == "mirakl" and e.method == "POST"]
+    assert len(posts) == 1
+    with engine.connect() as conn:
+        authors = [r[0] for r in conn.execute(text("SELECT author_type FROM retail.messages ORDER BY id"))]
+    assert authors == ["customer", "system"]  # our auto-reply, adopted by the second sync
