@@ -104,6 +104,8 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
         ).fetchone()[0]
     assert {run["run_id"] for run in summary["runs"]} <= run_ids
     assert products == stages["supplier_products"]["total"]["active_products"]
+    assert summary["market"]["purchases"] > 0
+    history_rows = _assert_every_order_fulfilled(database_url, tmp_path / "var", env)
 
     # No shopping this time, so nothing else moves between the runs.
     again = run_cli("run-once", "--json", env={**env, "RUN_ONCE_MARKET_MINUTES": "0"}, timeout=300)
@@ -116,6 +118,55 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
     verdicts = stages["validated_products"]["total"]
     assert (verdicts["rows_inserted"], verdicts["rows_updated"]) == (0, sold_out)
     assert verdicts["failed"] >= sold_out
+    # Fulfilment found nothing left to do, and the history did not grow.
+    assert stages["order_acceptance"]["orders_found"] == 0
+    assert stages["shipping_labels"]["orders_new"] == 0 and stages["tracking_updates"]["orders_found"] == 0
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM retail.order_status_history").fetchone()[0] == history_rows
+
+
+FLOWS = {  # every order's whole history after one run of the graph
+    ("accepted", "label_created", "shipped"),
+    ("pending_acceptance", "accepted", "label_created", "shipped"),
+    ("pending_acceptance", "refused"),  # Best Buy order we could not fill: refused, never shipped
+}
+
+
+def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[str, str]) -> int:
+    """Orders from every channel went accepted -> label_created -> shipped, each label on disk passes
+    the check, and the simulators (their saved world) hold our tracking for each. Returns the number
+    of history rows."""
+    import hashlib
+
+    from retail_pipeline.domain.labels import check_label
+    from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
+    from retail_pipeline.simulators.persistence import load_state, state_path
+    from retail_pipeline_tests.fulfilment.remote import remote_tracking
+
+    with psycopg.connect(database_url) as conn:
+        flows = conn.execute(
+            """SELECT o.channel::text, o.external_order_id, array_agg(h.status ORDER BY h.id), s.tracking_pin,
+                      s.label_path, s.label_sha256, o.shipping_address->>'zip_code'
+                 FROM retail.orders o JOIN retail.order_status_history h ON h.order_id = o.id
+                 LEFT JOIN retail.shipments s ON s.order_id = o.id
+                GROUP BY o.id, s.id ORDER BY o.id"""
+        ).fetchall()
+        history_rows = conn.execute("SELECT count(*) FROM retail.order_status_history").fetchone()[0]
+    assert {tuple(f[2]) for f in flows} <= FLOWS, [f[:3] for f in flows if tuple(f[2]) not in FLOWS]
+    shipped = [f for f in flows if f[2][-1] == "shipped"]
+    assert {f[0] for f in shipped} == {"trademe", "ebay", "shopify", "reverb", "bestbuy"}
+    sim = get_simulator(
+        build_simulator_app(
+            SimulatorConfig(products_per_supplier=int(env["SIMULATOR_PRODUCTS_PER_SUPPLIER"]))
+        )
+    )
+    assert "mirakl" in load_state(sim, state_path(data_dir))
+    for channel, external, _, pin, label_path, sha256, postal_code in shipped:
+        pdf = (data_dir / label_path).read_bytes()
+        assert hashlib.sha256(pdf).hexdigest() == sha256
+        assert check_label(pdf, pin, postal_code) == [], (channel, external)
+        assert remote_tracking(sim, channel, external) == [pin], (channel, external)
+    return history_rows
 
 
 def _free_port() -> int:

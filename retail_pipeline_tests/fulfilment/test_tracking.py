@@ -32,9 +32,7 @@ from retail_pipeline_tests.listings.conftest import seed_products, signed
 from retail_pipeline_tests.orders.conftest import CHANNELS, PRODUCTS, client_kwargs
 
 from .conftest import history, rows
-
-URL = "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
-
+from .remote import URL, remote_tracking
 
 # --- fixtures: our products live on the four channels, order clients bound to the in-process simulators
 
@@ -110,30 +108,6 @@ def labelled_order(
 
 def external_id(engine: Engine, order_id: int) -> str:
     return rows(engine, "SELECT external_order_id AS e FROM retail.orders WHERE id = :o", o=order_id)[0]["e"]
-
-
-def remote_tracking(sim, channel: str, external: str) -> list[str]:
-    """The tracking numbers the channel's simulator holds for the order (one per parcel/fulfilment),
-    after checking the order itself is shipped there."""
-    backend = sim.backend(channel)
-    if channel == "trademe":
-        sale = backend.sales[int(external)]
-        assert sale.status == 30  # GoodsShipped
-        return [backend.parcels[p].tracking_reference for p in sale.parcel_ids]
-    if channel == "ebay":
-        order = backend.get_order(external)
-        assert order.fulfillment_status == "FULFILLED"
-        return [f.tracking_number for f in order.fulfillments]
-    if channel == "shopify":
-        order = backend.order(int(external))
-        assert order.fulfillment_status == "fulfilled"
-        assert all(
-            f.tracking_company == "Canada Post" and f.tracking_url.startswith(URL) for f in order.fulfillments
-        )
-        return [f.tracking_number for f in order.fulfillments]
-    order = backend.order(int(external))
-    assert order.status == "shipped" and order.shipping_provider == "Canada Post"
-    return [order.tracking_number]
 
 
 def shipped_rows(engine: Engine) -> list[dict[str, Any]]:
