@@ -14,21 +14,23 @@ from retail_pipeline.defs.orders.sources import ORDER_SOURCES, Window, fetch_ord
 from retail_pipeline.domain.order_sources import (
     channel_transition,
     order_from_ebay,
+    order_from_mirakl,
     order_from_reverb,
     order_from_shopify,
     order_from_trademe,
     trademe_period,
 )
 
-from .conftest import CHANNELS
+from .conftest import ORDER_CHANNELS
 
 SKU = "RP-2001"
+MARKET_NAME = {"bestbuy": "mirakl"}  # the simulator a channel's buyers shop on
 
 
 def bought(sim, order_sources, market, channel: str):
     """One purchase of our SKU on the channel, then (raw wire object, ChannelOrder) as the sync sees it."""
     sim.clock.advance(0.5)
-    purchase = market.buy_now(channel, SKU)
+    purchase = market.buy_now(MARKET_NAME.get(channel, channel), SKU)
     assert purchase is not None
     window = Window.recent(sim.clock.now())
     client = order_sources.client(channel)
@@ -41,6 +43,8 @@ def bought(sim, order_sources, market, channel: str):
                 return [o async for o in client.orders(window.start)]
             if channel == "shopify":
                 return [o async for o in client.orders(created_at_min=window.start)]
+            if channel == "bestbuy":
+                return [o async for o in client.orders(start=window.start)]
             return [o async for o in client.orders("all", updated_start_date=window.start)]
         finally:
             await client.aclose()
@@ -111,10 +115,32 @@ def test_reverb_order(sim, order_sources, market, listed):
     assert order_from_reverb({**raw, "status": "cancelled"}).initial_status == "cancelled"
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
+def test_bestbuy_order(sim, order_sources, market, listed):
+    purchase, raw = bought(sim, order_sources, market, "bestbuy")
+    order = order_from_mirakl(raw)
+    assert order.channel == "bestbuy" and order.external_order_id == purchase.order_id == raw["order_id"]
+    assert order.placed_at == purchase.at.replace(microsecond=0) and order.placed_at.tzinfo is UTC
+    assert order.initial_status == "pending_acceptance" and order.remote_state == "WAITING_ACCEPTANCE"
+    assert order.currency == "CAD" and order.total == order.subtotal + order.shipping_total > 0
+    line = order.lines[0]
+    assert (line.sku, line.quantity, line.external_line_id) == (
+        SKU,
+        1,
+        raw["order_lines"][0]["order_line_id"],
+    )
+    assert order.shipping_address.country_iso_code == "CA"  # Mirakl sends alpha-3 "CAN"
+    assert order.shipping_address.zip_code == raw["customer"]["shipping_address"]["zip_code"]
+    assert order.customer.external_customer_id == raw["customer"]["customer_id"]
+    assert order.shipping_deadline > order.placed_at
+    for state, status in (("SHIPPING", "accepted"), ("REFUSED", "refused"), ("CANCELED", "cancelled"),
+                          ("SHIPPED", "shipped"), ("STAGING", "pending_payment")):  # fmt: skip
+        assert order_from_mirakl({**raw, "order_state": state}).initial_status == status
+
+
+@pytest.mark.parametrize("channel", ORDER_CHANNELS)
 def test_each_order_source_keeps_to_its_day(channel, sim, order_sources, market, listed):
     """Through the registry: an order is in the window of the day it was placed, and not the next."""
-    purchase = market.buy_now(channel, SKU)
+    purchase = market.buy_now(MARKET_NAME.get(channel, channel), SKU)
     today = Window.day(purchase.at.date(), sim.clock.now())
     tomorrow = Window.day(purchase.at.date() + timedelta(days=1), sim.clock.now())
     assert channel in ORDER_SOURCES
