@@ -64,10 +64,12 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
 
         assets = _graphql(ui, "{ assetNodes { assetKey { path } } }")["assetNodes"]
         assert ["suppliers"] in [a["assetKey"]["path"] for a in assets]
-        runs = _graphql(ui, "{ runsOrError { ... on Runs { results { runId status } } } }")["runsOrError"][
-            "results"
-        ]
-        assert runs and all(r["status"] == "SUCCESS" for r in runs)
+        query = "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
+        runs = _graphql(ui, query)["runsOrError"]["results"]
+        first_run = [r for r in runs if {"key": "retail/trigger", "value": "run-once"} in r["tags"]]
+        assert first_run and all(r["status"] == "SUCCESS" for r in first_run)
+        # The daemon's schedules and sensors may have started more by now; none has failed.
+        assert not [r for r in runs if r["status"] in ("FAILURE", "CANCELED")], runs
         assert httpx.get(f"http://127.0.0.1:{ports['API_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['SIMULATOR_PORT']}/", timeout=10).status_code == 200
 

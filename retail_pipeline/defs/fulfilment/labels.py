@@ -35,6 +35,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.domain.orders import Address, can_move
 from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
@@ -423,7 +424,8 @@ async def make_labels(engine: Engine, carriers: CarriersResource, **kwargs: Any)
 
 
 def run_labels(engine: Engine, carriers: CarriersResource, **kwargs: Any) -> LabelResult:
-    return asyncio.run(make_labels(engine, carriers, **kwargs))
+    with one_at_a_time(engine, "fulfilment:shipping_labels"):  # overlapping runs wait, then find it done
+        return asyncio.run(make_labels(engine, carriers, **kwargs))
 
 
 class ShippingLabelsConfig(dg.Config):

@@ -35,6 +35,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.orders.sources import OrderSourcesResource
 from retail_pipeline.domain.orders import can_move
 from retail_pipeline.integrations.marketplaces.base import ChannelError
@@ -463,7 +464,8 @@ async def push_tracking(engine: Engine, sources: OrderSourcesResource, **kwargs:
 
 
 def run_tracking(engine: Engine, sources: OrderSourcesResource, **kwargs: Any) -> TrackingResult:
-    return asyncio.run(push_tracking(engine, sources, **kwargs))
+    with one_at_a_time(engine, "fulfilment:tracking_updates"):  # overlapping runs wait, then find it done
+        return asyncio.run(push_tracking(engine, sources, **kwargs))
 
 
 class TrackingUpdatesConfig(dg.Config):

@@ -32,6 +32,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.orders.assets import marketplace_orders
 from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource
 from retail_pipeline.defs.orders.stock import push_stock, summarise
@@ -331,7 +332,8 @@ class Acceptor:
 
 def run_acceptance(engine: Engine, order_sources: OrderSourcesResource, **kwargs: Any) -> AcceptanceResult:
     channels = tuple(c for c in ORDER_CHANNELS if c in ACCEPTANCE_CHANNELS)
-    return asyncio.run(Acceptor(engine, order_sources, **kwargs).run(channels))
+    with one_at_a_time(engine, "fulfilment:order_acceptance"):  # overlapping runs wait, then find it done
+        return asyncio.run(Acceptor(engine, order_sources, **kwargs).run(channels))
 
 
 @dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"})

@@ -15,13 +15,13 @@ of one listing would call the channel twice.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Engine, text
 
+from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.listings.publish import Publisher, Scope
 from retail_pipeline.integrations.marketplaces import CHANNEL_CLIENTS, ChannelsResource
 
@@ -45,10 +45,6 @@ CHANNELS_WITH_WORK = text(
 )
 
 
-def _lock_key(channel: str) -> int:
-    return zlib.crc32(f"stock_push:{channel}".encode())
-
-
 def _no_media(rel_path: str) -> str:  # stock work never creates a listing, so never signs a photo
     raise RuntimeError(f"stock push does not publish photos ({rel_path})")
 
@@ -56,31 +52,26 @@ def _no_media(rel_path: str) -> str:  # stock work never creates a listing, so n
 def _push_channel(
     engine: Engine, channels: ChannelsResource, channel: str, run_id: str | None
 ) -> dict[str, Any]:
-    with engine.connect() as lock:
-        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _lock_key(channel)})
-        try:
-            ids = tuple(lock.execute(MARKED, {"channel": channel}).scalars())
-            lock.commit()  # the lock is session-level: it outlives this read's transaction
-            if not ids:
-                return {"marked": 0}
-            publisher = Publisher(
-                engine,
-                channels.client(channel),
-                media_url=_no_media,
-                run_id=run_id,
-                scope=Scope(listing_ids=ids, kinds=STOCK_KINDS),
-            )
+    with one_at_a_time(engine, f"stock_push:{channel}") as conn:
+        ids = tuple(conn.execute(MARKED, {"channel": channel}).scalars())
+        conn.commit()  # no snapshot held open while the channel is called
+        if not ids:
+            return {"marked": 0}
+        publisher = Publisher(
+            engine,
+            channels.client(channel),
+            media_url=_no_media,
+            run_id=run_id,
+            scope=Scope(listing_ids=ids, kinds=STOCK_KINDS),
+        )
 
-            async def run() -> Any:
-                async with publisher.client:
-                    return await publisher.run()
+        async def run() -> Any:
+            async with publisher.client:
+                return await publisher.run()
 
-            result = asyncio.run(run())
-            counts = {k: v for k, v in result.counts.items() if v}
-            return {"marked": len(ids), **counts, "errors": result.errors}
-        finally:
-            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(channel)})
-            lock.commit()
+        result = asyncio.run(run())
+        counts = {k: v for k, v in result.counts.items() if v}
+        return {"marked": len(ids), **counts, "errors": result.errors}
 
 
 def push_stock(
