@@ -14,8 +14,18 @@ async def test_index_lists_every_mounted_system(client):
     assert (
         [s["name"] for s in body["systems"]]
         == list(SYSTEMS)
-        == ["onecheq", "noelleeming", "cashconverters", "llm", "trademe", "shopify", "reverb", "ebay", "canadapost",
-            "mirakl"]
+        == [
+            "onecheq",
+            "noelleeming",
+            "cashconverters",
+            "llm",
+            "trademe",
+            "shopify",
+            "reverb",
+            "ebay",
+            "canadapost",
+            "mirakl",
+        ]
     )
     assert body["systems"][0]["base_url"] == "http://sim/onecheq"
 
