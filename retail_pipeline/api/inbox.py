@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.api.auth import Principal, require_role
+from retail_pipeline.api.coalesce import SingleFlight
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.domain.orders import OrderStatus
 from retail_pipeline.integrations.llm import LLMSettings, resolve_endpoint
@@ -357,6 +358,10 @@ INBOX = _inbox_statement(_FAILED_RUNS)
 INBOX_WITHOUT_DAGSTER = _inbox_statement(_NO_DAGSTER_RUNS)  # before Dagster first created its tables
 DAGSTER_RUNS_EXIST = text("SELECT to_regclass('dagster.runs') IS NOT NULL")
 _dagster_seen: set[str] = set()  # databases whose dagster.runs exists (tables are never dropped)
+# Concurrent identical requests share one statement (api/coalesce.py): the inbox and the KPIs are
+# what every operator's screen polls at once.
+_inbox_flights: SingleFlight[tuple[str, int]] = SingleFlight()
+_summary_flights: SingleFlight[tuple[bytes, int]] = SingleFlight()
 
 
 def build_inbox(
@@ -400,13 +405,16 @@ def inbox(
 ) -> Response:
     """What needs a person now, group by group: exact counts and the newest items of each."""
     settings: Settings = request.app.state.settings
-    with engine.connect() as conn:
-        body, kpi_rows = build_inbox(
-            conn,
-            limit=limit,
-            wait_minutes=settings.inbox_message_wait_minutes,
-            failed_run_hours=failed_run_hours,
-        )
+
+    def answer() -> tuple[str, int]:
+        with engine.connect() as conn:
+            return build_inbox(
+                conn, limit=limit, wait_minutes=settings.inbox_message_wait_minutes,
+                failed_run_hours=failed_run_hours,
+            )  # fmt: skip
+
+    key = (str(engine.url), limit, failed_run_hours, settings.inbox_message_wait_minutes)
+    body, kpi_rows = _inbox_flights.run(key, answer)
     _compact_later(background, engine, kpi_rows)
     return Response(content=body, media_type="application/json")
 
@@ -654,13 +662,13 @@ def compact_kpi_counts(engine: Engine) -> int | None:
         return conn.scalar(COMPACT_KPI_COUNTS, {"lock": KPI_COMPACT_LOCK})
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=Summary)
 def summary(
     engine: Annotated[Engine, Depends(db_engine)],
     background: BackgroundTasks,
     _: Viewer,
     tz: Annotated[str, Query(description="IANA time zone that decides when 'today' starts.")] = "UTC",
-) -> Summary:
+) -> Response:
     """Exact KPIs: commands, product vault, listings and orders by status and channel, today's sales."""
     try:
         zone = ZoneInfo(tz)
@@ -669,10 +677,15 @@ def summary(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"unknown time zone {tz!r}; use an IANA name such as Pacific/Auckland",
         ) from None
-    with engine.connect() as conn:
-        result, deltas = build_summary(conn, tz=zone)
+
+    def answer() -> tuple[bytes, int]:
+        with engine.connect() as conn:
+            result, deltas = build_summary(conn, tz=zone)
+        return result.model_dump_json().encode(), deltas
+
+    body, deltas = _summary_flights.run((str(engine.url), tz), answer)
     _compact_later(background, engine, deltas)
-    return result
+    return Response(content=body, media_type="application/json")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -21,6 +23,9 @@ KEY_SCHEME = "rp"
 # Authenticating more often than this does not move last_used_at: a busy key would otherwise turn
 # every read request into a write on one hot row.
 LAST_USED_RESOLUTION = "1 minute"
+# A live key's role is remembered this long per process, so a request pays no database round trip
+# for it; a revocation made in another process (the CLI, another sidecar) applies within this time.
+AUTH_CACHE_SECONDS = 5.0
 
 
 class ApiKeyNotFound(LookupError):
@@ -84,6 +89,7 @@ def revoke_api_key(engine: Engine, key_prefix_or_id: str | int) -> dict[str, Any
             ),
             {"id": rows[0].id},
         ).one()
+    _forget(row.id)  # at once in this process; others within AUTH_CACHE_SECONDS
     return dict(row._mapping)
 
 
@@ -99,25 +105,48 @@ def list_api_keys(engine: Engine) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
+# One round trip per request: the key's row, and its last use recorded at most once a minute.
+AUTHENTICATE = text(
+    f"""
+    WITH key AS (SELECT id, prefix, role, label, revoked_at FROM retail.api_keys WHERE key_hash = :h),
+         used AS (UPDATE retail.api_keys a SET last_used_at = now()
+                    FROM key
+                   WHERE a.id = key.id AND key.revoked_at IS NULL
+                     AND (a.last_used_at IS NULL OR a.last_used_at < now() - interval '{LAST_USED_RESOLUTION}')
+                  RETURNING a.id)
+    SELECT id, prefix, role, label, revoked_at FROM key
+    """
+)
+
+
+_live_keys: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (database, hash) -> (expiry, row)
+_live_keys_lock = threading.Lock()
+
+
+def _forget(key_id: int) -> None:
+    with _live_keys_lock:
+        for cache_key in [k for k, (_, row) in _live_keys.items() if row["id"] == key_id]:
+            del _live_keys[cache_key]
+
+
 def authenticate(engine: Engine, key: str) -> dict[str, Any]:
-    """The key's row (id, prefix, role, label) if it is live; records its use. Raises ApiKeyRejected."""
-    key_hash = hash_key(key)
+    """The key's row (id, prefix, role, label) if it is live; records its use. Raises ApiKeyRejected.
+    Live keys are remembered for AUTH_CACHE_SECONDS; unknown and revoked ones are looked up each time."""
+    cache_key = (str(engine.url), hash_key(key))
+    now = time.monotonic()
+    with _live_keys_lock:
+        cached = _live_keys.get(cache_key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     with engine.begin() as conn:
-        row = conn.execute(
-            text("SELECT id, prefix, role, label, revoked_at FROM retail.api_keys WHERE key_hash = :h"),
-            {"h": key_hash},
-        ).one_or_none()
-        if row is None:
-            raise ApiKeyRejected("unknown API key: check the X-API-Key header, or ask an admin for a key")
-        if row.revoked_at is not None:
-            raise ApiKeyRejected(
-                f"API key {row.prefix} was revoked at {row.revoked_at.isoformat()}; ask an admin for a new one"
-            )
-        conn.execute(
-            text(
-                "UPDATE retail.api_keys SET last_used_at = now() WHERE id = :id AND"
-                f" (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION}')"
-            ),
-            {"id": row.id},
+        row = conn.execute(AUTHENTICATE, {"h": cache_key[1]}).one_or_none()
+    if row is None:
+        raise ApiKeyRejected("unknown API key: check the X-API-Key header, or ask an admin for a key")
+    if row.revoked_at is not None:
+        raise ApiKeyRejected(
+            f"API key {row.prefix} was revoked at {row.revoked_at.isoformat()}; ask an admin for a new one"
         )
-    return {"id": row.id, "prefix": row.prefix, "role": row.role, "label": row.label}
+    live = {"id": row.id, "prefix": row.prefix, "role": row.role, "label": row.label}
+    with _live_keys_lock:
+        _live_keys[cache_key] = (now + AUTH_CACHE_SECONDS, live)
+    return live
