@@ -236,3 +236,32 @@ def test_materialized_through_dagster_and_on_to_label_and_tracking(
     pin = count(engine, "SELECT tracking_pin FROM retail.shipments")
     assert (remote.state, remote.tracking_number, remote.carrier_code) == ("SHIPPED", pin, "CPCL")
     assert history(engine, bought.order_id) == ["pending_acceptance", "accepted", "label_created", "shipped"]
+
+
+def test_an_order_sync_with_new_orders_starts_fulfilment_and_one_without_does_not(
+    engine, sim, mirakl, listed, simulator_url, db_url
+):
+    from retail_pipeline.definitions import defs as build_defs
+    from retail_pipeline.defs.fulfilment.schedules import fulfil_after_order_sync
+    from retail_pipeline.defs.orders.assets import partition_key
+
+    mirakl.buy("RP-2003", 1)
+    job = build_defs().resolve_job_def("order_sync")
+    key = str(partition_key("bestbuy", sim.clock.now().date()))
+
+    def sync_and_sense(instance):
+        result = job.execute_in_process(instance=instance, partition_key=key,
+                                        resources={"db": DatabaseResource(url=db_url)})  # fmt: skip
+        assert result.success
+        context = dg.build_run_status_sensor_context(
+            sensor_name=fulfil_after_order_sync.name, dagster_instance=instance,
+            dagster_run=result.dagster_run, dagster_event=result.get_run_success_event(),
+        )  # fmt: skip
+        return fulfil_after_order_sync(context)
+
+    with dg.instance_for_test() as instance:
+        first = sync_and_sense(instance)
+        assert isinstance(first, dg.RunRequest) and first.run_key.startswith("fulfil-after:")
+        again = sync_and_sense(instance)  # nothing new on Best Buy
+        assert isinstance(again, dg.SkipReason) and "no new orders" in again.skip_message
+    assert count(engine, "SELECT count(*) FROM retail.orders WHERE channel = 'bestbuy'") == 1
