@@ -36,8 +36,9 @@ import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.locks import one_at_a_time
+from retail_pipeline.defs.orders.workflow import append_status, open_order_task, resolve_order_task
 from retail_pipeline.domain.labels import check_label
-from retail_pipeline.domain.orders import Address, can_move
+from retail_pipeline.domain.orders import Address
 from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
 from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, CarriersResource, ShippingSettings
 from retail_pipeline.integrations.carriers.base import (
@@ -107,23 +108,6 @@ INTENT_LOGGED = text(
     """
 )
 
-OPS_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('label_failed', :key, :title, CAST(:details AS jsonb), :channel, 'order', :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
-                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
-    """
-)
-
-RESOLVE_TASK = text(
-    """
-    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
-     WHERE kind = 'label_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged')
-    """
-)
-
 
 @dataclass
 class LabelResult:
@@ -178,24 +162,6 @@ class LabelMaker:
              "entity_id": str(row.id), "key": self.shipping.reference(row.order_id),
              "details": json.dumps(details, default=str), "run_id": self.run_id},
         )  # fmt: skip
-
-    def _history(
-        self, conn: Connection, order_id: int, status: str, reason: str | None, details: dict
-    ) -> bool:
-        current = conn.scalar(
-            text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE"), {"id": order_id}
-        )
-        if not can_move(current, status):
-            return False
-        conn.execute(
-            text(
-                """INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
-                   VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)"""
-            ),
-            {"id": order_id, "status": status, "reason": reason, "details": json.dumps(details, default=str),
-             "source": SOURCE, "run_id": self.run_id},
-        )  # fmt: skip
-        return True
 
     def prepare(self) -> None:
         """Step 1: a pending shipment row per new accepted order, committed before any call. An order
@@ -277,15 +243,11 @@ class LabelMaker:
             text("UPDATE retail.shipments SET status = 'label_failed', error = :e WHERE id = :id"),
             {"e": message[:2000], "id": row.id},
         )
-        self._history(conn, row.order_id, "label_failed", f"{stage}: {message}"[:500],
-                      {"problems": problems, "stage": stage})  # fmt: skip
-        conn.execute(
-            OPS_TASK,
-            {"key": f"label_failed:order:{row.order_id}",
-             "title": f"Label for order {row.order_id} failed ({stage}): {message[:200]}",
-             "details": json.dumps({"problems": problems, "stage": stage, "shipment_id": row.id}),
-             "channel": row.channel, "entity_id": str(row.order_id), "run_id": self.run_id},
-        )  # fmt: skip
+        append_status(conn, row.order_id, "label_failed", source=SOURCE, run_id=self.run_id,
+                      reason=f"{stage}: {message}", details={"problems": problems, "stage": stage})  # fmt: skip
+        open_order_task(conn, "label_failed", row.order_id, row.channel,
+                        f"Label for order {row.order_id} failed ({stage}): {message[:200]}",
+                        {"problems": problems, "stage": stage, "shipment_id": row.id}, self.run_id)  # fmt: skip
         self.result.counts["label_failed"] += 1
         self.result.failed.append({"order_id": row.order_id, "stage": stage, "problems": problems})
 
@@ -382,9 +344,9 @@ class LabelMaker:
                 ),
                 {"p": rel, "d": digest, "id": row.id},
             )
-            self._history(conn, row.order_id, "label_created", None,
-                          {"carrier": row.carrier, "tracking_pin": label.tracking_pin, "label_path": rel})  # fmt: skip
-            conn.execute(RESOLVE_TASK, {"key": f"label_failed:order:{row.order_id}", "by": SOURCE})
+            append_status(conn, row.order_id, "label_created", source=SOURCE, run_id=self.run_id,
+                          details={"carrier": row.carrier, "tracking_pin": label.tracking_pin, "label_path": rel})  # fmt: skip
+            resolve_order_task(conn, "label_failed", row.order_id, SOURCE)
         self.result.counts["labels_created"] += 1
         self.result.created.append({"order_id": row.order_id, "tracking_pin": label.tracking_pin})
 

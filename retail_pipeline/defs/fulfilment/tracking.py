@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.orders.sources import OrderSourcesResource
-from retail_pipeline.domain.orders import can_move
+from retail_pipeline.defs.orders.workflow import append_status, open_order_task, resolve_order_task
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.resources import DatabaseResource
 
@@ -253,24 +253,6 @@ SHIPPED = text(
     """
 )
 
-OPS_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('tracking_failed', :key, :title, CAST(:details AS jsonb), CAST(:channel AS retail.channel),
-            'order', :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
-                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
-    """
-)
-
-RESOLVE_TASK = text(
-    """
-    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
-     WHERE kind = 'tracking_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged')
-    """
-)
-
 
 def idempotency_key(order_id: int) -> str:
     return f"tracking:order:{order_id}"
@@ -323,24 +305,6 @@ class TrackingPusher:
              "details": json.dumps(details, default=str), "run_id": self.run_id},
         )  # fmt: skip
 
-    def _history(
-        self, conn: Connection, order_id: int, status: str, reason: str | None, details: dict
-    ) -> bool:
-        current = conn.scalar(
-            text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE"), {"id": order_id}
-        )
-        if not can_move(current, status):
-            return False
-        conn.execute(
-            text(
-                """INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
-                   VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)"""
-            ),
-            {"id": order_id, "status": status, "reason": reason, "details": json.dumps(details, default=str),
-             "source": SOURCE, "run_id": self.run_id},
-        )  # fmt: skip
-        return True
-
     def _shipped(self, row, remote: dict[str, Any], action: str) -> None:
         remote = {k: v for k, v in remote.items() if k != "already"}
         details = {"carrier": row.carrier, "tracking_pin": row.tracking_pin, "channel": row.channel,
@@ -348,8 +312,8 @@ class TrackingPusher:
         with self.engine.begin() as conn:
             conn.execute(SHIPPED, {"id": row.shipment_id})
             self._log(conn, "succeeded", row, details)
-            self._history(conn, row.id, "shipped", None, details)
-            conn.execute(RESOLVE_TASK, {"key": f"tracking_failed:order:{row.id}", "by": SOURCE})
+            append_status(conn, row.id, "shipped", source=SOURCE, run_id=self.run_id, details=details)
+            resolve_order_task(conn, "tracking_failed", row.id, SOURCE)
         self.result.counts[action] += 1
         self.result.counts["shipped"] += 1
         self.result.shipped.append({"order_id": row.id, "channel": row.channel, "tracking_pin": row.tracking_pin,
@@ -362,16 +326,13 @@ class TrackingPusher:
                 {"e": message[:2000], "id": row.shipment_id},
             )
             self._log(conn, "failed", row, {"error": message, "stage": stage, "retryable": False})
-            self._history(conn, row.id, "tracking_failed", f"{stage}: {message}"[:500],
-                          {"stage": stage, "error": message, "tracking_pin": row.tracking_pin})  # fmt: skip
-            conn.execute(
-                OPS_TASK,
-                {"key": f"tracking_failed:order:{row.id}",
-                 "title": f"Tracking for order {row.id} ({row.channel}) not accepted ({stage}): {message[:200]}",
-                 "details": json.dumps({"error": message, "stage": stage, "shipment_id": row.shipment_id,
-                                        "tracking_pin": row.tracking_pin}),
-                 "channel": row.channel, "entity_id": str(row.id), "run_id": self.run_id},
-            )  # fmt: skip
+            append_status(conn, row.id, "tracking_failed", source=SOURCE, run_id=self.run_id,
+                          reason=f"{stage}: {message}",
+                          details={"stage": stage, "error": message, "tracking_pin": row.tracking_pin})  # fmt: skip
+            open_order_task(conn, "tracking_failed", row.id, row.channel,
+                            f"Tracking for order {row.id} ({row.channel}) not accepted ({stage}): {message[:200]}",
+                            {"error": message, "stage": stage, "shipment_id": row.shipment_id,
+                             "tracking_pin": row.tracking_pin}, self.run_id)  # fmt: skip
         self.result.counts["tracking_failed"] += 1
         self.result.failed.append(
             {"order_id": row.id, "channel": row.channel, "stage": stage, "error": message}

@@ -37,7 +37,13 @@ from retail_pipeline.defs.orders.assets import marketplace_orders
 from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource
 from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.orders.upsert import UpsertResult, sell_line
-from retail_pipeline.domain.orders import ACCEPTANCE_CHANNELS, can_move
+from retail_pipeline.defs.orders.workflow import (
+    LOCK_ORDER,
+    append_status,
+    open_order_task,
+    resolve_order_task,
+)
+from retail_pipeline.domain.orders import ACCEPTANCE_CHANNELS
 from retail_pipeline.integrations.marketplaces import ChannelsResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.resources import DatabaseResource
@@ -89,7 +95,6 @@ SENT = text(
                     WHERE action = 'order.accept.sent' AND idempotency_key = :key)
     """
 )
-LOCK_ORDER = text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE")
 LINES = text(
     """
     SELECT l.id, l.external_line_id, l.sku, l.quantity, l.status, l.channel_listing_id
@@ -116,28 +121,6 @@ ACTIVITY = text(
     VALUES (:actor, :action, :outcome, :channel, 'order', :entity_id, :key, CAST(:details AS jsonb), :run_id)
     """
 )
-APPEND_STATUS = text(
-    """
-    INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
-    VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)
-    """
-)
-OPS_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('acceptance_failed', :key, :title, CAST(:details AS jsonb), :channel, 'order', :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
-                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
-    """
-)
-RESOLVE_TASK = text(
-    """
-    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
-     WHERE kind = 'acceptance_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged')
-    """
-)
-
 COUNTS = (
     "orders_found", "decided", "lines_accepted", "lines_refused", "sent", "accepted", "refused",
     "cancelled", "acceptance_failed", "retry_later",
@@ -196,17 +179,6 @@ class Acceptor:
              "key": INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id),
              "details": json.dumps(details, default=str), "run_id": self.run_id},
         )  # fmt: skip
-
-    def _append(self, conn: Connection, order_id: int, status: str, reason: str, details: dict) -> bool:
-        current = conn.execute(LOCK_ORDER, {"id": order_id}).scalar()
-        if current == status or not can_move(current, status):
-            return False
-        conn.execute(
-            APPEND_STATUS,
-            {"id": order_id, "status": status, "reason": reason[:500], "details": json.dumps(details, default=str),
-             "source": SOURCE, "run_id": self.run_id},
-        )  # fmt: skip
-        return True
 
     def decide(self, order) -> Decision:
         """The order's decisions: the committed ones, else made now (stock taken) and committed."""
@@ -276,29 +248,26 @@ class Acceptor:
         if status is None:
             self._failed(order, f"still {state} after {self.settings.poll_attempts} polls", decision)
             return
-        key = f"acceptance_failed:order:{order.id}"
         with self.engine.begin() as conn:
-            refused = {k: v for k, v in decision.reasons.items()}
-            if self._append(conn, order.id, status, f"Mirakl reports {state}",
-                            {"remote_state": state, "accepted": decision.accept, "refused": refused}):  # fmt: skip
+            if append_status(conn, order.id, status, source=SOURCE, run_id=self.run_id,
+                             reason=f"Mirakl reports {state}",
+                             details={"remote_state": state, "accepted": decision.accept,
+                                      "refused": decision.reasons}):  # fmt: skip
                 self.result.counts[status] += 1
             self._log(conn, order, "succeeded", {"remote_state": state})
-            conn.execute(RESOLVE_TASK, {"key": key, "by": SOURCE})
+            resolve_order_task(conn, "acceptance_failed", order.id, SOURCE)
         self.result.outcomes.append(
             {"order": order.external_order_id, "status": status, "remote_state": state}
         )
 
     def _failed(self, order, why: str, decision: Decision) -> None:
         with self.engine.begin() as conn:
-            if self._append(conn, order.id, "acceptance_failed", why, {"accepted": decision.accept}):
+            if append_status(conn, order.id, "acceptance_failed", source=SOURCE, run_id=self.run_id,
+                             reason=why, details={"accepted": decision.accept}):  # fmt: skip
                 self.result.counts["acceptance_failed"] += 1
-            conn.execute(
-                OPS_TASK,
-                {"key": f"acceptance_failed:order:{order.id}",
-                 "title": f"Best Buy order {order.external_order_id} not accepted: {why}"[:300],
-                 "details": json.dumps({"why": why, "decisions": decision.accept, "reasons": decision.reasons}),
-                 "channel": order.channel, "entity_id": str(order.id), "run_id": self.run_id},
-            )  # fmt: skip
+            open_order_task(conn, "acceptance_failed", order.id, order.channel,
+                            f"Best Buy order {order.external_order_id} not accepted: {why}",
+                            {"why": why, "decisions": decision.accept, "reasons": decision.reasons}, self.run_id)  # fmt: skip
         self.result.outcomes.append(
             {"order": order.external_order_id, "status": "acceptance_failed", "why": why}
         )

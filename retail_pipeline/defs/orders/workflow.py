@@ -1,0 +1,78 @@
+"""What every status-driven order step writes: a history row where the state machine allows it, and
+the order's ops task opened (or bumped) on a failure and resolved when the step later succeeds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from retail_pipeline.domain.orders import can_move
+
+LOCK_ORDER = text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE")
+APPEND_STATUS = text(
+    """
+    INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
+    VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)
+    """
+)
+OPEN_TASK = text(
+    """
+    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
+    VALUES (:kind, :key, :title, CAST(:details AS jsonb), CAST(:channel AS retail.channel), 'order',
+            :entity_id, :run_id)
+    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
+    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
+                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
+    """
+)
+RESOLVE_TASK = text(
+    """
+    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
+     WHERE kind = :kind AND dedupe_key = :key AND status IN ('open', 'acknowledged')
+    """
+)
+
+
+def append_status(
+    conn: Connection,
+    order_id: int,
+    status: str,
+    *,
+    source: str,
+    run_id: str | None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    """Appends `status` after the order's latest one if `can_move` allows it (the order row locked, so
+    two steps never both append); False when it does not."""
+    current = conn.execute(LOCK_ORDER, {"id": order_id}).scalar()
+    if not can_move(current, status):
+        return False
+    conn.execute(
+        APPEND_STATUS,
+        {"id": order_id, "status": status, "reason": reason[:500] if reason else None,
+         "details": json.dumps(details or {}, default=str), "source": source, "run_id": run_id},
+    )  # fmt: skip
+    return True
+
+
+def task_key(kind: str, order_id: int) -> str:
+    return f"{kind}:order:{order_id}"
+
+
+def open_order_task(
+    conn: Connection, kind: str, order_id: int, channel: str, title: str, details: dict[str, Any], run_id
+) -> None:
+    """The order's open task of this kind, created or bumped (occurrences, last_seen_at, details)."""
+    conn.execute(
+        OPEN_TASK,
+        {"kind": kind, "key": task_key(kind, order_id), "title": title[:300],
+         "details": json.dumps(details, default=str), "channel": channel, "entity_id": str(order_id),
+         "run_id": run_id},
+    )  # fmt: skip
+
+
+def resolve_order_task(conn: Connection, kind: str, order_id: int, by: str) -> None:
+    conn.execute(RESOLVE_TASK, {"kind": kind, "key": task_key(kind, order_id), "by": by})
