@@ -1,16 +1,20 @@
 """Overselling window (issue 5): from a sale that takes a product's last unit to the moment it can no
 longer be bought on any other channel.
 
-World: 40 products (most with one unit, some with two) listed on Trade Me, eBay, Shopify and Reverb;
-every simulated API call carries 100 ms of latency; the simulated market buys on each channel at
-`RATE_PER_HOUR`; Shopify is subscribed to the sidecar's `POST /webhooks/shopify` (in-process), and the
-market delivers each orders/create webhook as Shopify does, right after the sale.
+World: 40 products (most with one unit, some with two) listed on Trade Me, eBay, Shopify and Reverb,
+and offered on Best Buy (Mirakl, fed from the Shopify listings); every simulated API call carries
+100 ms of latency; the simulated market buys on each channel at `RATE_PER_HOUR`; Shopify is subscribed
+to the sidecar's `POST /webhooks/shopify` (in-process), and the market delivers each orders/create
+webhook as Shopify does, right after the sale. A Best Buy order takes its units when we accept it.
 
 Time is the simulators' clock, stepped `STEP_S` at a time, and the pipeline's own code runs on it:
 - every `sold_items_sensor` interval (60 s) the real sensor is evaluated (one call per channel) and
   every run it requests is executed (`order_sync`: marketplace_orders + channel_stock);
 - every `shopify_order_webhook_sensor` interval (10 s) the webhook sensor is evaluated and its runs
   executed (`shopify_order_webhook`: upsert the order, push stock);
+- every `fulfil_after_order_sync` interval (30 s) that run-status sensor is evaluated for each order
+  sync finished since, and the fulfilment runs it requests are executed (acceptance takes a Best Buy
+  order's units and pushes stock, then labels and tracking);
 - each run executes in-process and its wall-clock duration is added to the simulated clock, so a
   window = waiting for the sensor's next tick (simulated) + the runs' real work (measured).
 Not included: the Dagster daemon's run launch (a new process per run with the default launcher, a few
@@ -44,7 +48,9 @@ from retail_pipeline.db.admin import create_database
 from retail_pipeline.db.urls import with_database
 from retail_pipeline.settings import PROJECT_ROOT
 
-CHANNELS = ("trademe", "ebay", "shopify", "reverb")
+CHANNELS = ("trademe", "ebay", "shopify", "reverb")  # where we list
+SALE_CHANNELS = (*CHANNELS, "mirakl")  # where buyers buy (Best Buy's simulator is "mirakl")
+FULFIL_SENSOR_INTERVAL_S = 30
 PRODUCTS = 40
 RATE_PER_HOUR = 8.0  # purchases per hour on each channel
 SIMULATED_HOURS = 2.0
@@ -146,9 +152,13 @@ def main() -> dict:
 
     from retail_pipeline.api.app import create_app
     from retail_pipeline.db.engine import get_engine
+    from retail_pipeline.defs.fulfilment.labels import shipping_labels
+    from retail_pipeline.defs.fulfilment.schedules import fulfil_after_order_sync, fulfilment_job
+    from retail_pipeline.defs.fulfilment.tracking import tracking_updates
     from retail_pipeline.defs.listings.assets import media_signer
     from retail_pipeline.defs.listings.drafts import build_drafts
     from retail_pipeline.defs.listings.publish import run_publish
+    from retail_pipeline.defs.orders.acceptance import order_acceptance
     from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
     from retail_pipeline.defs.orders.schedules import (
         SOLD_ITEMS_INTERVAL_SECONDS,
@@ -161,6 +171,7 @@ def main() -> dict:
         shopify_order_webhook,
         shopify_order_webhook_sensor,
     )
+    from retail_pipeline.integrations.carriers import CarriersResource
     from retail_pipeline.integrations.marketplaces import ChannelsResource
     from retail_pipeline.resources import DatabaseResource
     from retail_pipeline.settings import get_settings
@@ -185,7 +196,9 @@ def main() -> dict:
         engine = get_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
         config = SimulatorConfig(
-            seed=23, products_per_supplier=1, faults={c: FaultConfig(latency_ms=LATENCY_MS) for c in CHANNELS}
+            seed=23,
+            products_per_supplier=1,
+            faults={c: FaultConfig(latency_ms=LATENCY_MS) for c in (*SALE_CHANNELS, "canadapost")},
         )
         app = build_simulator_app(config)
         sim = get_simulator(app)
@@ -206,22 +219,31 @@ def main() -> dict:
             shopify.subscribe("orders/create", "http://sidecar/webhooks/shopify", "2025-07")
             shopify.webhook_transport = httpx.ASGITransport(app=create_app(get_settings()))
             market = Market(sim, rate_per_hour=RATE_PER_HOUR)
-            listed_on = {sku: set(CHANNELS) for sku in stock}
+            listed_on = {sku: set(CHANNELS) for sku in stock}  # Best Buy's offers follow Shopify's
 
             resources = {
                 "db": DatabaseResource(),
                 "order_sources": OrderSourcesResource(),
                 "channels": channels,
+                "carriers": CarriersResource(),
             }
             defs = dg.Definitions(
-                assets=[marketplace_orders, channel_stock],
-                jobs=[order_sync_job, shopify_order_webhook],
+                assets=[
+                    marketplace_orders,
+                    channel_stock,
+                    order_acceptance,
+                    shipping_labels,
+                    tracking_updates,
+                ],
+                jobs=[order_sync_job, shopify_order_webhook, fulfilment_job],
                 resources=resources,
             )
-            sync_job, webhook_job = (
+            sync_job, webhook_job, fulfil_job = (
                 defs.resolve_job_def("order_sync"),
                 defs.resolve_job_def("shopify_order_webhook"),
+                defs.resolve_job_def("fulfilment"),
             )
+            synced: list = []  # order-sync results the run-status sensor has not seen yet
             sold: dict[str, int] = defaultdict(int)
             pending: list = []  # sales that took the last unit, window still open
             windows: dict[str, list[float]] = defaultdict(list)
@@ -237,7 +259,7 @@ def main() -> dict:
                         windows[sale.channel].append((sim.clock.now() - sale.at).total_seconds())
                         pending.remove(sale)
 
-            def execute(job, **kwargs) -> None:
+            def execute(job, **kwargs):
                 nonlocal runs, run_seconds
                 started = time.perf_counter()
                 result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
@@ -247,11 +269,13 @@ def main() -> dict:
                 runs, run_seconds = runs + 1, run_seconds + spent
                 sim.clock.advance(spent / 3600)  # the run took this long on the channels' clock too
                 settle()
+                return result
 
             with dg.instance_for_test() as instance:
                 started_wall = time.perf_counter()
                 elapsed = 0.0
                 next_poll, next_webhook = SOLD_ITEMS_INTERVAL_SECONDS, WEBHOOK_INTERVAL_SECONDS
+                next_fulfil = FULFIL_SENSOR_INTERVAL_S
                 while elapsed < SIMULATED_HOURS * 3600:
                     for sale in market.advance(STEP_S / 60):
                         sold[sale.sku] += 1
@@ -276,17 +300,31 @@ def main() -> dict:
                             dg.build_sensor_context(instance=instance, resources=resources)
                         )
                         for request in tick.run_requests:
-                            execute(sync_job, partition_key=request.partition_key)
+                            synced.append(execute(sync_job, partition_key=request.partition_key))
+                    if elapsed >= next_fulfil:
+                        next_fulfil += FULFIL_SENSOR_INTERVAL_S
+                        while synced:
+                            done = synced.pop(0)
+                            request = fulfil_after_order_sync(
+                                dg.build_run_status_sensor_context(
+                                    sensor_name=fulfil_after_order_sync.name,
+                                    dagster_instance=instance,
+                                    dagster_run=done.dagster_run,
+                                    dagster_event=done.get_run_success_event(),
+                                )
+                            )
+                            if isinstance(request, dg.RunRequest):
+                                execute(fulfil_job)
                     settle()
                 wall = time.perf_counter() - started_wall
 
         summary = {
-            "p95_window_s": {c: _p95(windows[c]) for c in CHANNELS},
+            "p95_window_s": {c: _p95(windows[c]) for c in SALE_CHANNELS},
             "median_window_s": {
-                c: round(statistics.median(windows[c]), 1) if windows[c] else None for c in CHANNELS
+                c: round(statistics.median(windows[c]), 1) if windows[c] else None for c in SALE_CHANNELS
             },
-            "max_window_s": {c: round(max(windows[c]), 1) if windows[c] else None for c in CHANNELS},
-            "sellouts": {c: len(windows[c]) for c in CHANNELS},
+            "max_window_s": {c: round(max(windows[c]), 1) if windows[c] else None for c in SALE_CHANNELS},
+            "sellouts": {c: len(windows[c]) for c in SALE_CHANNELS},
             "still_open": len(pending),
             "purchases": len(market.purchases),
             "oversold_units": oversold,
@@ -294,7 +332,7 @@ def main() -> dict:
             "mean_run_s": round(run_seconds / runs, 2) if runs else None,
             "simulated_hours": SIMULATED_HOURS,
             "wall_s": round(wall, 1),
-            "targets_s": {"trademe": 120, "ebay": 120, "reverb": 120, "shopify": 30},
+            "targets_s": {"trademe": 120, "ebay": 120, "reverb": 120, "mirakl": 120, "shopify": 30},
             "time": "simulated clock: sensor cadence simulated, each run's measured wall time added",
         }
         return summary
