@@ -29,7 +29,7 @@ QUICK = RetryPolicy(max_attempts=8, backoff_initial=0.001, backoff_max=0.01)
 CREATE_CALLS: dict[str, Callable[[str, str], bool]] = {
     "trademe": lambda m, p: m == "POST" and p.endswith("/Selling.json"),
     "ebay": lambda m, p: m == "POST" and p.endswith("/publish"),
-    "shopify": lambda m, p: m == "POST" and p.endswith("/products.json"),
+    "shopify": lambda m, p: m == "POST" and p.endswith("/graphql.json"),  # productSet
     "reverb": lambda m, p: m == "POST" and p.rstrip("/").endswith("/listings"),
 }
 

@@ -2,16 +2,21 @@
 
 A listing is one product with one variant carrying our SKU. The product's handle is made from the
 SKU, so `find_by_sku` is one `GET /products.json?handle=…` (the REST API cannot search variants by
-SKU). Photos go by URL (`images[].src`; Shopify fetches them, and would take base64 `attachment`s
-too, but URLs keep bodies small), so `upload_photo` makes no call and a listing costs two calls: the
-product, then its stock at our location (`inventory_levels/set`; a variant's `inventory_quantity`
-is read-only). Withdrawing archives the product (status `archived`): it leaves every sales channel
-but keeps its history and orders, and can be made active again; Shopify records no reason.
+SKU). A listing is created with ONE call, the Admin GraphQL `productSet` mutation: product, variant
+(SKU, price, barcode, tracked stock), its photos by URL (`files[].originalSource`; Shopify fetches
+them) and its units at our location (`inventoryQuantities`), so `upload_photo` makes no call. Over
+REST the same takes two (the product, then `inventory_levels/set`: a variant's `inventory_quantity`
+is read-only) from a bucket that drains 2 calls a second, which capped publishing at one listing a
+second. Reads, price and stock changes and withdrawals stay on REST. Withdrawing archives the product
+(status `archived`): it leaves every sales channel but keeps its history and orders, and can be made
+active again; Shopify records no reason.
 
-Rate limit: Shopify's leaky bucket (40 calls, draining 2 per second on standard plans). The client
+Rate limits: REST's leaky bucket (40 calls, draining 2 per second on standard plans): the client
 keeps its own model of the bucket, corrected by each `X-Shopify-Shop-Api-Call-Limit: n/40`, and
 waits before a call that would overflow it, so bursts are paced instead of refused; a 429 (say,
-another process using the same app) is retried after its Retry-After.
+another process using the same app) is retried after its Retry-After. GraphQL's limit is separate
+and counted in query cost (`productSet` costs 10 of a 1,000-point bucket restoring 50 a second): a
+THROTTLED answer is retried after the wait its `extensions.cost.throttleStatus` implies.
 
 Configuration (`ShopifySettings`, SHOPIFY_* variables): SHOPIFY_SHOP (my-store for
 https://my-store.myshopify.com) or SHOPIFY_BASE_URL; unset, the simulator at {SIMULATOR_URL}/shopify
@@ -41,6 +46,7 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.integrations.retrying import Transient
 from retail_pipeline.settings import get_settings
 
 from .base import CallBudget, ChannelClient, ChannelError, ListingDraft, Photo, RemoteListing
@@ -173,6 +179,58 @@ def _body_html(description: str) -> str:
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
 
+PRODUCT_SET = """
+mutation createListing($input: ProductSetInput!) {
+  productSet(input: $input, synchronous: true) {
+    product {
+      id handle title status
+      variants(first: 1) { nodes { id sku price inventoryQuantity inventoryItem { id } } }
+    }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+def product_set_input(draft: ListingDraft, image_urls: list[str], location_id: int) -> dict[str, Any]:
+    """productSet's input for a draft: the REST request's fields under their GraphQL names."""
+    rest = product_request(draft, image_urls)["product"]
+    variant: dict[str, Any] = {
+        "optionValues": [{"optionName": "Title", "name": "Default Title"}],
+        "price": rest["variants"][0]["price"],
+        "inventoryPolicy": "DENY",  # stock is tracked, so a sold-out product cannot oversell
+        "taxable": True,
+        "inventoryItem": {"sku": draft.sku, "tracked": True, "requiresShipping": True},
+        "inventoryQuantities": [
+            {
+                "locationId": f"gid://shopify/Location/{location_id}",
+                "name": "available",
+                "quantity": draft.quantity,
+            }
+        ],
+    }
+    if draft.gtin:
+        variant["barcode"] = draft.gtin
+    product: dict[str, Any] = {
+        "title": rest["title"],
+        "descriptionHtml": rest["body_html"],
+        "productType": rest["product_type"],
+        "tags": [t.strip() for t in rest["tags"].split(",") if t.strip()],
+        "handle": rest["handle"],
+        "status": "ACTIVE",
+        "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+        "variants": [variant],
+        "files": [{"originalSource": url, "contentType": "IMAGE", "alt": draft.title} for url in image_urls],
+    }
+    if draft.brand:
+        product["vendor"] = draft.brand
+    return product
+
+
+def _gid_number(value: str) -> int:
+    return int(str(value).rsplit("/", 1)[-1])
+
+
 def product_request(draft: ListingDraft, image_urls: list[str]) -> dict[str, Any]:
     """The POST /products.json body for a draft (`fields`: product_type, tags, body_html)."""
     fields = draft.fields
@@ -227,17 +285,27 @@ class ShopifyClient(ChannelClient):
             before_send=self._bucket.reserve,
             on_response=self._bucket.observe,
         )
+        # GraphQL's cost-based limit is its own: its calls never wait on the REST bucket.
+        self._graphql = ChannelHTTP(
+            self.channel,
+            headers={"X-Shopify-Access-Token": self.settings.token(), "Accept": "application/json"},
+            describe=describe_error,
+            transport=transport,
+            timeout=self.settings.timeout_seconds,
+            policy=policy or RetryPolicy(max_attempts=self.settings.max_attempts),
+        )
         self._location_id = self.settings.location_id
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._graphql.aclose()
 
     def budget(self) -> CallBudget:
         return self._bucket.snapshot()
 
     @property
     def calls(self) -> int:
-        return self._http.calls
+        return self._http.calls + self._graphql.calls
 
     # --- listings
 
@@ -273,19 +341,62 @@ class ShopifyClient(ChannelClient):
         return None if product is None else self._remote(product, sku)
 
     async def create(self, draft: ListingDraft, *, photo_refs: dict[str, str] | None = None) -> RemoteListing:
-        body = product_request(draft, [photo_url(self.channel, p, photo_refs) for p in draft.photos])
+        """One productSet call (after the location, read once per client)."""
+        urls = [photo_url(self.channel, p, photo_refs) for p in draft.photos]
+        body = {
+            "query": PRODUCT_SET,
+            "variables": {"input": product_set_input(draft, urls, await self._location())},
+        }
 
-        async def attempt(after_ambiguous: bool) -> dict[str, Any]:
+        async def attempt(after_ambiguous: bool) -> RemoteListing:
             # A failed attempt may still have created the product: look before creating again.
             if after_ambiguous and (existing := await self._product_by_sku(draft.sku)):
-                return existing
-            return (await self._http.send("POST", f"{self._api}/products.json", json_body=body)).data[
-                "product"
-            ]
+                return self._remote(existing, draft.sku)
+            reply = await self._graphql.send("POST", f"{self._api}/graphql.json", json_body=body)
+            return self._created(reply.data, draft.sku)
 
-        product = await self._http.retrying(attempt)
-        listing = self._remote(product, draft.sku)
-        return await self.update_quantity(listing, draft.quantity)
+        return await self._graphql.retrying(attempt)
+
+    def _created(self, answer: Any, sku: str) -> RemoteListing:
+        """productSet's answer as a listing; THROTTLED is worth another attempt, other errors are not."""
+        answer = answer if isinstance(answer, dict) else {}
+        errors = answer.get("errors") or []
+        if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+            status = ((answer.get("extensions") or {}).get("cost") or {}).get("throttleStatus") or {}
+            cost = ((answer.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost") or 10
+            shortfall = max(0.0, float(cost) - float(status.get("currentlyAvailable") or 0))
+            wait = shortfall / float(status.get("restoreRate") or 50) + 0.05
+            raise Transient("GraphQL THROTTLED", ambiguous=False, status=200, wait=wait)
+        if errors:
+            raise ChannelError(self.channel, "GraphQL: " + "; ".join(str(e.get("message")) for e in errors),
+                               status=200, retryable=False, details=answer)  # fmt: skip
+        payload = (answer.get("data") or {}).get("productSet") or {}
+        if payload.get("userErrors"):
+            described = "; ".join(
+                f"{'.'.join(e.get('field') or [])}: {e.get('message')}" for e in payload["userErrors"]
+            )
+            raise ChannelError(self.channel, f"productSet refused: {described}", status=422, retryable=False,
+                               details=payload["userErrors"])  # fmt: skip
+        product = payload.get("product")
+        if not product:
+            raise ChannelError(
+                self.channel, "productSet answered no product", status=200, retryable=False, details=answer
+            )
+        variant = (product.get("variants") or {}).get("nodes", [{}])[0]
+        return self._remote(
+            {
+                "id": _gid_number(product["id"]),
+                "title": product.get("title"),
+                "handle": product.get("handle"),
+                "status": str(product.get("status", "")).lower(),
+                "variants": [{
+                    "id": _gid_number(variant["id"]), "sku": variant.get("sku"), "price": variant.get("price"),
+                    "inventory_quantity": variant.get("inventoryQuantity"),
+                    "inventory_item_id": _gid_number(variant["inventoryItem"]["id"]),
+                }],
+            },
+            sku,
+        )  # fmt: skip
 
     async def update_price(self, listing: RemoteListing, price: Decimal) -> RemoteListing:
         listing = await self._with_ids(listing)
