@@ -275,25 +275,18 @@ class ShopifyClient(ChannelClient):
         self._storefront = base
         self._api = f"{base}/admin/api/{self.settings.api_version}"
         self._bucket = CallBucket(self.settings.leak_rate)
+        common = {
+            "headers": {"X-Shopify-Access-Token": self.settings.token(), "Accept": "application/json"},
+            "describe": describe_error,
+            "transport": transport,
+            "timeout": self.settings.timeout_seconds,
+            "policy": policy or RetryPolicy(max_attempts=self.settings.max_attempts),
+        }
         self._http = ChannelHTTP(
-            self.channel,
-            headers={"X-Shopify-Access-Token": self.settings.token(), "Accept": "application/json"},
-            describe=describe_error,
-            transport=transport,
-            timeout=self.settings.timeout_seconds,
-            policy=policy or RetryPolicy(max_attempts=self.settings.max_attempts),
-            before_send=self._bucket.reserve,
-            on_response=self._bucket.observe,
+            self.channel, before_send=self._bucket.reserve, on_response=self._bucket.observe, **common
         )
         # GraphQL's cost-based limit is its own: its calls never wait on the REST bucket.
-        self._graphql = ChannelHTTP(
-            self.channel,
-            headers={"X-Shopify-Access-Token": self.settings.token(), "Accept": "application/json"},
-            describe=describe_error,
-            transport=transport,
-            timeout=self.settings.timeout_seconds,
-            policy=policy or RetryPolicy(max_attempts=self.settings.max_attempts),
-        )
+        self._graphql = ChannelHTTP(self.channel, **common)
         self._location_id = self.settings.location_id
 
     async def aclose(self) -> None:

@@ -54,14 +54,15 @@ async def test_graphql_refuses_unknown_fields_and_reports_invalid_input_as_user_
 async def test_an_empty_cost_bucket_is_throttled_and_the_client_waits_it_out(
     settings, transport, backend, sim
 ):
+    readings = iter([0.0, 0.0, 0.0])  # the bucket's clock: made, first create, second create (refused)
     graphql = sim.systems["shopify"].state.graphql
-    graphql._buckets[settings.token()] = CostBucket(maximum=15, restore=200)  # one productSet, then ~25 ms
+    graphql._buckets[settings.token()] = CostBucket(maximum=15, restore=50, now=lambda: next(readings, 10.0))
     async with ShopifyClient(settings, transport=transport, policy=QUICK_RETRIES) as client:
         first = await client.create(draft(sku="OC-1"))
-        second = await client.create(draft(sku="OC-2"))  # throttled once, then created
+        second = await client.create(draft(sku="OC-2"))  # THROTTLED (5 of 10 points), then created
     assert (first.state, second.state) == ("live", "live") and len(backend.products) == 2
-    answers = [e.status for e in sim.journal.entries(system="shopify") if e.path.endswith("/graphql.json")]
-    assert len(answers) >= 3  # the refused attempt was answered 200 with THROTTLED, then retried
+    answers = [e for e in sim.journal.entries(system="shopify") if e.path.endswith("/graphql.json")]
+    assert len(answers) == 3 and all(e.status == 200 for e in answers)  # GraphQL refuses with a 200
 
 
 async def test_a_refused_create_is_a_non_retryable_channel_error(client, backend):
