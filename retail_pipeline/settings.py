@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
 
+    def service_base(self, configured: str | None, simulated: str, live: str) -> str:
+        """An external system's base URL: as configured, else its simulator's (`simulated` is the path
+        under SIMULATOR_URL) when USE_SIMULATORS, else the live service."""
+        if configured:
+            return configured.rstrip("/")
+        return f"{self.simulator_url.rstrip('/')}/{simulated}" if self.use_simulators else live
+
+    def at_simulator(self, url: str, system: str) -> bool:
+        """True when `url` is the simulator of `system` (which accepts its own stand-in credentials)."""
+        return url.startswith(f"{self.simulator_url.rstrip('/')}/{system}")
+
     def signing_key(self) -> bytes:
         """The media HMAC key; generated once and kept beside the data so every process agrees."""
         if self.media_signing_key:

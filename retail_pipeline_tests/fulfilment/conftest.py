@@ -16,6 +16,16 @@ from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
 from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.canadapost import CanadaPostBackend
 
+# The order tests' fixtures (the tracking tests need real channel orders): our products live on the
+# four channels, order and listing clients bound to the in-process simulators, the simulated market.
+from retail_pipeline_tests.orders.conftest import (  # noqa: F401 - fixtures, found by pytest by name
+    channels,
+    listed,
+    market,
+    order_sources,
+    transport,
+)
+
 QUICK_ENV = {
     "CANADAPOST_BACKOFF_INITIAL_SECONDS": "0",
     "CANADAPOST_BACKOFF_MAX_SECONDS": "0",

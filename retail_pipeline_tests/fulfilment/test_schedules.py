@@ -16,7 +16,8 @@ def test_the_schedule_asks_for_one_fulfilment_run_per_tick():
     tick = datetime(2025, 6, 2, 9, 5, tzinfo=UTC)
     context = dg.build_schedule_context(scheduled_execution_time=tick)
     [request] = fulfilment_every_5_minutes.evaluate_tick(context).run_requests
-    assert request.job_name in (None, fulfilment_job.name)
+    assert request.job_name in (None, fulfilment_job.name)  # None: the schedule's own job
+    assert fulfilment_every_5_minutes.job_name == "fulfilment"
     assert fulfilment_every_5_minutes.cron_schedule == "*/5 * * * *"
     assert fulfilment_every_5_minutes.default_status == dg.DefaultScheduleStatus.RUNNING
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -16,52 +15,18 @@ from retail_pipeline.defs.fulfilment.tracking import (
     ChannelCarrier,
     UnknownCarrier,
     channel_carrier,
-    mirakl_already_shipped,
     run_tracking,
     tracking_updates,
 )
-from retail_pipeline.defs.listings.drafts import build_drafts
-from retail_pipeline.defs.listings.publish import run_publish
 from retail_pipeline.defs.orders.assets import sync_orders
 from retail_pipeline.defs.orders.sources import OrderSourcesResource, Window
-from retail_pipeline.integrations.marketplaces import ChannelsResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.simulators.market import Market
-from retail_pipeline_tests.listings.conftest import seed_products, signed
-from retail_pipeline_tests.orders.conftest import CHANNELS, PRODUCTS, client_kwargs
+from retail_pipeline_tests.orders.conftest import CHANNELS
 
 from .conftest import history, rows
 from .remote import URL, remote_tracking
-
-# --- fixtures: our products live on the four channels, order clients bound to the in-process simulators
-
-
-@pytest.fixture
-def transport(simulator_app) -> httpx.ASGITransport:
-    return httpx.ASGITransport(app=simulator_app)
-
-
-@pytest.fixture
-def order_sources(sim, transport) -> OrderSourcesResource:
-    return OrderSourcesResource().with_transport(transport, **client_kwargs(sim)).with_clock(sim.clock.now)
-
-
-@pytest.fixture
-def listed(engine, settings_env, sim, transport) -> dict[str, int]:
-    ids = seed_products(engine, settings_env.media_dir, PRODUCTS)
-    channels = ChannelsResource().with_transport(transport, **client_kwargs(sim))
-    for channel in CHANNELS:
-        with engine.begin() as conn:
-            build_drafts(conn, channel)
-        result = run_publish(engine, channels.client(channel), media_url=signed)
-        assert result.counts["failed"] == 0, result.errors
-    return ids
-
-
-@pytest.fixture
-def market(sim) -> Market:
-    return Market(sim, deliver_webhooks=False)
 
 
 def labelled_order(
@@ -142,11 +107,10 @@ def test_channel_carrier_names_canada_post_per_channel():
         channel_carrier("amazon", "canada_post", pin)
 
 
-def test_mirakl_already_shipped_reads_message_and_details():
-    assert mirakl_already_shipped(ChannelError("bestbuy", "Order 1-A is in status SHIPPED"))
-    assert mirakl_already_shipped(ChannelError("bestbuy", "refused", details={"status": "SHIPPED"}))
-    assert not mirakl_already_shipped(ChannelError("bestbuy", "Order 1-A is not in status SHIPPING"))
+def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing_again():
     assert set(tracking.PUSHERS) == {"trademe", "ebay", "shopify", "reverb", "bestbuy"}
+    # Trade Me answers a repeated courier parcel with "duplicate parcel": its push is its lookup.
+    assert set(tracking.FINDERS) == {"ebay", "shopify", "reverb", "bestbuy"}
 
 
 # --- against the simulators

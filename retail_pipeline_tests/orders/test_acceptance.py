@@ -265,3 +265,32 @@ def test_an_order_sync_with_new_orders_starts_fulfilment_and_one_without_does_no
         again = sync_and_sense(instance)  # nothing new on Best Buy
         assert isinstance(again, dg.SkipReason) and "no new orders" in again.skip_message
     assert count(engine, "SELECT count(*) FROM retail.orders WHERE channel = 'bestbuy'") == 1
+
+
+def test_a_crash_after_the_tracking_push_is_adopted_from_mirakl_not_pushed_again(
+    engine, sim, mirakl, listed, order_sources, simulator_app, settings_env, monkeypatch
+):
+    for key in ("CANADAPOST_BACKOFF_INITIAL_SECONDS", "CANADAPOST_BACKOFF_MAX_SECONDS"):
+        monkeypatch.setenv(key, "0")
+    bought = mirakl.buy("RP-2003", 1)
+    sync(engine, sim, order_sources)
+    accept(engine, order_sources)
+    carriers = CarriersResource().with_kwargs(
+        canada_post={"settings": CanadaPostSettings(_env_file=None),
+                     "transport": httpx.ASGITransport(app=simulator_app), "clock": sim.clock.now}
+    )  # fmt: skip
+    assert run_labels(engine, carriers, data_dir=settings_env.data_dir).counts["labels_created"] == 1
+
+    def crash(order_id: int) -> None:
+        raise Crash("killed after OR24")
+
+    with pytest.raises(Crash):
+        run_tracking(engine, order_sources, after_push=crash)
+    assert mirakl.orders[bought.order_id].state == "SHIPPED"
+    again = run_tracking(engine, order_sources)
+    assert (again.counts["adopted"], again.counts["pushed"], again.counts["shipped"]) == (1, 0, 1)
+    ships = [
+        e for e in sim.journal.entries(system="mirakl") if e.method == "PUT" and e.path.endswith("/ship")
+    ]
+    assert len(ships) == 1
+    assert history(engine, bought.order_id) == ["pending_acceptance", "accepted", "label_created", "shipped"]

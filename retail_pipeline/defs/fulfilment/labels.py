@@ -24,7 +24,6 @@ fail the run (every other order would fail the same way).
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +35,13 @@ import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.locks import one_at_a_time
-from retail_pipeline.defs.orders.workflow import append_status, open_order_task, resolve_order_task
+from retail_pipeline.defs.listings.publish import log_activity
+from retail_pipeline.defs.orders.workflow import (
+    append_status,
+    each_order,
+    open_order_task,
+    resolve_order_task,
+)
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.domain.orders import Address
 from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
@@ -93,13 +98,6 @@ WORK = text(
     """
 )
 
-ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log
-           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
-    VALUES (:actor, :action, :outcome, :channel, 'shipment', :entity_id, :key, CAST(:details AS jsonb), :run_id)
-    """
-)
 
 INTENT_LOGGED = text(
     """
@@ -156,12 +154,9 @@ class LabelMaker:
     # --- local writes (each its own short transaction)
 
     def _log(self, conn: Connection, action: str, outcome: str, row, details: dict[str, Any]) -> None:
-        conn.execute(
-            ACTIVITY,
-            {"actor": self.actor, "action": action, "outcome": outcome, "channel": row.channel,
-             "entity_id": str(row.id), "key": self.shipping.reference(row.order_id),
-             "details": json.dumps(details, default=str), "run_id": self.run_id},
-        )  # fmt: skip
+        log_activity(conn, actor=self.actor, action=action, outcome=outcome, channel=row.channel,
+                     entity_type="shipment", entity_id=row.id, key=self.shipping.reference(row.order_id),
+                     details=details, run_id=self.run_id)  # fmt: skip
 
     def prepare(self) -> None:
         """Step 1: a pending shipment row per new accepted order, committed before any call. An order
@@ -354,29 +349,19 @@ class LabelMaker:
         self.prepare()
         with self.engine.connect() as conn:
             rows = list(conn.execute(WORK))
-        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(row) -> None:
-            async with semaphore:
-                try:
-                    await self._one(row)
-                except CarrierError as error:
-                    if error.status in (401, 403):
-                        raise  # systemic: every order would fail the same way
-                    if error.retryable:
-                        self._retry_later(row, error)
-                    else:
-                        self._fail(row, [error.message], stage="carrier")
+            try:
+                await self._one(row)
+            except CarrierError as error:
+                if error.status in (401, 403):
+                    raise  # systemic: every order would fail the same way
+                if error.retryable:
+                    self._retry_later(row, error)
+                else:
+                    self._fail(row, [error.message], stage="carrier")
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for row in rows:
-                    group.create_task(one(row))
-        except BaseExceptionGroup as errors:
-            raise errors.exceptions[0] from None
-        finally:
-            for client in self._clients.values():
-                await client.aclose()
+        await each_order(rows, one, concurrency=self.concurrency, clients=self._clients.values())
         return self.result
 
 

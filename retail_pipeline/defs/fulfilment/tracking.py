@@ -7,10 +7,10 @@ Per order whose latest status is `label_created` (or `tracking_failed`, retried)
 2. Before any channel call an 'intent' activity row (action 'tracking.push', key
    `tracking:order:<id>`) is committed. When a previous run left such an intent and no shipped row
    (killed between the remote call and our commit), the channel is asked first (`FINDERS`: eBay's
-   shipping fulfillments, Shopify's fulfillment with our number, Reverb's order with our shipping code)
-   and what it already has is adopted, never pushed twice. Trade Me's courier parcel answers a repeat
-   with "duplicate parcel" (code 1) and its sale status is a plain setter, and Mirakl's OR23/OR24 on an
-   order already SHIPPED are taken as done: for those the push itself is the lookup.
+   shipping fulfillments, Shopify's fulfillment with our number, Reverb's order with our shipping code,
+   Mirakl's order SHIPPED with our number) and what it already has is adopted, never pushed twice.
+   Trade Me's courier parcel answers a repeat with "duplicate parcel" (code 1) and its sale status is a
+   plain setter: there the push itself is the lookup.
 3. `PUSHERS[channel]` sends the tracking (Trade Me CourierParcels + GoodsShipped, eBay
    shipping_fulfillment, Shopify fulfillment, Reverb ship, Mirakl OR23 + OR24); the shipment moves to
    'shipped' with tracking_sent_at / shipped_at and one `shipped` row joins the order's history
@@ -26,7 +26,6 @@ left as they are.
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import asyncio
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,8 +35,14 @@ import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.locks import one_at_a_time
+from retail_pipeline.defs.listings.publish import log_activity
 from retail_pipeline.defs.orders.sources import OrderSourcesResource
-from retail_pipeline.defs.orders.workflow import append_status, open_order_task, resolve_order_task
+from retail_pipeline.defs.orders.workflow import (
+    append_status,
+    each_order,
+    open_order_task,
+    resolve_order_task,
+)
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.resources import DatabaseResource
 
@@ -138,35 +143,17 @@ async def push_reverb(client: Any, order, lines: list, shipment) -> dict[str, An
     return {"order_number": order.external_order_id, "status": shipped.get("status")}
 
 
-def mirakl_already_shipped(error: ChannelError) -> bool:
-    """Mirakl refuses OR23/OR24 on an order that is already SHIPPED: for us that is done."""
-    said = f"{error.message} {json.dumps(error.details, default=str) if error.details else ''}"
-    return re.search(r"\bSHIPPED\b", said) is not None
-
-
 async def push_bestbuy(client: Any, order, lines: list, shipment) -> dict[str, Any]:
     carrier = _carrier(order, shipment)
-    already = False
-    try:  # OR23
-        await client.update_tracking(
-            order.external_order_id,
-            tracking_number=shipment.tracking_pin,
-            carrier_code=carrier.code,
-            carrier_name=carrier.name,
-            carrier_url=carrier.url,
-        )
-    except ChannelError as error:
-        if not mirakl_already_shipped(error):
-            raise
-        already = True
-    if not already:
-        try:  # OR24
-            await client.ship(order.external_order_id)
-        except ChannelError as error:
-            if not mirakl_already_shipped(error):
-                raise
-            already = True
-    return {"order_id": order.external_order_id, "already": already}
+    await client.update_tracking(  # OR23: repeatable, the last tracking wins
+        order.external_order_id,
+        tracking_number=shipment.tracking_pin,
+        carrier_code=carrier.code,
+        carrier_name=carrier.name,
+        carrier_url=carrier.url,
+    )
+    await client.ship(order.external_order_id)  # OR24 (the client reads the order after a lost answer)
+    return {"order_id": order.external_order_id}
 
 
 Pusher = Callable[[Any, Any, list, Any], Awaitable[dict[str, Any]]]
@@ -202,8 +189,24 @@ async def find_reverb(client: Any, order, lines: list, shipment) -> dict[str, An
     return None
 
 
+MIRAKL_SHIPPED = frozenset({"SHIPPED", "TO_COLLECT", "RECEIVED", "CLOSED"})
+
+
+async def find_bestbuy(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    remote = await client.order(order.external_order_id)
+    if (
+        remote
+        and remote.get("order_state") in MIRAKL_SHIPPED
+        and remote.get("shipping_tracking") == shipment.tracking_pin
+    ):
+        return {"order_id": order.external_order_id, "state": remote["order_state"]}
+    return None
+
+
 Finder = Callable[[Any, Any, list, Any], Awaitable[dict[str, Any] | None]]
-FINDERS: dict[str, Finder] = {"ebay": find_ebay, "shopify": find_shopify, "reverb": find_reverb}
+FINDERS: dict[str, Finder] = {
+    "ebay": find_ebay, "shopify": find_shopify, "reverb": find_reverb, "bestbuy": find_bestbuy
+}  # fmt: skip
 
 
 # --- SQL
@@ -229,14 +232,6 @@ LINES = text(
     """
 )
 
-ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log
-           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
-    VALUES (:actor, :action, :outcome, CAST(:channel AS retail.channel), 'order', :entity_id, :key,
-            CAST(:details AS jsonb), :run_id)
-    """
-)
 
 INTENT_LOGGED = text(
     """
@@ -298,12 +293,9 @@ class TrackingPusher:
     # --- local writes (each its own short transaction)
 
     def _log(self, conn: Connection, outcome: str, row, details: dict[str, Any]) -> None:
-        conn.execute(
-            ACTIVITY,
-            {"actor": self.actor, "action": ACTION, "outcome": outcome, "channel": row.channel,
-             "entity_id": str(row.id), "key": idempotency_key(row.id),
-             "details": json.dumps(details, default=str), "run_id": self.run_id},
-        )  # fmt: skip
+        log_activity(conn, actor=self.actor, action=ACTION, outcome=outcome, channel=row.channel,
+                     entity_type="order", entity_id=row.id, key=idempotency_key(row.id), details=details,
+                     run_id=self.run_id)  # fmt: skip
 
     def _shipped(self, row, remote: dict[str, Any], action: str) -> None:
         remote = {k: v for k, v in remote.items() if k != "already"}
@@ -392,31 +384,21 @@ class TrackingPusher:
         with self.engine.connect() as conn:
             rows = list(conn.execute(WORK))
         self.result.counts["orders_found"] = len(rows)
-        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(row) -> None:
-            async with semaphore:
-                try:
-                    await self._one(row)
-                except ChannelError as error:
-                    if error.status in (401, 403):
-                        raise  # systemic: every order of the channel would fail the same way
-                    if error.retryable:
-                        self._retry_later(row, error)
-                    else:
-                        self._fail(row, error.message, stage="channel")
-                except (TypeError, ValueError) as error:  # e.g. an external id the channel's API cannot take
-                    self._fail(row, f"{type(error).__name__}: {error}", stage="request")
+            try:
+                await self._one(row)
+            except ChannelError as error:
+                if error.status in (401, 403):
+                    raise  # systemic: every order of the channel would fail the same way
+                if error.retryable:
+                    self._retry_later(row, error)
+                else:
+                    self._fail(row, error.message, stage="channel")
+            except (TypeError, ValueError) as error:  # e.g. an external id the channel's API cannot take
+                self._fail(row, f"{type(error).__name__}: {error}", stage="request")
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for row in rows:
-                    group.create_task(one(row))
-        except BaseExceptionGroup as errors:
-            raise errors.exceptions[0] from None
-        finally:
-            for client in self._clients.values():
-                await client.aclose()
+        await each_order(rows, one, concurrency=self.concurrency, clients=self._clients.values())
         return self.result
 
 

@@ -23,7 +23,6 @@ Settings (ACCEPTANCE_* variables): ACCEPTANCE_POLL_ATTEMPTS (default 6), ACCEPTA
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.locks import one_at_a_time
+from retail_pipeline.defs.listings.publish import log_activity
 from retail_pipeline.defs.orders.assets import marketplace_orders
 from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource
 from retail_pipeline.defs.orders.stock import push_stock, summarise
@@ -114,13 +114,6 @@ PRODUCT = text(
 SET_LINE = text(
     "UPDATE retail.order_lines SET status = :status, refusal_reason = :reason, updated_at = now() WHERE id = :id"
 )
-ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log
-           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
-    VALUES (:actor, :action, :outcome, :channel, 'order', :entity_id, :key, CAST(:details AS jsonb), :run_id)
-    """
-)
 COUNTS = (
     "orders_found", "decided", "lines_accepted", "lines_refused", "sent", "accepted", "refused",
     "cancelled", "acceptance_failed", "retry_later",
@@ -173,12 +166,9 @@ class Acceptor:
     def _log(
         self, conn: Connection, order, outcome: str, details: dict[str, Any], action: str = "order.accept"
     ) -> None:
-        conn.execute(
-            ACTIVITY,
-            {"actor": self.actor, "action": action, "outcome": outcome, "channel": order.channel, "entity_id": str(order.id),
-             "key": INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id),
-             "details": json.dumps(details, default=str), "run_id": self.run_id},
-        )  # fmt: skip
+        log_activity(conn, actor=self.actor, action=action, outcome=outcome, channel=order.channel,
+                     entity_type="order", entity_id=order.id, details=details, run_id=self.run_id,
+                     key=INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id))  # fmt: skip
 
     def decide(self, order) -> Decision:
         """The order's decisions: the committed ones, else made now (stock taken) and committed."""
@@ -217,10 +207,9 @@ class Acceptor:
                 return remote
         return remote
 
-    async def one(self, client, order) -> None:
+    async def one(self, client, order, decision: Decision) -> None:
         from retail_pipeline.integrations.marketplaces.mirakl import error_code
 
-        decision = self.decide(order)
         remote = await client.order(order.external_order_id)
         if remote is None:
             self._failed(order, "Mirakl has no such order (ORDER_NOT_FOUND)", decision)
@@ -284,15 +273,16 @@ class Acceptor:
                 client = clients.get(order.channel) or clients.setdefault(
                     order.channel, self.order_sources.client(order.channel)
                 )
+                decision = self.decide(order)
                 try:
-                    await self.one(client, order)
+                    await self.one(client, order, decision)
                 except ChannelError as error:
                     if error.status in (401, 403):
                         raise  # systemic: every order would fail the same way
                     if error.retryable:
                         self.result.counts["retry_later"] += 1
                     else:
-                        self._failed(order, error.message, self.decide(order))
+                        self._failed(order, error.message, decision)
         finally:
             for client in clients.values():
                 await client.aclose()

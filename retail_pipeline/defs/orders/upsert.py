@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.defs.orders.workflow import APPEND_STATUS, LOCK_ORDER
 from retail_pipeline.domain.order_sources import channel_transition
 from retail_pipeline.domain.orders import ChannelOrder
 
@@ -92,13 +93,6 @@ UPSERT_LINE = text(
     """
 )
 
-CURRENT_STATUS = text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE")
-APPEND_STATUS = text(
-    """
-    INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
-    VALUES (:order_id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)
-    """
-)
 
 # The product a sold line is ours: through its listing, else our SKU.
 LINE_PRODUCT = text(
@@ -260,13 +254,13 @@ def _upsert_one(conn: Connection, order: ChannelOrder, result: UpsertResult, *, 
         if row.inserted:
             result.new_orders.append(f"{order.channel}:{order.external_order_id}")
 
-    current = conn.execute(CURRENT_STATUS, {"id": order_id}).scalar()
+    current = conn.execute(LOCK_ORDER, {"id": order_id}).scalar()
     new = channel_transition(current, order.initial_status)
     if new is not None:
         reason = "first seen" if current is None else f"the channel reports {order.remote_state}"
         conn.execute(
             APPEND_STATUS,
-            {"order_id": order_id, "status": new, "reason": reason, "source": source, "run_id": run_id,
+            {"id": order_id, "status": new, "reason": reason, "source": source, "run_id": run_id,
              "details": _json({"remote_state": order.remote_state, "channel": order.channel})},
         )  # fmt: skip
         result.counts["status_rows"] += 1

@@ -1,9 +1,12 @@
-"""What every status-driven order step writes: a history row where the state machine allows it, and
-the order's ops task opened (or bumped) on a failure and resolved when the step later succeeds."""
+"""What every status-driven order step shares: a history row where the state machine allows it, the
+order's ops task opened (or bumped) on a failure and resolved when the step later succeeds, and the
+bounded concurrent pass over the orders."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -76,3 +79,25 @@ def open_order_task(
 
 def resolve_order_task(conn: Connection, kind: str, order_id: int, by: str) -> None:
     conn.execute(RESOLVE_TASK, {"kind": kind, "key": task_key(kind, order_id), "by": by})
+
+
+async def each_order(
+    rows: Iterable[Any], one: Callable[[Any], Awaitable[None]], *, concurrency: int, clients: Iterable[Any]
+) -> None:
+    """`one(row)` for every row, `concurrency` at a time. `one` records per-order failures itself; what
+    escapes it is systemic (bad credentials) and is raised as itself. The clients are closed after."""
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def bounded(row: Any) -> None:
+        async with semaphore:
+            await one(row)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for row in rows:
+                group.create_task(bounded(row))
+    except BaseExceptionGroup as errors:
+        raise errors.exceptions[0] from None
+    finally:
+        for client in list(clients):
+            await client.aclose()

@@ -96,16 +96,11 @@ class CanadaPostSettings(BaseSettings):
     lookback_days: int = Field(default=14, ge=1, description="How far back find_shipment looks.")
 
     def base(self) -> str:
-        if self.base_url:
-            return self.base_url.rstrip("/")
-        settings = get_settings()
-        return (
-            f"{settings.simulator_url.rstrip('/')}/canadapost" if settings.use_simulators else CANADAPOST_API
-        )
+        return get_settings().service_base(self.base_url, "canadapost", CANADAPOST_API)
 
     @property
     def simulated(self) -> bool:
-        return self.base().startswith(get_settings().simulator_url.rstrip("/") + "/canadapost")
+        return get_settings().at_simulator(self.base(), "canadapost")
 
     def credentials(self) -> tuple[str, str]:
         if self.username and self.password:

@@ -52,15 +52,12 @@ class MiraklSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
 
     def base(self) -> str:
-        if self.base_url:
-            return self.base_url.rstrip("/")
-        settings = get_settings()
-        return f"{settings.simulator_url.rstrip('/')}/mirakl/api" if settings.use_simulators else BESTBUY_API
+        return get_settings().service_base(self.base_url, "mirakl/api", BESTBUY_API)
 
     def key(self) -> str:
         if self.api_key:
             return self.api_key.get_secret_value()
-        if self.base().startswith(get_settings().simulator_url.rstrip("/")):
+        if get_settings().at_simulator(self.base(), "mirakl"):
             return SIMULATOR_KEY
         raise ChannelError("bestbuy", "set MIRAKL_API_KEY (the shop API key from the Mirakl back office)")
 
@@ -185,8 +182,16 @@ class MiraklClient:
         )
 
     async def ship(self, order_id: str) -> None:
-        """OR24: the order leaves SHIPPING for SHIPPED (ORDER_INVALID_STATE once it has)."""
-        await self._http.call("PUT", f"{self._api}/orders/{order_id}/ship", params=self._params())
+        """OR24: the order leaves SHIPPING for SHIPPED. A retry after a lost answer reads the order
+        first: one already SHIPPED was shipped by the attempt that lost its answer."""
+        url = f"{self._api}/orders/{order_id}/ship"
+
+        async def attempt(after_ambiguous: bool) -> None:
+            if after_ambiguous and ((await self.order(order_id)) or {}).get("order_state") == "SHIPPED":
+                return
+            await self._http.send("PUT", url, params=self._params())
+
+        await self._http.retrying(attempt)
 
     # --- inbox
 

@@ -85,15 +85,12 @@ class ReverbSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
 
     def base(self) -> str:
-        if self.base_url:
-            return self.base_url.rstrip("/")
-        settings = get_settings()
-        return f"{settings.simulator_url.rstrip('/')}/reverb/api" if settings.use_simulators else REVERB_API
+        return get_settings().service_base(self.base_url, "reverb/api", REVERB_API)
 
     def bearer(self) -> str:
         if self.token:
             return self.token.get_secret_value()
-        if self.base().startswith(get_settings().simulator_url.rstrip("/")):
+        if get_settings().at_simulator(self.base(), "reverb"):
             return SIMULATOR_TOKEN
         raise ChannelError("reverb", "set REVERB_TOKEN (a personal access token)")
 

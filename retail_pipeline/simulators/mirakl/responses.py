@@ -60,7 +60,7 @@ def order_json(order: Order) -> dict[str, Any]:
                 "commission_rate_vat": 0.0,
                 "commission_vat": 0.0,
                 "total_commission": _money(commission),
-                "description": None,
+                "description": line.title,
                 "offer_id": line.offer_id,
                 "offer_state_code": "11",  # new
                 "order_line_additional_fields": [],
@@ -82,7 +82,6 @@ def order_json(order: Order) -> dict[str, Any]:
                 "shipped_date": mirakl_time(order.shipped_date),
             }
         )
-        lines[-1]["description"] = line.title
     price = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
     shipping = sum((line.shipping_price for line in order.lines), Decimal(0))
     commission = price * COMMISSION_RATE

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..buyers import Buyer, BuyRequest, NotBuyable
+from ..buyers import BuyRequest, NotBuyable
 from .models import MiraklBackend, MiraklError, MiraklSimulatorConfig, invalid
 from .responses import order_json, thread_json
 
@@ -224,6 +224,3 @@ def build(sim: Simulator) -> FastAPI:
         return JSONResponse({"thread": thread_json(thread, with_messages=True)}, status_code=201)
 
     return app
-
-
-__all__ = ["Buyer", "build"]

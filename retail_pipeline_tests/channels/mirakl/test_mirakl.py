@@ -26,14 +26,14 @@ class Recorder(httpx.AsyncBaseTransport):
     def __init__(self, app):
         self.inner = httpx.ASGITransport(app=app)
         self.exchanges: list[tuple[httpx.Request, httpx.Response]] = []
-        self.lose_next_post = False  # the server acts, the answer never arrives
+        self.lose_next: str | None = None  # a method: the server acts, the answer never arrives
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         await response.aread()
         self.exchanges.append((request, response))
-        if request.method == "POST" and self.lose_next_post:
-            self.lose_next_post = False
+        if request.method == self.lose_next:
+            self.lose_next = None
             raise httpx.ReadError("connection reset", request=request)
         return response
 
@@ -183,7 +183,7 @@ async def test_tracking_then_ship_and_the_rules_around_them(backend, client, rec
 async def test_a_lost_reply_answer_is_looked_up_not_posted_twice(app, backend, client, recorder):
     order = backend.buy("RP-1", 1)
     thread = backend.customer_message(order.order_id, "Where is my parcel?")
-    recorder.lose_next_post = True
+    recorder.lose_next = "POST"
     reply = await client.reply(thread.thread_id, "It ships today.")
     assert [e[0].method for e in recorder.exchanges[-2:]] == ["POST", "GET"]  # looked up, not re-posted
     shop_messages = [m for m in backend.thread(thread.thread_id).messages if m.sender_type == "SHOP_USER"]
@@ -200,3 +200,15 @@ async def test_no_key_outside_the_simulator_is_a_clear_error(monkeypatch):
             MiraklClient(MiraklSettings(_env_file=None))
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_lost_ship_answer_is_read_back_not_sent_again(backend, client, recorder):
+    order = backend.buy("RP-1", 1)
+    await client.accept(order.order_id, {order.lines[0].line_id: True})
+    await client.order(order.order_id), await client.order(order.order_id)
+    await client.update_tracking(order.order_id, tracking_number="7023210039414604", carrier_code="CPCL")
+    recorder.lose_next = "PUT"
+    await client.ship(order.order_id)  # the retry reads the order: SHIPPED, so no second OR24
+    assert backend.orders[order.order_id].state == "SHIPPED"
+    ships = [r for r, _ in recorder.exchanges if r.method == "PUT" and r.url.path.endswith("/ship")]
+    assert len(ships) == 1
