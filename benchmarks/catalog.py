@@ -43,9 +43,9 @@ from retail_pipeline.defs.catalog.supplier_products import (
     scrape_supplier,
 )
 from retail_pipeline.defs.catalog.suppliers import suppliers
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.integrations.http import FetchPolicy, PoliteClient
 from retail_pipeline.integrations.suppliers import adapter_for
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.settings import PROJECT_ROOT
 
 PRODUCTS_PER_SUPPLIER = 1667  # x 3 suppliers ~ 5,000 products

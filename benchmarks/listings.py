@@ -154,7 +154,7 @@ def _environment(simulator: str) -> None:
 def _publish(database_url: str, simulator: str, channel: str, concurrency: int) -> dict:
     from retail_pipeline.defs.listings.assets import media_signer
     from retail_pipeline.defs.listings.publish import run_publish
-    from retail_pipeline.integrations.marketplaces import ChannelsResource
+    from retail_pipeline.defs.resources import ChannelsResource
 
     _environment(simulator)
     engine = get_engine(database_url)
@@ -170,10 +170,10 @@ def _publish(database_url: str, simulator: str, channel: str, concurrency: int) 
 def _warm(_: int) -> None:
     """Import what a run imports, before the clock starts (Dagster's run workers are warm too)."""
     import retail_pipeline.defs.listings.publish  # noqa: F401
-    from retail_pipeline.integrations.marketplaces import client_class
+    from retail_pipeline.channels.registry import channel
 
-    for channel in CHANNELS:
-        client_class(channel)
+    for name in CHANNELS:
+        channel(name).client_class()
 
 
 def _calls(simulator: str) -> dict[str, int]:

@@ -10,8 +10,8 @@ webhook as Shopify does, right after the sale. A Best Buy order takes its units 
 Time is the simulators' clock, stepped `STEP_S` at a time, and the pipeline's own code runs on it:
 - every `sold_items_sensor` interval (60 s) the real sensor is evaluated (one call per channel) and
   every run it requests is executed (`order_sync`: marketplace_orders + channel_stock);
-- every `shopify_order_webhook_sensor` interval (10 s) the webhook sensor is evaluated and its runs
-  executed (`shopify_order_webhook`: upsert the order, push stock);
+- every `order_webhook_sensor` interval (10 s) the webhook sensor is evaluated and its runs
+  executed (`order_webhook`: upsert the order, push stock);
 - every `fulfil_after_order_sync` interval (30 s) that run-status sensor is evaluated for each order
   sync finished since, and the fulfilment runs it requests are executed (acceptance takes a Best Buy
   order's units and pushes stock, then labels and tracking);
@@ -165,15 +165,12 @@ def main() -> dict:
         order_sync_job,
         sold_items_sensor,
     )
-    from retail_pipeline.defs.orders.sources import OrderSourcesResource
     from retail_pipeline.defs.orders.webhooks import (
         WEBHOOK_INTERVAL_SECONDS,
-        shopify_order_webhook,
-        shopify_order_webhook_sensor,
+        order_webhook,
+        order_webhook_sensor,
     )
-    from retail_pipeline.integrations.carriers import CarriersResource
-    from retail_pipeline.integrations.marketplaces import ChannelsResource
-    from retail_pipeline.resources import DatabaseResource
+    from retail_pipeline.defs.resources import CarriersResource, ChannelsResource, DatabaseResource
     from retail_pipeline.settings import get_settings
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app, get_simulator
     from retail_pipeline.simulators.market import Market
@@ -223,7 +220,6 @@ def main() -> dict:
 
             resources = {
                 "db": DatabaseResource(),
-                "order_sources": OrderSourcesResource(),
                 "channels": channels,
                 "carriers": CarriersResource(),
             }
@@ -235,12 +231,12 @@ def main() -> dict:
                     shipping_labels,
                     tracking_updates,
                 ],
-                jobs=[order_sync_job, shopify_order_webhook, fulfilment_job],
+                jobs=[order_sync_job, order_webhook, fulfilment_job],
                 resources=resources,
             )
             sync_job, webhook_job, fulfil_job = (
                 defs.resolve_job_def("order_sync"),
-                defs.resolve_job_def("shopify_order_webhook"),
+                defs.resolve_job_def("order_webhook"),
                 defs.resolve_job_def("fulfilment"),
             )
             synced: list = []  # order-sync results the run-status sensor has not seen yet
@@ -286,7 +282,7 @@ def main() -> dict:
                     elapsed += STEP_S
                     if elapsed >= next_webhook:
                         next_webhook += WEBHOOK_INTERVAL_SECONDS
-                        tick = shopify_order_webhook_sensor(
+                        tick = order_webhook_sensor(
                             dg.build_sensor_context(
                                 instance=instance, cursor=sensor_cursor, resources=resources
                             )

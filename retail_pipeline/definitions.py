@@ -1,4 +1,4 @@
-"""The one Definitions object: everything under defs/ plus the shared resources."""
+"""The one Definitions object: everything under defs/ (its resources in defs/resources.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from retail_pipeline.integrations.llm import LLMResource
-from retail_pipeline.resources import DatabaseResource
-
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        dg.Definitions(resources={"db": DatabaseResource(), "llm": LLMResource()}),
-    )
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -118,7 +118,7 @@ def _is_time_partitioned(pdef: dg.PartitionsDefinition | None) -> bool:
 
 def _todays_key(pdef: dg.TimeWindowPartitionsDefinition) -> str | None:
     """Today's partition by the channels' clock (the simulated one against the simulators)."""
-    from retail_pipeline.defs.orders.sources import channel_now
+    from retail_pipeline.defs.resources import channel_now
 
     key = channel_now().strftime(pdef.fmt)
     return key if key in pdef.get_partition_keys() else None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from retail_pipeline.api import commands, imports, inbox, keys, media, ops, trademe, webhooks
+from retail_pipeline.api import channels, commands, imports, inbox, keys, media, ops, webhooks
 from retail_pipeline.api.auth import Principal, current_principal
 from retail_pipeline.api.database import AppDatabase
 from retail_pipeline.db import migrations
@@ -84,6 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox.router)
     app.include_router(inbox.llm_router)
     app.include_router(commands.router)
-    app.include_router(trademe.router)
+    app.include_router(channels.router)
     app.include_router(webhooks.router)
     return app

@@ -1,13 +1,12 @@
-"""Channel webhooks in: ``POST /webhooks/shopify`` (orders/create and the other orders/* topics).
+"""Channel webhooks in: ``POST /webhooks/<channel>`` for every channel that pushes its orders
+(the channel plug-in's `order_webhook`: signature, topic and id headers, how a body becomes an order).
 
 Like the import webhook (api/imports.py, whose body reading and rejected-delivery storage this reuses),
-the route only verifies, stores and answers: the delivery is committed to ``retail.webhook_events``
-before the 200, keyed by ``X-Shopify-Webhook-Id`` so a redelivery is recognised, and
-``shopify_order_webhook_sensor`` turns each stored event into exactly one run that upserts the order.
-
-Shopify signs the raw body (``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 under the app's client secret,
-SHOPIFY_WEBHOOK_SECRET); a bad signature is 401 and stored as rejected, a body that is not JSON is 400
-(stored as rejected), an oversized one 413. Shopify wants a 2xx within 5 s and retries anything else.
+a delivery is verified against the raw body and stored in ``retail.webhook_events`` before the 200,
+keyed by the channel's webhook id header so a redelivery is recognised, and ``order_webhook_sensor``
+turns each stored event into exactly one run that upserts the order. A bad signature is 401 and stored
+as rejected, a body that is not JSON is 400 (stored as rejected), an oversized one 413, a channel
+without order webhooks 404. Channels retry anything but a 2xx, so the answer comes within seconds.
 """
 
 from __future__ import annotations
@@ -23,19 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.imports import _first_line, _parse, _read_body, _store_rejected, _stored_headers
+from retail_pipeline.channels.plugin import Channel
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.integrations.marketplaces.base import ChannelError
-from retail_pipeline.integrations.marketplaces.shopify import ShopifySettings, verify_webhook
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-
-SOURCE = "shopify"
-HMAC_HEADER = "X-Shopify-Hmac-Sha256"
-TOPIC_HEADER = "X-Shopify-Topic"
-ID_HEADER = "X-Shopify-Webhook-Id"
-# An order with hundreds of lines is well under this; anything larger is not a Shopify order.
-MAX_BYTES = 1024 * 1024
 
 
 class WebhookStored(BaseModel):
@@ -44,12 +38,14 @@ class WebhookStored(BaseModel):
     duplicate: bool
 
 
-def shopify_secret() -> str:
-    """Dependency: the app's client secret (SHOPIFY_WEBHOOK_SECRET; the simulator's own when simulating)."""
-    try:
-        return ShopifySettings().secret()
-    except ChannelError as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, error.message) from None
+def pushing_channel(channel: str) -> Channel:
+    """Dependency: the channel named in the path, if it pushes orders to us."""
+    if channel not in channel_names("order_webhooks"):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no order webhooks for channel {channel!r}; channels that push orders: {list(channel_names('order_webhooks'))}",
+        )
+    return channel_plugin(channel)
 
 
 STORE = text(
@@ -60,76 +56,92 @@ STORE = text(
 EXISTING = text("SELECT id FROM retail.webhook_events WHERE source = :source AND dedupe_key = :key")
 
 
-def _store(engine: Engine, key: str, topic: str, payload_text: str, headers: str) -> WebhookStored:
+def _store(
+    engine: Engine, source: str, key: str, topic: str, payload_text: str, headers: str
+) -> WebhookStored:
     with engine.begin() as conn:
-        params = {"source": SOURCE, "topic": topic, "key": key, "payload": payload_text, "headers": headers}
+        params = {"source": source, "topic": topic, "key": key, "payload": payload_text, "headers": headers}
         event_id = conn.execute(STORE, params).scalar()
         if event_id is not None:
             return WebhookStored(webhook_event_id=event_id, topic=topic, duplicate=False)
-        # A redelivery (same webhook id): Shopify did not see our first 200. Answer it the same way.
-        existing = conn.execute(EXISTING, {"source": SOURCE, "key": key}).scalar_one()
+        # A redelivery (same webhook id): the channel did not see our first 200. Answer it the same way.
+        existing = conn.execute(EXISTING, {"source": source, "key": key}).scalar_one()
         return WebhookStored(webhook_event_id=existing, topic=topic, duplicate=True)
 
 
 @router.post(
-    "/shopify",
+    "/{channel}",
     response_model=WebhookStored,
     responses={
-        400: {"description": "Not JSON, not an orders/* topic, or no webhook id; stored as rejected"},
-        401: {"description": f"{HMAC_HEADER} missing or wrong; stored as rejected, never processed"},
-        413: {"description": f"Body over {MAX_BYTES} bytes"},
-        503: {"description": "SHOPIFY_WEBHOOK_SECRET not configured, or database unavailable (retry)"},
+        400: {"description": "Not JSON, not an order topic, or no webhook id; stored as rejected"},
+        401: {"description": "Signature header missing or wrong; stored as rejected, never processed"},
+        404: {"description": "The channel does not push orders"},
+        413: {"description": "Body over the channel's limit"},
+        503: {"description": "The channel's webhook secret not configured, or database unavailable (retry)"},
     },
 )
-async def shopify_webhook(
+async def order_webhook(
     request: Request,
     engine: Annotated[Engine, Depends(db_engine)],
-    secret: Annotated[str, Depends(shopify_secret)],
+    plugin: Annotated[Channel, Depends(pushing_channel)],
 ) -> WebhookStored:
-    """Store one Shopify orders webhook (verified against the raw body) for the order sync to process."""
+    """Store one order webhook (verified against the raw body) for the order sync to process."""
+    hook = plugin.order_webhook
+    try:
+        secret = hook.secret()
+    except ChannelError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, error.message) from None
+    source = plugin.name
     body = await _read_body(
-        request, MAX_BYTES, f"body larger than {MAX_BYTES} bytes: not a Shopify order webhook"
+        request,
+        hook.max_bytes,
+        f"body larger than {hook.max_bytes} bytes: not a {plugin.title} order webhook",
     )
     headers = _stored_headers(request)
-    topic = request.headers.get(TOPIC_HEADER, "").strip()
+    topic = request.headers.get(hook.topic_header, "").strip()
 
     async def refuse(code: int, reason: str, *, authenticated: bool = True) -> NoReturn:
         """Keep the refused delivery for ops (best effort), then answer with the reason."""
         await run_in_threadpool(
             _store_rejected, engine, body, headers, authenticated=authenticated, error=reason,
-            source=SOURCE, topic=topic or None,
+            source=source, topic=topic or None,
         )  # fmt: skip
         raise HTTPException(code, reason)
 
-    if not verify_webhook(body, request.headers.get(HMAC_HEADER), secret):
+    if not hook.verify(body, request.headers.get(hook.signature_header), secret):
         await refuse(
             status.HTTP_401_UNAUTHORIZED,
-            f"{HMAC_HEADER} does not match: it must be the base64 HMAC-SHA256 of the raw body under the "
-            "app's client secret",
+            f"{hook.signature_header} does not match: it must be {hook.signature_scheme}",
             authenticated=False,
         )
-    if not topic.startswith("orders/"):
+    if not topic.startswith(hook.topic_prefix):
         await refuse(
-            status.HTTP_400_BAD_REQUEST, f"topic {topic!r} is not handled here: subscribe orders/* topics"
+            status.HTTP_400_BAD_REQUEST,
+            f"topic {topic!r} is not handled here: subscribe {hook.topic_prefix}* topics",
         )
-    webhook_id = request.headers.get(ID_HEADER, "").strip()
+    webhook_id = request.headers.get(hook.id_header, "").strip()
     if not webhook_id:
         await refuse(
-            status.HTTP_400_BAD_REQUEST, f"{ID_HEADER} missing: Shopify sends one with every delivery"
+            status.HTTP_400_BAD_REQUEST,
+            f"{hook.id_header} missing: {plugin.title} sends one with every delivery",
         )
     try:
         payload_text, payload = _parse(body)
     except ValueError as error:
         await refuse(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {error}")
-    if not isinstance(payload, dict) or "id" not in payload:
-        await refuse(status.HTTP_400_BAD_REQUEST, "body is not a Shopify order object (no id)")
+    if not isinstance(payload, dict) or hook.id_field not in payload:
+        await refuse(
+            status.HTTP_400_BAD_REQUEST, f"body is not a {plugin.title} order object (no {hook.id_field})"
+        )
 
     try:
-        return await run_in_threadpool(_store, engine, f"id:{webhook_id}", topic, payload_text, headers)
+        return await run_in_threadpool(
+            _store, engine, source, f"id:{webhook_id}", topic, payload_text, headers
+        )
     except DataError as error:  # JSON that jsonb refuses, e.g. "\u0000" in a string
         await refuse(status.HTTP_400_BAD_REQUEST, f"JSON that PostgreSQL cannot store: {_first_line(error)}")
     except OperationalError:
-        logger.warning("shopify webhook: database unavailable", exc_info=True)
+        logger.warning("%s webhook: database unavailable", source, exc_info=True)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable: the delivery was not stored, retry it"
         ) from None

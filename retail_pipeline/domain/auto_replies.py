@@ -41,6 +41,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from retail_pipeline.domain.shipping import CARRIER_NAMES, TRACKING_URLS
+
 AuthorType = Literal["customer", "shop", "operator", "system"]
 Direction = Literal["inbound", "outbound"]
 QuietMode = Literal["notice", "hold"]
@@ -64,19 +66,6 @@ _RETURN_OR_REFUND = re.compile(
     r"|\brembourse(ment|r)?\b|\bretour(ner)?\b|\b[ée]change\b)",
     re.IGNORECASE,
 )
-
-CARRIER_NAMES = {
-    "canada_post": "Canada Post", "nz_post": "NZ Post", "ups": "UPS", "fedex": "FedEx",
-    "dhl": "DHL", "usps": "USPS", "manual": "our courier",
-}  # fmt: skip
-TRACKING_URLS = {
-    "canada_post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={pin}",
-    "ups": "https://www.ups.com/track?tracknum={pin}",
-    "fedex": "https://www.fedex.com/fedextrack/?trknbr={pin}",
-    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={pin}",
-    "dhl": "https://www.dhl.com/en/express/tracking.html?AWB={pin}",
-    "nz_post": "https://www.nzpost.co.nz/tools/tracking/item/{pin}",
-}
 
 
 @dataclass(frozen=True)
@@ -165,6 +154,7 @@ class Conversation:
     customer_name: str | None = None
     subject: str | None = None
     order: OrderFacts | None = None
+    channel_title: str | None = None  # as buyers know it; the name when unset
 
 
 @dataclass(frozen=True)
@@ -186,9 +176,6 @@ class AutoReply:
 def answers_customer(auto_reply_key: str | None) -> bool:
     """A person's reply (no key) or an answering rule's; holding replies (ack, notice) are not."""
     return auto_reply_key is None or auto_reply_key.split(":", 1)[0] not in HOLDING_RULES
-
-
-CHANNEL_NAMES = {"bestbuy": "Best Buy", "reverb": "Reverb", "ebay": "eBay", "trademe": "Trade Me"}
 
 
 def unanswered(messages: tuple[Message, ...]) -> tuple[Message, ...]:
@@ -283,5 +270,5 @@ def _common(conversation: Conversation, policy: ReplyPolicy) -> dict[str, str]:
         "for_order": f" for order {order.external_order_id}" if order else "",
         "signature": policy.signature,
         "return_days": str(policy.return_days),
-        "channel_name": CHANNEL_NAMES.get(conversation.channel, conversation.channel),
+        "channel_name": conversation.channel_title or conversation.channel,
     }

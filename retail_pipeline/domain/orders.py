@@ -45,9 +45,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "refunded": frozenset(),
 }
 
-# Channels whose orders need the seller's acceptance before they count (Mirakl OR21).
-ACCEPTANCE_CHANNELS = frozenset({"bestbuy"})
-
 
 def can_move(current: str | None, new: str) -> bool:
     """True when `new` may be appended after `current` (None: the order has no history yet)."""

@@ -12,7 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 
-KNOWN_CARRIERS = frozenset({"canada_post", "nz_post", "ups", "fedex", "dhl", "usps", "manual"})
+# Our carriers, as people name them, and each one's public tracking page for a PIN.
+CARRIER_NAMES = {
+    "canada_post": "Canada Post", "nz_post": "NZ Post", "ups": "UPS", "fedex": "FedEx",
+    "dhl": "DHL", "usps": "USPS", "manual": "our courier",
+}  # fmt: skip
+KNOWN_CARRIERS = frozenset(CARRIER_NAMES)
+TRACKING_URLS = {
+    "canada_post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={pin}",
+    "ups": "https://www.ups.com/track?tracknum={pin}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={pin}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={pin}",
+    "dhl": "https://www.dhl.com/en/express/tracking.html?AWB={pin}",
+    "nz_post": "https://www.nzpost.co.nz/tools/tracking/item/{pin}",
+}
 
 DEFAULT_RULES: dict[str, str] = {
     "*:CA": "canada_post:DOM.EP",

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from retail_pipeline.catalog.reconcile import mark_removed, missing_skus
 from retail_pipeline.catalog.upsert import ProductRecord, upsert_supplier_products
 from retail_pipeline.defs.catalog.suppliers import suppliers
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 
 
 def test_missing_skus_spares_what_was_read_or_sits_behind_an_unread_url():

@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from retail_pipeline.defs.catalog.supplier_products import load_supplier, store, supplier_products
 from retail_pipeline.defs.catalog.suppliers import suppliers
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
 from retail_pipeline.partitions import supplier_partitions
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.simulators import FaultConfig
 
 from .conftest import scrape

@@ -7,9 +7,9 @@ from sqlalchemy import text
 
 from retail_pipeline.db.engine import get_engine
 from retail_pipeline.defs.catalog.suppliers import supplier_partitions_sensor, suppliers
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS, effective_base_url
 from retail_pipeline.partitions import partition_changes, supplier_partitions, sync_dynamic_partitions
-from retail_pipeline.resources import DatabaseResource
 
 
 def _rows(engine):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from retail_pipeline.db.engine import get_engine
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.settings import Settings
 from retail_pipeline.simulators import Simulator, get_simulator
 

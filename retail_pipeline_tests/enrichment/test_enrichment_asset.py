@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from retail_pipeline.defs.catalog.enrichment import enriched_products
+from retail_pipeline.defs.resources import LLMResource
 from retail_pipeline.domain.enrichment import (
     FAILED_RETRY_RUNS,
     OFFLINE_VERSION,
@@ -17,7 +18,6 @@ from retail_pipeline.domain.enrichment import (
     STORE_CONTENT_VERSION,
     quality_score,
 )
-from retail_pipeline.integrations.llm import LLMResource
 from retail_pipeline.simulators import FaultConfig
 from retail_pipeline.simulators.llm import OutputFaults
 

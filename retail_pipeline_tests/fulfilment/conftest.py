@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from retail_pipeline.db.engine import get_engine
-from retail_pipeline.integrations.carriers import CarriersResource
+from retail_pipeline.defs.resources import CarriersResource
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
 from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.canadapost import CanadaPostBackend

@@ -14,10 +14,9 @@ import dagster as dg
 from sqlalchemy import text
 
 from retail_pipeline.defs.fulfilment.labels import run_labels, shipping_labels
+from retail_pipeline.defs.resources import CarriersResource, DatabaseResource
 from retail_pipeline.domain.labels import check_label
-from retail_pipeline.integrations.carriers import CarriersResource
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.simulators import FaultConfig
 
 from .conftest import SEATTLE, history, insert_order, rows, shipments
@@ -189,7 +188,7 @@ KILL_SCRIPT = textwrap.dedent(
     import os, sys
     from retail_pipeline.db.engine import get_engine
     from retail_pipeline.defs.fulfilment.labels import run_labels
-    from retail_pipeline.integrations.carriers import CarriersResource
+    from retail_pipeline.defs.resources import CarriersResource
 
     db_url, kill_order = sys.argv[1], int(sys.argv[2])
 

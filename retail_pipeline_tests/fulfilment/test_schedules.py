@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from retail_pipeline.definitions import defs as build_defs
 from retail_pipeline.defs.fulfilment.schedules import fulfilment_every_5_minutes, fulfilment_job
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 
 
 def test_the_schedule_asks_for_one_fulfilment_run_per_tick():

@@ -4,6 +4,8 @@ after the push is adopted; a refusal becomes tracking_failed with one ops task; 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Any
 
 import dagster as dg
@@ -11,17 +13,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from retail_pipeline.defs.fulfilment import tracking
-from retail_pipeline.defs.fulfilment.tracking import (
-    ChannelCarrier,
-    UnknownCarrier,
-    channel_carrier,
-    run_tracking,
-    tracking_updates,
-)
+from retail_pipeline.channels.plugin import ChannelCarrier, UnknownCarrier
+from retail_pipeline.channels.registry import all_channels, channel, channel_names
+from retail_pipeline.defs.fulfilment.tracking import run_tracking, tracking_updates
 from retail_pipeline.defs.orders.assets import sync_orders
-from retail_pipeline.defs.orders.sources import OrderSourcesResource, Window
+from retail_pipeline.domain.order_sources import Window
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.simulators.market import Market
 from retail_pipeline_tests.orders.conftest import CHANNELS
 
@@ -33,7 +31,7 @@ def labelled_order(
     engine: Engine,
     sim,
     market: Market,
-    sources: OrderSourcesResource,
+    sources: ChannelsResource,
     channel: str,
     pin: str,
     sku: str = "RP-2003",
@@ -95,22 +93,22 @@ def pins(n: int) -> str:
 
 def test_channel_carrier_names_canada_post_per_channel():
     pin = "7023210039414604"
-    assert channel_carrier("trademe", "canada_post", pin).name == "Canada Post"
-    assert channel_carrier("ebay", "canada_post", pin).name == "CanadaPost"
-    assert channel_carrier("shopify", "canada_post", pin) == ChannelCarrier("Canada Post", None, URL + pin)
-    assert channel_carrier("reverb", "canada_post", pin).name == "Canada Post"
-    mirakl = channel_carrier("bestbuy", "canada_post", pin)
+    assert channel("trademe").carrier("canada_post", pin).name == "Canada Post"
+    assert channel("ebay").carrier("canada_post", pin).name == "CanadaPost"
+    assert channel("shopify").carrier("canada_post", pin) == ChannelCarrier("Canada Post", None, URL + pin)
+    assert channel("reverb").carrier("canada_post", pin).name == "Canada Post"
+    mirakl = channel("bestbuy").carrier("canada_post", pin)
     assert mirakl.name == "Canada Post" and mirakl.url == URL + pin and mirakl.code == "CPCL"
     with pytest.raises(UnknownCarrier):
-        channel_carrier("ebay", "nz_post", pin)
-    with pytest.raises(UnknownCarrier):
-        channel_carrier("amazon", "canada_post", pin)
+        channel("ebay").carrier("nz_post", pin)
+    with pytest.raises(ValueError, match="unknown channel"):
+        channel("amazon")
 
 
 def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing_again():
-    assert set(tracking.PUSHERS) == {"trademe", "ebay", "shopify", "reverb", "bestbuy"}
+    assert set(channel_names("tracking")) == {"trademe", "ebay", "shopify", "reverb", "bestbuy"}
     # Trade Me answers a repeated courier parcel with "duplicate parcel": its push is its lookup.
-    assert set(tracking.FINDERS) == {"ebay", "shopify", "reverb", "bestbuy"}
+    assert {c.name for c in all_channels() if c.find_tracking} == {"ebay", "shopify", "reverb", "bestbuy"}
 
 
 # --- against the simulators
@@ -216,19 +214,27 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
     async def unauthorised(*args):
         raise ChannelError("reverb", "HTTP 401 bad token", status=401)
 
-    monkeypatch.setitem(tracking.PUSHERS, "reverb", outage)
+    def reverb_pushing(push):
+        return lambda name: replace(channel(name), push_tracking=push) if name == "reverb" else channel(name)
+
+    monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(outage))
     assert run_tracking(engine, order_sources).counts["retry_later"] == 1
     assert history(engine, order_id) == ["accepted", "label_created"]
-    monkeypatch.setitem(tracking.PUSHERS, "reverb", unauthorised)
+    monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(unauthorised))
     with pytest.raises(ChannelError, match="401"):
         run_tracking(engine, order_sources)
     assert history(engine, order_id) == ["accepted", "label_created"]
     assert rows(engine, "SELECT count(*) AS n FROM retail.ops_tasks")[0]["n"] == 0
 
-    # A Best Buy order while the Mirakl client is not installed: left alone, the others still ship.
+    # A Best Buy order while Best Buy takes no tracking: left alone, the others still ship.
+    monkeypatch.setattr(tracking, "channel_plugin", channel)
     with engine.begin() as conn:
         conn.execute(text("UPDATE retail.orders SET channel = 'bestbuy' WHERE id = :o"), {"o": order_id})
-    monkeypatch.setattr(tracking.OrderSourcesResource, "client", _no_mirakl(OrderSourcesResource.client))
+    monkeypatch.setattr(
+        tracking,
+        "channel_names",
+        lambda capability=None: tuple(c for c in channel_names(capability) if c != "bestbuy"),
+    )
     shopify = labelled_order(engine, sim, market, order_sources, "shopify", pins(81))
     result = run_tracking(engine, order_sources)
     assert result.counts["no_client"] == 1 and result.counts["shipped"] == 1
@@ -236,19 +242,10 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
     assert history(engine, order_id) == ["accepted", "label_created"]
 
 
-def _no_mirakl(client):
-    def patched(self, channel: str):
-        if channel == "bestbuy":
-            raise ModuleNotFoundError("No module named 'retail_pipeline.integrations.marketplaces.mirakl'")
-        return client(self, channel)
-
-    return patched
-
-
 def test_materialize_ships_through_dagster(engine, sim, market, listed, order_sources, simulator_url, db_url):
     """Dagster rebuilds resources from config: the run reaches the simulators on loopback."""
     order_id = labelled_order(engine, sim, market, order_sources, "ebay", pins(90))
-    resources = {"db": DatabaseResource(url=db_url), "order_sources": OrderSourcesResource()}
+    resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
     result = dg.materialize([tracking_updates], resources=resources)
     assert result.success
     meta = {

@@ -16,8 +16,8 @@ from retail_pipeline.defs.catalog.webhook_import import (
     webhook_import_sensor,
     webhook_run_config,
 )
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline_tests.imports.payloads import SECRET, dumps, product
 
 URL = "/api/import/webhook"

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from retail_pipeline.api.app import create_app
 from retail_pipeline.api.keys import create_api_key
 from retail_pipeline.defs.catalog.launchlock import validated_products
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.settings import Settings
 from retail_pipeline_tests.launchlock.seed import add_draft, add_listing, add_product, add_supplier
 

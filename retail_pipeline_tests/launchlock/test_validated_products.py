@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from retail_pipeline.defs.catalog.launchlock import launchlock_failure_rate, validated_products
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.launchlock import RULES_VERSION
 from retail_pipeline.partitions import supplier_partitions
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline_tests.launchlock.seed import add_product, add_supplier
 
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("validated_products"), "launchlock_failure_rate")

@@ -9,16 +9,17 @@ from sqlalchemy import text
 
 from retail_pipeline.defs.listings.assets import channel_listings
 from retail_pipeline.defs.listings.drafts import listing_drafts
-from retail_pipeline.integrations.marketplaces import ChannelsResource, client_class
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.channels.registry import channel, channel_names
 
 from .conftest import CHANNELS, listing_rows
 
 
 def test_registry_knows_every_channel():
-    assert {client_class(c).channel for c in CHANNELS} == set(CHANNELS)
-    with pytest.raises(ValueError):
-        client_class("amazon")
+    assert set(channel_names("listings")) == set(CHANNELS)
+    assert {channel(c).client_class().channel for c in CHANNELS} == set(CHANNELS)
+    with pytest.raises(ValueError, match="unknown channel"):
+        channel("amazon")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

@@ -12,6 +12,7 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import text
 
+from retail_pipeline.channels.trademe.client import TradeMeSettings
 from retail_pipeline.defs.listings.commands import (
     CommandRequest,
     command_run_config,
@@ -20,9 +21,7 @@ from retail_pipeline.defs.listings.commands import (
     operator_commands_sensor,
     submit,
 )
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.integrations.marketplaces.trademe import TradeMeSettings
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 from .conftest import CHANNELS, create_calls, listing_rows, signed
 from .test_publish import drafts, publish, remote

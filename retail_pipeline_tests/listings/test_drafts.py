@@ -8,9 +8,9 @@ import dagster as dg
 from sqlalchemy import text
 
 from retail_pipeline.defs.listings.drafts import build_drafts, listing_drafts
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.listings import DEFAULT_RULES, ProductForListing, build_draft
 from retail_pipeline.domain.pricing import quote
-from retail_pipeline.resources import DatabaseResource
 
 
 def product(**overrides) -> ProductForListing:

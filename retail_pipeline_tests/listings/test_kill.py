@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     import os, sys
     from retail_pipeline.db.engine import get_engine
     from retail_pipeline.defs.listings.publish import run_publish
-    from retail_pipeline.integrations.marketplaces import ChannelsResource
+    from retail_pipeline.defs.resources import ChannelsResource
 
     channel, db_url, kill_sku = sys.argv[1], sys.argv[2], sys.argv[3]
 

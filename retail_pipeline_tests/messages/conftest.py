@@ -11,9 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from retail_pipeline.channels.reverb.client import ReverbSettings
 from retail_pipeline.db.engine import get_engine
-from retail_pipeline.defs.messages.inbox import InboxResource, MessagingSettings, MiraklInbox
-from retail_pipeline.integrations.marketplaces.reverb import ReverbSettings
+from retail_pipeline.channels.bestbuy.inbox import MiraklInbox
+from retail_pipeline.defs.messages.settings import MessagingSettings
+from retail_pipeline.defs.resources import ChannelsResource
 from retail_pipeline.simulators import get_simulator
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES
 
@@ -49,9 +51,9 @@ def reverb(sim):
 
 
 @pytest.fixture
-def inbox_resource(simulator_app) -> InboxResource:
+def inbox_resource(simulator_app) -> ChannelsResource:
     settings = ReverbSettings(base_url=API, token="reverb-test-token", currency="NZD")
-    return InboxResource().with_transport(
+    return ChannelsResource().with_transport(
         httpx.ASGITransport(app=simulator_app), reverb={"settings": settings, "policy": QUICK_RETRIES}
     )
 

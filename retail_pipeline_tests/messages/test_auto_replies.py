@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from retail_pipeline.defs.messages.assets import auto_replies, customer_messages, reply_channel, sync_channel
-from retail_pipeline.defs.messages.inbox import InboxResource, MessagingSettings
+from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.messages.schedules import customer_messages_every_10_minutes
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 from .conftest import NIGHT, NOON, Crash, local_order, reverb_order, reverb_posts, seller_messages, snapshot
 
@@ -33,7 +33,7 @@ def cycle(engine, source, settings, now=NOON, **kwargs):
     """A sync then a reply pass, each with its own client (as two steps of a run)."""
 
     def inbox():
-        return source.inbox("reverb") if isinstance(source, InboxResource) else source
+        return source.inbox("reverb") if isinstance(source, ChannelsResource) else source
 
     sync_channel(engine, inbox())
     return reply_channel(engine, inbox(), settings=settings, now=lambda: now, **kwargs)
@@ -225,7 +225,10 @@ def test_through_materialize_and_the_schedule(engine, db_url, sim, reverb, simul
     monkeypatch.setenv("MESSAGES_QUIET_HOURS_START", "00:00")
     monkeypatch.setenv("MESSAGES_QUIET_HOURS_END", "00:00")  # no quiet hours: the wall clock decides nothing
     conv = reverb.customer_message(reverb_order(reverb).order_number, "Hello")
-    resources = {"db": DatabaseResource(url=db_url), "inbox": InboxResource()}  # the simulators on loopback
+    resources = {
+        "db": DatabaseResource(url=db_url),
+        "channels": ChannelsResource(),
+    }  # the simulators on loopback
     for _ in range(2):
         result = dg.materialize(
             [customer_messages, auto_replies], partition_key="reverb", resources=resources

@@ -35,7 +35,7 @@ def msg(i: int, body: str, author: str = "customer", key: str | None = None) -> 
 
 
 def conv(*messages: Message, order: OrderFacts | None = None, status: str = "open") -> Conversation:
-    return Conversation("bestbuy", status, messages, "Olivia Tremblay", "Order ORD-1-A", order)
+    return Conversation("bestbuy", status, messages, "Olivia Tremblay", "Order ORD-1-A", order, "Best Buy")
 
 
 def test_a_new_question_gets_the_acknowledgement_once():

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from retail_pipeline.defs.ops.run_failures import run_failure_to_ops_inbox
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 
 suppliers = dg.StaticPartitionsDefinition(["onecheq", "noel_leeming"])
 

@@ -9,17 +9,16 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from retail_pipeline.channels.bestbuy.client import MiraklSettings
+from retail_pipeline.channels.ebay.client import EbaySettings
+from retail_pipeline.channels.reverb.client import ReverbSettings
+from retail_pipeline.channels.shopify.client import ShopifySettings
+from retail_pipeline.channels.trademe.client import TradeMeSettings
 from retail_pipeline.db.engine import get_engine
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.listings.publish import run_publish
-from retail_pipeline.defs.orders.sources import OrderSourcesResource
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.integrations.marketplaces.ebay import EbaySettings
-from retail_pipeline.integrations.marketplaces.mirakl import MiraklSettings
+from retail_pipeline.defs.resources import ChannelsResource
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
-from retail_pipeline.integrations.marketplaces.reverb import ReverbSettings
-from retail_pipeline.integrations.marketplaces.shopify import ShopifySettings
-from retail_pipeline.integrations.marketplaces.trademe import TradeMeSettings
 from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.market import Market
 from retail_pipeline_tests.listings.conftest import seed_products, signed
@@ -72,8 +71,8 @@ def transport(simulator_app) -> httpx.ASGITransport:
 
 
 @pytest.fixture
-def order_sources(sim, transport) -> OrderSourcesResource:
-    return OrderSourcesResource().with_transport(transport, **client_kwargs(sim)).with_clock(sim.clock.now)
+def order_sources(sim, transport) -> ChannelsResource:
+    return ChannelsResource().with_transport(transport, **client_kwargs(sim)).with_clock(sim.clock.now)
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ from retail_pipeline.defs.fulfilment.labels import run_labels
 from retail_pipeline.defs.fulfilment.tracking import run_tracking
 from retail_pipeline.defs.orders.acceptance import AcceptanceSettings, Acceptor, decide_line, order_acceptance
 from retail_pipeline.defs.orders.assets import sync_orders
-from retail_pipeline.defs.orders.sources import OrderSourcesResource, Window
-from retail_pipeline.integrations.carriers import CarriersResource
+from retail_pipeline.domain.order_sources import Window
+from retail_pipeline.defs.resources import CarriersResource, ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.resources import DatabaseResource
 
 from .conftest import count
 
@@ -217,8 +215,7 @@ def test_materialized_through_dagster_and_on_to_label_and_tracking(
         monkeypatch.setenv(key, "0")
     bought = mirakl.buy("RP-2003", 1)
     sync(engine, sim, order_sources)
-    resources = {"db": DatabaseResource(url=db_url), "order_sources": OrderSourcesResource(),
-                 "channels": ChannelsResource()}  # fmt: skip
+    resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
     result = dg.materialize([order_acceptance], resources=resources)
     assert result.success
     meta = result.asset_materializations_for_node("order_acceptance")[0].metadata
@@ -243,11 +240,11 @@ def test_an_order_sync_with_new_orders_starts_fulfilment_and_one_without_does_no
 ):
     from retail_pipeline.definitions import defs as build_defs
     from retail_pipeline.defs.fulfilment.schedules import fulfil_after_order_sync
-    from retail_pipeline.defs.orders.assets import partition_key
+    from retail_pipeline.partitions import order_partition_key
 
     mirakl.buy("RP-2003", 1)
     job = build_defs().resolve_job_def("order_sync")
-    key = str(partition_key("bestbuy", sim.clock.now().date()))
+    key = str(order_partition_key("bestbuy", sim.clock.now().date()))
 
     def sync_and_sense(instance):
         result = job.execute_in_process(instance=instance, partition_key=key,

@@ -9,15 +9,9 @@ import dagster as dg
 import pytest
 from sqlalchemy import text
 
-from retail_pipeline.defs.orders.assets import (
-    channel_stock,
-    marketplace_orders,
-    order_partitions,
-    partition_key,
-)
-from retail_pipeline.defs.orders.sources import OrderSourcesResource
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
+from retail_pipeline.partitions import order_partition_key, order_partitions
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 from .conftest import CHANNELS, ORDER_CHANNELS, count, table_counts
 
@@ -27,7 +21,6 @@ def resources(db_url, order_sources=None, channels=None):
     the simulators on loopback (`simulator_url`) and read their clock from /_control/clock."""
     return {
         "db": DatabaseResource(url=db_url),
-        "order_sources": OrderSourcesResource(),
         "channels": ChannelsResource(),
     }
 
@@ -58,10 +51,8 @@ def test_direct_call_upserts_the_days_orders(engine, sim, market, listed, simula
     made = [market.buy_now(channel) for channel in CHANNELS for _ in range(2)]
     day = sim.clock.now().date()
     for channel in CHANNELS:
-        context = dg.build_asset_context(partition_key=str(partition_key(channel, day)))
-        result = marketplace_orders(
-            context, db=DatabaseResource(url=db_url), order_sources=OrderSourcesResource()
-        )
+        context = dg.build_asset_context(partition_key=str(order_partition_key(channel, day)))
+        result = marketplace_orders(context, db=DatabaseResource(url=db_url), channels=ChannelsResource())
         assert result.metadata["fetched"] == 2 and result.metadata["orders_inserted"] == 2
     assert count(engine, "SELECT count(*) FROM retail.orders") == len(made) == 8
     # Lines are linked to our listing on that channel; every order has exactly one (first) status.
@@ -81,12 +72,12 @@ def test_materialise_twice_the_second_writes_nothing(
         market.buy_now(channel, "RP-2003")  # stock 3: each sale leaves fewer units for every channel
     day = sim.clock.now().date()
     for channel in CHANNELS:
-        first = materialise(partition_key(channel, day), db_url, order_sources, channels)
+        first = materialise(order_partition_key(channel, day), db_url, order_sources, channels)
         assert meta(first, "marketplace_orders")["rows_written"] > 0
     before = table_counts(engine)
     journal = len(sim.journal.entries())
     for channel in CHANNELS:
-        again = materialise(partition_key(channel, day), db_url, order_sources, channels)
+        again = materialise(order_partition_key(channel, day), db_url, order_sources, channels)
         written = meta(again, "marketplace_orders")
         assert written["rows_written"] == 0 and written["fetched"] == 1, written
         assert meta(again, "channel_stock")["channels_pushed"] == 0
@@ -103,7 +94,7 @@ def test_a_seven_day_backfill_is_idempotent(
     for _ in range(7):
         market.advance(24 * 60, rate_per_hour=0.25)  # ~6 a day per channel, while stock lasts
     days = [start + timedelta(days=n) for n in range(8)]
-    keys = [str(partition_key(channel, day)) for channel in ORDER_CHANNELS for day in days]
+    keys = [str(order_partition_key(channel, day)) for channel in ORDER_CHANNELS for day in days]
     run = dict(resources=resources(db_url, order_sources, channels), partition_key=None)
 
     def backfill() -> int:
@@ -162,7 +153,7 @@ def test_sale_at_zero_stock_withdraws_the_product_on_every_other_channel(
     """RP-2002 is one unit: sold on Trade Me, it is withdrawn on eBay, Shopify and Reverb (the channels'
     own state says so), once; our stock is 0."""
     sale = market.buy_now("trademe", "RP-2002")
-    result = materialise(partition_key("trademe", sale.at.date()), db_url, order_sources, channels)
+    result = materialise(order_partition_key("trademe", sale.at.date()), db_url, order_sources, channels)
     stock = meta(result, "channel_stock")
     assert stock["withdrawn"] == 3 and stock["channels_pushed"] == 3, stock
     assert count(engine, "SELECT stock_quantity FROM retail.products WHERE sku = 'RP-2002'") == 0
@@ -176,7 +167,7 @@ def test_sale_at_zero_stock_withdraws_the_product_on_every_other_channel(
     for channel in ("ebay", "shopify", "reverb"):
         assert "RP-2002" not in sim.backend(channel).live_skus(), channel
     assert market.buy_now("ebay", "RP-2002") is None  # nobody can buy what we no longer hold
-    again = materialise(partition_key("trademe", sale.at.date()), db_url, order_sources, channels)
+    again = materialise(order_partition_key("trademe", sale.at.date()), db_url, order_sources, channels)
     assert meta(again, "channel_stock")["channels_pushed"] == 0
 
 
@@ -184,7 +175,7 @@ def test_a_sale_above_zero_lowers_the_quantity_elsewhere(
     engine, sim, order_sources, channels, market, listed, simulator_url, db_url
 ):
     sale = market.buy_now("shopify", "RP-2003")  # 3 in stock → 2 left
-    result = materialise(partition_key("shopify", sale.at.date()), db_url, order_sources, channels)
+    result = materialise(order_partition_key("shopify", sale.at.date()), db_url, order_sources, channels)
     assert meta(result, "channel_stock")["requantified"] == 3
     assert count(engine, "SELECT stock_quantity FROM retail.products WHERE sku = 'RP-2003'") == 2
     assert sim.backend("ebay").live_skus()["RP-2003"] == 2
@@ -198,7 +189,7 @@ def test_a_cancellation_is_appended_once(
     engine, sim, order_sources, channels, market, listed, simulator_url, db_url
 ):
     sale = market.buy_now("shopify", "RP-2003")
-    key = partition_key("shopify", sale.at.date())
+    key = order_partition_key("shopify", sale.at.date())
     materialise(key, db_url, order_sources, channels, [marketplace_orders])
     sim.backend("shopify").orders[int(sale.order_id)].cancelled_at = sim.clock.now()
     for _ in range(2):

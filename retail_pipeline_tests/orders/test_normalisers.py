@@ -10,16 +10,15 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.defs.orders.sources import ORDER_SOURCES, Window, fetch_orders
-from retail_pipeline.domain.order_sources import (
-    channel_transition,
-    order_from_ebay,
-    order_from_mirakl,
-    order_from_reverb,
-    order_from_shopify,
-    order_from_trademe,
-    trademe_period,
-)
+from retail_pipeline.channels.registry import channel_names
+from retail_pipeline.defs.orders.assets import fetch_orders
+from retail_pipeline.domain.order_sources import Window
+from retail_pipeline.channels.bestbuy.orders import order_from_mirakl
+from retail_pipeline.channels.ebay.orders import order_from_ebay
+from retail_pipeline.channels.reverb.orders import order_from_reverb
+from retail_pipeline.channels.shopify.orders import order_from_shopify
+from retail_pipeline.channels.trademe.orders import order_from_trademe, trademe_period
+from retail_pipeline.domain.order_sources import channel_transition
 
 from .conftest import ORDER_CHANNELS
 
@@ -143,7 +142,7 @@ def test_each_order_source_keeps_to_its_day(channel, sim, order_sources, market,
     purchase = market.buy_now(MARKET_NAME.get(channel, channel), SKU)
     today = Window.day(purchase.at.date(), sim.clock.now())
     tomorrow = Window.day(purchase.at.date() + timedelta(days=1), sim.clock.now())
-    assert channel in ORDER_SOURCES
+    assert channel in channel_names("orders")
     found = asyncio.run(fetch_orders(order_sources.client(channel), channel, today))
     assert [o.external_order_id for o in found] == [purchase.order_id]
     assert asyncio.run(fetch_orders(order_sources.client(channel), channel, tomorrow)) == []

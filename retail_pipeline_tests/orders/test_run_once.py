@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders, order_partitions
-from retail_pipeline.defs.orders.sources import OrderSourcesResource
-from retail_pipeline.integrations.marketplaces import ChannelsResource
+from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
+from retail_pipeline.partitions import order_partitions
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.orchestration import _partition_keys, _stages_in_order, execute_graph
-from retail_pipeline.resources import DatabaseResource
 
 from .conftest import CHANNELS, ORDER_CHANNELS, count
 
@@ -28,7 +27,6 @@ def test_only_todays_partitions_and_the_order_stage_last(sim, simulator_url):
         assets=[marketplace_orders, channel_stock, a_channel_asset],
         resources={
             "db": DatabaseResource(),
-            "order_sources": OrderSourcesResource(),
             "channels": ChannelsResource(),
         },
     )
@@ -43,9 +41,8 @@ def test_execute_graph_lets_the_market_shop_before_syncing_orders(
     monkeypatch.setenv("RUN_ONCE_MARKET_MINUTES", "120")
     defs = dg.Definitions(
         assets=[marketplace_orders, channel_stock],
-        resources={"db": DatabaseResource(url=db_url), "order_sources": OrderSourcesResource(),
-                   "channels": ChannelsResource()},
-    )  # fmt: skip
+        resources={"db": DatabaseResource(url=db_url), "channels": ChannelsResource()},
+    )
     with dg.instance_for_test() as instance:
         summary = execute_graph(defs, instance)
     assert summary["ok"], summary

@@ -17,14 +17,12 @@ from fastapi.testclient import TestClient
 
 from retail_pipeline.api.app import create_app
 from retail_pipeline.defs.orders.schedules import orders_every_10_minutes, sold_items_sensor
-from retail_pipeline.defs.orders.sources import OrderSourcesResource
 from retail_pipeline.defs.orders.webhooks import (
-    shopify_order_webhook,
-    shopify_order_webhook_sensor,
+    order_webhook,
+    order_webhook_sensor,
     webhook_run_config,
 )
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.simulators.shopify import DEFAULT_API_SECRET
 
 from .conftest import ORDER_CHANNELS, count
@@ -138,10 +136,10 @@ def test_sensor_one_run_per_event_and_the_run_upserts_once(
     assert len(ids) == 2
     resources = {"db": DatabaseResource(url=db_url)}
     with dg.instance_for_test() as instance:
-        first = shopify_order_webhook_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        first = order_webhook_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.run_key for r in first.run_requests] == [f"webhook:{i}" for i in ids]
         assert [r.run_config for r in first.run_requests] == [webhook_run_config(i) for i in ids]
-        again = shopify_order_webhook_sensor(
+        again = order_webhook_sensor(
             dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
         )
         assert again.run_requests == []  # exactly one run per event
@@ -149,7 +147,7 @@ def test_sensor_one_run_per_event_and_the_run_upserts_once(
         run_resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
         for event_id in ids:
             for _ in range(2):  # the same event twice: the second run changes nothing
-                result = shopify_order_webhook.execute_in_process(
+                result = order_webhook.execute_in_process(
                     run_config=webhook_run_config(event_id), instance=instance, resources=run_resources
                 )
                 assert result.success
@@ -170,7 +168,8 @@ def test_sensor_one_run_per_event_and_the_run_upserts_once(
 def test_the_poll_and_the_webhook_write_one_order(
     engine, sim, market, listed, deliveries, client, simulator_url, db_url
 ):
-    from retail_pipeline.defs.orders.assets import marketplace_orders, partition_key
+    from retail_pipeline.defs.orders.assets import marketplace_orders
+    from retail_pipeline.partitions import order_partition_key
 
     sale = market.buy_now("shopify", "RP-2001")
     deliver(deliveries)
@@ -178,13 +177,14 @@ def test_the_poll_and_the_webhook_write_one_order(
     resources = {
         "db": DatabaseResource(url=db_url),
         "channels": ChannelsResource(),
-        "order_sources": OrderSourcesResource(),
     }
-    assert shopify_order_webhook.execute_in_process(
+    assert order_webhook.execute_in_process(
         run_config=webhook_run_config(event["id"]), resources=resources
     ).success
     polled = dg.materialize(
-        [marketplace_orders], partition_key=str(partition_key("shopify", sale.at.date())), resources=resources
+        [marketplace_orders],
+        partition_key=str(order_partition_key("shopify", sale.at.date())),
+        resources=resources,
     )
     meta = polled.asset_materializations_for_node("marketplace_orders")[0].metadata
     assert meta["fetched"].value == 1 and meta["rows_written"].value == 0
@@ -194,7 +194,7 @@ def test_the_poll_and_the_webhook_write_one_order(
 def test_sold_items_sensor_requests_the_partition_of_new_sales_only(
     engine, sim, market, listed, simulator_url, db_url
 ):
-    resources = {"db": DatabaseResource(url=db_url), "order_sources": OrderSourcesResource()}
+    resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
     sim.clock.advance(2)  # the listings' own creation is over an hour ago
     sales = [market.buy_now("trademe", "RP-2003"), market.buy_now("ebay", "RP-2001")]
     before = len(sim.journal.entries())
@@ -226,7 +226,7 @@ def test_sold_items_sensor_requests_the_partition_of_new_sales_only(
 def test_schedule_requests_todays_partition_per_channel(sim, simulator_url):
     tick = datetime(2026, 1, 5, 10, 20, tzinfo=UTC)  # the wall clock; the partitions follow the channels'
     context = dg.build_schedule_context(
-        resources={"order_sources": OrderSourcesResource()}, scheduled_execution_time=tick
+        resources={"channels": ChannelsResource()}, scheduled_execution_time=tick
     )
     requests = orders_every_10_minutes(context)
     assert all(r.run_key.endswith(tick.isoformat()) for r in requests)

@@ -28,6 +28,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine, text
 
+from retail_pipeline.defs.resources import DatabaseResource, LLMResource
 from retail_pipeline.domain.enrichment import (
     STORE_CONTENT,
     Enricher,
@@ -39,9 +40,8 @@ from retail_pipeline.domain.enrichment import (
     should_enrich,
     store_content,
 )
-from retail_pipeline.integrations.llm import EnrichmentFailed, LLMResource, LLMUnavailable
+from retail_pipeline.integrations.llm import EnrichmentFailed, LLMUnavailable
 from retail_pipeline.partitions import supplier_partitions
-from retail_pipeline.resources import DatabaseResource
 
 FLUSH_ROWS = 50  # products per commit while results arrive
 MIN_CALLS_FOR_OUTAGE = 3  # fewer all-failed calls than this are bad luck, not an outage

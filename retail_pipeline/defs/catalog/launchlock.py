@@ -18,6 +18,7 @@ import dagster as dg
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, text
 
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.launchlock import (
     RULES_VERSION,
     LaunchLockConfig,
@@ -28,7 +29,6 @@ from retail_pipeline.domain.launchlock import (
     input_hash,
 )
 from retail_pipeline.partitions import supplier_partitions
-from retail_pipeline.resources import DatabaseResource
 
 TOP_BLOCKERS = 5
 PREVIEW_ROWS = 10

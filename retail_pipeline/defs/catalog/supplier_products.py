@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from retail_pipeline.catalog.reconcile import mark_removed
 from retail_pipeline.catalog.upsert import CHUNK_ROWS, upsert_supplier_products
 from retail_pipeline.defs.catalog.suppliers import suppliers
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import effective_base_url
 from retail_pipeline.integrations.http import FetchPolicy, PoliteClient
 from retail_pipeline.integrations.suppliers import (
@@ -32,7 +33,6 @@ from retail_pipeline.integrations.suppliers import (
     adapter_for,
 )
 from retail_pipeline.partitions import supplier_partitions
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.settings import get_settings
 
 FAILURES_SHOWN = 5

@@ -7,9 +7,9 @@ import json
 import dagster as dg
 from sqlalchemy import text
 
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
 from retail_pipeline.partitions import enabled_supplier_codes, partition_changes, supplier_partitions
-from retail_pipeline.resources import DatabaseResource
 
 # Config-owned columns are refreshed from code; `enabled` belongs to operators and is never overwritten.
 UPSERT_SUPPLIER = text(

@@ -13,9 +13,9 @@ import dagster as dg
 from sqlalchemy import Connection, text
 
 from retail_pipeline.catalog.upsert import upsert_supplier_products
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.imports import SOURCE, EnvelopeError, batch_items, validate_batch
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
-from retail_pipeline.resources import DatabaseResource
 
 TOPIC = "import"  # webhook_events.topic written by the sidecar's import route
 # Ids this far below the cursor are read again: an id is taken at INSERT but visible only at COMMIT, so

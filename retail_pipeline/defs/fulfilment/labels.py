@@ -42,10 +42,11 @@ from retail_pipeline.defs.orders.workflow import (
     open_order_task,
     resolve_order_task,
 )
+from retail_pipeline.defs.resources import CarriersResource, DatabaseResource
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.domain.orders import Address
 from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
-from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, CarriersResource, ShippingSettings
+from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, ShippingSettings
 from retail_pipeline.integrations.carriers.base import (
     Carrier,
     CarrierError,
@@ -54,7 +55,6 @@ from retail_pipeline.integrations.carriers.base import (
     Dimensions,
     LabelRequest,
 )
-from retail_pipeline.resources import DatabaseResource
 from retail_pipeline.settings import get_settings
 
 SOURCE = "shipping_labels"

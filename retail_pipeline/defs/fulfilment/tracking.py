@@ -2,212 +2,51 @@
 
 Per order whose latest status is `label_created` (or `tracking_failed`, retried) and whose shipment row is
 'label_created' with a PIN:
-1. The carrier is named the way the channel wants it (`channel_carrier`: pure data, Canada Post's
-   tracking page as the link).
+1. The carrier is named the way the channel wants it (the channel plug-in's carrier names, our
+   carrier's tracking page as the link).
 2. Before any channel call an 'intent' activity row (action 'tracking.push', key
    `tracking:order:<id>`) is committed. When a previous run left such an intent and no shipped row
-   (killed between the remote call and our commit), the channel is asked first (`FINDERS`: eBay's
-   shipping fulfillments, Shopify's fulfillment with our number, Reverb's order with our shipping code,
-   Mirakl's order SHIPPED with our number) and what it already has is adopted, never pushed twice.
-   Trade Me's courier parcel answers a repeat with "duplicate parcel" (code 1) and its sale status is a
-   plain setter: there the push itself is the lookup.
-3. `PUSHERS[channel]` sends the tracking (Trade Me CourierParcels + GoodsShipped, eBay
-   shipping_fulfillment, Shopify fulfillment, Reverb ship, Mirakl OR23 + OR24); the shipment moves to
-   'shipped' with tracking_sent_at / shipped_at and one `shipped` row joins the order's history
-   (carrier, PIN, the channel's ids) in one transaction, which also resolves the order's ops task.
+   (killed between the remote call and our commit), the channel is asked first (its plug-in's
+   `find_tracking`) and what it already has is adopted, never pushed twice. A channel without a finder
+   answers a repeated push itself (a duplicate is recognised, a status is a plain setter): there the
+   push is the lookup.
+3. The plug-in's `push_tracking` sends the tracking; the shipment moves to 'shipped' with
+   tracking_sent_at / shipped_at and one `shipped` row joins the order's history (carrier, PIN, the
+   channel's ids) in one transaction, which also resolves the order's ops task.
 
 Per-order isolation: a channel refusal (non-retryable ChannelError) makes the order `tracking_failed`
 (once: `can_move` guards the history) and opens or bumps one ops task (kind 'tracking_failed'); a
 retryable error (outage, 429, call budget used up) leaves it for the next run; 401/403 fail the run.
-A channel whose client module is not installed (Best Buy until mirakl.py ships) is skipped, its orders
-left as they are.
+A channel that takes no tracking is skipped, its orders left as they are.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import asyncio
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.channels.plugin import UnknownCarrier
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.listings.publish import log_activity
-from retail_pipeline.defs.orders.sources import OrderSourcesResource
 from retail_pipeline.defs.orders.workflow import (
     append_status,
     each_order,
     open_order_task,
     resolve_order_task,
 )
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
-from retail_pipeline.resources import DatabaseResource
 
 SOURCE = "tracking_updates"
 ACTION = "tracking.push"
 PREVIEW = 5
-
-# --- carriers as each channel names them (pure data)
-
-TRACKING_URLS: dict[str, str] = {
-    "canada_post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={pin}",
-}
-
-# channel → our carrier → the channel's name for it: Trade Me CourierCompany (free text), eBay
-# shippingCarrierCode (GeteBayDetails ShippingCarrier value), Shopify tracking_company (its known
-# carriers list), Reverb provider (its shipping providers list), Mirakl carrier_name.
-CHANNEL_CARRIER_NAMES: dict[str, dict[str, str]] = {
-    "trademe": {"canada_post": "Canada Post"},
-    "ebay": {"canada_post": "CanadaPost"},
-    "shopify": {"canada_post": "Canada Post"},
-    "reverb": {"canada_post": "Canada Post"},
-    "bestbuy": {"canada_post": "Canada Post"},
-}
-# Mirakl carrier_code: the operator's own carrier codes (CA01). "CPCL" is Canada Post in our Mirakl
-# simulator's list; check it against Best Buy's CA01 before going live. A carrier without a code is sent
-# unregistered (carrier_name + carrier_url).
-MIRAKL_CARRIER_CODES: dict[str, str] = {"canada_post": "CPCL"}
-
-
-class UnknownCarrier(ValueError):
-    """The channel has no name for this carrier in `CHANNEL_CARRIER_NAMES`."""
-
-
-@dataclass(frozen=True)
-class ChannelCarrier:
-    name: str  # as the channel's carrier field takes it
-    code: str | None  # Mirakl carrier_code (None: unregistered, name + url)
-    url: str | None  # the parcel's tracking page
-
-
-def tracking_url(carrier: str, pin: str) -> str | None:
-    template = TRACKING_URLS.get(carrier)
-    return template.format(pin=pin) if template else None
-
-
-def channel_carrier(channel: str, carrier: str, pin: str) -> ChannelCarrier:
-    """How `channel` names our `carrier`, with the tracking link for `pin`."""
-    name = CHANNEL_CARRIER_NAMES.get(channel, {}).get(carrier)
-    if name is None:
-        raise UnknownCarrier(f"no {channel} name for carrier {carrier!r}")
-    code = MIRAKL_CARRIER_CODES.get(carrier) if channel == "bestbuy" else None
-    return ChannelCarrier(name=name, code=code, url=tracking_url(carrier, pin))
-
-
-def _carrier(order, shipment) -> ChannelCarrier:
-    return channel_carrier(order.channel, shipment.carrier, shipment.tracking_pin)
-
-
-# --- one pusher per channel: (client, order, lines, shipment) -> the channel's ids. `already`: the
-# channel had it from an earlier attempt (counted as adopted).
-
-
-async def push_trademe(client: Any, order, lines: list, shipment) -> dict[str, Any]:
-    purchase_id = int(order.external_order_id)
-    parcel_id = await client.add_courier_parcel(
-        [purchase_id], _carrier(order, shipment).name, shipment.tracking_pin
-    )
-    await client.set_status(purchase_id, "GoodsShipped")  # a plain setter: repeating it is harmless
-    return {"purchase_id": purchase_id, "courier_parcel_id": parcel_id, "already": parcel_id is None}
-
-
-async def push_ebay(client: Any, order, lines: list, shipment) -> dict[str, Any]:
-    items = {line.external_line_id: line.quantity for line in lines}
-    fulfillment_id = await client.create_shipping_fulfillment(
-        order.external_order_id, items, _carrier(order, shipment).name, shipment.tracking_pin
-    )
-    return {"order_id": order.external_order_id, "fulfillment_id": fulfillment_id}
-
-
-async def push_shopify(client: Any, order, lines: list, shipment) -> dict[str, Any]:
-    carrier = _carrier(order, shipment)
-    fulfillment = await client.fulfil(
-        int(order.external_order_id),
-        tracking_number=shipment.tracking_pin,
-        tracking_company=carrier.name,
-        tracking_url=carrier.url,
-        notify_customer=True,
-    )
-    return {"order_id": order.external_order_id, "fulfillment_id": fulfillment.get("id")}
-
-
-async def push_reverb(client: Any, order, lines: list, shipment) -> dict[str, Any]:
-    shipped = await client.ship(
-        order.external_order_id,
-        provider=_carrier(order, shipment).name,
-        tracking_number=shipment.tracking_pin,
-    )
-    return {"order_number": order.external_order_id, "status": shipped.get("status")}
-
-
-async def push_bestbuy(client: Any, order, lines: list, shipment) -> dict[str, Any]:
-    carrier = _carrier(order, shipment)
-    await client.update_tracking(  # OR23: repeatable, the last tracking wins
-        order.external_order_id,
-        tracking_number=shipment.tracking_pin,
-        carrier_code=carrier.code,
-        carrier_name=carrier.name,
-        carrier_url=carrier.url,
-    )
-    await client.ship(order.external_order_id)  # OR24 (the client reads the order after a lost answer)
-    return {"order_id": order.external_order_id}
-
-
-Pusher = Callable[[Any, Any, list, Any], Awaitable[dict[str, Any]]]
-PUSHERS: dict[str, Pusher] = {
-    "trademe": push_trademe,  # CourierParcels + Status/GoodsShipped
-    "ebay": push_ebay,  # createShippingFulfillment
-    "shopify": push_shopify,  # fulfillments (fulfillment orders API)
-    "reverb": push_reverb,  # my/orders/selling/{n}/ship
-    "bestbuy": push_bestbuy,  # Mirakl OR23 + OR24
-}
-
-
-# --- lookups after an uncertain earlier attempt: the channel's ids if it already has our tracking
-
-
-async def find_ebay(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
-    pin = re.sub(r"[^A-Za-z0-9]", "", shipment.tracking_pin)
-    for package in await client.shipping_fulfillments(order.external_order_id):
-        if package.get("shipmentTrackingNumber") == pin:
-            return {"order_id": order.external_order_id, "fulfillment_id": package.get("fulfillmentId")}
-    return None
-
-
-async def find_shopify(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
-    found = await client.fulfillment(int(order.external_order_id), shipment.tracking_pin)
-    return {"order_id": order.external_order_id, "fulfillment_id": found.get("id")} if found else None
-
-
-async def find_reverb(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
-    remote = await client.order(order.external_order_id)
-    if remote.get("shipping_code") == shipment.tracking_pin:
-        return {"order_number": order.external_order_id, "status": remote.get("status")}
-    return None
-
-
-MIRAKL_SHIPPED = frozenset({"SHIPPED", "TO_COLLECT", "RECEIVED", "CLOSED"})
-
-
-async def find_bestbuy(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
-    remote = await client.order(order.external_order_id)
-    if (
-        remote
-        and remote.get("order_state") in MIRAKL_SHIPPED
-        and remote.get("shipping_tracking") == shipment.tracking_pin
-    ):
-        return {"order_id": order.external_order_id, "state": remote["order_state"]}
-    return None
-
-
-Finder = Callable[[Any, Any, list, Any], Awaitable[dict[str, Any] | None]]
-FINDERS: dict[str, Finder] = {
-    "ebay": find_ebay, "shopify": find_shopify, "reverb": find_reverb, "bestbuy": find_bestbuy
-}  # fmt: skip
-
 
 # --- SQL
 
@@ -276,7 +115,7 @@ class TrackingPusher:
     def __init__(
         self,
         engine: Engine,
-        sources: OrderSourcesResource,
+        sources: ChannelsResource,
         *,
         run_id: str | None = None,
         concurrency: int = 4,
@@ -288,7 +127,6 @@ class TrackingPusher:
         self.concurrency = max(1, concurrency)
         self.result = TrackingResult()
         self._clients: dict[str, Any] = {}
-        self._missing: dict[str, str] = {}
 
     # --- local writes (each its own short transaction)
 
@@ -342,21 +180,16 @@ class TrackingPusher:
     # --- one order
 
     def client(self, channel: str) -> Any:
-        if channel in self._missing:
-            raise NoClient(self._missing[channel])
+        if channel not in channel_names("tracking"):
+            raise NoClient(f"{channel}: takes no tracking")
         if channel not in self._clients:
-            try:
-                if channel not in PUSHERS:
-                    raise ValueError(f"no tracking pusher for channel {channel!r}")
-                self._clients[channel] = self.sources.client(channel)
-            except (ImportError, ValueError, AttributeError) as error:  # e.g. mirakl.py not installed yet
-                self._missing[channel] = f"{channel}: {error}"
-                raise NoClient(self._missing[channel]) from error
+            self._clients[channel] = self.sources.client(channel)
         return self._clients[channel]
 
     async def _one(self, row) -> None:
         try:
-            _carrier(row, row)
+            plugin = channel_plugin(row.channel)
+            carrier = plugin.carrier(row.carrier, row.tracking_pin)
         except UnknownCarrier as error:
             self._fail(row, str(error), stage="carrier name")
             return
@@ -368,14 +201,14 @@ class TrackingPusher:
         with self.engine.connect() as conn:
             lines = list(conn.execute(LINES, {"id": row.id}))
             attempted = conn.scalar(INTENT_LOGGED, {"key": idempotency_key(row.id)})
-        finder = FINDERS.get(row.channel) if attempted else None
+        finder = plugin.find_tracking if attempted else None
         # An earlier run may have pushed and died before its commit: ask before pushing again.
         if finder is not None and (remote := await finder(client, row, lines, row)) is not None:
             self._shipped(row, remote, "adopted")
             return
         with self.engine.begin() as conn:
             self._log(conn, "intent", row, {"carrier": row.carrier, "tracking_pin": row.tracking_pin})
-        remote = await PUSHERS[row.channel](client, row, lines, row)
+        remote = await plugin.push_tracking(client, row, lines, row, carrier)
         if self.after_push is not None:
             self.after_push(row.id)
         self._shipped(row, remote, "adopted" if remote.get("already") else "pushed")
@@ -402,11 +235,11 @@ class TrackingPusher:
         return self.result
 
 
-async def push_tracking(engine: Engine, sources: OrderSourcesResource, **kwargs: Any) -> TrackingResult:
+async def push_tracking(engine: Engine, sources: ChannelsResource, **kwargs: Any) -> TrackingResult:
     return await TrackingPusher(engine, sources, **kwargs).run()
 
 
-def run_tracking(engine: Engine, sources: OrderSourcesResource, **kwargs: Any) -> TrackingResult:
+def run_tracking(engine: Engine, sources: ChannelsResource, **kwargs: Any) -> TrackingResult:
     with one_at_a_time(engine, "fulfilment:tracking_updates"):  # overlapping runs wait, then find it done
         return asyncio.run(push_tracking(engine, sources, **kwargs))
 
@@ -420,12 +253,12 @@ def tracking_updates(
     context: dg.AssetExecutionContext,
     config: TrackingUpdatesConfig,
     db: DatabaseResource,
-    order_sources: OrderSourcesResource,
+    channels: ChannelsResource,
 ) -> dg.MaterializeResult:
     """Pushes each labelled order's tracking to its channel once (intent committed first, a crash
     reconciled by asking the channel) and marks it shipped; a refusal becomes tracking_failed with an
     ops task, an outage waits for the next run, an authentication failure fails the run."""
-    result = run_tracking(db.engine, order_sources, run_id=context.run_id, concurrency=config.concurrency)
+    result = run_tracking(db.engine, channels, run_id=context.run_id, concurrency=config.concurrency)
     if result.counts["no_client"]:
         context.log.warning(
             f"{result.counts['no_client']} order(s) on channels without a client left as they are"

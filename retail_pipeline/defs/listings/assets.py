@@ -7,13 +7,12 @@ import asyncio
 import dagster as dg
 
 from retail_pipeline.api.media import media_url
-from retail_pipeline.defs.listings.drafts import channel_partitions
 from retail_pipeline.defs.listings.publish import publish
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.partitions import listing_channels
 from retail_pipeline.settings import get_settings
 
-__all__ = ["channel_listings", "channel_partitions"]
+__all__ = ["channel_listings", "listing_channels"]
 
 PREVIEW = 5
 
@@ -30,7 +29,7 @@ def media_signer():
 
 
 @dg.asset(
-    partitions_def=channel_partitions,
+    partitions_def=listing_channels,
     deps=[dg.AssetKey("listing_drafts")],
     group_name="listings",
     kinds={"postgres"},

@@ -21,12 +21,11 @@ import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.defs.listings.assets import media_signer
 from retail_pipeline.defs.listings.publish import Publisher, PublishResult, Scope, log_activity
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
-Channel = Literal["trademe", "ebay", "shopify", "reverb"]
 BULK_MAX = 1000
 BULK_CONCURRENCY = 8
 # Ids this far below the cursor are read again: an id is taken at INSERT but visible only at COMMIT.
@@ -61,11 +60,18 @@ class WithdrawListing(_Strict):
 
 
 class BulkPublish(_Strict):
-    channel: Channel
+    channel: str = Field(description="a channel we list on")
     draft_ids: list[int] | None = Field(
         default=None, min_length=1, max_length=BULK_MAX, description="omit: every valid draft"
     )
     limit: int | None = Field(default=None, ge=1, le=BULK_MAX, description="at most this many new listings")
+
+    @field_validator("channel")
+    @classmethod
+    def _listing_channel(cls, value: str) -> str:
+        if value not in channel_names("listings"):
+            raise ValueError(f"not a channel we list on: {value!r}; one of {list(channel_names('listings'))}")
+        return value
 
 
 class _Command(_Strict):

@@ -8,10 +8,11 @@ from decimal import Decimal
 import dagster as dg
 from sqlalchemy import Connection, text
 
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.listings import ProductForListing, build_draft
-from retail_pipeline.resources import DatabaseResource
 
-channel_partitions = dg.StaticPartitionsDefinition(["trademe", "ebay", "shopify", "reverb"])
+listing_channels = dg.StaticPartitionsDefinition(["trademe", "ebay", "shopify", "reverb"])
 
 PRODUCTS = text(
     """
@@ -75,11 +76,12 @@ def _product(row) -> ProductForListing:
 def build_drafts(conn: Connection, channel: str) -> dict[str, int]:
     """Upsert the channel's drafts; unchanged drafts (same input hash) are not rewritten."""
     counts = {"products": 0, "valid": 0, "invalid": 0, "inserted": 0, "updated": 0, "unchanged": 0}
+    policy = channel_plugin(channel).listing
     for row in conn.execute(PRODUCTS):
-        draft = build_draft(channel, _product(row))
+        draft = build_draft(policy, _product(row))
         counts["products"] += 1
         counts[draft.status] += 1
-        title = draft.title[:80] if channel in ("trademe", "ebay") else draft.title  # table check; error kept
+        title = draft.title[: policy.max_title]  # the table checks the channel's limit; the error is kept
         written = conn.execute(
             UPSERT,
             {
@@ -107,7 +109,7 @@ def build_drafts(conn: Connection, channel: str) -> dict[str, int]:
 
 
 @dg.asset(
-    partitions_def=channel_partitions,
+    partitions_def=listing_channels,
     deps=[dg.AssetDep("validated_products", partition_mapping=dg.AllPartitionMapping())],
     group_name="listings",
     kinds={"postgres"},

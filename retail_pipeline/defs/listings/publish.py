@@ -217,37 +217,6 @@ def _remote(row) -> RemoteListing:
     )
 
 
-def dry_run_payload(client: ChannelClient, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
-    """The exact create request(s) the client would send, built without calling."""
-    channel = client.channel
-    refs = [photo_refs.get(p.sha256) or p.public_url for p in draft.photos]
-    if channel == "trademe":
-        from retail_pipeline.integrations.marketplaces.trademe import listing_request
-
-        ids = [int(photo_refs[p.sha256]) for p in draft.photos if p.sha256 in photo_refs]
-        return {"POST /v1/Selling.json": listing_request(draft, ids or None),
-                "photos_to_upload": [p.sha256 for p in draft.photos if p.sha256 not in photo_refs]}  # fmt: skip
-    if channel == "ebay":
-        from urllib.parse import quote
-
-        from retail_pipeline.integrations.marketplaces.ebay import INVENTORY, inventory_item
-
-        offer = client._offer(draft)  # noqa: SLF001 - the client's own request builder
-        return {
-            f"PUT {INVENTORY}/inventory_item/{quote(draft.sku, safe='')}": inventory_item(draft, refs),
-            f"POST {INVENTORY}/offer": {"sku": draft.sku, "marketplaceId": client.marketplace_id,
-                                        "format": "FIXED_PRICE", **offer},
-            f"POST {INVENTORY}/offer/{{offerId}}/publish": None,
-        }  # fmt: skip
-    if channel == "shopify":
-        from retail_pipeline.integrations.marketplaces.shopify import product_request
-
-        return {"product": product_request(draft, refs)}
-    if channel == "reverb":
-        return {"listing": client.listing_request(draft, refs)}
-    raise ValueError(channel)
-
-
 class Publisher:
     """One channel's publish/reprice/withdraw pass. `after_create` is a test hook called between the
     remote create and the local commit (raise there to simulate a crash)."""
@@ -406,7 +375,7 @@ class Publisher:
         refs: dict[str, str] = dict(ids.get("photos") or {})
         if self.dry_run:
             self.result.payloads.append({"sku": row.sku, "action": "create",
-                                         "request": dry_run_payload(self.client, draft, refs)})  # fmt: skip
+                                         "request": self.client.create_requests(draft, refs)})  # fmt: skip
             await self._tx(lambda conn: self._log(conn, "listing.publish", "info", row, {"dry_run": True}))
             self.result.counts["dry_run"] += 1
             return

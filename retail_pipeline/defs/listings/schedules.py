@@ -2,19 +2,19 @@
 
 import dagster as dg
 
-from retail_pipeline.defs.listings.drafts import channel_partitions
+from retail_pipeline.partitions import listing_channels
 
 listings_publish_job = dg.define_asset_job(
     "listings_publish",
     selection=dg.AssetSelection.assets("listing_drafts", "channel_listings"),
-    partitions_def=channel_partitions,
+    partitions_def=listing_channels,
     description="One channel: drafts, then publish / reprice / withdraw within the channel's call budget.",
 )
 
 listing_state_job = dg.define_asset_job(
     "listing_state_sync",
     selection=dg.AssetSelection.assets("listing_state"),
-    partitions_def=channel_partitions,
+    partitions_def=listing_channels,
     description="One channel: detect differences into sync_events, then reconcile them.",
 )
 
@@ -23,7 +23,7 @@ def _per_channel(context: dg.ScheduleEvaluationContext, name: str) -> list[dg.Ru
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
     return [
         dg.RunRequest(partition_key=key, run_key=f"{name}:{key}:{tick}", tags={"retail/channel": key})
-        for key in channel_partitions.get_partition_keys()
+        for key in listing_channels.get_partition_keys()
     ]
 
 

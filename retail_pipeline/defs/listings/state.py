@@ -17,10 +17,9 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
-from retail_pipeline.defs.listings.drafts import channel_partitions
-from retail_pipeline.integrations.marketplaces import ChannelsResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.partitions import listing_channels
 
 UPSERT_EVENT = text(
     """
@@ -166,7 +165,7 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
 
 
 @dg.asset(
-    partitions_def=channel_partitions,
+    partitions_def=listing_channels,
     deps=[dg.AssetKey("channel_listings")],
     group_name="listings",
     kinds={"postgres"},

@@ -11,12 +11,12 @@ from typing import Any
 
 import dagster as dg
 
-from retail_pipeline.defs.messages.inbox import CHANNELS, Inbox, InboxResource, MessagingSettings
 from retail_pipeline.defs.messages.replies import AutoReplier, ReplyResult
+from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.messages.sync import MessageSync, SyncResult
-from retail_pipeline.resources import DatabaseResource
-
-message_channels = dg.StaticPartitionsDefinition(list(CHANNELS))
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.domain.buyer_messages import Inbox
+from retail_pipeline.partitions import message_channels
 
 
 async def _closing(inbox: Inbox, work: Any) -> Any:
@@ -52,12 +52,12 @@ def _cursor(value: datetime | None) -> str:
 
 @dg.asset(partitions_def=message_channels, group_name="messages", kinds={"postgres"})
 def customer_messages(
-    context: dg.AssetExecutionContext, db: DatabaseResource, inbox: InboxResource
+    context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
     """The channel's buyer threads updated since the last inbound message we hold (less 5 min),
     upserted with their customer and messages and linked to their order; a shop reply matching a
     pending auto-reply adopts it. Idempotent: a second run writes nothing."""
-    result = sync_channel(db.engine, inbox.inbox(context.partition_key), run_id=context.run_id)
+    result = sync_channel(db.engine, channels.inbox(context.partition_key), run_id=context.run_id)
     metadata: dict[str, Any] = dict(result.counts)
     metadata["cursor"] = _cursor(result.cursor)
     metadata["new_preview"] = dg.MetadataValue.json(result.new_messages)
@@ -72,7 +72,7 @@ def customer_messages(
     kinds={"postgres"},
 )
 def auto_replies(
-    context: dg.AssetExecutionContext, db: DatabaseResource, inbox: InboxResource
+    context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
     """At most one templated reply per trigger per conversation (written 'pending' with its key and
     committed before the call, then sent and marked 'sent'); pending rows from a crashed run are
@@ -81,7 +81,7 @@ def auto_replies(
     if not settings.auto_replies_enabled:
         return dg.MaterializeResult(metadata={"enabled": False})
     result = reply_channel(
-        db.engine, inbox.inbox(context.partition_key), settings=settings, run_id=context.run_id
+        db.engine, channels.inbox(context.partition_key), settings=settings, run_id=context.run_id
     )
     metadata: dict[str, Any] = dict(result.counts)
     metadata["sent_preview"] = dg.MetadataValue.json(result.sent)

@@ -29,9 +29,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.domain import auto_replies as rules
 
-from .inbox import Inbox
+from retail_pipeline.domain.buyer_messages import Inbox
 from .sync import error_facts, log_activity, refresh_times, systemic
 
 PREVIEW = 5
@@ -149,7 +150,15 @@ def _conversation(conn: Connection, head: Any) -> rules.Conversation:
             row.external_order_id, row.current_status, row.carrier, row.tracking_pin, row.shipment_status,
             row.shipped_at,
         )  # fmt: skip
-    return rules.Conversation(head.channel, head.status, messages, head.customer_name, head.subject, order)
+    return rules.Conversation(
+        head.channel,
+        head.status,
+        messages,
+        head.customer_name,
+        head.subject,
+        order,
+        channel_plugin(head.channel).title,
+    )
 
 
 class AutoReplier:

@@ -1,11 +1,8 @@
-"""Buyer messages every 10 minutes: sync, then auto-replies, one run per channel whose client exists."""
-
-import importlib.util
+"""Buyer messages every 10 minutes: sync, then auto-replies, one run per channel."""
 
 import dagster as dg
 
-from retail_pipeline.defs.messages.assets import message_channels
-from retail_pipeline.defs.messages.inbox import INBOX_CLIENTS
+from retail_pipeline.partitions import message_channels
 
 customer_messages_job = dg.define_asset_job(
     "customer_messages_sync",
@@ -15,15 +12,6 @@ customer_messages_job = dg.define_asset_job(
 )
 
 
-def available_channels() -> list[str]:
-    """Channels whose client module is installed (Best Buy's Mirakl client may land later)."""
-    return [
-        key
-        for key in message_channels.get_partition_keys()
-        if importlib.util.find_spec(INBOX_CLIENTS[key][0].split(":")[0]) is not None
-    ]
-
-
 @dg.schedule(
     job=customer_messages_job, cron_schedule="*/10 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
 )
@@ -31,5 +19,5 @@ def customer_messages_every_10_minutes(context: dg.ScheduleEvaluationContext) ->
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
     return [
         dg.RunRequest(partition_key=key, run_key=f"messages:{key}:{tick}", tags={"retail/channel": key})
-        for key in available_channels()
+        for key in message_channels.get_partition_keys()
     ]

@@ -28,8 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.domain.auto_replies import HOLDING_RULES
-
-from .inbox import Inbox, RemoteMessage, RemoteThread
+from retail_pipeline.domain.buyer_messages import Inbox, RemoteMessage, RemoteThread
 
 OVERLAP = timedelta(minutes=5)
 PREVIEW = 5

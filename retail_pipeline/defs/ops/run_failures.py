@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Engine, text
 
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 
 MAX_ERROR_CHARS = 2000
 MAX_STEPS = 10

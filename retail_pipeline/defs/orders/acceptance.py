@@ -1,18 +1,20 @@
-"""`order_acceptance`: Best Buy (Mirakl) orders accepted or refused line by line (OR21), then polled
-until Mirakl has applied the decision (seed 004).
+"""`order_acceptance`: the orders of channels with an acceptance step accepted or refused line by line,
+then polled until the channel has applied the decision (seed 004).
 
 Orders from channels without an acceptance step start as `accepted` in the order sync; this asset
-works the orders of `ACCEPTANCE_CHANNELS` whose latest status is `pending_acceptance` (or
-`acceptance_failed`: retried every run until Mirakl answers). Per order:
+works the orders of the channels whose plug-in declares `acceptance` (`OrderAcceptance`: read the
+order's state, send the decisions) whose latest status is `pending_acceptance` (or
+`acceptance_failed`: retried every run until the channel answers). Per order:
 
 1. Decide, in one transaction, with the products locked: a line is accepted when the product is ours,
    still sold by its supplier and has the units (earlier lines of the order counted); otherwise it is
    refused with the reason. Accepted units leave our stock at once (`sell_line`: at zero every other
    channel's listing is withdrawn). The decisions are committed as an 'intent' activity row, so a
    killed run neither decides twice nor sells twice; the next run sends what was decided.
-2. Send OR21 while Mirakl still shows WAITING_ACCEPTANCE, once ('order.accept.sent' activity row; after a crash
-   before that row, ORDER_INVALID_STATE says it arrived), then poll the order with bounded exponential backoff until it leaves WAITING_ACCEPTANCE.
-3. Append `accepted` (SHIPPING or later), `refused` (every line refused), `cancelled`, or
+2. Send the decisions while the channel still shows the order waiting, once ('order.accept.sent'
+   activity row; after a crash before that row, the channel says a decision is already in), then poll
+   the order with bounded exponential backoff until it stops waiting.
+3. Append `accepted`, `refused` (every line refused), `cancelled` (as the plug-in maps the state), or
    `acceptance_failed` with an ops task once the polls run out (the inbox shows it; the next run
    polls again and resolves the task when the order moves on).
 
@@ -31,10 +33,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.listings.publish import log_activity
 from retail_pipeline.defs.orders.assets import marketplace_orders
-from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource
 from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.orders.upsert import UpsertResult, sell_line
 from retail_pipeline.defs.orders.workflow import (
@@ -43,20 +46,11 @@ from retail_pipeline.defs.orders.workflow import (
     open_order_task,
     resolve_order_task,
 )
-from retail_pipeline.domain.orders import ACCEPTANCE_CHANNELS
-from retail_pipeline.integrations.marketplaces import ChannelsResource
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
-from retail_pipeline.resources import DatabaseResource
 
 SOURCE = "order_acceptance"
 PREVIEW = 5
-WAITING = "WAITING_ACCEPTANCE"
-# Mirakl's order states once a decision has been applied, and the status each gives our history.
-DECIDED = {
-    "WAITING_DEBIT": "accepted", "WAITING_DEBIT_PAYMENT": "accepted", "SHIPPING": "accepted",
-    "SHIPPED": "accepted", "TO_COLLECT": "accepted", "RECEIVED": "accepted", "CLOSED": "accepted",
-    "REFUSED": "refused", "CANCELED": "cancelled",
-}  # fmt: skip
 
 
 class AcceptanceSettings(BaseSettings):
@@ -145,19 +139,19 @@ class AcceptanceResult:
 
 
 class Acceptor:
-    """One pass over the orders waiting for acceptance. `after_send` is a test hook called after OR21
+    """One pass over the orders waiting for acceptance. `after_send` is a test hook called after the decisions are sent
     and before the poll (raise there to simulate a crash)."""
 
     def __init__(
         self,
         engine: Engine,
-        order_sources: OrderSourcesResource,
+        channels: ChannelsResource,
         *,
         settings: AcceptanceSettings | None = None,
         run_id: str | None = None,
         after_send=None,
     ):
-        self.engine, self.order_sources = engine, order_sources
+        self.engine, self.channels = engine, channels
         self.settings = settings or AcceptanceSettings()
         self.run_id, self.after_send = run_id, after_send
         self.actor = f"run:{run_id}" if run_id else "system"
@@ -198,48 +192,43 @@ class Acceptor:
         self.result.counts["decided"] += 1
         return decision
 
-    async def _poll(self, client, order) -> dict[str, Any] | None:
-        remote = None
+    async def _poll(self, steps, client, order) -> str | None:
+        state = None
         for delay in self.settings.delays():
             await asyncio.sleep(delay)
-            remote = await client.order(order.external_order_id)
-            if remote is None or remote.get("order_state") != WAITING:
-                return remote
-        return remote
+            state = await steps.read_state(client, order.external_order_id)
+            if state is None or state != steps.waiting_state:
+                return state
+        return state
 
     async def one(self, client, order, decision: Decision) -> None:
-        from retail_pipeline.integrations.marketplaces.mirakl import error_code
-
-        remote = await client.order(order.external_order_id)
-        if remote is None:
-            self._failed(order, "Mirakl has no such order (ORDER_NOT_FOUND)", decision)
+        plugin = channel_plugin(order.channel)
+        steps = plugin.acceptance
+        state = await steps.read_state(client, order.external_order_id)
+        if state is None:
+            self._failed(order, f"{plugin.title} has no such order", decision)
             return
-        if remote.get("order_state") == WAITING:
+        if state == steps.waiting_state:
             key = INTENT_KEY.format(channel=order.channel, external_order_id=order.external_order_id)
             with self.engine.connect() as conn:
                 sent = conn.scalar(SENT, {"key": key})
-            if not sent:  # sent before: Mirakl is still applying it, so only poll again
-                try:
-                    await client.accept(order.external_order_id, decision.accept)
+            if not sent:  # sent before: the channel is still applying it, so only poll again
+                if await steps.send(client, order.external_order_id, decision.accept):
                     self.result.counts["sent"] += 1
-                except ChannelError as error:
-                    if error_code(error) != "ORDER_INVALID_STATE":  # that one: our decision is already in
-                        raise
                 with self.engine.begin() as conn:
                     self._log(
                         conn, order, "succeeded", {"accept": decision.accept}, action="order.accept.sent"
                     )
             if self.after_send is not None:
                 self.after_send(order.id)
-            remote = await self._poll(client, order)
-        state = (remote or {}).get("order_state")
-        status = DECIDED.get(state or "")
+            state = await self._poll(steps, client, order)
+        status = steps.decided.get(state or "")
         if status is None:
             self._failed(order, f"still {state} after {self.settings.poll_attempts} polls", decision)
             return
         with self.engine.begin() as conn:
             if append_status(conn, order.id, status, source=SOURCE, run_id=self.run_id,
-                             reason=f"Mirakl reports {state}",
+                             reason=f"{plugin.title} reports {state}",
                              details={"remote_state": state, "accepted": decision.accept,
                                       "refused": decision.reasons}):  # fmt: skip
                 self.result.counts[status] += 1
@@ -255,7 +244,7 @@ class Acceptor:
                              reason=why, details={"accepted": decision.accept}):  # fmt: skip
                 self.result.counts["acceptance_failed"] += 1
             open_order_task(conn, "acceptance_failed", order.id, order.channel,
-                            f"Best Buy order {order.external_order_id} not accepted: {why}",
+                            f"{channel_plugin(order.channel).title} order {order.external_order_id} not accepted: {why}",
                             {"why": why, "decisions": decision.accept, "reasons": decision.reasons}, self.run_id)  # fmt: skip
         self.result.outcomes.append(
             {"order": order.external_order_id, "status": "acceptance_failed", "why": why}
@@ -271,7 +260,7 @@ class Acceptor:
         try:
             for order in orders:  # one at a time: each decision sees the stock the previous one left
                 client = clients.get(order.channel) or clients.setdefault(
-                    order.channel, self.order_sources.client(order.channel)
+                    order.channel, self.channels.client(order.channel)
                 )
                 decision = self.decide(order)
                 try:
@@ -289,23 +278,21 @@ class Acceptor:
         return self.result
 
 
-def run_acceptance(engine: Engine, order_sources: OrderSourcesResource, **kwargs: Any) -> AcceptanceResult:
-    channels = tuple(c for c in ORDER_CHANNELS if c in ACCEPTANCE_CHANNELS)
+def run_acceptance(engine: Engine, channels: ChannelsResource, **kwargs: Any) -> AcceptanceResult:
     with one_at_a_time(engine, "fulfilment:order_acceptance"):  # overlapping runs wait, then find it done
-        return asyncio.run(Acceptor(engine, order_sources, **kwargs).run(channels))
+        return asyncio.run(Acceptor(engine, channels, **kwargs).run(channel_names("acceptance")))
 
 
 @dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"})
 def order_acceptance(
     context: dg.AssetExecutionContext,
     db: DatabaseResource,
-    order_sources: OrderSourcesResource,
     channels: ChannelsResource,
 ) -> dg.MaterializeResult:
-    """Accepts or refuses each line of every Best Buy order waiting for us (stock checked and taken in
-    one transaction, decisions committed before OR21), polls Mirakl until the decision is applied, and
+    """Accepts or refuses each line of every order waiting for our acceptance (stock checked and taken in
+    one transaction, decisions committed before they are sent), polls the channel until the decision is applied, and
     records accepted / refused / acceptance_failed (with an ops task). Re-running sends nothing twice."""
-    result = run_acceptance(db.engine, order_sources, run_id=context.run_id)
+    result = run_acceptance(db.engine, channels, run_id=context.run_id)
     metadata: dict[str, Any] = dict(result.counts)
     metadata["stock_decrements"] = result.sold.counts["stock_decrements"]
     if result.sold.sold_products:  # accepted units may have sold a product out elsewhere: push now

@@ -15,37 +15,25 @@ from typing import Any
 
 import dagster as dg
 
-from retail_pipeline.defs.orders.sources import (
-    ORDER_CHANNELS,
-    OrderSourcesResource,
-    OutOfReach,
-    Window,
-    fetch_orders,
-)
+from retail_pipeline.domain.order_sources import OutOfReach, Window
 from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.orders.upsert import upsert_orders
-from retail_pipeline.integrations.marketplaces import ChannelsResource
-from retail_pipeline.resources import DatabaseResource
-
-# The simulators' world starts on 2025-06-02; real order history before this is out of scope.
-FIRST_DAY = "2025-06-01"
-order_channels = dg.StaticPartitionsDefinition(list(ORDER_CHANNELS))
-# end_offset=1: today's (still open) day is a partition too, which the 10-minute schedule syncs.
-order_days = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
-order_partitions = dg.MultiPartitionsDefinition({"channel": order_channels, "day": order_days})
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.domain.orders import ChannelOrder
+from retail_pipeline.partitions import order_partitions, split_order_key
 
 
-def split_key(key: str) -> tuple[str, date]:
-    """(channel, day) of a `channel|day` partition key."""
-    dims = order_partitions.get_partition_key_from_str(str(key)).keys_by_dimension
-    return dims["channel"], date.fromisoformat(dims["day"])
+async def fetch_orders(client: Any, channel: str, window: Window) -> list[ChannelOrder]:
+    """Every order of the channel placed in the window (its plug-in's fetch: paging handled, normalised),
+    the client closed after."""
+    try:
+        return [order async for order in channel_plugin(channel).orders(client, window)]
+    finally:
+        await client.aclose()
 
 
-def partition_key(channel: str, day: date) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"channel": channel, "day": day.isoformat()})
-
-
-def sync_orders(engine: Any, sources: OrderSourcesResource, channel: str, window: Window, *, run_id=None):
+def sync_orders(engine: Any, sources: ChannelsResource, channel: str, window: Window, *, run_id=None):
     """Fetch the channel's orders in the window and upsert them: (orders fetched, UpsertResult)."""
     orders = asyncio.run(fetch_orders(sources.client(channel), channel, window))
     return orders, upsert_orders(engine, orders, source="marketplace_orders", run_id=run_id)
@@ -58,16 +46,16 @@ def sync_orders(engine: Any, sources: OrderSourcesResource, channel: str, window
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
 )
 def marketplace_orders(
-    context: dg.AssetExecutionContext, db: DatabaseResource, order_sources: OrderSourcesResource
+    context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
     """The channel's orders placed on the partition's UTC day, upserted with their customers and lines
     (linked to our listings by SKU); the first status row only for a new order, a later channel move
     (paid, cancelled, refunded) only where the state machine allows; a new sold line lowers our stock
     and marks the product's listings. Idempotent: a second run writes 0 rows."""
-    channel, day = split_key(context.partition_key)
-    window = Window.day(day, order_sources.now())
+    channel, day = split_order_key(context.partition_key)
+    window = Window.day(day, channels.now())
     try:
-        orders, result = sync_orders(db.engine, order_sources, channel, window, run_id=context.run_id)
+        orders, result = sync_orders(db.engine, channels, channel, window, run_id=context.run_id)
     except OutOfReach as error:
         context.log.warning(str(error))
         return dg.MaterializeResult(metadata={"fetched": 0, "rows_written": 0, "out_of_reach": True})

@@ -2,8 +2,8 @@
 
 `order_sync` runs `marketplace_orders` then `channel_stock` for one channel × day. The schedule syncs
 today (by the channels' clock) for every channel. Between its ticks, `sold_items_sensor` asks each
-channel once a minute for its last hour of sales, one call each (Trade Me SoldItems/LastHour: 60 of
-the 1,000 calls an hour; eBay, Shopify and Reverb one page of recent orders) and, when it sees an order
+channel once a minute for its last hour of sales, one call each (one page of recent orders: 60 calls
+an hour of a channel's budget) and, when it sees an order
 we do not hold, requests that partition's run at once, so a sale is withdrawn elsewhere within about
 a minute plus the run. Its run key is the set of new orders: a slow run is not requested twice, and a
 failed one is retried by the next schedule tick.
@@ -17,9 +17,10 @@ from datetime import date
 import dagster as dg
 from sqlalchemy import text
 
-from retail_pipeline.defs.orders.assets import order_days, order_partitions, partition_key
-from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource, Window, fetch_orders
-from retail_pipeline.resources import DatabaseResource
+from retail_pipeline.partitions import order_channels, order_days, order_partition_key, order_partitions
+from retail_pipeline.defs.orders.assets import fetch_orders
+from retail_pipeline.domain.order_sources import Window
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 SOLD_ITEMS_INTERVAL_SECONDS = 60
 
@@ -35,17 +36,21 @@ def day_exists(day: date) -> bool:
     return day.isoformat() in order_days.get_partition_keys()
 
 
-def todays_keys(sources: OrderSourcesResource) -> list[dg.MultiPartitionKey]:
+def todays_keys(sources: ChannelsResource) -> list[dg.MultiPartitionKey]:
     """Today's partition of every channel, by the channels' clock ([] before the first day)."""
     today = sources.now().date()
-    return [partition_key(channel, today) for channel in ORDER_CHANNELS] if day_exists(today) else []
+    return (
+        [order_partition_key(channel, today) for channel in order_channels.get_partition_keys()]
+        if day_exists(today)
+        else []
+    )
 
 
 @dg.schedule(
     job=order_sync_job, cron_schedule="*/10 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
 )
 def orders_every_10_minutes(
-    context: dg.ScheduleEvaluationContext, order_sources: OrderSourcesResource
+    context: dg.ScheduleEvaluationContext, channels: ChannelsResource
 ) -> list[dg.RunRequest]:
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
     return [
@@ -54,7 +59,7 @@ def orders_every_10_minutes(
             run_key=f"orders:{key}:{tick}",
             tags={"retail/channel": key.keys_by_dimension["channel"]},
         )
-        for key in todays_keys(order_sources)
+        for key in todays_keys(channels)
     ]
 
 
@@ -63,7 +68,7 @@ KNOWN = text(
 )
 
 
-def new_sales(db: DatabaseResource, sources: OrderSourcesResource, channel: str, window: Window):
+def new_sales(db: DatabaseResource, sources: ChannelsResource, channel: str, window: Window):
     """The channel's orders in the window that we do not hold yet."""
     recent = asyncio.run(fetch_orders(sources.client(channel), channel, window))
     ids = [o.external_order_id for o in recent]
@@ -78,15 +83,15 @@ def new_sales(db: DatabaseResource, sources: OrderSourcesResource, channel: str,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def sold_items_sensor(
-    context: dg.SensorEvaluationContext, db: DatabaseResource, order_sources: OrderSourcesResource
+    context: dg.SensorEvaluationContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.SensorResult:
     """New sales on any channel → that channel × day's order_sync run (orders, then stock elsewhere)."""
-    window = Window.recent(order_sources.now())
+    window = Window.recent(channels.now())
     requests: list[dg.RunRequest] = []
     problems: list[str] = []
-    for channel in ORDER_CHANNELS:
+    for channel in order_channels.get_partition_keys():
         try:
-            new = new_sales(db, order_sources, channel, window)
+            new = new_sales(db, channels, channel, window)
         except Exception as error:  # noqa: BLE001 - one channel down must not blind the others
             problems.append(f"{channel}: {type(error).__name__}: {error}")
             continue
@@ -99,7 +104,7 @@ def sold_items_sensor(
             digest = hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
             requests.append(
                 dg.RunRequest(
-                    partition_key=partition_key(channel, day),
+                    partition_key=order_partition_key(channel, day),
                     run_key=f"sold:{channel}:{day}:{digest}",
                     tags={
                         "retail/channel": channel,

@@ -23,7 +23,8 @@ from sqlalchemy import Engine, text
 
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.listings.publish import Publisher, Scope
-from retail_pipeline.integrations.marketplaces import CHANNEL_CLIENTS, ChannelsResource
+from retail_pipeline.defs.resources import ChannelsResource
+from retail_pipeline.channels.registry import channel_names
 
 STOCK_KINDS = frozenset({"withdraw", "price"})  # "price" work carries quantity changes too
 
@@ -86,8 +87,8 @@ def push_stock(
     marks are few (the listings of the products just sold)."""
     with engine.connect() as conn:
         with_work = set(conn.execute(CHANNELS_WITH_WORK).scalars())
-    wanted = set(only) if only is not None else set(CHANNEL_CLIENTS)
-    targets = sorted(with_work & wanted & set(CHANNEL_CLIENTS))
+    wanted = set(only) if only is not None else set(channel_names("stock"))
+    targets = sorted(with_work & wanted & set(channel_names("stock")))
     if not targets:
         return {}
     with ThreadPoolExecutor(len(targets), thread_name_prefix="stock-push") as pool:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import importlib
 from decimal import Decimal
-from typing import Any
 
-import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retail_pipeline.domain.shipping import DEFAULT_RULES
@@ -52,19 +50,4 @@ def carrier_class(carrier: str) -> type[Carrier]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-class CarriersResource(dg.ConfigurableResource):
-    """Creates the client for a carrier; each reads its own settings (CANADAPOST_*), defaulting to the
-    simulator when USE_SIMULATORS. Tests bind clients with `CarriersResource().with_kwargs(canada_post=
-    {"transport": ..., "settings": ..., "clock": ...})`."""
-
-    _client_kwargs: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
-
-    def with_kwargs(self, **per_carrier: dict[str, Any]) -> CarriersResource:
-        self._client_kwargs.update(per_carrier)
-        return self
-
-    def client(self, carrier: str) -> Carrier:
-        return carrier_class(carrier)(**self._client_kwargs.get(carrier, {}))
-
-
-__all__ = ["CARRIER_CLIENTS", "Carrier", "CarriersResource", "ShippingSettings", "carrier_class"]
+__all__ = ["CARRIER_CLIENTS", "Carrier", "ShippingSettings", "carrier_class"]

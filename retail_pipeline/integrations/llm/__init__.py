@@ -1,14 +1,13 @@
 """The LLM that enriches products: any OpenAI-compatible chat completions endpoint, or offline."""
 
 from .client import EnrichmentFailed, EnrichmentResult, LLMClient, LLMUnavailable, Usage
-from .resource import LLMMode, LLMResource, LLMSettings, resolve_endpoint
+from .endpoint import LLMMode, LLMSettings, resolve_endpoint
 
 __all__ = [
     "EnrichmentFailed",
     "EnrichmentResult",
     "LLMClient",
     "LLMMode",
-    "LLMResource",
     "LLMSettings",
     "LLMUnavailable",
     "Usage",

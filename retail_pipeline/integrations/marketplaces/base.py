@@ -143,6 +143,11 @@ class ChannelClient(ABC):
         """Publish. `photo_refs` maps photo sha256 → the channel's id/URL for photos already uploaded."""
 
     @abstractmethod
+    def create_requests(self, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
+        """The exact create request(s) `create` would send ("METHOD path" → body), built without calling:
+        what a dry run shows."""
+
+    @abstractmethod
     async def upload_photo(self, photo: Photo) -> str:
         """Upload one photo; returns the channel's reference (Trade Me PhotoId, a hosted URL...)."""
 

@@ -56,9 +56,7 @@ from tenacity import (
 
 from retail_pipeline.domain.launchlock import is_valid_gtin, normalise_gtin
 from retail_pipeline.integrations.http import retry_after_seconds
-from retail_pipeline.settings import get_settings
-
-from .base import (
+from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
     CallBudget,
     ChannelClient,
@@ -68,6 +66,7 @@ from .base import (
     RemoteListing,
     RemoteState,
 )
+from retail_pipeline.settings import get_settings
 
 EBAY_API = "https://api.ebay.com"
 EBAY_SANDBOX_API = "https://api.sandbox.ebay.com"
@@ -544,6 +543,15 @@ class EbayClient(ChannelClient):
         if missing:
             problems.append(f"eBay account settings missing: {', '.join(missing)}")
         return problems
+
+    def create_requests(self, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
+        refs = [photo_refs.get(p.sha256) or p.public_url for p in draft.photos]
+        return {
+            f"PUT {INVENTORY}/inventory_item/{quote(draft.sku, safe='')}": inventory_item(draft, refs),
+            f"POST {INVENTORY}/offer": {"sku": draft.sku, "marketplaceId": self.marketplace_id,
+                                        "format": "FIXED_PRICE", **self._offer(draft)},
+            f"POST {INVENTORY}/offer/{{offerId}}/publish": None,
+        }  # fmt: skip
 
     async def validate(self, draft: ListingDraft) -> list[str]:
         """eBay's publish rules, checked locally: no call is made."""

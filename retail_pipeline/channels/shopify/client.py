@@ -46,13 +46,22 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.integrations.marketplaces.base import (
+    CallBudget,
+    ChannelClient,
+    ChannelError,
+    ListingDraft,
+    Photo,
+    RemoteListing,
+)
+from retail_pipeline.integrations.marketplaces.rest import ChannelHTTP, RetryPolicy, photo_problems, photo_url
 from retail_pipeline.integrations.retrying import Transient
 from retail_pipeline.settings import get_settings
 
-from .base import CallBudget, ChannelClient, ChannelError, ListingDraft, Photo, RemoteListing
-from .rest import ChannelHTTP, RetryPolicy, photo_problems, photo_url
-
 SIMULATOR_ACCESS_TOKEN = "shpat_simulator"  # the simulator takes any token unless configured otherwise
+SIMULATOR_WEBHOOK_SECRET = (
+    "shpss_simulator_app_secret"  # the simulator's default app secret (ShopifySimulatorConfig)
+)
 ALL_STATUSES = "active,archived,draft"
 STATES = {"active": "live", "archived": "withdrawn", "draft": "ended"}
 PRODUCT_FIELDS = "id,title,handle,status,variants"
@@ -95,9 +104,7 @@ class ShopifySettings(BaseSettings):
         if self.webhook_secret:
             return self.webhook_secret.get_secret_value()
         if self._at_simulator():
-            from retail_pipeline.simulators.shopify import DEFAULT_API_SECRET
-
-            return DEFAULT_API_SECRET
+            return SIMULATOR_WEBHOOK_SECRET
         raise ChannelError("shopify", "set SHOPIFY_WEBHOOK_SECRET (the app's client secret)")
 
 
@@ -301,6 +308,10 @@ class ShopifyClient(ChannelClient):
         return self._http.calls + self._graphql.calls
 
     # --- listings
+
+    def create_requests(self, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
+        refs = [photo_refs.get(p.sha256) or p.public_url for p in draft.photos]
+        return {"product": product_request(draft, refs)}
 
     async def validate(self, draft: ListingDraft) -> list[str]:
         problems = []

@@ -28,16 +28,13 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.integrations.marketplaces.base import ChannelError
+from retail_pipeline.integrations.marketplaces.rest import ChannelHTTP, RetryPolicy
 from retail_pipeline.settings import get_settings
-
-from .base import ChannelError
-from .rest import ChannelHTTP, RetryPolicy
 
 BESTBUY_API = "https://marketplace.bestbuy.ca/api"
 SIMULATOR_KEY = "mirakl-simulator-shop-key"
 PAGE = 100  # OR11's largest page
-# Our carriers as Best Buy Canada's registered Mirakl carrier codes.
-CARRIER_CODES = {"canada_post": "CPCL", "purolator": "PURO", "ups": "UPS", "fedex": "FEDEX"}
 
 
 class MiraklSettings(BaseSettings):

@@ -1,55 +1,59 @@
-"""Trade Me for operators: ``POST /trademe/validate_drafts`` and ``GET /trademe/account_summary``.
+"""Channels for operators: ``POST /channels/{channel}/validate_drafts`` and
+``GET /channels/{channel}/account_summary``.
 
-Validation sends each draft to Trade Me's Selling/Validate (through the same client and the same
+Validation sends each draft to the channel's own validation (through the same client and the same
 request builder as publishing) and lists nothing; nothing is written. Every call counts against the
-hourly budget: the sidecar's Trade Me clients share one budget for the life of the app, and a draft
-not checked because it ran out is reported as such, not as invalid.
+channel's call budget, and a draft not checked because it ran out is reported as such, not as invalid.
+The account summary is there for channels whose client can give one.
 """
 
 from __future__ import annotations
 
-import threading
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from retail_pipeline.api.auth import require_role
 from retail_pipeline.api.database import db_engine
+from retail_pipeline.channels.plugin import Channel
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.defs.listings.publish import _listing_draft
-from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
-from retail_pipeline.integrations.marketplaces.trademe import HourlyCallBudget, TradeMeClient, TradeMeSettings
+from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelClient, ChannelError
 
-router = APIRouter(prefix="/trademe", tags=["trademe"], dependencies=[Depends(require_role("operator"))])
+router = APIRouter(prefix="/channels", tags=["channels"], dependencies=[Depends(require_role("operator"))])
 MAX_DRAFTS = 200  # one request should not be able to spend the hour's budget
-_budget_lock = threading.Lock()
 
 
-def _shared_budget(request: Request, settings: TradeMeSettings) -> HourlyCallBudget:
-    with _budget_lock:
-        budget = getattr(request.app.state, "trademe_budget", None)
-        if budget is None:
-            budget = request.app.state.trademe_budget = HourlyCallBudget(settings.hourly_call_limit)
-        return budget
+def listing_channel(channel: str) -> Channel:
+    """Dependency: the channel in the path, if we list on it."""
+    if channel not in channel_names("listings"):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"not a channel we list on: {channel!r}; one of {list(channel_names('listings'))}",
+        )
+    return channel_plugin(channel)
 
 
-async def trademe_client(request: Request) -> AsyncIterator[TradeMeClient]:
-    """Dependency: a Trade Me client (TRADEME_* settings) on the app's shared hourly budget."""
-    settings = TradeMeSettings()
+async def channel_client(
+    plugin: Annotated[Channel, Depends(listing_channel)],
+) -> AsyncIterator[ChannelClient]:
+    """Dependency: the channel's client (its own settings from the environment)."""
     try:
-        client = TradeMeClient(settings, budget=_shared_budget(request, settings))
-    except ValueError as missing:  # credentials not configured
+        client = plugin.new_client()
+    except (ValueError, ChannelError) as missing:  # credentials not configured
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(missing)) from None
     async with client:
         yield client
 
 
-Client = Annotated[TradeMeClient, Depends(trademe_client)]
+Client = Annotated[ChannelClient, Depends(channel_client)]
 
 
 class Budget(BaseModel):
@@ -59,7 +63,7 @@ class Budget(BaseModel):
     resets_at: str | None
 
 
-def _budget(client: TradeMeClient) -> Budget:
+def _budget(client: ChannelClient) -> Budget:
     b = client.budget()
     return Budget(limit=b.limit, used=b.used, remaining=b.remaining, resets_at=b.resets_at)
 
@@ -69,7 +73,7 @@ class ValidateDrafts(BaseModel):
         default=None, min_length=1, max_length=MAX_DRAFTS, description="omit: the channel's drafts"
     )
     status: Literal["valid", "invalid", "any"] = Field(
-        default="valid", description="without draft_ids: which of Trade Me's drafts to check"
+        default="valid", description="without draft_ids: which of the channel's drafts to check"
     )
     limit: int = Field(default=50, ge=1, le=MAX_DRAFTS, description="without draft_ids: at most this many")
 
@@ -96,34 +100,42 @@ DRAFT_ROWS = text(
            d.quantity AS desired_quantity
       FROM retail.listing_drafts d
      WHERE (CAST(:ids AS bigint[]) IS NOT NULL AND d.id = ANY(CAST(:ids AS bigint[])))
-        OR (CAST(:ids AS bigint[]) IS NULL AND d.channel = 'trademe' AND (:status = 'any' OR d.status = :status))
+        OR (CAST(:ids AS bigint[]) IS NULL AND d.channel = :channel AND (:status = 'any' OR d.status = :status))
      ORDER BY d.id
      LIMIT :limit
     """
 )
 
 
-def _draft_rows(engine: Engine, body: ValidateDrafts) -> list:
+def _draft_rows(engine: Engine, plugin: Channel, body: ValidateDrafts) -> list:
     with engine.connect() as conn:
         rows = conn.execute(
             DRAFT_ROWS,
-            {"ids": body.draft_ids, "status": body.status, "limit": len(body.draft_ids or ()) or body.limit},
+            {
+                "ids": body.draft_ids,
+                "channel": plugin.name,
+                "status": body.status,
+                "limit": len(body.draft_ids or ()) or body.limit,
+            },  # fmt: skip
         ).all()
     if body.draft_ids:
         found = {r.id: r for r in rows}
         if missing := sorted(set(body.draft_ids) - set(found)):
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"drafts {missing} do not exist")
-        if other := sorted(i for i, r in found.items() if r.channel != "trademe"):
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"drafts {other} are not Trade Me drafts")
+        if other := sorted(i for i, r in found.items() if r.channel != plugin.name):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"drafts {other} are not {plugin.title} drafts")
     return rows
 
 
-@router.post("/validate_drafts")
+@router.post("/{channel}/validate_drafts")
 async def validate_drafts(
-    body: ValidateDrafts, client: Client, engine: Annotated[Engine, Depends(db_engine)]
+    body: ValidateDrafts,
+    plugin: Annotated[Channel, Depends(listing_channel)],
+    client: Client,
+    engine: Annotated[Engine, Depends(db_engine)],
 ) -> ValidationReport:
-    """Each draft through Trade Me's Selling/Validate: valid, or Trade Me's own error messages."""
-    rows = await run_in_threadpool(_draft_rows, engine, body)
+    """Each draft through the channel's own validation: valid, or the channel's own error messages."""
+    rows = await run_in_threadpool(_draft_rows, engine, plugin, body)
     verdicts: list[DraftVerdict] = []
     exhausted: str | None = None
     for row in rows:
@@ -151,38 +163,35 @@ async def validate_drafts(
 
 
 class AccountSummaryView(BaseModel):
-    member_id: int
-    nickname: str
-    balance: Decimal
-    pay_now_balance: Decimal
-    selling_count: int
-    sold_count: int
-    unsold_count: int
-    budget: Budget = Field(description="this sidecar's hourly call budget, after this call")
+    channel: str
+    summary: dict[str, Any] = Field(
+        description="the channel's own account figures (balance, listing counts...)"
+    )
+    budget: Budget = Field(description="the channel's call budget, after this call")
     as_of: datetime
 
 
-@router.get("/account_summary")
-async def account_summary(client: Client) -> AccountSummaryView:
-    """Balance and listing counts from MyTradeMe/Summary, and the calls left this hour."""
+@router.get("/{channel}/account_summary")
+async def account_summary(
+    plugin: Annotated[Channel, Depends(listing_channel)], client: Client
+) -> AccountSummaryView:
+    """The channel's account figures (for Trade Me: balance and listing counts from MyTradeMe/Summary),
+    and the calls left in the budget's window."""
+    if not hasattr(client, "account_summary"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{plugin.title} gives no account summary")
     try:
         summary = await client.account_summary()
     except BudgetExhausted as spent:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"Trade Me call budget used up: {spent.message}",
+            f"{plugin.title} call budget used up: {spent.message}",
             headers={"Retry-After": _seconds_until(spent.budget.resets_at)},
         ) from None
     except ChannelError as error:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Trade Me: {error.message}") from None
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"{plugin.title}: {error.message}") from None
     return AccountSummaryView(
-        member_id=summary.member_id,
-        nickname=summary.nickname,
-        balance=summary.balance,
-        pay_now_balance=summary.pay_now_balance,
-        selling_count=summary.selling_count,
-        sold_count=summary.sold_count,
-        unsold_count=summary.unsold_count,
+        channel=plugin.name,
+        summary=dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary),
         budget=_budget(client),
         as_of=datetime.now().astimezone(),
     )

@@ -33,10 +33,16 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.integrations.marketplaces.base import (
+    CallBudget,
+    ChannelClient,
+    ChannelError,
+    ListingDraft,
+    Photo,
+    RemoteListing,
+)
+from retail_pipeline.integrations.marketplaces.rest import ChannelHTTP, RetryPolicy, photo_problems, photo_url
 from retail_pipeline.settings import get_settings
-
-from .base import CallBudget, ChannelClient, ChannelError, ListingDraft, Photo, RemoteListing
-from .rest import ChannelHTTP, RetryPolicy, photo_problems, photo_url
 
 REVERB_API = "https://api.reverb.com/api"
 SIMULATOR_TOKEN = "reverb-simulator-token"  # the simulator takes any token unless configured otherwise
@@ -145,6 +151,10 @@ class ReverbClient(ChannelClient):
             "condition": fields.get("condition_uuid") or OUR_CONDITIONS.get(draft.condition),
             "categories": list(fields.get("category_uuids") or ()),
         }
+
+    def create_requests(self, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
+        refs = [photo_refs.get(p.sha256) or p.public_url for p in draft.photos]
+        return {"listing": self.listing_request(draft, refs)}
 
     async def validate(self, draft: ListingDraft) -> list[str]:
         mapped = self._mapped(draft)

@@ -1,4 +1,5 @@
-"""POST /trademe/validate_drafts and GET /trademe/account_summary against the Trade Me simulator."""
+"""POST /channels/{channel}/validate_drafts and GET /channels/{channel}/account_summary against the
+Trade Me simulator."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import Engine, text
 from retail_pipeline.api import keys
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.listings.publish import run_publish
-from retail_pipeline.integrations.marketplaces.trademe import TradeMeClient, TradeMeSettings
+from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
 from retail_pipeline_tests.listings.conftest import seed_products, signed
 
 
@@ -34,13 +35,13 @@ def drafts(engine: Engine, settings_env, simulator_url) -> dict[str, int]:
 
 def test_needs_an_operator_key(client: TestClient, engine: Engine) -> None:
     viewer = {"X-API-Key": keys.create_api_key(engine, "viewer")}
-    assert client.post("/trademe/validate_drafts", json={}, headers=viewer).status_code == 403
-    assert client.get("/trademe/account_summary").status_code == 403
+    assert client.post("/channels/trademe/validate_drafts", json={}, headers=viewer).status_code == 403
+    assert client.get("/channels/trademe/account_summary").status_code == 403
 
 
 def test_validate_chosen_drafts_reports_trade_mes_own_errors(client, operator, drafts) -> None:
     ids = [drafts["trademe:RP-1001"], drafts["trademe:RP-1002"]]
-    response = client.post("/trademe/validate_drafts", json={"draft_ids": ids}, headers=operator)
+    response = client.post("/channels/trademe/validate_drafts", json={"draft_ids": ids}, headers=operator)
     assert response.status_code == 200, response.text
     report = response.json()
     verdicts = {v["sku"]: v for v in report["drafts"]}
@@ -59,25 +60,32 @@ def test_validate_chosen_drafts_reports_trade_mes_own_errors(client, operator, d
 
 def test_validate_refuses_unknown_or_other_channel_drafts(client, operator, drafts) -> None:
     other = client.post(
-        "/trademe/validate_drafts", json={"draft_ids": [drafts["shopify:RP-1001"]]}, headers=operator
+        "/channels/trademe/validate_drafts", json={"draft_ids": [drafts["shopify:RP-1001"]]}, headers=operator
     )
     assert other.status_code == 400 and "not Trade Me drafts" in other.json()["detail"]
-    missing = client.post("/trademe/validate_drafts", json={"draft_ids": [987654]}, headers=operator)
+    missing = client.post("/channels/trademe/validate_drafts", json={"draft_ids": [987654]}, headers=operator)
     assert missing.status_code == 400 and "987654" in missing.json()["detail"]
-    empty = client.post("/trademe/validate_drafts", json={"draft_ids": []}, headers=operator)
+    empty = client.post("/channels/trademe/validate_drafts", json={"draft_ids": []}, headers=operator)
     assert empty.status_code == 422
+    unknown = client.post("/channels/amazon/validate_drafts", json={}, headers=operator)
+    assert unknown.status_code == 404 and "not a channel we list on" in unknown.json()["detail"]
+    no_summary = client.get("/channels/shopify/account_summary", headers=operator)
+    assert no_summary.status_code == 404 and "no account summary" in no_summary.json()["detail"]
 
 
 def test_channel_wide_validation_then_the_summary_shares_the_budget(client, engine, operator, drafts) -> None:
-    response = client.post("/trademe/validate_drafts", json={"status": "any"}, headers=operator)
+    response = client.post("/channels/trademe/validate_drafts", json={"status": "any"}, headers=operator)
     assert response.status_code == 200, response.text
     assert [v["sku"] for v in response.json()["drafts"]] == ["RP-1001", "RP-1002", "RP-1003"]
     # publish what is valid, so the account has something selling
     run_publish(engine, TradeMeClient(TradeMeSettings(_env_file=None)), media_url=signed)
-    summary = client.get("/trademe/account_summary", headers=operator)
+    summary = client.get("/channels/trademe/account_summary", headers=operator)
     assert summary.status_code == 200, summary.text
     body = summary.json()
-    assert body["selling_count"] == 2 and body["nickname"] and "balance" in body
+    assert body["channel"] == "trademe"
+    assert (
+        body["summary"]["selling_count"] == 2 and body["summary"]["nickname"] and "balance" in body["summary"]
+    )
     assert body["budget"]["used"] == 4  # three validations and this summary, on the sidecar's one budget
     assert body["budget"]["remaining"] == body["budget"]["limit"] - 4 and body["budget"]["resets_at"]
 
@@ -86,10 +94,10 @@ def test_a_spent_budget_leaves_drafts_unchecked_and_the_summary_429(
     client, operator, drafts, monkeypatch
 ) -> None:
     monkeypatch.setenv("TRADEME_HOURLY_CALL_LIMIT", "2")
-    report = client.post("/trademe/validate_drafts", json={}, headers=operator).json()
+    report = client.post("/channels/trademe/validate_drafts", json={}, headers=operator).json()
     assert [v["checked"] for v in report["drafts"]] == [True, True, False]
     assert report["drafts"][2]["valid"] is None and "budget" in report["drafts"][2]["errors"][0]
     assert report["unchecked"] == 1 and report["budget"]["remaining"] == 0
-    summary = client.get("/trademe/account_summary", headers=operator)
+    summary = client.get("/channels/trademe/account_summary", headers=operator)
     assert summary.status_code == 429 and "budget" in summary.json()["detail"]
     assert int(summary.headers["Retry-After"]) >= 1

@@ -47,9 +47,16 @@ from tenacity import (
 )
 
 from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.marketplaces.base import (
+    BudgetExhausted,
+    CallBudget,
+    ChannelClient,
+    ChannelError,
+    ListingDraft,
+    Photo,
+    RemoteListing,
+)
 from retail_pipeline.settings import get_settings
-
-from .base import BudgetExhausted, CallBudget, ChannelClient, ChannelError, ListingDraft, Photo, RemoteListing
 
 TRADEME_API = "https://api.trademe.co.nz"
 TRADEME_SANDBOX_API = "https://api.tmsandbox.co.nz"
@@ -413,6 +420,11 @@ class TradeMeClient(ChannelClient):
             url=self.listing_url(listing_id),
             remote_ids={"ListingId": listing_id},
         )
+
+    def create_requests(self, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
+        ids = [int(photo_refs[p.sha256]) for p in draft.photos if p.sha256 in photo_refs]
+        return {"POST /v1/Selling.json": listing_request(draft, ids or None),
+                "photos_to_upload": [p.sha256 for p in draft.photos if p.sha256 not in photo_refs]}  # fmt: skip
 
     async def validate(self, draft: ListingDraft) -> list[str]:
         """Selling/Validate without photos (they are uploaded only once a draft is valid)."""

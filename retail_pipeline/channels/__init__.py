@@ -1,0 +1,3 @@
+"""Sales channels as plug-ins: `registry.py` lists them, `plugin.py` says what one declares, and each
+channel's package (`<name>/`: client and settings, order normaliser, tracking, inbox, listing policy)
+provides it. No Dagster and no FastAPI in here."""

@@ -1,0 +1,47 @@
+"""The sales channels: the one list of them. Adding a channel is one line here plus its package
+(`retail_pipeline/channels/<name>/`, whose `CHANNEL` declares what it can do) and its simulator.
+
+Everything that works per channel (partitions, resources, schedules, sensors, run-once, the sidecar)
+asks this registry which channels can do what.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from retail_pipeline.channels.plugin import CAPABILITIES, Channel
+
+# channel name → the package whose CHANNEL describes it (the order is the order partitions are shown in)
+CHANNEL_PACKAGES: dict[str, str] = {
+    "trademe": "retail_pipeline.channels.trademe",
+    "ebay": "retail_pipeline.channels.ebay",
+    "shopify": "retail_pipeline.channels.shopify",
+    "reverb": "retail_pipeline.channels.reverb",
+    "bestbuy": "retail_pipeline.channels.bestbuy",
+}
+
+
+@cache
+def all_channels() -> tuple[Channel, ...]:
+    channels = tuple(importlib.import_module(package).CHANNEL for package in CHANNEL_PACKAGES.values())
+    for name, found in zip(CHANNEL_PACKAGES, channels, strict=True):
+        if found.name != name:
+            raise RuntimeError(
+                f"{CHANNEL_PACKAGES[name]} declares channel {found.name!r}, registered as {name!r}"
+            )
+    return channels
+
+
+def channel(name: str) -> Channel:
+    for found in all_channels():
+        if found.name == name:
+            return found
+    raise ValueError(f"unknown channel {name!r}; known: {sorted(CHANNEL_PACKAGES)}")
+
+
+def channel_names(capability: str | None = None) -> tuple[str, ...]:
+    """The channels that can do `capability` (one of CAPABILITIES), or all of them."""
+    if capability is not None and capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; known: {CAPABILITIES}")
+    return tuple(c.name for c in all_channels() if capability is None or capability in c.capabilities)
