@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine, text
 
-from retail_pipeline.catalog.upsert import upsert_supplier_products
+from retail_pipeline.catalog_writes.upsert import upsert_supplier_products
 from retail_pipeline.db import embedded, migrations
 from retail_pipeline.db.admin import create_database
 from retail_pipeline.db.engine import get_engine
@@ -68,7 +68,7 @@ def _serve(sizes: tuple[int, ...], urls: multiprocessing.Queue, stop: multiproce
     from contextlib import ExitStack
 
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     latency = FaultConfig(latency_ms=LATENCY_MS, latency_jitter_ms=LATENCY_JITTER_MS)
     with ExitStack() as stack:

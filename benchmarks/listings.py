@@ -54,7 +54,7 @@ def _serve(queue: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
     from contextlib import ExitStack
 
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     latency = FaultConfig(latency_ms=LATENCY_MS, latency_jitter_ms=LATENCY_JITTER_MS)
     with ExitStack() as stack:

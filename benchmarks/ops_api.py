@@ -276,7 +276,7 @@ def _serve(
 ) -> None:
     from retail_pipeline.api.app import create_app
     from retail_pipeline.settings import Settings
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     settings = Settings(database_url=database_url, retail_data_dir=Path(data_dir), media_signing_key="bench")
     with serve_in_thread(create_app(settings)) as base_url:

@@ -174,7 +174,7 @@ def main() -> dict:
     from retail_pipeline.settings import get_settings
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app, get_simulator
     from retail_pipeline.simulators.market import Market
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     scratch = Path(tempfile.mkdtemp(prefix="rp-bench-oversell-"))
     scratch.chmod(0o755)

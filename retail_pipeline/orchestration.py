@@ -36,7 +36,7 @@ def simulators_on_loopback(port: int | None = None) -> Iterator[str]:
     """
     from retail_pipeline.simulators.app import build_simulator_app
     from retail_pipeline.simulators.persistence import persisted
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     port = port or get_settings().simulator_port
     base_url = f"http://127.0.0.1:{port}"

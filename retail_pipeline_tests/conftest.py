@@ -99,7 +99,7 @@ def simulator_app():
 def simulator_url(simulator_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The same simulators on a loopback port, for sync clients and subprocesses; SIMULATOR_URL set."""
     from retail_pipeline.settings import get_settings
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     with serve_in_thread(simulator_app) as base_url:
         monkeypatch.setenv("SIMULATOR_URL", base_url)

@@ -175,7 +175,7 @@ class AccountSummaryView(BaseModel):
 async def account_summary(
     plugin: Annotated[Channel, Depends(listing_channel)], client: Client
 ) -> AccountSummaryView:
-    """The channel's account figures (for Trade Me: balance and listing counts from MyTradeMe/Summary),
+    """The channel's account figures (balance, listing counts: what its client's `account_summary` reads),
     and the calls left in the budget's window."""
     if not hasattr(client, "account_summary"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{plugin.title} gives no account summary")

@@ -11,7 +11,7 @@ once anything of ours (a person's reply, an auto-reply, even one still pending) 
 customer's last message, there is nothing to answer until the customer writes again.
 
 Never replied to: a closed conversation; a thread whose last word is ours (shop, operator, system),
-or the marketplace's staff (Mirakl OPERATOR_USER, stored as an inbound 'operator' message) and not
+or the marketplace's staff (a marketplace operator, stored as an inbound 'operator' message) and not
 a customer's; a conversation with no customer message at all.
 
 Rules, by priority (each has a trigger: `key = f"{rule}:{trigger}"`, at most one per conversation):
@@ -51,7 +51,7 @@ ACK, TRACKING, RETURNS, OUT_OF_HOURS = "ack", "tracking", "returns", "out_of_hou
 RULES = (OUT_OF_HOURS, RETURNS, TRACKING, ACK)  # priority order
 HOLDING_RULES = frozenset({ACK, OUT_OF_HOURS})  # "we'll get back to you": not an answer
 
-# English and French (Best Buy Canada) phrasings. Word boundaries keep "turn" out of "return".
+# English and French (Canadian buyers) phrasings. Word boundaries keep "turn" out of "return".
 _WHERE_IS_MY_ORDER = re.compile(
     r"\b(where\s+is|where'?s|status\s+of)\s+(my|the)\s+(order|parcel|package|item|shipment)"
     r"|\btrack(ing)?\b|\b(has|have)\s+(it|my\s+order|the\s+order)\s+(been\s+)?shipped"

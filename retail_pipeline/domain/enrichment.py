@@ -37,7 +37,7 @@ OFFLINE_VERSION = "offline-1"
 # Version label of rows that carry the store's own content (enrichment-blocked suppliers).
 STORE_CONTENT_VERSION = "store-1"
 
-TITLE_MAX_CHARS = 80  # Trade Me and eBay titles; products.title has the same CHECK
+TITLE_MAX_CHARS = 80  # the strictest channels' title limit; products.title has the same CHECK
 DESCRIPTION_MAX_INPUT_CHARS = 6000  # bounds prompt tokens for pages that paste a manual in
 MAX_ATTRIBUTES = 30
 MAX_KEYWORDS = 10
@@ -474,7 +474,7 @@ def store_content(row: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- our SKU -------------------------------------------------------------------------------------
 
-SKU_MAX_CHARS = 50  # Trade Me SKU / ExternalReferenceId; products.sku has the same CHECK
+SKU_MAX_CHARS = 50  # the strictest channel's SKU / reference limit; products.sku has the same CHECK
 _SKU_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

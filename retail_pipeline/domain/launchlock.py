@@ -64,7 +64,7 @@ class LaunchLockConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     title_min_chars: int = Field(default=10, ge=1)
-    title_max_chars: int = Field(default=80, ge=1, description="Trade Me and eBay cap titles at 80.")
+    title_max_chars: int = Field(default=80, ge=1, description="The strictest channels cap titles at 80.")
     description_min_chars: int = Field(default=80, ge=0, description="Visible text, HTML tags excluded.")
     banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
     allowed_categories: frozenset[str] | None = Field(

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from retail_pipeline.api.app import create_app
-from retail_pipeline.api.media import MediaPathError, media_signature, media_url, sign_media_path
+from retail_pipeline.media.links import MediaPathError, media_signature, media_url, sign_media_path
 from retail_pipeline.settings import Settings
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"

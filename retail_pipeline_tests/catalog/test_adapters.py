@@ -150,7 +150,7 @@ def test_faults_lose_nothing(simulator_app, sim):
 
 
 def test_duplicate_skus_keep_the_first_and_report_the_rest():
-    from retail_pipeline.catalog.upsert import ProductRecord
+    from retail_pipeline.catalog_writes.upsert import ProductRecord
 
     records = [ProductRecord(sku="A", url="u1"), ProductRecord(sku="A", url="u2"), ProductRecord(sku="B")]
     result = ScrapeResult.build(records, [], complete=True, discovered=3)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from retail_pipeline.catalog.reconcile import mark_removed, missing_skus
-from retail_pipeline.catalog.upsert import ProductRecord, upsert_supplier_products
+from retail_pipeline.catalog_writes.reconcile import mark_removed, missing_skus
+from retail_pipeline.catalog_writes.upsert import ProductRecord, upsert_supplier_products
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.resources import DatabaseResource
 

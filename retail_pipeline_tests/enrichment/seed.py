@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from sqlalchemy import Engine, text
 
-from retail_pipeline.catalog.upsert import upsert_supplier_products
+from retail_pipeline.catalog_writes.upsert import upsert_supplier_products
 
 
 def add_supplier(

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.api.media import check_media_path
 from retail_pipeline.domain.enrichment import (
     FAILED_RETRY_RUNS,
     STORE_CONTENT,
@@ -26,6 +25,7 @@ from retail_pipeline.domain.enrichment import (
     store_content,
     strict_json_schema,
 )
+from retail_pipeline.media.links import check_media_path
 
 ROW = {
     "title": "Sony WH-1000XM5 Wireless Noise Cancelling Headphones",

@@ -10,8 +10,8 @@ import os
 import pytest
 from PIL import Image
 
-from retail_pipeline.api.media import check_media_path
-from retail_pipeline.catalog.media import BadImage, ImageLimits, MediaStore, inspect_image
+from retail_pipeline.media.links import check_media_path
+from retail_pipeline.media.store import BadImage, ImageLimits, MediaStore, inspect_image
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), colour: str = "teal") -> bytes:

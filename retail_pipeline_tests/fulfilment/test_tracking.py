@@ -5,20 +5,20 @@ after the push is adopted; a refusal becomes tracking_failed with one ops task; 
 from __future__ import annotations
 
 from dataclasses import replace
-
 from typing import Any
 
 import dagster as dg
 import pytest
 from sqlalchemy import Engine, text
 
-from retail_pipeline.defs.fulfilment import tracking
 from retail_pipeline.channels.plugin import ChannelCarrier, UnknownCarrier
-from retail_pipeline.channels.registry import all_channels, channel, channel_names
+from retail_pipeline.channels.registry import all_channels, channel_names
+from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.defs.fulfilment import tracking
 from retail_pipeline.defs.fulfilment.tracking import run_tracking, tracking_updates
 from retail_pipeline.defs.orders.assets import sync_orders
-from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.simulators.market import Market
 from retail_pipeline_tests.orders.conftest import CHANNELS
@@ -93,16 +93,18 @@ def pins(n: int) -> str:
 
 def test_channel_carrier_names_canada_post_per_channel():
     pin = "7023210039414604"
-    assert channel("trademe").carrier("canada_post", pin).name == "Canada Post"
-    assert channel("ebay").carrier("canada_post", pin).name == "CanadaPost"
-    assert channel("shopify").carrier("canada_post", pin) == ChannelCarrier("Canada Post", None, URL + pin)
-    assert channel("reverb").carrier("canada_post", pin).name == "Canada Post"
-    mirakl = channel("bestbuy").carrier("canada_post", pin)
+    assert channel_plugin("trademe").carrier("canada_post", pin).name == "Canada Post"
+    assert channel_plugin("ebay").carrier("canada_post", pin).name == "CanadaPost"
+    assert channel_plugin("shopify").carrier("canada_post", pin) == ChannelCarrier(
+        "Canada Post", None, URL + pin
+    )
+    assert channel_plugin("reverb").carrier("canada_post", pin).name == "Canada Post"
+    mirakl = channel_plugin("bestbuy").carrier("canada_post", pin)
     assert mirakl.name == "Canada Post" and mirakl.url == URL + pin and mirakl.code == "CPCL"
     with pytest.raises(UnknownCarrier):
-        channel("ebay").carrier("nz_post", pin)
+        channel_plugin("ebay").carrier("nz_post", pin)
     with pytest.raises(ValueError, match="unknown channel"):
-        channel("amazon")
+        channel_plugin("amazon")
 
 
 def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing_again():
@@ -215,7 +217,9 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
         raise ChannelError("reverb", "HTTP 401 bad token", status=401)
 
     def reverb_pushing(push):
-        return lambda name: replace(channel(name), push_tracking=push) if name == "reverb" else channel(name)
+        return lambda name: (
+            replace(channel_plugin(name), push_tracking=push) if name == "reverb" else channel_plugin(name)
+        )
 
     monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(outage))
     assert run_tracking(engine, order_sources).counts["retry_later"] == 1
@@ -227,7 +231,7 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
     assert rows(engine, "SELECT count(*) AS n FROM retail.ops_tasks")[0]["n"] == 0
 
     # A Best Buy order while Best Buy takes no tracking: left alone, the others still ship.
-    monkeypatch.setattr(tracking, "channel_plugin", channel)
+    monkeypatch.setattr(tracking, "channel_plugin", channel_plugin)
     with engine.begin() as conn:
         conn.execute(text("UPDATE retail.orders SET channel = 'bestbuy' WHERE id = :o"), {"o": order_id})
     monkeypatch.setattr(

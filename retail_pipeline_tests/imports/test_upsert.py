@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from retail_pipeline.catalog.upsert import ProductRecord, UpsertCounts, upsert_supplier_products
+from retail_pipeline.catalog_writes.upsert import ProductRecord, UpsertCounts, upsert_supplier_products
 from retail_pipeline.db.engine import get_engine
 
 

@@ -7,10 +7,10 @@ import dagster as dg
 import pytest
 from sqlalchemy import text
 
+from retail_pipeline.channels.registry import channel, channel_names
 from retail_pipeline.defs.listings.assets import channel_listings
 from retail_pipeline.defs.listings.drafts import listing_drafts
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
-from retail_pipeline.channels.registry import channel, channel_names
 
 from .conftest import CHANNELS, listing_rows
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from retail_pipeline.channels.bestbuy.inbox import MiraklInbox
 from retail_pipeline.channels.reverb.client import ReverbSettings
 from retail_pipeline.db.engine import get_engine
-from retail_pipeline.channels.bestbuy.inbox import MiraklInbox
 from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.resources import ChannelsResource
 from retail_pipeline.simulators import get_simulator

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from retail_pipeline.defs.messages.assets import auto_replies, customer_messages, reply_channel, sync_channel
-from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.messages.schedules import customer_messages_every_10_minutes
+from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 from .conftest import NIGHT, NOON, Crash, local_order, reverb_order, reverb_posts, seller_messages, snapshot

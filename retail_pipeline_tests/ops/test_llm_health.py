@@ -117,7 +117,7 @@ def test_a_model_the_endpoint_does_not_list_is_reported(simulator_url, sidecar, 
 
 def test_a_rejected_key_is_degraded_and_the_key_is_not_echoed(sidecar, llm_env):
     from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
-    from retail_pipeline.simulators.testing import serve_in_thread
+    from retail_pipeline.simulators.serving import serve_in_thread
 
     llm_env.setenv("SIMULATOR_LLM_API_KEY", "sk-the-right-one")  # read when the simulator app is built
     with serve_in_thread(build_simulator_app(SimulatorConfig(seed=1, products_per_supplier=1))) as base:

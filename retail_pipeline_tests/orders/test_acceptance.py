@@ -14,8 +14,8 @@ from retail_pipeline.defs.fulfilment.labels import run_labels
 from retail_pipeline.defs.fulfilment.tracking import run_tracking
 from retail_pipeline.defs.orders.acceptance import AcceptanceSettings, Acceptor, decide_line, order_acceptance
 from retail_pipeline.defs.orders.assets import sync_orders
-from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.defs.resources import CarriersResource, ChannelsResource, DatabaseResource
+from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
 
 from .conftest import count

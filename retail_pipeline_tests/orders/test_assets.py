@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
-from retail_pipeline.partitions import order_partition_key, order_partitions
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.partitions import order_partition_key, order_partitions
 
 from .conftest import CHANNELS, ORDER_CHANNELS, count, table_counts
 

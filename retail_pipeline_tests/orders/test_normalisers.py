@@ -10,15 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.registry import channel_names
-from retail_pipeline.defs.orders.assets import fetch_orders
-from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.channels.bestbuy.orders import order_from_mirakl
 from retail_pipeline.channels.ebay.orders import order_from_ebay
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.channels.reverb.orders import order_from_reverb
 from retail_pipeline.channels.shopify.orders import order_from_shopify
 from retail_pipeline.channels.trademe.orders import order_from_trademe, trademe_period
-from retail_pipeline.domain.order_sources import channel_transition
+from retail_pipeline.defs.orders.assets import fetch_orders
+from retail_pipeline.domain.order_sources import Window, channel_transition
 
 from .conftest import ORDER_CHANNELS
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dagster as dg
 
 from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
-from retail_pipeline.partitions import order_partitions
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.orchestration import _partition_keys, _stages_in_order, execute_graph
+from retail_pipeline.partitions import order_partitions
 
 from .conftest import CHANNELS, ORDER_CHANNELS, count
 

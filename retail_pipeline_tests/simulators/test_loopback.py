@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
-from retail_pipeline.simulators.testing import serve_in_thread
+from retail_pipeline.simulators.serving import serve_in_thread
 
 
 def test_loopback_server_answers_and_shuts_down():

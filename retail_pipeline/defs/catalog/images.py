@@ -27,10 +27,10 @@ import dagster as dg
 import httpx
 from sqlalchemy import Engine, text
 
-from retail_pipeline.catalog.media import BadImage, MediaStore, StoredMedia
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import effective_base_url
 from retail_pipeline.integrations.http import RETRYABLE_STATUS, FetchError, FetchPolicy, PoliteClient
+from retail_pipeline.media.store import BadImage, MediaStore, StoredMedia
 from retail_pipeline.partitions import supplier_partitions
 from retail_pipeline.settings import get_settings
 

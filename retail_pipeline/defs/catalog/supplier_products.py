@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
-from retail_pipeline.catalog.reconcile import mark_removed
-from retail_pipeline.catalog.upsert import CHUNK_ROWS, upsert_supplier_products
+from retail_pipeline.catalog_writes.reconcile import mark_removed
+from retail_pipeline.catalog_writes.upsert import CHUNK_ROWS, upsert_supplier_products
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import effective_base_url

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, text
 
-from retail_pipeline.catalog.upsert import upsert_supplier_products
+from retail_pipeline.catalog_writes.upsert import upsert_supplier_products
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.imports import SOURCE, EnvelopeError, batch_items, validate_batch
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS

@@ -1,5 +1,5 @@
-"""Fulfilment every 5 minutes, and at once after an order sync that brought new orders: accept Best Buy
-orders, buy labels, push tracking. Each step picks its orders by their latest status, so a run with
+"""Fulfilment every 5 minutes, and at once after an order sync that brought new orders: accept the
+orders that wait for it, buy labels, push tracking. Each step picks its orders by their latest status, so a run with
 nothing to do costs three short queries."""
 
 import dagster as dg
@@ -9,7 +9,7 @@ from retail_pipeline.defs.orders.schedules import order_sync_job
 fulfilment_job = dg.define_asset_job(
     "fulfilment",
     selection=dg.AssetSelection.assets("order_acceptance", "shipping_labels", "tracking_updates"),
-    description="Accept waiting Best Buy orders, buy a label per accepted order, push tracking: shipped.",
+    description="Accept the orders waiting for us, buy a label per accepted order, push tracking: shipped.",
 )
 
 fulfilment_every_5_minutes = dg.ScheduleDefinition(
@@ -42,8 +42,8 @@ def new_orders_in_run(instance: dg.DagsterInstance, run_id: str) -> int:
     request_job=fulfilment_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="An order sync that brought new orders starts fulfilment at once (a Best Buy order is "
-    "accepted, and its units taken off every channel, within a minute rather than at the next tick).",
+    description="An order sync that brought new orders starts fulfilment at once (an order waiting for "
+    "acceptance is accepted, and its units taken off every channel, within a minute rather than at the next tick).",
 )
 def fulfil_after_order_sync(context: dg.RunStatusSensorContext):
     run = context.dagster_run

@@ -6,9 +6,9 @@ import asyncio
 
 import dagster as dg
 
-from retail_pipeline.api.media import media_url
 from retail_pipeline.defs.listings.publish import publish
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.media.links import media_url
 from retail_pipeline.partitions import listing_channels
 from retail_pipeline.settings import get_settings
 

@@ -11,8 +11,7 @@ from sqlalchemy import Connection, text
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.listings import ProductForListing, build_draft
-
-listing_channels = dg.StaticPartitionsDefinition(["trademe", "ebay", "shopify", "reverb"])
+from retail_pipeline.partitions import listing_channels
 
 PRODUCTS = text(
     """

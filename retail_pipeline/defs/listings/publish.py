@@ -466,7 +466,10 @@ class Publisher:
                 """UPDATE retail.channel_listings SET actual_state = :s, withdrawn_at = now(), last_error = NULL
                     WHERE id = :id"""
             ),
-            {"s": "sold" if remote.state == "sold" else "withdrawn", "id": row.id},  # Reverb says 'ended'
+            {
+                "s": "sold" if remote.state == "sold" else "withdrawn",
+                "id": row.id,
+            },  # some channels say 'ended'
         )
         self._log(conn, "listing.withdraw", "succeeded", row, {"reason": row.withdraw_reason})
 

@@ -31,8 +31,8 @@ def _per_channel(context: dg.ScheduleEvaluationContext, name: str) -> list[dg.Ru
     job=listings_publish_job, cron_schedule="30 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
 )
 def hourly_listings_publish(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
-    """Half past each hour (after the hourly catalog refresh): one run per channel. A Trade Me budget
-    used up in one hour leaves the remainder pending for the next."""
+    """Half past each hour (after the hourly catalog refresh): one run per channel. A channel's call
+    budget used up in one hour leaves the remainder pending for the next."""
     return _per_channel(context, "publish")
 
 

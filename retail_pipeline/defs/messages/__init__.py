@@ -1,2 +1,2 @@
-"""Buyer messages (seed 004 "Customer Service Sync"): Mirakl (Best Buy) inbox threads and Reverb
-conversations synced into retail.conversations / messages, then templated auto-replies."""
+"""Buyer messages (seed 004 "Customer Service Sync"): the threads of every channel whose plug-in has an
+inbox, synced into retail.conversations / messages, then templated auto-replies."""

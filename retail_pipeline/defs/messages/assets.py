@@ -1,6 +1,6 @@
 """`customer_messages` (threads → conversations/messages) and `auto_replies`, one partition per channel.
 
-Partitioned by channel (bestbuy, reverb): each channel has its own API, limits and failures, and a
+Partitioned by channel (those whose plug-in has an inbox): each channel has its own API, limits and failures, and a
 backfill of one channel's sync is then one click. Both are incremental by design (the sync's cursor
 comes from the stored messages, the replies from the conversations' state), so a re-run is a no-op.
 """

@@ -31,8 +31,8 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.domain import auto_replies as rules
-
 from retail_pipeline.domain.buyer_messages import Inbox
+
 from .sync import error_facts, log_activity, refresh_times, systemic
 
 PREVIEW = 5

@@ -1,8 +1,8 @@
 """Buyer threads of one channel into retail.customers / conversations / messages, incrementally.
 
 Cursor: the latest inbound message we hold for the channel (`sent_at`, the channel's own clock),
-less a small overlap; the channel is asked for threads updated since then (Mirakl M11
-`updated_since`; Reverb lists every conversation and only the active ones are fetched). Our own
+less a small overlap; the channel is asked for threads updated since then (with an
+`updated_since` filter where the channel has one; otherwise only the active ones are fetched). Our own
 replies do not move the cursor: their time may be our clock, not the channel's.
 
 Upserts: a customer by (channel, external_customer_id), a conversation by (channel,

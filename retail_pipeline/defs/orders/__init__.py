@@ -1,1 +1,1 @@
-"""Orders: sync from every channel (channel × day), the Shopify orders webhook, and stock across channels."""
+"""Orders: sync from every channel (channel × day), the channels' order webhooks, and stock across channels."""

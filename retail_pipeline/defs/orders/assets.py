@@ -10,16 +10,15 @@ channel. Both are idempotent: a second materialisation writes nothing and calls 
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import asyncio
-from datetime import date
 from typing import Any
 
 import dagster as dg
 
-from retail_pipeline.domain.order_sources import OutOfReach, Window
+from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.orders.upsert import upsert_orders
-from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.domain.order_sources import OutOfReach, Window
 from retail_pipeline.domain.orders import ChannelOrder
 from retail_pipeline.partitions import order_partitions, split_order_key
 

@@ -17,10 +17,10 @@ from datetime import date
 import dagster as dg
 from sqlalchemy import text
 
-from retail_pipeline.partitions import order_channels, order_days, order_partition_key, order_partitions
 from retail_pipeline.defs.orders.assets import fetch_orders
-from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.domain.order_sources import Window
+from retail_pipeline.partitions import order_channels, order_days, order_partition_key, order_partitions
 
 SOLD_ITEMS_INTERVAL_SECONDS = 60
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.defs.listings.publish import Publisher, Scope
 from retail_pipeline.defs.resources import ChannelsResource
-from retail_pipeline.channels.registry import channel_names
 
 STOCK_KINDS = frozenset({"withdraw", "price"})  # "price" work carries quantity changes too
 

@@ -14,11 +14,11 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
+from retail_pipeline.channels.registry import channel, channel_names
 from retail_pipeline.defs.catalog.webhook_import import REREAD_WINDOW, WebhookEventConfig, _parse_cursor
 from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.orders.upsert import upsert_orders
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
-from retail_pipeline.channels.registry import channel, channel_names
 
 WEBHOOK_INTERVAL_SECONDS = 10  # well within the 30 s a sale may take to be withdrawn elsewhere
 MAX_RUNS_PER_TICK = 100

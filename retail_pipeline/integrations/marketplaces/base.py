@@ -1,10 +1,10 @@
-"""One interface for every sales channel (Trade Me, eBay, Shopify, Reverb; Amazon, Kaufland later).
+"""One interface for every sales channel's client (each channel's own `client.py` implements it).
 
 The listing assets speak only this interface; each channel module turns it into that channel's real
 wire format. Adding a channel is a new module implementing `ChannelClient` plus one registry line.
 
-Crash safety rests on `find_by_sku`: our SKU is the idempotency key (Trade Me ExternalReferenceId/SKU,
-eBay inventory SKU, Shopify variant SKU, Reverb sku). The caller commits its intent before `create`,
+Crash safety rests on `find_by_sku`: our SKU is the idempotency key (every channel
+stores it with the listing: a reference id, an inventory SKU, a variant SKU). The caller commits its intent before `create`,
 and after a crash asks `find_by_sku` before ever calling `create` again.
 """
 
@@ -34,8 +34,7 @@ class Photo:
 @dataclass(frozen=True)
 class ListingDraft:
     """What we want listed, already priced and mapped (`fields` holds the channel-specific mapping:
-    Trade Me Category/Duration/ShippingOptions/PaymentMethods, eBay categoryId/aspects, Shopify
-    product_type/tags, Reverb make/model/condition uuid...)."""
+    categories, durations, shipping options, aspects, tags, make/model...)."""
 
     sku: str
     title: str
@@ -67,7 +66,7 @@ class RemoteListing:
 
 @dataclass(frozen=True)
 class CallBudget:
-    """The channel's own limit on calls (Trade Me: 1,000 per clock hour), as counted by the client."""
+    """The channel's own limit on calls (e.g. 1,000 per clock hour), as counted by the client."""
 
     limit: int | None
     used: int
@@ -131,7 +130,7 @@ class ChannelClient(ABC):
 
     @abstractmethod
     async def validate(self, draft: ListingDraft) -> list[str]:
-        """Channel-side validation without listing (Trade Me Selling/Validate); [] = valid. Channels
+        """Channel-side validation without listing (the channel's own validate call); [] = valid. Channels
         without such an endpoint check their documented rules locally."""
 
     @abstractmethod
@@ -149,7 +148,7 @@ class ChannelClient(ABC):
 
     @abstractmethod
     async def upload_photo(self, photo: Photo) -> str:
-        """Upload one photo; returns the channel's reference (Trade Me PhotoId, a hosted URL...)."""
+        """Upload one photo; returns the channel's reference (a photo id, a hosted URL...)."""
 
     @abstractmethod
     async def update_price(self, listing: RemoteListing, price: Decimal) -> RemoteListing: ...

@@ -1,4 +1,4 @@
-"""HTTP plumbing the JSON channel clients (Shopify, Reverb) share.
+"""HTTP plumbing the JSON channel clients share.
 
 One `httpx.AsyncClient` per client; every attempt is counted; tenacity retries 429, 5xx, timeouts,
 dropped connections and bodies cut short, waiting the longer of an exponential backoff (with jitter)
@@ -49,7 +49,7 @@ class Reply:
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     try:
-        return max(0.0, float(value))  # Shopify sends fractions: "2.0"
+        return max(0.0, float(value))  # some channels send fractions: "2.0"
     except ValueError:
         return retry_after_seconds(response)  # the HTTP-date form
 
@@ -105,7 +105,7 @@ class ChannelHTTP:
         self, method: str, url: str, *, params: Any = None, json_body: Any = None, files: Any = None
     ) -> Reply:
         """One attempt: a Reply for 2xx, `Transient` for what a retry may fix, else ChannelError.
-        `files`: multipart parts, as httpx takes them (Mirakl's inbox replies)."""
+        `files`: multipart parts, as httpx takes them (inbox replies with attachments)."""
         if self._before_send:
             await self._before_send()
         self.calls += 1

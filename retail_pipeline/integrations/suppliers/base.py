@@ -22,7 +22,7 @@ from lxml import etree
 from pydantic import ValidationError
 from w3lib.url import add_or_replace_parameter
 
-from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import RETRYABLE_STATUS, Fetched, FetchError, PoliteClient
 
 T = TypeVar("T")

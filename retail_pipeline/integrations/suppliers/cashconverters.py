@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urljoin
 
-from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.domain.prices import normalise_condition, parse_price
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
 from .base import KnownPage, PageFailure, ScrapeResult, SiteUnavailable, SupplierAdapter, fetch_pages

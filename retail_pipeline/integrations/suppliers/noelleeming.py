@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urljoin
 
-from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
 from .base import (

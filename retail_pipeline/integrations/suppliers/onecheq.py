@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import lxml.html
 from lxml import etree
 
-from retail_pipeline.catalog.upsert import ProductRecord
+from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.domain.prices import normalise_condition, parse_amount
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.channels.ebay.client import DailyCallBudget, EbayClient, EbaySettings
+from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import Simulator, SimulatorConfig, build_simulator_app, get_simulator
 from retail_pipeline.simulators.ebay import EbayBackend
 from retail_pipeline.simulators.ebay.conformance import (

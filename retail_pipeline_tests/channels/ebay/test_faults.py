@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
 from retail_pipeline.channels.ebay.client import DailyCallBudget
+from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
 from retail_pipeline.simulators import FaultConfig
 
 from .conftest import make_draft

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 from retail_pipeline.channels.ebay.client import EbayClient, inventory_item
+from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 
 from .conftest import CrashBefore, LoseAnswer, make_draft, photo
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.channels.bestbuy.client import MiraklClient, MiraklSettings, error_code
+from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
 from retail_pipeline.simulators.mirakl.conformance import problems

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import ListingDraft
 from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
+from retail_pipeline.integrations.marketplaces.base import ListingDraft
 from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.reverb import ReverbBackend
 from retail_pipeline_tests.channels import rest_support

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
+from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 from retail_pipeline.simulators import FaultConfig
 from retail_pipeline.simulators.buyers import NotBuyable
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES, LoseAnswers

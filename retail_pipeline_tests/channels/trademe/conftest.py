@@ -15,8 +15,8 @@ import pytest
 from oauthlib.oauth1 import Client as OAuth1Client
 from PIL import Image
 
-from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
+from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import Simulator, SimulatorConfig, build_simulator_app, get_simulator
 from retail_pipeline.simulators.trademe import TradeMeBackend
 

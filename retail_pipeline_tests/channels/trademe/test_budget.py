@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retail_pipeline.integrations.marketplaces.base import BudgetExhausted
 from retail_pipeline.channels.trademe.client import HourlyCallBudget
+from retail_pipeline.integrations.marketplaces.base import BudgetExhausted
 from retail_pipeline.simulators import FaultConfig
 
 from .conftest import Wire, make_draft
