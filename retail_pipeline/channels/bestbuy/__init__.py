@@ -1,5 +1,5 @@
 """Best Buy Canada (a Mirakl marketplace): orders, acceptance line by line (OR21), tracking (OR23 +
-OR24), buyers' threads (M10/M11/M12). We do not list on it from here: its offers come from Shopify.
+OR24), buyers' threads (M10/M11/M12). We do not list on it from here: its offers come from our shop.
 
 Client and settings (MIRAKL_*): `client.py`; its orders: `orders.py`; its inbox: `inbox.py`.
 """

@@ -1,0 +1,116 @@
+"""The layering and the channel plug-in rule, checked on the source itself.
+
+- `integrations/` and `channels/` import neither Dagster nor FastAPI; `simulators/` does not import Dagster;
+- production code imports a simulator only where it starts them (the CLI and headless runner);
+- `defs/` does not import `api/`;
+- a channel's name appears only in its own package and the registry (outside `simulators/`);
+- every per-channel partition set is the registry's channels with that capability.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retail_pipeline import partitions
+from retail_pipeline.channels.registry import CHANNEL_PACKAGES, all_channels, channel_names
+
+PACKAGE = Path(__file__).resolve().parents[1] / "retail_pipeline"
+# Where a simulator may be imported: the commands and the headless runner that start them.
+STARTS_SIMULATORS = {"cli.py", "demo.py", "orchestration.py"}
+# A channel's name where it means something else: a label printed on supplier pages ("eBay item
+# number") and the platform a supplier's storefront runs on (its public /products.json).
+OTHER_MEANING = {
+    "integrations/suppliers/extraction/visible.py",
+    "integrations/suppliers/onecheq.py",
+    "integrations/suppliers/__init__.py",
+    "domain/suppliers.py",
+}
+
+
+def _sources(*, under: str = "") -> list[Path]:
+    return sorted(
+        p for p in (PACKAGE / under).rglob("*.py") if "simulators" not in p.relative_to(PACKAGE).parts
+    )
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _importing(paths: list[Path], prefix: str) -> list[str]:
+    return [
+        str(p.relative_to(PACKAGE))
+        for p in paths
+        if any(name == prefix or name.startswith(prefix + ".") for name in _imports(p))
+    ]
+
+
+@pytest.mark.parametrize("layer", ["integrations", "channels"])
+def test_integrations_and_channels_know_nothing_of_dagster_or_fastapi(layer):
+    paths = sorted((PACKAGE / layer).rglob("*.py"))
+    assert paths
+    assert _importing(paths, "dagster") == []
+    assert _importing(paths, "fastapi") == []
+    assert _importing(paths, "retail_pipeline.defs") == []
+    assert _importing(paths, "retail_pipeline.api") == []
+
+
+def test_loading_the_simulators_and_channels_does_not_load_dagster():
+    code = (
+        "import sys, retail_pipeline.simulators.app, retail_pipeline.channels.registry as r; r.all_channels();"
+        "[c.client_class() for c in r.all_channels()];"
+        "import retail_pipeline.integrations.carriers, retail_pipeline.integrations.llm;"
+        "print(sorted(m for m in ('dagster', 'fastapi') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['fastapi']"  # the simulators are FastAPI apps; nothing loads Dagster
+
+
+def test_production_code_imports_simulators_only_where_it_starts_them():
+    importing = _importing(_sources(), "retail_pipeline.simulators")
+    assert set(importing) <= STARTS_SIMULATORS, importing
+
+
+def test_defs_do_not_import_the_sidecar():
+    assert _importing(_sources(under="defs"), "retail_pipeline.api") == []
+
+
+def test_a_channel_is_named_only_in_its_package_and_the_registry():
+    names = {c.name for c in all_channels()} | {c.title for c in all_channels()}
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names)) + r")\b", re.IGNORECASE)
+    where: dict[str, set[str]] = {}
+    for path in _sources():
+        rel = path.relative_to(PACKAGE).as_posix()
+        for found in pattern.findall(path.read_text()):
+            where.setdefault(found.lower(), set()).add(rel)
+    for plugin in all_channels():
+        files = where.get(plugin.name, set()) | where.get(plugin.title.lower(), set())
+        outside = {
+            f for f in files if not f.startswith(f"channels/{plugin.name}/") and f != "channels/registry.py"
+        }
+        assert outside <= OTHER_MEANING, (plugin.name, sorted(outside - OTHER_MEANING))
+
+
+def test_the_registry_is_the_channel_set_of_every_partition_and_capability():
+    assert [c.name for c in all_channels()] == list(CHANNEL_PACKAGES)
+    assert partitions.listing_channels.get_partition_keys() == list(channel_names("listings"))
+    assert partitions.message_channels.get_partition_keys() == list(channel_names("buyer_messages"))
+    assert partitions.order_channels.get_partition_keys() == list(channel_names("orders"))
+    # what each channel declares today (a change here is a change of what the product does)
+    assert channel_names("listings") == ("trademe", "ebay", "shopify", "reverb")
+    assert channel_names("acceptance") == ("bestbuy",)
+    assert channel_names("buyer_messages") == ("reverb", "bestbuy")
+    assert channel_names("order_webhooks") == ("shopify",)
+    assert set(channel_names("tracking")) == set(channel_names("orders"))
