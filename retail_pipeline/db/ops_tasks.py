@@ -50,7 +50,8 @@ _SET_STATUS = """
            resolved_by = CASE WHEN :status IN ('resolved', 'dismissed') THEN :by END
 """
 CLOSE_BY_KEY = text(
-    _SET_STATUS + " WHERE kind = :kind AND dedupe_key = :key AND status IN ('open', 'acknowledged') RETURNING id"
+    _SET_STATUS
+    + " WHERE kind = :kind AND dedupe_key = :key AND status IN ('open', 'acknowledged') RETURNING id"
 )
 SET_STATUS_BY_ID = text(_SET_STATUS + " WHERE id = :id RETURNING *")
 
@@ -99,4 +100,6 @@ def resolve_task(conn: Connection, *, kind: str, key: str, by: str, status: str 
 def set_task_status(conn: Connection, task_id: int, status: str, *, by: str) -> RowMapping | None:
     """Moves one task to ``status`` (acknowledged, resolved, dismissed) as a person asked; returns the
     updated row, or None when there is no such task. Whether the move is allowed is the caller's rule."""
-    return conn.execute(SET_STATUS_BY_ID, {"id": task_id, "status": status, "by": by}).mappings().one_or_none()
+    return (
+        conn.execute(SET_STATUS_BY_ID, {"id": task_id, "status": status, "by": by}).mappings().one_or_none()
+    )
