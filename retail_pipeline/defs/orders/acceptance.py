@@ -31,8 +31,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.locks import one_at_a_time
-from retail_pipeline.defs.listings.publish import log_activity
 from retail_pipeline.defs.orders.assets import marketplace_orders
 from retail_pipeline.defs.orders.sources import ORDER_CHANNELS, OrderSourcesResource
 from retail_pipeline.defs.orders.stock import push_stock, summarise
