@@ -16,7 +16,6 @@ over the rows needing attention, LIMITed item lists, and exact totals from ``ret
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +30,8 @@ from sqlalchemy import Connection, Engine, text
 from retail_pipeline.api.auth import Principal, require_role
 from retail_pipeline.api.coalesce import SingleFlight
 from retail_pipeline.api.database import db_engine
+from retail_pipeline.db import ops_tasks
+from retail_pipeline.db.activity import log_activity
 from retail_pipeline.domain.orders import OrderStatus
 from retail_pipeline.integrations.llm import LLMSettings, resolve_endpoint
 from retail_pipeline.settings import Settings
@@ -424,7 +425,7 @@ def inbox(
 # ------------------------------------------------------------------------------------------------
 
 TaskAction = Literal["acknowledged", "resolved", "dismissed"]
-CLOSED = ("resolved", "dismissed")
+CLOSED = ops_tasks.CLOSED
 
 
 class TaskResolution(BaseModel):
@@ -444,22 +445,6 @@ class TaskResolved(BaseModel):
 
 TASK_FOR_UPDATE = text(
     f"SELECT {_TASK_COLUMNS}, resolved_at, resolved_by FROM retail.ops_tasks WHERE id = :id FOR UPDATE"
-)
-SET_TASK_STATUS = text(
-    f"""
-    UPDATE retail.ops_tasks
-       SET status = :status,
-           resolved_at = CASE WHEN :status IN ('resolved', 'dismissed') THEN now() END,
-           resolved_by = CASE WHEN :status IN ('resolved', 'dismissed') THEN :actor END
-     WHERE id = :id
-    RETURNING {_TASK_COLUMNS}, resolved_at, resolved_by
-    """
-)
-LOG_ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log (actor, action, outcome, channel, entity_type, entity_id, details)
-    VALUES (:actor, :action, 'succeeded', :channel, 'ops_task', :entity_id, CAST(:details AS jsonb))
-    """
 )
 
 
@@ -497,11 +482,7 @@ def resolve_task(
                 status.HTTP_409_CONFLICT,
                 detail=f"ops task {task_id} is already {current['status']}; it cannot become {resolution.status}",
             )
-        updated = dict(
-            conn.execute(SET_TASK_STATUS, {"id": task_id, "status": resolution.status, "actor": actor})
-            .mappings()
-            .one()
-        )
+        updated = dict(ops_tasks.set_task_status(conn, task_id, resolution.status, by=actor))
         action = {"acknowledged": "acknowledge", "resolved": "resolve", "dismissed": "dismiss"}[
             resolution.status
         ]
@@ -511,15 +492,15 @@ def resolve_task(
             "to": resolution.status,
             "note": resolution.note,
         }
-        conn.execute(
-            LOG_ACTIVITY,
-            {
-                "actor": actor,
-                "action": f"ops_task.{action}",
-                "channel": current["channel"],
-                "entity_id": str(task_id),
-                "details": json.dumps(details),
-            },
+        log_activity(
+            conn,
+            actor=actor,
+            action=f"ops_task.{action}",
+            outcome="succeeded",
+            channel=current["channel"],
+            entity_type="ops_task",
+            entity_id=task_id,
+            details=details,
         )
     return _task_resolved(updated, current["status"], changed=True)
 

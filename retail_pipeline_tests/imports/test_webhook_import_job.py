@@ -11,11 +11,11 @@ from sqlalchemy import text
 
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.catalog.webhook_import import (
-    REREAD_WINDOW,
     webhook_import_job,
     webhook_import_sensor,
     webhook_run_config,
 )
+from retail_pipeline.defs.queue_sensor import REREAD_WINDOW
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
 from retail_pipeline_tests.imports.payloads import SECRET, dumps, product

@@ -7,9 +7,11 @@ from decimal import Decimal
 import dagster as dg
 from sqlalchemy import text
 
+from retail_pipeline.channels.registry import channel
 from retail_pipeline.defs.listings.drafts import build_drafts, listing_drafts
 from retail_pipeline.defs.resources import DatabaseResource
-from retail_pipeline.domain.listings import DEFAULT_RULES, ProductForListing, build_draft
+from retail_pipeline.domain.listings import ProductForListing
+from retail_pipeline.domain.listings import build_draft as build_with_policy
 from retail_pipeline.domain.pricing import quote
 
 
@@ -23,12 +25,17 @@ def product(**overrides) -> ProductForListing:
     return ProductForListing(**(values | overrides))
 
 
+def build_draft(name: str, product: ProductForListing):
+    """The draft for a channel, priced and checked by its own listing policy."""
+    return build_with_policy(channel(name).listing, product)
+
+
 def test_pricing_is_per_channel_and_clears_the_minimum():
     prices = {c: build_draft(c, product()) for c in ("trademe", "shopify", "reverb")}
-    for channel, draft in prices.items():
-        expected = quote(Decimal("399.00"), DEFAULT_RULES[channel].pricing)
+    for name, draft in prices.items():
+        expected = quote(Decimal("399.00"), channel(name).listing.pricing)
         assert draft.price == expected.price and draft.pricing["price"] == str(expected.price)
-        assert Decimal(draft.pricing["margin"]) >= DEFAULT_RULES[channel].pricing.min_margin
+        assert Decimal(draft.pricing["margin"]) >= channel(name).listing.pricing.min_margin
     assert str(prices["trademe"].price).endswith(".99")  # charm rounding on Trade Me
     assert prices["shopify"].price == prices["shopify"].price.to_integral_value()  # whole dollars
 

@@ -13,15 +13,13 @@ import dagster as dg
 from sqlalchemy import Connection, text
 
 from retail_pipeline.catalog_writes.upsert import upsert_supplier_products
+from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline.defs.queue_sensor import queued_rows_sensor
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.imports import SOURCE, EnvelopeError, batch_items, validate_batch
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
 
 TOPIC = "import"  # webhook_events.topic written by the sidecar's import route
-# Ids this far below the cursor are read again: an id is taken at INSERT but visible only at COMMIT, so
-# a slow transaction can appear after a higher id was already seen.
-REREAD_WINDOW = 1000
-MAX_RUNS_PER_TICK = 100
 
 
 class WebhookEventConfig(dg.Config):
@@ -56,22 +54,17 @@ def _ensure_supplier(conn: Connection, code: str) -> int:
 def _open_ops_task(conn: Connection, job_id: int, run_id: str, job: dict[str, Any]) -> None:
     """Put an import with rejected items (or a failed one) in the ops inbox, once per job."""
     title = job["error"] or f"import job {job_id}: {job['failed']} of {job['processed']} items invalid"
-    conn.execute(
-        text(
-            "INSERT INTO retail.ops_tasks (kind, dedupe_key, severity, title, details, entity_type, entity_id,"
-            " run_id) VALUES ('import_error', :key, :severity, :title, CAST(:details AS jsonb), 'import_job',"
-            " :job_id, :run_id)"
-            " ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged') DO NOTHING"
-        ),
-        {
-            "key": f"import_job:{job_id}",
-            "severity": "error" if job["status"] == "failed" else "warning",
-            "title": title,
-            # The first errors give the gist; GET /api/import/job/{id} has them all.
-            "details": json.dumps({"import_job_id": job_id, "errors": job["errors"][:20]}),
-            "job_id": str(job_id),
-            "run_id": run_id,
-        },
+    open_task(
+        conn,
+        kind="import_error",
+        key=f"import_job:{job_id}",
+        severity="error" if job["status"] == "failed" else "warning",
+        title=title,
+        # The first errors give the gist; GET /api/import/job/{id} has them all.
+        details={"import_job_id": job_id, "errors": job["errors"][:20]},
+        entity_type="import_job",
+        entity_id=job_id,
+        run_id=run_id,
     )
 
 
@@ -208,48 +201,19 @@ def webhook_run_config(event_id: int) -> dict[str, Any]:
     return {"ops": {"import_webhook_event": {"config": {"webhook_event_id": event_id}}}}
 
 
-def _parse_cursor(cursor: str | None) -> tuple[int, set[int]]:
-    """(highest event id requested, ids requested within the re-read window). A bare number also
-    works, so an operator can set the cursor by hand from the UI."""
-    data = json.loads(cursor) if cursor else 0
-    if isinstance(data, int):
-        return data, set()
-    return data["last_id"], set(data["requested"])
-
-
-@dg.sensor(job=webhook_import_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
-def webhook_import_sensor(context: dg.SensorEvaluationContext, db: DatabaseResource) -> dg.SensorResult:
-    """One run per pending import event (run_key ``webhook:<id>``), oldest first."""
-    last_id, requested = _parse_cursor(context.cursor)
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT e.id, j.id AS job_id FROM retail.webhook_events e"
-                " JOIN retail.import_jobs j ON j.webhook_event_id = e.id"
-                " WHERE e.source = :source AND e.topic = :topic AND e.status = 'pending'"
-                " AND e.id > :floor AND e.id <> ALL(:requested)"
-                " ORDER BY e.id LIMIT :limit"
-            ),
-            {
-                "source": SOURCE,
-                "topic": TOPIC,
-                "floor": last_id - REREAD_WINDOW,
-                "requested": sorted(requested),
-                "limit": MAX_RUNS_PER_TICK,
-            },
-        ).all()
-
-    run_requests = [
-        dg.RunRequest(
-            run_key=f"webhook:{row.id}",
-            run_config=webhook_run_config(row.id),
-            tags={"webhook_event_id": str(row.id), "import_job_id": str(row.job_id)},
-        )
-        for row in rows
-    ]
-    last_id = max([last_id, *(row.id for row in rows)])
-    requested = {i for i in requested | {row.id for row in rows} if i > last_id - REREAD_WINDOW}
-    cursor = json.dumps({"last_id": last_id, "requested": sorted(requested)})
-    if not run_requests:
-        return dg.SensorResult(skip_reason="no new import events", cursor=cursor)
-    return dg.SensorResult(run_requests=run_requests, cursor=cursor)
+webhook_import_sensor = queued_rows_sensor(
+    name="webhook_import_sensor",
+    job=webhook_import_job,
+    queued=(
+        "SELECT e.id, j.id AS job_id FROM retail.webhook_events e"
+        " JOIN retail.import_jobs j ON j.webhook_event_id = e.id"
+        " WHERE e.source = :source AND e.topic = :topic AND e.status = 'pending'"
+    ),
+    params={"source": SOURCE, "topic": TOPIC},
+    run_key_prefix="webhook",
+    run_config_for=lambda row: webhook_run_config(row.id),
+    tags_for=lambda row: {"webhook_event_id": str(row.id), "import_job_id": str(row.job_id)},
+    skip_reason="no new import events",
+    minimum_interval_seconds=15,
+    description="One run per pending import event (run_key ``webhook:<id>``), oldest first.",
+)

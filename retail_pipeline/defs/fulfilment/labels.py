@@ -34,8 +34,8 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.locks import one_at_a_time
-from retail_pipeline.defs.listings.publish import log_activity
 from retail_pipeline.defs.orders.workflow import (
     append_status,
     each_order,

@@ -33,8 +33,8 @@ from sqlalchemy import Connection, Engine, text
 from retail_pipeline.channels.plugin import UnknownCarrier
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.channels.registry import channel_names
+from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.locks import one_at_a_time
-from retail_pipeline.defs.listings.publish import log_activity
 from retail_pipeline.defs.orders.workflow import (
     append_status,
     each_order,

@@ -22,15 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.channels.registry import channel_names
+from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.defs.listings.assets import media_signer
-from retail_pipeline.defs.listings.publish import Publisher, PublishResult, Scope, log_activity
+from retail_pipeline.defs.listings.publish import Publisher, PublishResult, Scope
+from retail_pipeline.defs.queue_sensor import queued_rows_sensor
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 BULK_MAX = 1000
 BULK_CONCURRENCY = 8
-# Ids this far below the cursor are read again: an id is taken at INSERT but visible only at COMMIT.
-REREAD_WINDOW = 1000
-MAX_RUNS_PER_TICK = 100
 
 
 # --- what a command is (validated before anything is stored)
@@ -320,17 +320,6 @@ def outcome(result: PublishResult) -> tuple[str, str | None]:
     return ("failed", "; ".join(problems)) if problems else ("succeeded", None)
 
 
-HUMAN_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, severity, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('command_human_required', :key, 'error', :title, CAST(:details AS jsonb), :channel,
-            'operator_command', :id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(), details = EXCLUDED.details
-    """
-)
-
-
 def _finish(
     engine: Engine, command, status: str, error: str | None, result: dict[str, Any], run_id: str | None
 ) -> None:
@@ -346,11 +335,11 @@ def _finish(
             {"status": status, "error": error, "result": json.dumps(result, default=str), "id": command.id},
         )
         if status == "human_required":
-            conn.execute(
-                HUMAN_TASK,
-                {"key": f"command:{command.id}", "title": f"{command.command_type} (command {command.id}) needs a person: "
-                 f"{(error or '')[:200]}", "details": json.dumps({"error": error, "payload": command.payload,
-                 "result": result}, default=str), "channel": command.channel, "id": str(command.id), "run_id": run_id},
+            open_task(
+                conn, kind="command_human_required", key=f"command:{command.id}",
+                title=f"{command.command_type} (command {command.id}) needs a person: {(error or '')[:200]}",
+                details={"error": error, "payload": command.payload, "result": result}, channel=command.channel,
+                entity_type="operator_command", entity_id=command.id, run_id=run_id,
             )  # fmt: skip
         log_activity(
             conn, actor=f"command:{command.id}", action=f"command.{command.command_type.lower()}",
@@ -538,46 +527,18 @@ def command_run_config(command_id: int) -> dict[str, Any]:
     return {"ops": {"execute_operator_command": {"config": {"command_id": command_id}}}}
 
 
-def _parse_cursor(cursor: str | None) -> tuple[int, set[int]]:
-    """(highest id requested, ids requested within the re-read window); a bare number works too."""
-    data = json.loads(cursor) if cursor else 0
-    if isinstance(data, int):
-        return data, set()
-    return data["last_id"], set(data["requested"])
-
-
-@dg.sensor(
-    job=operator_command_job, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING
+operator_commands_sensor = queued_rows_sensor(
+    name="operator_commands_sensor",
+    job=operator_command_job,
+    queued="SELECT id, command_type, channel FROM retail.operator_commands WHERE status = 'queued'",
+    run_key_prefix="command",
+    run_config_for=lambda row: command_run_config(row.id),
+    tags_for=lambda row: {
+        "retail/command_id": str(row.id),
+        "retail/command_type": row.command_type,
+        **({"retail/channel": row.channel} if row.channel else {}),
+    },
+    skip_reason="no queued operator commands",
+    minimum_interval_seconds=10,
+    description="One run per queued command (run_key `command:<id>`), oldest first.",
 )
-def operator_commands_sensor(context: dg.SensorEvaluationContext, db: DatabaseResource) -> dg.SensorResult:
-    """One run per queued command (run_key `command:<id>`), oldest first."""
-    last_id, requested = _parse_cursor(context.cursor)
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                """
-                SELECT id, command_type, channel FROM retail.operator_commands
-                 WHERE status = 'queued' AND id > :floor AND id <> ALL(:requested)
-                 ORDER BY id LIMIT :limit
-                """
-            ),
-            {"floor": last_id - REREAD_WINDOW, "requested": sorted(requested), "limit": MAX_RUNS_PER_TICK},
-        ).all()
-    run_requests = [
-        dg.RunRequest(
-            run_key=f"command:{row.id}",
-            run_config=command_run_config(row.id),
-            tags={
-                "retail/command_id": str(row.id),
-                "retail/command_type": row.command_type,
-                **({"retail/channel": row.channel} if row.channel else {}),
-            },
-        )  # fmt: skip
-        for row in rows
-    ]
-    last_id = max([last_id, *(row.id for row in rows)])
-    requested = {i for i in requested | {row.id for row in rows} if i > last_id - REREAD_WINDOW}
-    cursor = json.dumps({"last_id": last_id, "requested": sorted(requested)})
-    if not run_requests:
-        return dg.SensorResult(skip_reason="no queued operator commands", cursor=cursor)
-    return dg.SensorResult(run_requests=run_requests, cursor=cursor)

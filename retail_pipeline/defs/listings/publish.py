@@ -26,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
     ChannelClient,
@@ -86,48 +88,6 @@ WORK = text(
        AND (CAST(:listing_ids AS bigint[]) IS NULL OR cl.id = ANY(CAST(:listing_ids AS bigint[])))
        AND (CAST(:draft_ids AS bigint[]) IS NULL OR cl.draft_id = ANY(CAST(:draft_ids AS bigint[])))
      ORDER BY cl.id
-    """
-)
-
-ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log
-           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, dry_run, details, run_id)
-    VALUES (:actor, :action, :outcome, :channel, :entity_type, :entity_id, :key, :dry_run,
-            CAST(:details AS jsonb), :run_id)
-    """
-)
-
-
-def log_activity(
-    conn: Connection,
-    *,
-    actor: str,
-    action: str,
-    outcome: str,
-    channel: str | None,
-    entity_type: str,
-    entity_id: Any,
-    details: dict[str, Any],
-    key: str | None = None,
-    dry_run: bool = False,
-    run_id: str | None = None,
-) -> None:
-    """One activity_log row (never secrets in `details`), in the caller's transaction."""
-    conn.execute(
-        ACTIVITY,
-        {"actor": actor, "action": action, "outcome": outcome, "channel": channel, "entity_type": entity_type,
-         "entity_id": str(entity_id), "key": key, "dry_run": dry_run,
-         "details": json.dumps(details, default=str), "run_id": run_id},
-    )  # fmt: skip
-
-
-OPS_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('publish_failed', :key, :title, CAST(:details AS jsonb), :channel, 'channel_listing', :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now()
     """
 )
 
@@ -323,12 +283,11 @@ class Publisher:
                     {"e": error.message[:2000], "s": state, "id": row.id},
                 )
                 if self.open_ops_tasks:
-                    conn.execute(
-                        OPS_TASK,
-                        {"key": f"publish_failed:{self.channel}:{row.sku}:{action}",
-                         "title": f"{action} {row.sku} on {self.channel} failed: {error.message[:200]}",
-                         "details": json.dumps({"error": error.message, "details": error.details}, default=str),
-                         "channel": self.channel, "entity_id": str(row.id), "run_id": self.run_id},
+                    open_task(
+                        conn, kind="publish_failed", key=f"publish_failed:{self.channel}:{row.sku}:{action}",
+                        title=f"{action} {row.sku} on {self.channel} failed: {error.message[:200]}",
+                        details={"error": error.message, "details": error.details}, channel=self.channel,
+                        entity_type="channel_listing", entity_id=row.id, run_id=self.run_id,
                     )  # fmt: skip
             self._log(
                 conn,

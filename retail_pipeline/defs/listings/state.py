@@ -17,6 +17,8 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
@@ -139,28 +141,17 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
                      {"id": lid})  # fmt: skip
     elif event.event_type == "unknown_listing":
-        conn.execute(
-            text(
-                """
-                INSERT INTO retail.ops_tasks (kind, dedupe_key, severity, title, details, channel, entity_type, entity_id, run_id)
-                VALUES ('unknown_remote_listing', :key, 'warning', :title, CAST(:details AS jsonb), :channel,
-                        'remote_listing', :ext, :run_id)
-                ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now()
-                """
-            ),
-            {"key": f"unknown_remote_listing:{channel}:{event.external_listing_id}",
-             "title": f"{channel} listing {event.external_listing_id} ({remote.get('sku') or 'no SKU'}) is not ours",
-             "details": _json(remote), "channel": channel, "ext": event.external_listing_id, "run_id": run_id},
+        open_task(
+            conn, kind="unknown_remote_listing", key=f"unknown_remote_listing:{channel}:{event.external_listing_id}",
+            severity="warning",
+            title=f"{channel} listing {event.external_listing_id} ({remote.get('sku') or 'no SKU'}) is not ours",
+            details=remote, channel=channel, entity_type="remote_listing", entity_id=event.external_listing_id,
+            run_id=run_id,
         )  # fmt: skip
     if lid:
-        conn.execute(
-            text(
-                """INSERT INTO retail.activity_log (actor, action, outcome, channel, entity_type, entity_id, details, run_id)
-                   VALUES (:actor, 'listing.sync', 'info', :channel, 'channel_listing', :id, CAST(:d AS jsonb), :run_id)"""
-            ),
-            {"actor": f"run:{run_id}" if run_id else "system", "channel": channel, "id": str(lid),
-             "d": _json({"event": event.event_type, "remote": remote}), "run_id": run_id},
+        log_activity(
+            conn, action="listing.sync", run_id=run_id, channel=channel, entity_type="channel_listing",
+            entity_id=lid, details={"event": event.event_type, "remote": remote},
         )  # fmt: skip
 
 

@@ -30,10 +30,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.channels.registry import channel as channel_plugin
+from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.domain import auto_replies as rules
 from retail_pipeline.domain.buyer_messages import Inbox
 
-from .sync import error_facts, log_activity, refresh_times, systemic
+from .sync import error_facts, refresh_times, systemic
 
 PREVIEW = 5
 
@@ -113,16 +115,6 @@ ANSWERED_SINCE = text(
     SELECT EXISTS (SELECT 1 FROM retail.messages
                     WHERE conversation_id = :id AND direction = 'outbound' AND status = 'sent'
                       AND id > :after AND id <> :own)
-    """
-)
-
-OPS_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, severity, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('message_waiting', :key, 'warning', :title, CAST(:details AS jsonb), :channel, 'conversation', :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
-                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
     """
 )
 
@@ -209,13 +201,12 @@ class AutoReplier:
                 {"message_id": row.id, "error": reason},
             )
             if task:
-                conn.execute(
-                    OPS_TASK,
-                    {"key": f"auto_reply:{row.conversation_id}",
-                     "title": f"Auto-reply to conversation {row.conversation_id} failed: {reason[:160]}",
-                     "details": json.dumps({"message_id": row.id, "auto_reply_key": row.auto_reply_key,
-                                            "error": reason}),
-                     "channel": self.channel, "entity_id": str(row.conversation_id), "run_id": self.run_id},
+                open_task(
+                    conn, kind="message_waiting", key=f"auto_reply:{row.conversation_id}", severity="warning",
+                    title=f"Auto-reply to conversation {row.conversation_id} failed: {reason[:160]}",
+                    details={"message_id": row.id, "auto_reply_key": row.auto_reply_key, "error": reason},
+                    channel=self.channel, entity_type="conversation", entity_id=row.conversation_id,
+                    run_id=self.run_id,
                 )  # fmt: skip
         self.result.counts["failed" if task else "dropped"] += 1
         if task:

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.activity import log_activity
 from retail_pipeline.domain.auto_replies import HOLDING_RULES
 from retail_pipeline.domain.buyer_messages import Inbox, RemoteMessage, RemoteThread
 
@@ -115,37 +116,9 @@ REFRESH_TIMES = text(
     """
 )
 
-ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log
-           (actor, action, outcome, channel, entity_type, entity_id, idempotency_key, details, run_id)
-    VALUES (:actor, :action, :outcome, :channel, :entity_type, :entity_id, :key, CAST(:details AS jsonb), :run_id)
-    """
-)
-
 
 def refresh_times(conn: Connection, conversation_id: int) -> bool:
     return conn.execute(REFRESH_TIMES, {"id": conversation_id, "holding": sorted(HOLDING_RULES)}).rowcount > 0
-
-
-def log_activity(
-    conn: Connection,
-    *,
-    run_id: str | None,
-    action: str,
-    outcome: str,
-    channel: str,
-    entity_type: str,
-    entity_id: Any,
-    key: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    conn.execute(
-        ACTIVITY,
-        {"actor": f"run:{run_id}" if run_id else "system", "action": action, "outcome": outcome,
-         "channel": channel, "entity_type": entity_type, "entity_id": str(entity_id), "key": key,
-         "details": json.dumps(details or {}, default=str), "run_id": run_id},
-    )  # fmt: skip
 
 
 def error_facts(error: BaseException) -> tuple[int | None, bool, str]:

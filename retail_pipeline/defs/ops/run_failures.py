@@ -8,12 +8,12 @@ twice (or after an operator resolved the task) records the failure once.
 
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
-import json
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.defs.resources import DatabaseResource
 
 MAX_ERROR_CHARS = 2000
@@ -25,17 +25,6 @@ PARTITION_TAG = "dagster/partition"
 def _kept_tag(key: str) -> bool:
     """Partition keys (one tag, or one per dimension of a multi-partition) and our own routing tags."""
     return key == PARTITION_TAG or key.startswith((f"{PARTITION_TAG}/", "retail/"))
-
-
-RECORD_RUN_FAILURE = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, severity, title, details, entity_type, entity_id, run_id)
-    SELECT 'run_failure', :run_id, :severity, :title, CAST(:details AS jsonb), 'run', :run_id, :run_id
-     WHERE NOT EXISTS (SELECT 1 FROM retail.ops_tasks WHERE kind = 'run_failure' AND dedupe_key = :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged') DO NOTHING
-    RETURNING id
-    """
-)
 
 
 def _clip(message: str | None) -> str | None:
@@ -80,15 +69,18 @@ def record_run_failure(engine: Engine, details: dict[str, Any]) -> int | None:
     steps = ", ".join(s["step_key"] for s in details["failed_steps"] if s["step_key"])
     title = f"Run of {details['job_name']}{where} failed" + (f" in {steps}" if steps else "")
     with engine.begin() as conn:
-        return conn.scalar(
-            RECORD_RUN_FAILURE,
-            {
-                "run_id": details["run_id"],
-                # A run Dagster will retry may still come good: worth a look, not yet an error.
-                "severity": "warning" if details["will_retry"] else "error",
-                "title": title[:300],
-                "details": json.dumps(details),
-            },
+        return open_task(
+            conn,
+            kind="run_failure",
+            key=details["run_id"],
+            # A run Dagster will retry may still come good: worth a look, not yet an error.
+            severity="warning" if details["will_retry"] else "error",
+            title=title,
+            details=details,
+            entity_type="run",
+            entity_id=details["run_id"],
+            run_id=details["run_id"],
+            once=True,  # one run fails once: a tick evaluated again, or after a resolve, adds nothing
         )
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.defs.orders.workflow import APPEND_STATUS, LOCK_ORDER
 from retail_pipeline.domain.order_sources import channel_transition
 from retail_pipeline.domain.orders import ChannelOrder
@@ -136,22 +138,6 @@ WITHDRAW_LISTINGS = text(
      WHERE product_id = :product_id AND desired_state = 'live' AND :stock = 0
     """
 )
-ACTIVITY = text(
-    """
-    INSERT INTO retail.activity_log (actor, action, outcome, channel, entity_type, entity_id, idempotency_key,
-                                     details, run_id)
-    VALUES (:actor, 'stock.sale', 'succeeded', :channel, 'product', :product_id, :key, CAST(:details AS jsonb),
-            :run_id)
-    """
-)
-OPS_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
-    VALUES ('other', :key, :title, CAST(:details AS jsonb), :channel, 'order', :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now()
-    """
-)
 
 COUNTS = (
     "customers_inserted", "customers_updated", "orders_inserted", "orders_updated", "lines_inserted",
@@ -227,11 +213,11 @@ def sell_line(
     result.counts["listings_to_withdraw"] += conn.execute(
         WITHDRAW_LISTINGS, {**params, "reason": reason}
     ).rowcount
-    conn.execute(
-        ACTIVITY,
-        {"actor": f"run:{run_id}" if run_id else "system", "channel": order.channel, "product_id": str(product_id),
-         "key": f"sale:{order.channel}:{order.external_order_id}:{line.external_line_id}",
-         "details": _json({"sku": line.sku, "quantity": line.quantity, "stock_left": stock}), "run_id": run_id},
+    log_activity(
+        conn, action="stock.sale", outcome="succeeded", run_id=run_id, channel=order.channel,
+        entity_type="product", entity_id=product_id,
+        key=f"sale:{order.channel}:{order.external_order_id}:{line.external_line_id}",
+        details={"sku": line.sku, "quantity": line.quantity, "stock_left": stock},
     )  # fmt: skip
 
 
@@ -295,11 +281,10 @@ def upsert_orders(
             message = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
             result.failed.append({"external_order_id": order.external_order_id, "error": message})
             with engine.begin() as conn:
-                conn.execute(
-                    OPS_TASK,
-                    {"key": f"order_sync:{order.channel}:{order.external_order_id}",
-                     "title": f"{order.channel} order {order.external_order_id} could not be stored: {message[:200]}",
-                     "details": _json({"error": message}), "channel": order.channel,
-                     "entity_id": order.external_order_id, "run_id": run_id},
+                open_task(
+                    conn, kind="other", key=f"order_sync:{order.channel}:{order.external_order_id}",
+                    title=f"{order.channel} order {order.external_order_id} could not be stored: {message[:200]}",
+                    details={"error": message}, channel=order.channel, entity_type="order",
+                    entity_id=order.external_order_id, run_id=run_id,
                 )  # fmt: skip
     return result

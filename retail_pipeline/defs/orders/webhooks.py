@@ -8,20 +8,20 @@ sale calls for, so a sale is withdrawn elsewhere within seconds rather than at t
 """
 
 # No `from __future__ import annotations`: Dagster reads the op's config annotation when decorating.
-import json
 from typing import Any
 
 import dagster as dg
 from sqlalchemy import text
 
 from retail_pipeline.channels.registry import channel, channel_names
-from retail_pipeline.defs.catalog.webhook_import import REREAD_WINDOW, WebhookEventConfig, _parse_cursor
+from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline.defs.catalog.webhook_import import WebhookEventConfig
 from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.orders.upsert import upsert_orders
+from retail_pipeline.defs.queue_sensor import queued_rows_sensor
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 
 WEBHOOK_INTERVAL_SECONDS = 10  # well within the 30 s a sale may take to be withdrawn elsewhere
-MAX_RUNS_PER_TICK = 100
 
 LOCK_EVENT = text(
     "SELECT status, payload, topic, source FROM retail.webhook_events"
@@ -30,11 +30,6 @@ LOCK_EVENT = text(
 CLOSE_EVENT = text(
     "UPDATE retail.webhook_events SET status = :status, error = :error, run_id = :run_id, processed_at = now()"
     " WHERE id = :id"
-)
-OPS_TASK = text(
-    "INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)"
-    " VALUES ('webhook_error', :key, :title, CAST(:details AS jsonb), :channel, 'webhook_event', :id, :run_id)"
-    " ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged') DO NOTHING"
 )
 
 
@@ -55,11 +50,11 @@ def process_event(engine: Any, event_id: int, run_id: str | None = None) -> dict
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             reason = f"not a {plugin.title} order: {type(error).__name__}: {error}"
             conn.execute(CLOSE_EVENT, {"id": event_id, "status": "failed", "error": reason, "run_id": run_id})
-            conn.execute(
-                OPS_TASK,
-                {"key": f"webhook_event:{event_id}", "title": f"{plugin.title} webhook {event_id}: {reason[:200]}",
-                 "details": json.dumps({"webhook_event_id": event_id, "error": reason}), "id": str(event_id),
-                 "run_id": run_id, "channel": plugin.name},
+            open_task(
+                conn, kind="webhook_error", key=f"webhook_event:{event_id}",
+                title=f"{plugin.title} webhook {event_id}: {reason[:200]}",
+                details={"webhook_event_id": event_id, "error": reason}, channel=plugin.name,
+                entity_type="webhook_event", entity_id=event_id, run_id=run_id,
             )  # fmt: skip
             return {"failed": True, "error": reason, "rows_written": 0}
         result = upsert_orders(engine, [order], source=f"{plugin.name}_webhook", run_id=run_id)
@@ -98,38 +93,15 @@ def webhook_run_config(event_id: int) -> dict[str, Any]:
     return {"ops": {"order_webhook_event": {"config": {"webhook_event_id": event_id}}}}
 
 
-PENDING = text(
-    "SELECT id FROM retail.webhook_events"
-    " WHERE source = ANY(:sources) AND status = 'pending'"
-    " AND id > :floor AND id <> ALL(:requested) ORDER BY id LIMIT :limit"
-)
-
-
-@dg.sensor(
+order_webhook_sensor = queued_rows_sensor(
+    name="order_webhook_sensor",
     job=order_webhook,
+    queued="SELECT id FROM retail.webhook_events WHERE source = ANY(:sources) AND status = 'pending'",
+    params={"sources": list(channel_names("order_webhooks"))},
+    run_key_prefix="webhook",
+    run_config_for=lambda row: webhook_run_config(row.id),
+    tags_for=lambda row: {"webhook_event_id": str(row.id)},
+    skip_reason="no new order events",
     minimum_interval_seconds=WEBHOOK_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="One run per pending channel order event (run_key `webhook:<id>`), oldest first.",
 )
-def order_webhook_sensor(context: dg.SensorEvaluationContext, db: DatabaseResource) -> dg.SensorResult:
-    """One run per pending channel order event (run_key `webhook:<id>`), oldest first."""
-    last_id, requested = _parse_cursor(context.cursor)
-    with db.engine.connect() as conn:
-        ids = list(
-            conn.execute(
-                PENDING,
-                {"sources": list(channel_names("order_webhooks")), "floor": last_id - REREAD_WINDOW, "requested": sorted(requested),
-                 "limit": MAX_RUNS_PER_TICK},
-            ).scalars()
-        )  # fmt: skip
-    requests = [
-        dg.RunRequest(
-            run_key=f"webhook:{i}", run_config=webhook_run_config(i), tags={"webhook_event_id": str(i)}
-        )
-        for i in ids
-    ]
-    last_id = max([last_id, *ids])
-    requested = {i for i in requested | set(ids) if i > last_id - REREAD_WINDOW}
-    cursor = json.dumps({"last_id": last_id, "requested": sorted(requested)})
-    if not requests:
-        return dg.SensorResult(skip_reason="no new order events", cursor=cursor)
-    return dg.SensorResult(run_requests=requests, cursor=cursor)

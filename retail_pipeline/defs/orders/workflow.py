@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from retail_pipeline.db.ops_tasks import open_task, resolve_task
 from retail_pipeline.domain.orders import can_move
 
 LOCK_ORDER = text("SELECT current_status FROM retail.orders WHERE id = :id FOR UPDATE")
@@ -18,22 +19,6 @@ APPEND_STATUS = text(
     """
     INSERT INTO retail.order_status_history (order_id, status, reason, details, source, run_id)
     VALUES (:id, :status, :reason, CAST(:details AS jsonb), :source, :run_id)
-    """
-)
-OPEN_TASK = text(
-    """
-    INSERT INTO retail.ops_tasks (kind, dedupe_key, title, details, channel, entity_type, entity_id, run_id)
-    VALUES (:kind, :key, :title, CAST(:details AS jsonb), CAST(:channel AS retail.channel), 'order',
-            :entity_id, :run_id)
-    ON CONFLICT (kind, dedupe_key) WHERE status IN ('open', 'acknowledged')
-    DO UPDATE SET occurrences = retail.ops_tasks.occurrences + 1, last_seen_at = now(),
-                  details = EXCLUDED.details, run_id = EXCLUDED.run_id
-    """
-)
-RESOLVE_TASK = text(
-    """
-    UPDATE retail.ops_tasks SET status = 'resolved', resolved_at = now(), resolved_by = :by
-     WHERE kind = :kind AND dedupe_key = :key AND status IN ('open', 'acknowledged')
     """
 )
 
@@ -68,17 +53,15 @@ def task_key(kind: str, order_id: int) -> str:
 def open_order_task(
     conn: Connection, kind: str, order_id: int, channel: str, title: str, details: dict[str, Any], run_id
 ) -> None:
-    """The order's open task of this kind, created or bumped (occurrences, last_seen_at, details)."""
-    conn.execute(
-        OPEN_TASK,
-        {"kind": kind, "key": task_key(kind, order_id), "title": title[:300],
-         "details": json.dumps(details, default=str), "channel": channel, "entity_id": str(order_id),
-         "run_id": run_id},
+    """The order's open task of this kind, opened or bumped (the policy of db.ops_tasks)."""
+    open_task(
+        conn, kind=kind, key=task_key(kind, order_id), title=title, details=details, channel=channel,
+        entity_type="order", entity_id=order_id, run_id=run_id,
     )  # fmt: skip
 
 
 def resolve_order_task(conn: Connection, kind: str, order_id: int, by: str) -> None:
-    conn.execute(RESOLVE_TASK, {"kind": kind, "key": task_key(kind, order_id), "by": by})
+    resolve_task(conn, kind=kind, key=task_key(kind, order_id), by=by)
 
 
 async def each_order(
