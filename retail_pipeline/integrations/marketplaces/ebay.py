@@ -8,7 +8,7 @@ if eBay answers 401 (a token can die early), once per request.
 Calls are a budget: eBay caps calls per app per day (a new production app: 5,000). Every HTTP request
 (retries and token renewals included) is counted before it is sent; one that would exceed the budget
 raises `BudgetExhausted` without sending, and so does a 429 whose Retry-After is too long to wait out
-(eBay saying the day's quota is gone). Retries (tenacity, exponential backoff with jitter, honouring
+(eBay saying the day's quota is gone). Retries (`integrations.retrying`: exponential backoff with jitter, honouring
 Retry-After) cover 429, 5xx, timeouts, dropped connections and unreadable bodies; any other error is
 eBay's `{"errors": [...]}` turned into `ChannelError(retryable=False)` with the errors as `details`.
 
@@ -46,16 +46,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from retail_pipeline.domain.launchlock import is_valid_gtin, normalise_gtin
 from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
 from .base import (
@@ -210,12 +204,9 @@ class DailyCallBudget:
             self._used = self.limit
 
 
-class _Transient(Exception):
-    """Worth retrying; `wait` is what the server asked for (Retry-After)."""
-
-    def __init__(self, reason: str, *, status: int | None = None, wait: float | None = None):
-        super().__init__(reason)
-        self.status, self.wait = status, wait
+def _maybe_sent(error: httpx.TransportError) -> bool:
+    """Whether a request that failed in transit may have reached eBay (not for a failed connect)."""
+    return not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 @dataclass(frozen=True)
@@ -351,7 +342,7 @@ class EbayClient(ChannelClient):
                     "/identity/v1/oauth2/token", data=form, headers={"Authorization": self._basic}
                 )
             except httpx.TransportError as error:
-                raise _Transient(type(error).__name__) from error
+                raise Transient(type(error).__name__, ambiguous=_maybe_sent(error)) from error
             self._raise_for_transient(response)
             body = self._json(response)
             if response.status_code != 200:
@@ -373,9 +364,11 @@ class EbayClient(ChannelClient):
             if wait is not None and wait > self.settings.max_retry_after_seconds:
                 self._budget.exhaust()  # eBay's daily quota: nothing to gain by waiting here
                 raise BudgetExhausted(self.channel, self._budget.snapshot())
-            raise _Transient("HTTP 429", status=429, wait=wait)
+            raise Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
         if status == 408 or status >= 500:
-            raise _Transient(f"HTTP {status}", status=status, wait=retry_after_seconds(response))
+            raise Transient(
+                f"HTTP {status}", ambiguous=True, status=status, wait=retry_after_seconds(response)
+            )
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
@@ -386,7 +379,7 @@ class EbayClient(ChannelClient):
         except ValueError:
             if response.status_code >= 400:
                 return None
-            raise _Transient("unreadable response body", status=response.status_code) from None
+            raise Transient("unreadable response body", ambiguous=True, status=response.status_code) from None
 
     async def _send(
         self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None
@@ -402,38 +395,29 @@ class EbayClient(ChannelClient):
             try:
                 response = await self._http.request(method, url, json=json, params=params, headers=headers)
             except httpx.TransportError as error:
-                raise _Transient(type(error).__name__) from error
+                raise Transient(type(error).__name__, ambiguous=_maybe_sent(error)) from error
             if response.status_code != 401:
                 break
         self._raise_for_transient(response)
         return response
 
-    def _wait(self, state: RetryCallState) -> float:
-        settings = self.settings
-        backoff = wait_exponential_jitter(
-            initial=settings.backoff_initial_seconds,
-            max=settings.backoff_max_seconds,
-            jitter=settings.backoff_initial_seconds,
-        )(state)
-        error = state.outcome.exception() if state.outcome else None
-        return max(backoff, error.wait or 0) if isinstance(error, _Transient) else backoff
-
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        attempts = self.settings.max_attempts
+        """Every eBay call here is safe to repeat as it stands (see the module docstring), so attempts
+        need not know whether an earlier one may have acted."""
+        settings = self.settings
         try:
-            async for retry in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
-                reraise=True,
-            ):
-                with retry:
-                    return await attempt()
-        except _Transient as error:
+            return await retry_transient(
+                lambda _after_ambiguous: attempt(),
+                max_attempts=settings.max_attempts,
+                backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+            )
+        except Transient as error:
             raise ChannelError(
-                self.channel, f"{error} after {attempts} attempts", status=error.status, retryable=True
+                self.channel,
+                f"{error} after {settings.max_attempts} attempts",
+                status=error.status,
+                retryable=True,
             ) from error
-        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
 
     async def _call(
         self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None

@@ -6,7 +6,7 @@ HTTP request (retries included) is counted before it is sent, and a call that wo
 raises `BudgetExhausted` without sending. A 429 with no Retry-After is Trade Me saying the hour is
 used up (it documents no Retry-After), so the budget is marked spent until the next hour.
 
-Retries (tenacity, exponential backoff with jitter) cover 5xx, timeouts, dropped connections,
+Retries (`integrations.retrying`: exponential backoff with jitter) cover 5xx, timeouts, dropped connections,
 unreadable bodies and 429s that do carry a Retry-After; never business failures (`Success: false`)
 or other 4xx, which raise `ChannelError(retryable=False)` with the response as `details`. A retry
 after an attempt that may have reached Trade Me (a 5xx, a read timeout, a cut-off body) first asks
@@ -38,15 +38,9 @@ import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
 from .base import BudgetExhausted, CallBudget, ChannelClient, ChannelError, ListingDraft, Photo, RemoteListing
@@ -192,14 +186,6 @@ class SoldItem:
     raw: dict[str, Any]
 
 
-class _Transient(Exception):
-    """Worth retrying. `ambiguous`: the request may have been carried out even so."""
-
-    def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
-        super().__init__(reason)
-        self.ambiguous, self.status, self.wait = ambiguous, status, wait
-
-
 def parse_tm_date(value: str) -> datetime:
     """Trade Me's ``/Date(ms)/`` (an optional ``+hhmm`` offset is for display only) or ISO 8601."""
     if match := _DATE.fullmatch(value):
@@ -302,9 +288,9 @@ class TradeMeClient(ChannelClient):
         try:
             response = await self._http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:  # never reached Trade Me
-            raise _Transient(type(error).__name__, ambiguous=False) from error
+            raise Transient(type(error).__name__, ambiguous=False) from error
         except httpx.TransportError as error:
-            raise _Transient(type(error).__name__, ambiguous=True) from error
+            raise Transient(type(error).__name__, ambiguous=True) from error
         status = response.status_code
         if status == 429:
             wait = retry_after_seconds(response)
@@ -315,9 +301,9 @@ class TradeMeClient(ChannelClient):
                 raise ChannelError(
                     self.channel, f"HTTP 429, Retry-After {wait:.0f}s is too long", status=429, retryable=True
                 )
-            raise _Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
+            raise Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
         if status == 408 or status >= 500:
-            raise _Transient(f"HTTP {status}", ambiguous=True, status=status)
+            raise Transient(f"HTTP {status}", ambiguous=True, status=status)
         body = self._json(response)
         if status >= 400:
             described = body.get("ErrorDescription") if isinstance(body, dict) else None
@@ -336,43 +322,25 @@ class TradeMeClient(ChannelClient):
         except ValueError:
             if response.status_code >= 400:
                 return None
-            raise _Transient(
-                "unreadable response body", ambiguous=True, status=response.status_code
-            ) from None
-
-    def _wait(self, state: RetryCallState) -> float:
-        settings = self.settings
-        backoff = wait_exponential_jitter(
-            initial=settings.backoff_initial_seconds,
-            max=settings.backoff_max_seconds,
-            jitter=settings.backoff_initial_seconds,
-        )(state)
-        error = state.outcome.exception() if state.outcome else None
-        return max(backoff, error.wait or 0) if isinstance(error, _Transient) else backoff
+            raise Transient("unreadable response body", ambiguous=True, status=response.status_code) from None
 
     async def _retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """Runs `attempt(after_ambiguous)` until it succeeds; `after_ambiguous` tells it an earlier
         attempt may have been carried out, so it can ask before acting again."""
-        ambiguous = False
-        attempts = self.settings.max_attempts
+        settings = self.settings
         try:
-            async for retry in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
-                reraise=True,
-            ):
-                with retry:
-                    try:
-                        return await attempt(ambiguous)
-                    except _Transient as error:
-                        ambiguous = ambiguous or error.ambiguous
-                        raise
-        except _Transient as error:
+            return await retry_transient(
+                attempt,
+                max_attempts=settings.max_attempts,
+                backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+            )
+        except Transient as error:
             raise ChannelError(
-                self.channel, f"{error} after {attempts} attempts", status=error.status, retryable=True
+                self.channel,
+                f"{error} after {settings.max_attempts} attempts",
+                status=error.status,
+                retryable=True,
             ) from error
-        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
 
     async def _call(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
