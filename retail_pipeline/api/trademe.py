@@ -2,13 +2,12 @@
 
 Validation sends each draft to Trade Me's Selling/Validate (through the same client and the same
 request builder as publishing) and lists nothing; nothing is written. Every call counts against the
-hourly budget: the sidecar's Trade Me clients share one budget for the life of the app, and a draft
-not checked because it ran out is reported as such, not as invalid.
+hourly budget, which the sidecar shares with the pipeline's runs through the database; a draft not
+checked because it ran out is reported as such, not as invalid.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
@@ -23,26 +22,17 @@ from retail_pipeline.api.auth import require_role
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.defs.listings.publish import _listing_draft
 from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
-from retail_pipeline.integrations.marketplaces.trademe import HourlyCallBudget, TradeMeClient, TradeMeSettings
+from retail_pipeline.integrations.marketplaces.trademe import TradeMeClient, TradeMeSettings
 
 router = APIRouter(prefix="/trademe", tags=["trademe"], dependencies=[Depends(require_role("operator"))])
 MAX_DRAFTS = 200  # one request should not be able to spend the hour's budget
-_budget_lock = threading.Lock()
-
-
-def _shared_budget(request: Request, settings: TradeMeSettings) -> HourlyCallBudget:
-    with _budget_lock:
-        budget = getattr(request.app.state, "trademe_budget", None)
-        if budget is None:
-            budget = request.app.state.trademe_budget = HourlyCallBudget(settings.hourly_call_limit)
-        return budget
 
 
 async def trademe_client(request: Request) -> AsyncIterator[TradeMeClient]:
-    """Dependency: a Trade Me client (TRADEME_* settings) on the app's shared hourly budget."""
+    """Dependency: a Trade Me client (TRADEME_* settings) on the hourly budget in the app's database."""
     settings = TradeMeSettings()
     try:
-        client = TradeMeClient(settings, budget=_shared_budget(request, settings))
+        client = TradeMeClient(settings, budget_engine=db_engine(request))
     except ValueError as missing:  # credentials not configured
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(missing)) from None
     async with client:

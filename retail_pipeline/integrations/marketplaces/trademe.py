@@ -2,8 +2,9 @@
 the orders work needs (sold items, sale status, courier parcels, the account summary).
 
 Calls are a budget: Trade Me allows 1,000 authenticated calls per clock hour per app+member. Every
-HTTP request (retries included) is counted before it is sent, and a call that would exceed the budget
-raises `BudgetExhausted` without sending. A 429 with no Retry-After is Trade Me saying the hour is
+HTTP request (retries included) is taken from the hour's budget before it is sent, and a call that
+would exceed the budget raises `BudgetExhausted` without sending. The budget is shared by every process
+through PostgreSQL (`integrations.budgets`), so runs, sensors and the sidecar draw on one count. A 429 with no Retry-After is Trade Me saying the hour is
 used up (it documents no Retry-After), so the budget is marked spent until the next hour.
 
 Retries (`integrations.retrying`: exponential backoff with jitter) cover 5xx, timeouts, dropped connections,
@@ -25,10 +26,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -38,7 +38,9 @@ import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Engine
 
+from retail_pipeline.integrations.budgets import HOUR, WindowedCallBudget, shared_engine
 from retail_pipeline.integrations.http import retry_after_seconds
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
@@ -114,43 +116,6 @@ class TradeMeSettings(BaseSettings):
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class HourlyCallBudget:
-    """Calls spent in the current clock hour by one app+member. Share one between clients (and
-    sessions) that use the same credentials, so they draw on one budget; `clock` is whose hour
-    counts (the wall clock for the real API, the simulated clock against the simulator)."""
-
-    def __init__(self, limit: int, clock: Callable[[], datetime] = _utc_now):
-        self.limit, self.clock = limit, clock
-        self._hour: datetime | None = None
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def _current_hour(self) -> datetime:
-        hour = self.clock().replace(minute=0, second=0, microsecond=0)
-        if hour != self._hour:
-            self._hour, self._used = hour, 0
-        return hour
-
-    def snapshot(self) -> CallBudget:
-        with self._lock:
-            hour = self._current_hour()
-            return CallBudget(self.limit, self._used, (hour + timedelta(hours=1)).isoformat())
-
-    def try_spend(self) -> bool:
-        with self._lock:
-            self._current_hour()
-            if self._used >= self.limit:
-                return False
-            self._used += 1
-            return True
-
-    def exhaust(self) -> None:
-        """Trade Me says the hour is used up (other clients may have spent it)."""
-        with self._lock:
-            self._current_hour()
-            self._used = self.limit
 
 
 @dataclass(frozen=True)
@@ -245,11 +210,13 @@ class TradeMeClient(ChannelClient):
         settings: TradeMeSettings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        budget: HourlyCallBudget | None = None,
+        budget: WindowedCallBudget | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        budget_engine: Engine | None = None,
     ):
-        """`transport` lets tests run in-process; `budget` shares one hourly budget between clients;
-        `clock` (when no budget is given) decides the hour, e.g. the simulated clock."""
+        """`transport` lets tests run in-process; `budget` is the hourly budget to draw on, else one
+        kept in `budget_engine` (default: the configured database; none configured: this process
+        only) whose hour is `clock`'s, e.g. the simulated clock."""
         self.settings = settings or TradeMeSettings()
         base_url, (consumer_key, consumer_secret, token, token_secret) = self.settings.endpoint()
         self.base_url = base_url
@@ -260,7 +227,13 @@ class TradeMeClient(ChannelClient):
             resource_owner_secret=token_secret,
             signature_method=self.settings.signature_method,
         )
-        self._budget = budget or HourlyCallBudget(self.settings.hourly_call_limit, clock)
+        self._budget = budget or WindowedCallBudget(
+            self.channel,
+            self.settings.hourly_call_limit,
+            HOUR,
+            clock=clock,
+            engine=budget_engine or shared_engine(),
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=self.settings.timeout_seconds, transport=transport
         )
@@ -280,7 +253,7 @@ class TradeMeClient(ChannelClient):
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         """One HTTP request, counted and freshly signed (a new nonce each time), its outcome classified."""
-        if not self._budget.try_spend():
+        if not await self._budget.spend():
             raise BudgetExhausted(self.channel, self._budget.snapshot())
         request = self._http.build_request(method, path, json=json, params=params)
         _, signed, _ = self._oauth.sign(str(request.url), method)
