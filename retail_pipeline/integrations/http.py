@@ -171,9 +171,9 @@ class PoliteClient:
                 backoff=exponential_backoff(policy.backoff_initial_seconds, policy.backoff_max_seconds),
             )
         except Transient as error:
-            raise FetchError(
-                url, f"{error.reason} after {policy.max_attempts} attempts", error.status
-            ) from error
+            # Chained to what went wrong (e.g. the httpx.TransportError): callers tell outages by it.
+            reason = f"{error.reason} after {policy.max_attempts} attempts"
+            raise FetchError(url, reason, error.status) from error.__cause__ or error
         if response.status_code == 304:
             return Fetched(url, 304, b"", response.headers, not_modified=True)
         if response.status_code >= 400:
