@@ -295,7 +295,7 @@ def run_acceptance(engine: Engine, order_sources: OrderSourcesResource, **kwargs
         return asyncio.run(Acceptor(engine, order_sources, **kwargs).run(channels))
 
 
-@dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"})
+@dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"}, pool="channel_order_apis")
 def order_acceptance(
     context: dg.AssetExecutionContext,
     db: DatabaseResource,

@@ -56,6 +56,7 @@ def sync_orders(engine: Any, sources: OrderSourcesResource, channel: str, window
     group_name="orders",
     kinds={"postgres"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    pool="channel_order_apis",
 )
 def marketplace_orders(
     context: dg.AssetExecutionContext, db: DatabaseResource, order_sources: OrderSourcesResource
@@ -84,6 +85,7 @@ def marketplace_orders(
     deps=[marketplace_orders],
     group_name="orders",
     kinds={"postgres"},
+    pool="channel_order_apis",
 )
 def channel_stock(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
