@@ -48,7 +48,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
-from retail_pipeline.domain.launchlock import is_valid_gtin, normalise_gtin
+from retail_pipeline.domain.products import gtin_digits, is_valid_gtin
 from retail_pipeline.integrations.budgets import DAY, WindowedCallBudget, shared_engine
 from retail_pipeline.integrations.http import retry_after_seconds
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
@@ -212,7 +212,7 @@ def _aspects(draft: ListingDraft) -> dict[str, list[str]]:
 
 def _gtin_code(gtin: str) -> str:
     """A GTIN in eBay's terms: leading zeros past 12 digits dropped (GTIN-14/13 padding of a UPC-A)."""
-    code = normalise_gtin(gtin)
+    code = gtin_digits(gtin)
     while len(code) > 12 and code.startswith("0"):
         code = code[1:]
     return code
