@@ -3,18 +3,20 @@
 
 Validation sends each draft to the channel's own validation (through the same client and the same
 request builder as publishing) and lists nothing; nothing is written. Every call counts against the
-channel's call budget, and a draft not checked because it ran out is reported as such, not as invalid.
-The account summary is there for channels whose client can give one.
+channel's call budget, which the sidecar shares with the pipeline's runs through the database; a
+draft not checked because it ran out is reported as such, not as invalid. The account summary is
+there for channels whose client can give one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
@@ -42,11 +44,13 @@ def listing_channel(channel: str) -> Channel:
 
 
 async def channel_client(
-    plugin: Annotated[Channel, Depends(listing_channel)],
+    request: Request, plugin: Annotated[Channel, Depends(listing_channel)]
 ) -> AsyncIterator[ChannelClient]:
-    """Dependency: the channel's client (its own settings from the environment)."""
+    """Dependency: the channel's client (its own settings from the environment), drawing on the call
+    budget in the app's database where the channel keeps one."""
+    shared = "budget_engine" in inspect.signature(plugin.client_class()).parameters
     try:
-        client = plugin.new_client()
+        client = plugin.new_client(**({"budget_engine": db_engine(request)} if shared else {}))
     except (ValueError, ChannelError) as missing:  # credentials not configured
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(missing)) from None
     async with client:

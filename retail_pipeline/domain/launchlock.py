@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_valid
 
 from retail_pipeline.domain import pricing
 from retail_pipeline.domain.pricing import PricingPolicy
+from retail_pipeline.domain.products import gtin_digits, is_valid_gtin
 
 # Bump when a rule's meaning changes: stored verdicts with another version are re-written.
 RULES_VERSION = "launchlock-1"
@@ -301,7 +302,7 @@ def check_gtin(product: ProductFacts, config: LaunchLockConfig) -> RuleResult:
         return _pass("gtin", "no GTIN given")
     if not is_valid_gtin(product.gtin):
         return _fail("gtin", f"GTIN {product.gtin!r} is not a valid GTIN-8/12/13/14", gtin=product.gtin)
-    return _pass("gtin", "GTIN check digit is valid", gtin=normalise_gtin(product.gtin))
+    return _pass("gtin", "GTIN check digit is valid", gtin=gtin_digits(product.gtin))
 
 
 def check_not_removed(product: ProductFacts, config: LaunchLockConfig) -> RuleResult:
@@ -403,16 +404,3 @@ def banned_words_in(text: str, words: tuple[str, ...]) -> list[str]:
     if pattern is None:
         return []
     return [_SPACE.sub(" ", m.group(0).lower()) for m in pattern.finditer(text)]
-
-
-def normalise_gtin(code: str) -> str:
-    return re.sub(r"[\s-]", "", code)
-
-
-def is_valid_gtin(code: str) -> bool:
-    """GS1 mod-10 check digit over GTIN-8, -12 (UPC-A), -13 (EAN) and -14; spaces and dashes ignored."""
-    digits = normalise_gtin(code)
-    if not (digits.isascii() and digits.isdigit() and len(digits) in (8, 12, 13, 14)):
-        return False
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-    return -total % 10 == int(digits[-1])

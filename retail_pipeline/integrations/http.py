@@ -19,13 +19,8 @@ import httpx
 from aiolimiter import AsyncLimiter
 from protego import Protego
 from pydantic import BaseModel, Field
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 
 DEFAULT_USER_AGENT = (
     "retail-pipeline/0.1 (+https://github.com/retail-pipeline/retail_pipeline; catalogue sync)"
@@ -58,12 +53,6 @@ class FetchError(Exception):
         self.url = url
         self.reason = reason
         self.status = status
-
-
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
 
 
 @dataclass(frozen=True)
@@ -174,25 +163,17 @@ class PoliteClient:
             headers["If-Modified-Since"] = last_modified
         if accept:
             headers["Accept"] = accept
+        policy = self.policy
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.policy.max_attempts),
-                wait=self._wait,
-                retry=retry_if_exception(lambda e: isinstance(e, _Retryable | httpx.TransportError)),
-                reraise=True,
-            ):
-                with attempt:
-                    response = await self._send(host, url, headers)
-        except _Retryable as error:
-            raise FetchError(
-                url,
-                f"HTTP {error.response.status_code} after {self.policy.max_attempts} attempts",
-                error.response.status_code,
-            ) from error
-        except httpx.TransportError as error:
-            raise FetchError(
-                url, f"{type(error).__name__} after {self.policy.max_attempts} attempts"
-            ) from error
+            response = await retry_transient(
+                lambda _after_ambiguous: self._send(host, url, headers),
+                max_attempts=policy.max_attempts,
+                backoff=exponential_backoff(policy.backoff_initial_seconds, policy.backoff_max_seconds),
+            )
+        except Transient as error:
+            # Chained to what went wrong (e.g. the httpx.TransportError): callers tell outages by it.
+            reason = f"{error.reason} after {policy.max_attempts} attempts"
+            raise FetchError(url, reason, error.status) from error.__cause__ or error
         if response.status_code == 304:
             return Fetched(url, 304, b"", response.headers, not_modified=True)
         if response.status_code >= 400:
@@ -200,33 +181,20 @@ class PoliteClient:
         return Fetched(str(response.url), response.status_code, response.content, response.headers)
 
     async def _send(self, host: _Host, url: str, headers: dict[str, str]) -> httpx.Response:
+        """One attempt; `Transient` for what another may fix (GETs: never ambiguous)."""
         async with self._slots, host.limiter:
             self.requests_made += 1
-            response = await self._client.get(url, headers=headers)
-        if response.status_code in RETRYABLE_STATUS:
+            try:
+                response = await self._client.get(url, headers=headers)
+            except httpx.TransportError as error:
+                raise Transient(type(error).__name__, ambiguous=False) from error
+        status = response.status_code
+        if status in RETRYABLE_STATUS:
             wait = retry_after_seconds(response)
             if wait is not None and wait > self.policy.max_retry_after_seconds:
-                raise FetchError(
-                    url,
-                    f"HTTP {response.status_code}, Retry-After {wait:.0f}s is too long",
-                    response.status_code,
-                )
-            raise _Retryable(response)
+                raise FetchError(url, f"HTTP {status}, Retry-After {wait:.0f}s is too long", status)
+            raise Transient(f"HTTP {status}", ambiguous=False, status=status, wait=wait)
         return response
-
-    def _wait(self, state: RetryCallState) -> float:
-        policy = self.policy
-        backoff = wait_exponential_jitter(
-            initial=policy.backoff_initial_seconds,
-            max=policy.backoff_max_seconds,
-            jitter=policy.backoff_initial_seconds,
-        )(state)
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable):
-            retry_after = retry_after_seconds(error.response)
-            if retry_after is not None:
-                return max(backoff, retry_after)
-        return backoff
 
     def _site_of(self, url: str) -> str:
         if self.site_root and (url == self.site_root or url.startswith(self.site_root + "/")):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from retail_pipeline.integrations.llm.resource import PLACEHOLDER_API_KEY, SIMULATOR_API_KEY, Endpoint
+from retail_pipeline.integrations.llm.endpoint import PLACEHOLDER_API_KEY, SIMULATOR_API_KEY, Endpoint
 
 from retail_pipeline.defs.resources import LLMResource
 from retail_pipeline.domain.enrichment import EnrichmentInput

@@ -6,9 +6,10 @@ auth, `POST /identity/v1/oauth2/token`); it lives two hours and is renewed a min
 if eBay answers 401 (a token can die early), once per request.
 
 Calls are a budget: eBay caps calls per app per day (a new production app: 5,000). Every HTTP request
-(retries and token renewals included) is counted before it is sent; one that would exceed the budget
-raises `BudgetExhausted` without sending, and so does a 429 whose Retry-After is too long to wait out
-(eBay saying the day's quota is gone). Retries (tenacity, exponential backoff with jitter, honouring
+(retries and token renewals included) is taken from the day's budget, shared by every process through
+PostgreSQL (`integrations.budgets`), before it is sent; one that would exceed it raises
+`BudgetExhausted` without sending, and so does a 429 whose Retry-After is too long to wait out
+(eBay saying the day's quota is gone). Retries (`integrations.retrying`: exponential backoff with jitter, honouring
 Retry-After) cover 429, 5xx, timeouts, dropped connections and unreadable bodies; any other error is
 eBay's `{"errors": [...]}` turned into `ChannelError(retryable=False)` with the errors as `details`.
 
@@ -35,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -46,15 +46,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from sqlalchemy import Engine
 
-from retail_pipeline.domain.launchlock import is_valid_gtin, normalise_gtin
+from retail_pipeline.domain.products import gtin_digits, is_valid_gtin
+from retail_pipeline.integrations.budgets import DAY, WindowedCallBudget, shared_engine
 from retail_pipeline.integrations.http import retry_after_seconds
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
@@ -66,6 +61,7 @@ from retail_pipeline.integrations.marketplaces.base import (
     RemoteListing,
     RemoteState,
 )
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
 EBAY_API = "https://api.ebay.com"
@@ -173,48 +169,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class DailyCallBudget:
-    """Calls spent in the current UTC day by one app. Share one between clients that use the same
-    app; `clock` is whose day counts (the wall clock for eBay, the simulated clock for the simulator)."""
-
-    def __init__(self, limit: int, clock: Callable[[], datetime] = _utc_now):
-        self.limit, self.clock = limit, clock
-        self._day: datetime | None = None
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def _today(self) -> datetime:
-        day = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        if day != self._day:
-            self._day, self._used = day, 0
-        return day
-
-    def snapshot(self) -> CallBudget:
-        with self._lock:
-            day = self._today()  # first: a new day resets the count
-            return CallBudget(self.limit, self._used, (day + timedelta(days=1)).isoformat())
-
-    def try_spend(self) -> bool:
-        with self._lock:
-            self._today()
-            if self._used >= self.limit:
-                return False
-            self._used += 1
-            return True
-
-    def exhaust(self) -> None:
-        """eBay says the day's quota is gone (other clients of the app may have spent it)."""
-        with self._lock:
-            self._today()
-            self._used = self.limit
-
-
-class _Transient(Exception):
-    """Worth retrying; `wait` is what the server asked for (Retry-After)."""
-
-    def __init__(self, reason: str, *, status: int | None = None, wait: float | None = None):
-        super().__init__(reason)
-        self.status, self.wait = status, wait
+def _maybe_sent(error: httpx.TransportError) -> bool:
+    """Whether a request that failed in transit may have reached eBay (not for a failed connect)."""
+    return not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 @dataclass(frozen=True)
@@ -254,7 +211,7 @@ def _aspects(draft: ListingDraft) -> dict[str, list[str]]:
 
 def _gtin_code(gtin: str) -> str:
     """A GTIN in eBay's terms: leading zeros past 12 digits dropped (GTIN-14/13 padding of a UPC-A)."""
-    code = normalise_gtin(gtin)
+    code = gtin_digits(gtin)
     while len(code) > 12 and code.startswith("0"):
         code = code[1:]
     return code
@@ -299,11 +256,13 @@ class EbayClient(ChannelClient):
         settings: EbaySettings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        budget: DailyCallBudget | None = None,
+        budget: WindowedCallBudget | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        budget_engine: Engine | None = None,
     ):
-        """`transport` lets tests run in-process; `budget` shares one daily budget between clients;
-        `clock` decides token expiry and (when no budget is given) the day, e.g. the simulated clock."""
+        """`transport` lets tests run in-process; `budget` is the daily budget to draw on, else one
+        kept in `budget_engine` (default: the configured database; none configured: this process
+        only); `clock` decides token expiry and that budget's day, e.g. the simulated clock."""
         self.settings = settings or EbaySettings()
         base_url, credentials, account = self.settings.endpoint()
         self.base_url, self.account, self.clock = base_url, account, clock
@@ -312,7 +271,13 @@ class EbayClient(ChannelClient):
         self.marketplace_id = self.settings.marketplace_id
         self.currency, language, self._site = MARKETPLACES[self.marketplace_id]
         self.content_language = self.settings.content_language or language
-        self._budget = budget or DailyCallBudget(self.settings.daily_call_limit, clock)
+        self._budget = budget or WindowedCallBudget(
+            self.channel,
+            self.settings.daily_call_limit,
+            DAY,
+            clock=clock,
+            engine=budget_engine or shared_engine(),
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=self.settings.timeout_seconds, transport=transport
         )
@@ -327,8 +292,8 @@ class EbayClient(ChannelClient):
 
     # --- the wire
 
-    def _spend(self) -> None:
-        if not self._budget.try_spend():
+    async def _spend(self) -> None:
+        if not await self._budget.spend():
             raise BudgetExhausted(self.channel, self._budget.snapshot())
 
     async def _access_token(self, refused: str | None = None) -> str:
@@ -344,13 +309,13 @@ class EbayClient(ChannelClient):
         form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token, "scope": SCOPES}
 
         async def attempt() -> _Token:
-            self._spend()
+            await self._spend()
             try:
                 response = await self._http.post(
                     "/identity/v1/oauth2/token", data=form, headers={"Authorization": self._basic}
                 )
             except httpx.TransportError as error:
-                raise _Transient(type(error).__name__) from error
+                raise Transient(type(error).__name__, ambiguous=_maybe_sent(error)) from error
             self._raise_for_transient(response)
             body = self._json(response)
             if response.status_code != 200:
@@ -372,9 +337,11 @@ class EbayClient(ChannelClient):
             if wait is not None and wait > self.settings.max_retry_after_seconds:
                 self._budget.exhaust()  # eBay's daily quota: nothing to gain by waiting here
                 raise BudgetExhausted(self.channel, self._budget.snapshot())
-            raise _Transient("HTTP 429", status=429, wait=wait)
+            raise Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
         if status == 408 or status >= 500:
-            raise _Transient(f"HTTP {status}", status=status, wait=retry_after_seconds(response))
+            raise Transient(
+                f"HTTP {status}", ambiguous=True, status=status, wait=retry_after_seconds(response)
+            )
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
@@ -385,7 +352,7 @@ class EbayClient(ChannelClient):
         except ValueError:
             if response.status_code >= 400:
                 return None
-            raise _Transient("unreadable response body", status=response.status_code) from None
+            raise Transient("unreadable response body", ambiguous=True, status=response.status_code) from None
 
     async def _send(
         self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None
@@ -397,42 +364,33 @@ class EbayClient(ChannelClient):
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if json is not None:
                 headers["Content-Language"] = self.content_language
-            self._spend()
+            await self._spend()
             try:
                 response = await self._http.request(method, url, json=json, params=params, headers=headers)
             except httpx.TransportError as error:
-                raise _Transient(type(error).__name__) from error
+                raise Transient(type(error).__name__, ambiguous=_maybe_sent(error)) from error
             if response.status_code != 401:
                 break
         self._raise_for_transient(response)
         return response
 
-    def _wait(self, state: RetryCallState) -> float:
-        settings = self.settings
-        backoff = wait_exponential_jitter(
-            initial=settings.backoff_initial_seconds,
-            max=settings.backoff_max_seconds,
-            jitter=settings.backoff_initial_seconds,
-        )(state)
-        error = state.outcome.exception() if state.outcome else None
-        return max(backoff, error.wait or 0) if isinstance(error, _Transient) else backoff
-
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        attempts = self.settings.max_attempts
+        """Every eBay call here is safe to repeat as it stands (see the module docstring), so attempts
+        need not know whether an earlier one may have acted."""
+        settings = self.settings
         try:
-            async for retry in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
-                reraise=True,
-            ):
-                with retry:
-                    return await attempt()
-        except _Transient as error:
+            return await retry_transient(
+                lambda _after_ambiguous: attempt(),
+                max_attempts=settings.max_attempts,
+                backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+            )
+        except Transient as error:
             raise ChannelError(
-                self.channel, f"{error} after {attempts} attempts", status=error.status, retryable=True
+                self.channel,
+                f"{error} after {settings.max_attempts} attempts",
+                status=error.status,
+                retryable=True,
             ) from error
-        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
 
     async def _call(
         self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None

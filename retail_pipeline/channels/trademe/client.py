@@ -2,11 +2,12 @@
 the orders work needs (sold items, sale status, courier parcels, the account summary).
 
 Calls are a budget: Trade Me allows 1,000 authenticated calls per clock hour per app+member. Every
-HTTP request (retries included) is counted before it is sent, and a call that would exceed the budget
-raises `BudgetExhausted` without sending. A 429 with no Retry-After is Trade Me saying the hour is
+HTTP request (retries included) is taken from the hour's budget before it is sent, and a call that
+would exceed the budget raises `BudgetExhausted` without sending. The budget is shared by every process
+through PostgreSQL (`integrations.budgets`), so runs, sensors and the sidecar draw on one count. A 429 with no Retry-After is Trade Me saying the hour is
 used up (it documents no Retry-After), so the budget is marked spent until the next hour.
 
-Retries (tenacity, exponential backoff with jitter) cover 5xx, timeouts, dropped connections,
+Retries (`integrations.retrying`: exponential backoff with jitter) cover 5xx, timeouts, dropped connections,
 unreadable bodies and 429s that do carry a Retry-After; never business failures (`Success: false`)
 or other 4xx, which raise `ChannelError(retryable=False)` with the response as `details`. A retry
 after an attempt that may have reached Trade Me (a 5xx, a read timeout, a cut-off body) first asks
@@ -25,10 +26,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -38,14 +38,9 @@ import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from sqlalchemy import Engine
 
+from retail_pipeline.integrations.budgets import HOUR, WindowedCallBudget, shared_engine
 from retail_pipeline.integrations.http import retry_after_seconds
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
@@ -56,6 +51,7 @@ from retail_pipeline.integrations.marketplaces.base import (
     Photo,
     RemoteListing,
 )
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
 TRADEME_API = "https://api.trademe.co.nz"
@@ -129,43 +125,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class HourlyCallBudget:
-    """Calls spent in the current clock hour by one app+member. Share one between clients (and
-    sessions) that use the same credentials, so they draw on one budget; `clock` is whose hour
-    counts (the wall clock for the real API, the simulated clock against the simulator)."""
-
-    def __init__(self, limit: int, clock: Callable[[], datetime] = _utc_now):
-        self.limit, self.clock = limit, clock
-        self._hour: datetime | None = None
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def _current_hour(self) -> datetime:
-        hour = self.clock().replace(minute=0, second=0, microsecond=0)
-        if hour != self._hour:
-            self._hour, self._used = hour, 0
-        return hour
-
-    def snapshot(self) -> CallBudget:
-        with self._lock:
-            hour = self._current_hour()
-            return CallBudget(self.limit, self._used, (hour + timedelta(hours=1)).isoformat())
-
-    def try_spend(self) -> bool:
-        with self._lock:
-            self._current_hour()
-            if self._used >= self.limit:
-                return False
-            self._used += 1
-            return True
-
-    def exhaust(self) -> None:
-        """Trade Me says the hour is used up (other clients may have spent it)."""
-        with self._lock:
-            self._current_hour()
-            self._used = self.limit
-
-
 @dataclass(frozen=True)
 class AccountSummary:
     member_id: int
@@ -197,14 +156,6 @@ class SoldItem:
     buyer_email: str | None
     delivery_address: dict[str, Any] | None
     raw: dict[str, Any]
-
-
-class _Transient(Exception):
-    """Worth retrying. `ambiguous`: the request may have been carried out even so."""
-
-    def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
-        super().__init__(reason)
-        self.ambiguous, self.status, self.wait = ambiguous, status, wait
 
 
 def parse_tm_date(value: str) -> datetime:
@@ -266,11 +217,13 @@ class TradeMeClient(ChannelClient):
         settings: TradeMeSettings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        budget: HourlyCallBudget | None = None,
+        budget: WindowedCallBudget | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        budget_engine: Engine | None = None,
     ):
-        """`transport` lets tests run in-process; `budget` shares one hourly budget between clients;
-        `clock` (when no budget is given) decides the hour, e.g. the simulated clock."""
+        """`transport` lets tests run in-process; `budget` is the hourly budget to draw on, else one
+        kept in `budget_engine` (default: the configured database; none configured: this process
+        only) whose hour is `clock`'s, e.g. the simulated clock."""
         self.settings = settings or TradeMeSettings()
         base_url, (consumer_key, consumer_secret, token, token_secret) = self.settings.endpoint()
         self.base_url = base_url
@@ -281,7 +234,13 @@ class TradeMeClient(ChannelClient):
             resource_owner_secret=token_secret,
             signature_method=self.settings.signature_method,
         )
-        self._budget = budget or HourlyCallBudget(self.settings.hourly_call_limit, clock)
+        self._budget = budget or WindowedCallBudget(
+            self.channel,
+            self.settings.hourly_call_limit,
+            HOUR,
+            clock=clock,
+            engine=budget_engine or shared_engine(),
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=self.settings.timeout_seconds, transport=transport
         )
@@ -301,7 +260,7 @@ class TradeMeClient(ChannelClient):
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         """One HTTP request, counted and freshly signed (a new nonce each time), its outcome classified."""
-        if not self._budget.try_spend():
+        if not await self._budget.spend():
             raise BudgetExhausted(self.channel, self._budget.snapshot())
         request = self._http.build_request(method, path, json=json, params=params)
         _, signed, _ = self._oauth.sign(str(request.url), method)
@@ -309,9 +268,9 @@ class TradeMeClient(ChannelClient):
         try:
             response = await self._http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:  # never reached Trade Me
-            raise _Transient(type(error).__name__, ambiguous=False) from error
+            raise Transient(type(error).__name__, ambiguous=False) from error
         except httpx.TransportError as error:
-            raise _Transient(type(error).__name__, ambiguous=True) from error
+            raise Transient(type(error).__name__, ambiguous=True) from error
         status = response.status_code
         if status == 429:
             wait = retry_after_seconds(response)
@@ -322,9 +281,9 @@ class TradeMeClient(ChannelClient):
                 raise ChannelError(
                     self.channel, f"HTTP 429, Retry-After {wait:.0f}s is too long", status=429, retryable=True
                 )
-            raise _Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
+            raise Transient("HTTP 429", ambiguous=False, status=429, wait=wait)
         if status == 408 or status >= 500:
-            raise _Transient(f"HTTP {status}", ambiguous=True, status=status)
+            raise Transient(f"HTTP {status}", ambiguous=True, status=status)
         body = self._json(response)
         if status >= 400:
             described = body.get("ErrorDescription") if isinstance(body, dict) else None
@@ -343,43 +302,25 @@ class TradeMeClient(ChannelClient):
         except ValueError:
             if response.status_code >= 400:
                 return None
-            raise _Transient(
-                "unreadable response body", ambiguous=True, status=response.status_code
-            ) from None
-
-    def _wait(self, state: RetryCallState) -> float:
-        settings = self.settings
-        backoff = wait_exponential_jitter(
-            initial=settings.backoff_initial_seconds,
-            max=settings.backoff_max_seconds,
-            jitter=settings.backoff_initial_seconds,
-        )(state)
-        error = state.outcome.exception() if state.outcome else None
-        return max(backoff, error.wait or 0) if isinstance(error, _Transient) else backoff
+            raise Transient("unreadable response body", ambiguous=True, status=response.status_code) from None
 
     async def _retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """Runs `attempt(after_ambiguous)` until it succeeds; `after_ambiguous` tells it an earlier
         attempt may have been carried out, so it can ask before acting again."""
-        ambiguous = False
-        attempts = self.settings.max_attempts
+        settings = self.settings
         try:
-            async for retry in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
-                reraise=True,
-            ):
-                with retry:
-                    try:
-                        return await attempt(ambiguous)
-                    except _Transient as error:
-                        ambiguous = ambiguous or error.ambiguous
-                        raise
-        except _Transient as error:
+            return await retry_transient(
+                attempt,
+                max_attempts=settings.max_attempts,
+                backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+            )
+        except Transient as error:
             raise ChannelError(
-                self.channel, f"{error} after {attempts} attempts", status=error.status, retryable=True
+                self.channel,
+                f"{error} after {settings.max_attempts} attempts",
+                status=error.status,
+                retryable=True,
             ) from error
-        raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
 
     async def _call(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None

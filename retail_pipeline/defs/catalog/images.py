@@ -232,6 +232,7 @@ async def _download(
     deps=[dg.AssetKey("supplier_products")],
     group_name="catalog",
     kinds={"postgres"},
+    pool="supplier_web",
 )
 def product_images(context: dg.AssetExecutionContext, db: DatabaseResource) -> dg.MaterializeResult:
     """Downloads the supplier's product images not held yet and stores each once by sha256 under

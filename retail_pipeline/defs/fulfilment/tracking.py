@@ -248,7 +248,12 @@ class TrackingUpdatesConfig(dg.Config):
     concurrency: int = 4  # orders in flight at once across the channels
 
 
-@dg.asset(group_name="fulfilment", kinds={"postgres"}, deps=[dg.AssetKey("shipping_labels")])
+@dg.asset(
+    group_name="fulfilment",
+    kinds={"postgres"},
+    deps=[dg.AssetKey("shipping_labels")],
+    pool="channel_order_apis",
+)
 def tracking_updates(
     context: dg.AssetExecutionContext,
     config: TrackingUpdatesConfig,

@@ -33,6 +33,7 @@ def media_signer():
     deps=[dg.AssetKey("listing_drafts")],
     group_name="listings",
     kinds={"postgres"},
+    pool="channel_listing_apis",
 )
 def channel_listings(
     context: dg.AssetExecutionContext,

@@ -478,7 +478,7 @@ def launchpad_command(config: OperatorCommandConfig) -> BaseModel:
     return TypeAdapter(CommandRequest).validate_python(body)
 
 
-@dg.op(tags={"retail/area": "listings"})
+@dg.op(tags={"retail/area": "listings"}, pool="channel_listing_apis")
 def execute_operator_command(
     context: dg.OpExecutionContext,
     config: OperatorCommandConfig,

@@ -160,6 +160,7 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
     deps=[dg.AssetKey("channel_listings")],
     group_name="listings",
     kinds={"postgres"},
+    pool="channel_listing_apis",
 )
 def listing_state(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource

@@ -50,7 +50,9 @@ def _cursor(value: datetime | None) -> str:
     return value.isoformat() if value else "start"
 
 
-@dg.asset(partitions_def=message_channels, group_name="messages", kinds={"postgres"})
+@dg.asset(
+    partitions_def=message_channels, group_name="messages", kinds={"postgres"}, pool="channel_message_apis"
+)
 def customer_messages(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
@@ -70,6 +72,7 @@ def customer_messages(
     deps=[customer_messages],
     group_name="messages",
     kinds={"postgres"},
+    pool="channel_message_apis",
 )
 def auto_replies(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource

@@ -283,7 +283,7 @@ def run_acceptance(engine: Engine, channels: ChannelsResource, **kwargs: Any) ->
         return asyncio.run(Acceptor(engine, channels, **kwargs).run(channel_names("acceptance")))
 
 
-@dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"})
+@dg.asset(deps=[marketplace_orders], group_name="orders", kinds={"postgres"}, pool="channel_order_apis")
 def order_acceptance(
     context: dg.AssetExecutionContext,
     db: DatabaseResource,

@@ -43,6 +43,7 @@ def sync_orders(engine: Any, sources: ChannelsResource, channel: str, window: Wi
     group_name="orders",
     kinds={"postgres"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    pool="channel_order_apis",
 )
 def marketplace_orders(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
@@ -71,6 +72,7 @@ def marketplace_orders(
     deps=[marketplace_orders],
     group_name="orders",
     kinds={"postgres"},
+    pool="channel_order_apis",
 )
 def channel_stock(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource

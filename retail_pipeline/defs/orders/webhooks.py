@@ -74,7 +74,7 @@ def order_webhook_event(context: dg.OpExecutionContext, config: WebhookEventConf
     yield dg.Output(None, metadata={k: v for k, v in outcome.items() if isinstance(v, int | str | bool)})
 
 
-@dg.op(ins={"after": dg.In(dg.Nothing)})
+@dg.op(ins={"after": dg.In(dg.Nothing)}, pool="channel_order_apis")
 def push_stock_after_sale(context: dg.OpExecutionContext, db: DatabaseResource, channels: ChannelsResource):
     """The stock changes the sale marked, pushed to the other channels (the `channel_stock` code)."""
     pushed = push_stock(db.engine, channels, run_id=context.run_id)

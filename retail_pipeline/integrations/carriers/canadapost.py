@@ -14,7 +14,7 @@ Wire format, as Canada Post documents it (and as the XSDs in `xsd/` pin it down)
 - Errors: `<messages xmlns="http://www.canadapost.ca/ws/messages"><message><code/><description/>`.
   Throttling answers "Rejected by SLM Monitor" and blocks the key for up to a minute.
 
-Retries (tenacity): timeouts, dropped connections, 429, 5xx, bodies cut short and throttling, with
+Retries (`integrations.retrying`): timeouts, dropped connections, 429, 5xx, bodies cut short and throttling, with
 exponential backoff (and `throttle_wait_seconds` after "Rejected by SLM Monitor"). A retry after a
 failure the server may have acted on (5xx, read timeout, body cut short) is *ambiguous*: before POSTing
 a shipment again the client looks for it by reference, so a retry never buys a second label. Other 4xx
@@ -40,12 +40,11 @@ import httpx
 from lxml import etree
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import wait_exponential_jitter
 
 from retail_pipeline.domain.labels import compact
 from retail_pipeline.domain.orders import Address
 from retail_pipeline.integrations.http import retry_after_seconds
-from retail_pipeline.integrations.retrying import Transient, retry_transient
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
 from .base import Carrier, CarrierError, CreatedLabel, LabelRequest, TrackingSummary
@@ -377,10 +376,8 @@ class CanadaPostClient(Carrier):
             transport=transport,
             timeout=self.settings.timeout_seconds,
         )
-        self._backoff = wait_exponential_jitter(
-            initial=self.settings.backoff_initial_seconds,
-            max=self.settings.backoff_max_seconds,
-            jitter=self.settings.backoff_initial_seconds,
+        self._backoff = exponential_backoff(
+            self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds
         )
 
     async def aclose(self) -> None:

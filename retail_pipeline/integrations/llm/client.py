@@ -1,7 +1,7 @@
 """Enrichment through any OpenAI-compatible chat completions endpoint, with structured output.
 
 One call = one product: the prompt and strict JSON schema come from ``domain.enrichment``, the answer
-is validated against ``EnrichmentOutput``. Retries (tenacity, bounded by ``max_attempts`` per product)
+is validated against ``EnrichmentOutput``. Retries (``integrations.retrying``, bounded by ``max_attempts`` per product)
 cover two kinds of trouble:
 
 - the service: 429, 5xx, timeouts and dropped connections, with exponential backoff that honours
@@ -24,13 +24,6 @@ from dataclasses import dataclass
 
 import openai
 from openai.types.chat import ChatCompletion
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from retail_pipeline.domain.enrichment import (
     EnrichmentInput,
@@ -40,6 +33,7 @@ from retail_pipeline.domain.enrichment import (
     parse_output,
     response_format,
 )
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient_blocking
 
 
 @dataclass(frozen=True)
@@ -79,12 +73,21 @@ class LLMUnavailable(Exception):
     """A problem with the configuration or the account, not with one product: stop the run."""
 
 
-class _ServiceTrouble(Exception):
-    """Worth retrying after a wait: 429, 5xx, a timeout, a dropped connection, a garbled body."""
+class _ServiceTrouble(Transient):
+    """Worth retrying after a wait (at least the Retry-After): 429, 5xx, a timeout, a dropped
+    connection, a garbled body."""
 
     def __init__(self, reason: str, headers: Mapping[str, str] | None = None):
-        super().__init__(reason)
-        self.headers = headers or {}
+        super().__init__(reason, ambiguous=False, wait=_retry_after_seconds(headers or {}))
+
+
+class _UnusableAnswer(Transient):
+    """The model's answer cannot be used (invalid JSON, schema, refusal, truncation): ask again."""
+
+    at_once = True
+
+    def __init__(self, invalid: InvalidOutput):
+        super().__init__(invalid.reason, ambiguous=False)
 
 
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
@@ -101,15 +104,13 @@ def _attempts(count: int) -> str:
     return f"after {count} attempt{'s' if count != 1 else ''}"
 
 
-def _retry_after_seconds(error: BaseException | None) -> float | None:
-    if not isinstance(error, _ServiceTrouble):
-        return None
-    if milliseconds := error.headers.get("retry-after-ms"):  # OpenAI's own, finer header
+def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    if milliseconds := headers.get("retry-after-ms"):  # OpenAI's own, finer header
         try:
             return float(milliseconds) / 1000
         except ValueError:
             pass
-    value = (error.headers.get("retry-after") or "").strip()
+    value = (headers.get("retry-after") or "").strip()
     if value.isdigit():
         return float(value)
     try:
@@ -135,9 +136,7 @@ class LLMClient:
         self.model = model
         self.max_attempts = max_attempts
         self.max_completion_tokens = max_completion_tokens
-        self._backoff = wait_exponential_jitter(
-            initial=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
-        )
+        self._backoff = exponential_backoff(backoff_initial_seconds, backoff_max_seconds)
         self.max_retry_after_seconds = max_retry_after_seconds  # a longer Retry-After ends the retries
         self._openai = openai.OpenAI(
             base_url=base_url, api_key=api_key, timeout=timeout_seconds, max_retries=0
@@ -150,25 +149,26 @@ class LLMClient:
         spent = Usage()
         attempts = 0
 
-        def attempt() -> EnrichmentResult:
+        def attempt(_after_ambiguous: bool) -> EnrichmentResult:
             nonlocal spent, attempts
             attempts += 1
             completion = self._request(product)
             if completion.usage:
                 spent += Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
-            content = _accepted_content(completion)
-            return EnrichmentResult(parse_output(content), spent, completion.model, content, attempts)
+            try:
+                content = _accepted_content(completion)
+                return EnrichmentResult(parse_output(content), spent, completion.model, content, attempts)
+            except InvalidOutput as invalid:
+                raise _UnusableAnswer(invalid) from invalid
 
         try:
-            for retry in Retrying(
-                stop=stop_after_attempt(self.max_attempts) | self._retry_after_too_long,
-                wait=self._wait,
-                retry=retry_if_exception_type((_ServiceTrouble, InvalidOutput)),
-                reraise=True,
-            ):
-                with retry:
-                    return attempt()
-        except InvalidOutput as error:
+            return retry_transient_blocking(
+                attempt,
+                max_attempts=self.max_attempts,
+                backoff=self._backoff,
+                max_server_wait=self.max_retry_after_seconds,
+            )
+        except _UnusableAnswer as error:
             reason = f"{error.reason} ({_attempts(attempts)})"
             raise EnrichmentFailed(reason, usage=spent, attempts=attempts) from error
         except _ServiceTrouble as error:
@@ -176,7 +176,6 @@ class LLMClient:
             raise EnrichmentFailed(reason, usage=spent, attempts=attempts, service_trouble=True) from error
         except openai.APIStatusError as error:  # other 4xx, e.g. this product's text is over the context
             raise EnrichmentFailed(_describe(error), usage=spent, attempts=attempts) from error
-        raise AssertionError("unreachable: Retrying either returns or re-raises")
 
     def _request(self, product: EnrichmentInput) -> ChatCompletion:
         try:
@@ -198,18 +197,6 @@ class LLMClient:
             raise _ServiceTrouble(_describe(error)) from error
         except json.JSONDecodeError as error:  # a 200 whose body was cut short on the way
             raise _ServiceTrouble(f"unreadable response body: {error}") from error
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, InvalidOutput):
-            return 0.0
-        return max(self._backoff(state), _retry_after_seconds(error) or 0.0)
-
-    def _retry_after_too_long(self, state: RetryCallState) -> bool:
-        """A Retry-After longer than we will wait: give up on this product now (a later run retries)."""
-        error = state.outcome.exception() if state.outcome else None
-        retry_after = _retry_after_seconds(error)
-        return retry_after is not None and retry_after > self.max_retry_after_seconds
 
 
 def _accepted_content(completion: ChatCompletion) -> str | None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
+from retail_pipeline.integrations.budgets import CallBudget
+
 RemoteState = Literal["live", "ended", "sold", "withdrawn"]
 Priority = Literal["withdraw", "price", "create", "sync", "photo"]
 
@@ -62,19 +64,6 @@ class RemoteListing:
     title: str | None = None
     url: str | None = None
     remote_ids: dict[str, Any] = field(default_factory=dict)  # offer id, variant id, slug...
-
-
-@dataclass(frozen=True)
-class CallBudget:
-    """The channel's own limit on calls (e.g. 1,000 per clock hour), as counted by the client."""
-
-    limit: int | None
-    used: int
-    resets_at: str | None = None  # ISO instant
-
-    @property
-    def remaining(self) -> int | None:
-        return None if self.limit is None else max(0, self.limit - self.used)
 
 
 class ChannelError(Exception):

@@ -1,6 +1,6 @@
 """HTTP plumbing the JSON channel clients share.
 
-One `httpx.AsyncClient` per client; every attempt is counted; tenacity retries 429, 5xx, timeouts,
+One `httpx.AsyncClient` per client; every attempt is counted; `integrations.retrying` retries 429, 5xx, timeouts,
 dropped connections and bodies cut short, waiting the longer of an exponential backoff (with jitter)
 and the server's Retry-After (a Retry-After longer than `max_retry_after` ends the retries: a later
 run picks the work up). Other 4xx raise `ChannelError(retryable=False)` at once, the body as `details`.
@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import wait_exponential_jitter
 
 from retail_pipeline.integrations.http import retry_after_seconds
-from retail_pipeline.integrations.retrying import Transient, retry_transient
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 
 from .base import ChannelError, ListingDraft, Photo
 
@@ -74,11 +73,7 @@ class ChannelHTTP:
         self.calls = 0  # HTTP requests sent, retries included
         self._describe, self._before_send, self._on_response = describe, before_send, on_response
         self._client = httpx.AsyncClient(headers=headers, transport=transport, timeout=timeout)
-        self._backoff = wait_exponential_jitter(
-            initial=self.policy.backoff_initial,
-            max=self.policy.backoff_max,
-            jitter=self.policy.backoff_initial,
-        )
+        self._backoff = exponential_backoff(self.policy.backoff_initial, self.policy.backoff_max)
 
     async def aclose(self) -> None:
         await self._client.aclose()

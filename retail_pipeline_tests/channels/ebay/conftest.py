@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from retail_pipeline.channels.ebay.client import DailyCallBudget, EbayClient, EbaySettings
+from retail_pipeline.channels.ebay.client import EbayClient, EbaySettings
+from retail_pipeline.integrations.budgets import WindowedCallBudget
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import Simulator, SimulatorConfig, build_simulator_app, get_simulator
 from retail_pipeline.simulators.ebay import EbayBackend
@@ -127,7 +128,7 @@ def make_client(sim, recorder) -> Callable[..., EbayClient]:
     def make(
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
-        budget: DailyCallBudget | None = None,
+        budget: WindowedCallBudget | None = None,
         **overrides: Any,
     ) -> EbayClient:
         settings = EbaySettings(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.ebay.client import DailyCallBudget
+from retail_pipeline.integrations.budgets import DAY, WindowedCallBudget
 from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
 from retail_pipeline.simulators import FaultConfig
 
@@ -97,7 +97,7 @@ async def test_the_budget_counts_on_the_clock_it_is_given(make_client, sim):
 
 
 async def test_clients_of_one_app_can_share_one_budget(make_client, sim):
-    shared = DailyCallBudget(4, sim.clock.now)
+    shared = WindowedCallBudget("ebay", 4, DAY, clock=sim.clock.now)
     async with make_client(budget=shared) as first, make_client(budget=shared) as second:
         await first.find_by_sku("A")  # token + 1
         await second.find_by_sku("A")  # its own token

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retail_pipeline.channels.trademe.client import HourlyCallBudget
+from retail_pipeline.integrations.budgets import HOUR, WindowedCallBudget
 from retail_pipeline.integrations.marketplaces.base import BudgetExhausted
 from retail_pipeline.simulators import FaultConfig
 
@@ -72,7 +72,7 @@ async def test_a_429_without_retry_after_ends_the_hour_for_the_client(make_clien
 
 def test_a_shared_budget_spans_clients_and_resets_each_hour():
     now = [datetime(2025, 6, 2, 9, 59, tzinfo=UTC)]
-    budget = HourlyCallBudget(2, clock=lambda: now[0])
+    budget = WindowedCallBudget("trademe", 2, HOUR, clock=lambda: now[0])
     assert budget.try_spend() and budget.try_spend() and not budget.try_spend()
     assert budget.snapshot().remaining == 0
     now[0] = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)

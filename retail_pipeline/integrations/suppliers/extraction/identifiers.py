@@ -5,38 +5,14 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-_GTIN_LENGTHS = (8, 12, 13, 14)
-_GTIN_PREFIX = re.compile(r"^(?:gtin|ean|upc|isbn|jan)[-:\s]*", re.I)
-_NOT_GTIN_CHAR = re.compile(r"[^\d\s\-.]")
-_NON_DIGITS = re.compile(r"\D")
+from retail_pipeline.domain.products import normalise_gtin
+
+__all__ = ["normalise_gtin"]  # the one definition is in domain.products; extractors import it from here
+
 _WHITESPACE = re.compile(r"\s+")
 _SKU_NAMESPACE = re.compile(r"^(?:sku|mpn|item|id|art(?:ikel)?(?:nr)?|ref)\s*[:#]\s*(?=\S)", re.I)
 _FEW_CODE_WORDS = re.compile(r"[\w\-./]+( [\w\-./]+){0,2}")
 _PLACEHOLDER = re.compile(r"\{\{|\$\{|<%")
-
-
-def gtin_check_digit_ok(digits: str) -> bool:
-    body, check = digits[:-1], int(digits[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
-
-
-def normalise_gtin(value: str | None) -> str | None:
-    """Digits of a valid GTIN-8/12/13/14 (an 11-digit UPC missing its leading zero is repaired), else None."""
-    if not value:
-        return None
-    text = str(value).strip()
-    text = _GTIN_PREFIX.sub("", text)
-    if _NOT_GTIN_CHAR.search(text):
-        return None
-    digits = _NON_DIGITS.sub("", text)
-    if len(digits) == 11:
-        digits = "0" + digits
-    if len(digits) == 10 and text.replace("-", "").isdigit():
-        return None  # ISBN-10 is not a GTIN
-    if len(digits) not in _GTIN_LENGTHS or set(digits) == {"0"}:
-        return None
-    return digits if gtin_check_digit_ok(digits) else None
 
 
 def clean_sku(value: str | None) -> str | None:
