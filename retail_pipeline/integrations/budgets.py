@@ -1,4 +1,4 @@
-"""API call budgets: so many calls per window (Trade Me: 1,000 per clock hour; eBay: its daily quota).
+"""API call budgets: so many calls per window (e.g. 1,000 per clock hour, or a daily quota).
 
 One type, `WindowedCallBudget`. With an engine, the spending is kept in PostgreSQL
 (`retail.call_budgets`, one row per API and window) and every process of the deployment (Dagster
