@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from retail_pipeline.integrations.suppliers.extract import extract_product
+from retail_pipeline.integrations.suppliers.extraction.extract import extract_product
 from retail_pipeline.integrations.suppliers.extraction.merge import markup_layers
 from retail_pipeline.integrations.suppliers.extraction.page import Page
 from retail_pipeline.integrations.suppliers.extraction.scoring import score

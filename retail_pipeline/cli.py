@@ -105,7 +105,7 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 
 def _cmd_extract_product(args: argparse.Namespace) -> int:
     """Print the normalised product of one page: the first step when onboarding a new supplier."""
-    from retail_pipeline.integrations.suppliers.extract import extract_product_json, load_page
+    from retail_pipeline.integrations.suppliers.extraction.extract import extract_product_json, load_page
 
     html, url = load_page(args.source, args.base_url)
     print(json.dumps(extract_product_json(html, url, base_url=args.base_url), indent=2, ensure_ascii=False))

@@ -8,7 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from retail_pipeline.api import channels, commands, imports, inbox, keys, media, ops, webhooks
+from retail_pipeline.api import (
+    channels,
+    commands,
+    imports,
+    keys,
+    kpis,
+    llm_health,
+    media,
+    ops,
+    ops_inbox,
+    tasks,
+    webhooks,
+)
 from retail_pipeline.api.auth import Principal, current_principal
 from retail_pipeline.api.database import AppDatabase
 from retail_pipeline.db import migrations
@@ -81,8 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
     app.include_router(imports.router)
     app.include_router(ops.router)
-    app.include_router(inbox.router)
-    app.include_router(inbox.llm_router)
+    app.include_router(ops_inbox.router)
+    app.include_router(tasks.router)
+    app.include_router(kpis.router)
+    app.include_router(llm_health.router)
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)

@@ -67,3 +67,8 @@ def require_role(minimum: str) -> Callable[..., Principal]:
         return principal
 
     return dependency
+
+
+# Route parameters that require a role (and give the caller).
+Operator = Annotated[Principal, Depends(require_role("operator"))]
+Viewer = Annotated[Principal, Depends(require_role("viewer"))]

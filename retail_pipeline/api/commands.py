@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
-from retail_pipeline.api.auth import Principal, require_role
+from retail_pipeline.api.auth import Operator
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.defs.listings.commands import (
     CommandRejected,
@@ -26,7 +26,6 @@ from retail_pipeline.defs.listings.commands import (
 )
 
 router = APIRouter(prefix="/ops", tags=["commands"])
-Operator = Annotated[Principal, Depends(require_role("operator"))]
 
 
 class CommandView(BaseModel):

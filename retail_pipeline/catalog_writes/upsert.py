@@ -13,15 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection, text
 
-Availability = Literal[
-    "in_stock", "out_of_stock", "preorder", "backorder", "limited", "discontinued", "unknown"
-]
-Condition = Literal["new", "used", "refurbished", "damaged", "unknown"]
+from retail_pipeline.domain.products import Availability, Condition
 
 CENT = Decimal("0.01")
 # Rows per INSERT: one round trip each, while keeping a single statement's JSON parameter modest.

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retail_pipeline.domain.launchlock import visible_text
+from retail_pipeline.domain.products import Condition
 
 # Bump when SYSTEM_PROMPT or EnrichmentOutput changes meaning: every product is re-enriched once.
 PROMPT_VERSION = "enrich-1"
@@ -46,7 +47,6 @@ MAX_KEYWORDS = 10
 FAILED_RETRY_RUNS = 3
 NOTHING_TO_ENRICH = "nothing to enrich: the supplier gives no title or description"
 
-Condition = Literal["new", "used", "refurbished", "damaged", "unknown"]
 EnricherKind = Literal["llm", "offline"]
 
 

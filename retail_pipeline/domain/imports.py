@@ -7,13 +7,14 @@ each product: a bad item is reported with its field errors and never blocks the 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, ValidationError
 
+from retail_pipeline.domain.products import Condition
+
 SOURCE = "allegro"  # the only supplier that pushes products today; also its supplier code
 
-Condition = Literal["new", "used", "refurbished", "damaged", "unknown"]
 # Allegro's own condition labels (Polish), as n8n copies them from the offer page.
 CONDITION_ALIASES = {
     "nowy": "new",

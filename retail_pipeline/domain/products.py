@@ -1,9 +1,16 @@
-"""Product identifiers, the one definition of each: the GS1 GTIN check digit and how a GTIN is
+"""What a product is, the one definition of each: its availability and condition (as suppliers,
+imports, enrichment and the catalog tables say them), the GS1 GTIN check digit and how a GTIN is
 normalised (supplier pages, LaunchLock and the channels all use these)."""
 
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+Availability = Literal[
+    "in_stock", "out_of_stock", "preorder", "backorder", "limited", "discontinued", "unknown"
+]
+Condition = Literal["new", "used", "refurbished", "damaged", "unknown"]
 
 GTIN_LENGTHS = (8, 12, 13, 14)  # GTIN-8, UPC-A (GTIN-12), EAN (GTIN-13), GTIN-14
 _GTIN_PREFIX = re.compile(r"^(?:gtin|ean|upc|isbn|jan)[-:\s]*", re.I)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from retail_pipeline.integrations.llm.endpoint import PLACEHOLDER_API_KEY, SIMULATOR_API_KEY, Endpoint
 
 from retail_pipeline.defs.resources import LLMResource
 from retail_pipeline.domain.enrichment import EnrichmentInput
 from retail_pipeline.integrations.llm import EnrichmentFailed, LLMClient, LLMMode, resolve_endpoint
+from retail_pipeline.integrations.llm.endpoint import PLACEHOLDER_API_KEY, SIMULATOR_API_KEY, Endpoint
 from retail_pipeline.simulators import FaultConfig
 
 SIM = "http://127.0.0.1:8765"

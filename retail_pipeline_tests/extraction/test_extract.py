@@ -6,8 +6,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from retail_pipeline.integrations.suppliers import extract as extract_module
-from retail_pipeline.integrations.suppliers.extract import extract_product, extract_product_json, load_page
+from retail_pipeline.integrations.suppliers.extraction import extract as extract_module
+from retail_pipeline.integrations.suppliers.extraction.extract import (
+    extract_product,
+    extract_product_json,
+    load_page,
+)
 from retail_pipeline.integrations.suppliers.extraction.identifiers import (
     clean_sku,
     normalise_gtin,
@@ -659,13 +663,13 @@ def test_search_form_image_button_is_not_a_buy_button():
     [("L.E 12.00", "EGP"), ("12.00 L.E.", "EGP"), ("LE 329", "EGP"), ("Dhs 315", "AED"), ("250 ر.ق", "QAR")],
 )
 def test_gulf_and_egyptian_currency_abbreviations(text, currency):
-    from retail_pipeline.domain.prices import parse_price
+    from retail_pipeline.integrations.suppliers.extraction.prices import parse_price
 
     assert parse_price(text)[1] == currency
 
 
 def test_lower_case_le_is_no_currency():
-    from retail_pipeline.domain.prices import parse_price
+    from retail_pipeline.integrations.suppliers.extraction.prices import parse_price
 
     assert parse_price("le 329") == (Decimal("329"), None)
 

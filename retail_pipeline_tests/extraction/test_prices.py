@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retail_pipeline.domain.prices import (
+from retail_pipeline.integrations.suppliers.extraction.prices import (
     AVAILABILITY_VALUES,
     CONDITION_VALUES,
     currency_code,
@@ -205,6 +205,6 @@ def test_normalise_condition(value, expected):
 )
 def test_clean_text_fast_path_matches_the_full_passes(text):
     # Plain ASCII skips the entity/placeholder/digit passes: it must come out exactly as they would make it.
-    from retail_pipeline.domain.prices import _clean_text, clean_text
+    from retail_pipeline.integrations.suppliers.extraction.prices import _clean_text, clean_text
 
     assert clean_text(text) == _clean_text.__wrapped__(text)

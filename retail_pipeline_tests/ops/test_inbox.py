@@ -210,7 +210,7 @@ def test_the_inbox_statement_reads_its_groups_through_their_indexes(engine, seed
     """The plan the benchmark relies on: partial indexes and bounded scans, not whole tables."""
     from datetime import UTC, datetime, timedelta
 
-    from retail_pipeline.api import inbox
+    from retail_pipeline.api import ops_inbox as inbox
 
     now = datetime.now(UTC)
     params = {
@@ -238,7 +238,7 @@ def test_the_inbox_statement_reads_its_groups_through_their_indexes(engine, seed
 
 
 def test_the_inbox_body_is_the_documented_shape(client, operator, seeded):
-    from retail_pipeline.api.inbox import Inbox
+    from retail_pipeline.api.ops_inbox import Inbox
 
     response = client.get("/ops/inbox", headers=operator)
 

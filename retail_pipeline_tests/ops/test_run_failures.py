@@ -165,7 +165,7 @@ def test_failed_runs_outside_the_window_are_left_out(client, operator, failed_ru
 def test_failed_runs_are_a_range_on_dagsters_own_index(engine, failed_runs):
     from datetime import UTC, datetime, timedelta
 
-    from retail_pipeline.api import inbox
+    from retail_pipeline.api import ops_inbox as inbox
 
     now = datetime.now(UTC)
     params = {

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, text
 
-from retail_pipeline.api import inbox
+from retail_pipeline.api import kpis
 from retail_pipeline.db import migrations
 from retail_pipeline.db.admin import create_database, drop_database
 from retail_pipeline.db.engine import get_engine
@@ -226,7 +226,7 @@ def test_migration_seeds_the_counts_from_existing_rows(pg_server_url, tmp_path):
             _seed(conn, datetime.now(UTC))
         migrations.migrate(url, PROJECT_ROOT / "sql")
         with engine.connect() as conn:
-            summary, _ = inbox.build_summary(conn)
+            summary, _ = kpis.build_summary(conn)
         truth = _truth(engine)
         assert summary.product_vault.supplier_products == truth["supplier_products"] == 6
         assert summary.orders.total == truth["orders"] == 4

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from urllib.parse import urljoin
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
-from retail_pipeline.domain.prices import normalise_condition, parse_price
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin
+from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_price
 
 from .base import (
     KnownPage,

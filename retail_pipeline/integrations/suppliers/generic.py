@@ -16,7 +16,7 @@ from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
 from .base import KnownPage, PageFailure, ScrapeResult, SiteUnavailable, SupplierAdapter, fetch_pages
-from .extract import extract_product
+from .extraction.extract import extract_product
 from .noelleeming import record_from_extracted
 from .onecheq import parse_sitemap
 

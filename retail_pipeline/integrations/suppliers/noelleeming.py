@@ -29,7 +29,7 @@ from .base import (
     read_listing,
     text_of,
 )
-from .extract import ExtractedProduct, extract_product
+from .extraction.extract import ExtractedProduct, extract_product
 
 _PAGE_STATUS = re.compile(r"page\s+\d+\s+of\s+(\d+)", re.I)
 

@@ -18,9 +18,9 @@ import lxml.html
 from lxml import etree
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
-from retail_pipeline.domain.prices import normalise_condition, parse_amount
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin
+from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_amount
 
 from .base import (
     KnownPage,

@@ -1,2 +1,3 @@
 """Generic product-page extraction: structured markup first, the visible page where markup is missing
-or contradicted. The public entry points live in `retail_pipeline.integrations.suppliers.extract`."""
+or contradicted. The public entry points live in `extract.py`; `prices.py` reads the price, currency,
+availability and condition text shops write."""

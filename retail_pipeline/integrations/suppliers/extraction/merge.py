@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from retail_pipeline.domain.prices import clean_text, currency_from_host
+from retail_pipeline.integrations.suppliers.extraction.prices import clean_text, currency_from_host
 
 from .identifiers import clean_sku, url_id_tokens
 from .meta import meta_fields, opengraph_fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from retail_pipeline.domain.prices import (
+from retail_pipeline.integrations.suppliers.extraction.prices import (
     clean_text,
     currency_code,
     normalise_availability,

@@ -7,10 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Availability = Literal[
-    "in_stock", "out_of_stock", "preorder", "backorder", "discontinued", "limited", "unknown"
-]
-Condition = Literal["new", "refurbished", "used", "damaged", "unknown"]
+from retail_pipeline.domain.products import Availability, Condition
+
 # Which layer of the page a field came from; the layers are listed in the order they are trusted.
 Layer = Literal["jsonld", "microdata", "opengraph", "meta", "html", "url"]
 

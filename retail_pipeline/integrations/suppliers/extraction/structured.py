@@ -19,7 +19,7 @@ import chompjs
 from extruct.w3cmicrodata import MicrodataExtractor
 from lxml import etree
 
-from retail_pipeline.domain.prices import (
+from retail_pipeline.integrations.suppliers.extraction.prices import (
     clean_text,
     currency_code,
     normalise_availability,

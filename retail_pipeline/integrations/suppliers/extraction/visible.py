@@ -16,7 +16,7 @@ from itertools import chain, islice
 
 from lxml import etree
 
-from retail_pipeline.domain.prices import (
+from retail_pipeline.integrations.suppliers.extraction.prices import (
     clean_text,
     normalise_availability,
     normalise_condition,

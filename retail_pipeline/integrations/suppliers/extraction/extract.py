@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from .extraction.merge import extract_from_page
-from .extraction.model import ExtractedProduct
-from .extraction.page import Page
+from .merge import extract_from_page
+from .model import ExtractedProduct
+from .page import Page
 
 __all__ = ["ExtractedProduct", "extract_product", "extract_product_json", "load_page"]
 
