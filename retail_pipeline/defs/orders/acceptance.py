@@ -43,6 +43,7 @@ from retail_pipeline.defs.orders.upsert import UpsertResult, sell_line
 from retail_pipeline.defs.orders.workflow import (
     LOCK_ORDER,
     append_status,
+    each_order,
     open_order_task,
     resolve_order_task,
 )
@@ -150,12 +151,14 @@ class Acceptor:
         settings: AcceptanceSettings | None = None,
         run_id: str | None = None,
         after_send=None,
+        concurrency: int = 4,
     ):
         self.engine, self.channels = engine, channels
         self.settings = settings or AcceptanceSettings()
         self.run_id, self.after_send = run_id, after_send
         self.actor = f"run:{run_id}" if run_id else "system"
         self.result = AcceptanceResult()
+        self.concurrency = concurrency
 
     def _log(
         self, conn: Connection, order, outcome: str, details: dict[str, Any], action: str = "order.accept"
@@ -257,24 +260,28 @@ class Acceptor:
             orders = conn.execute(WORK, {"channels": list(channels)}).all()
         self.result.counts["orders_found"] = len(orders)
         clients: dict[str, Any] = {}
-        try:
-            for order in orders:  # one at a time: each decision sees the stock the previous one left
-                client = clients.get(order.channel) or clients.setdefault(
-                    order.channel, self.channels.client(order.channel)
-                )
-                decision = self.decide(order)
-                try:
-                    await self.one(client, order, decision)
-                except ChannelError as error:
-                    if error.status in (401, 403):
-                        raise  # systemic: every order would fail the same way
-                    if error.retryable:
-                        self.result.counts["retry_later"] += 1
-                    else:
-                        self._failed(order, error.message, decision)
-        finally:
-            for client in clients.values():
-                await client.aclose()
+        decided = []
+        for order in orders:  # one at a time: each decision sees the stock the previous one left
+            decided.append((order, self.decide(order)))
+
+        async def send_and_poll(item) -> None:
+            order, decision = item
+            client = clients.get(order.channel) or clients.setdefault(
+                order.channel, self.channels.client(order.channel)
+            )
+            try:
+                await self.one(client, order, decision)
+            except ChannelError as error:
+                if error.status in (401, 403):
+                    raise  # systemic: every order would fail the same way
+                if error.retryable:
+                    self.result.counts["retry_later"] += 1
+                else:
+                    self._failed(order, error.message, decision)
+
+        # The decisions are committed: sending them and waiting for the channel to apply them are
+        # independent per order, so the polls overlap instead of adding up.
+        await each_order(decided, send_and_poll, concurrency=self.concurrency, clients=clients.values())
         return self.result
 
 
