@@ -13,8 +13,11 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@# Bytecode now, so no process (tests, demo, Dagster's subprocesses) compiles its imports again;
+	@# with PYTHONDONTWRITEBYTECODE set, every one of them would, for seconds each.
+	$(BIN)/python -m compileall -q retail_pipeline
 	@touch $(STAMP)
 
 demo: $(STAMP)

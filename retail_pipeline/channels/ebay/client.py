@@ -50,7 +50,7 @@ from sqlalchemy import Engine
 
 from retail_pipeline.domain.products import gtin_digits, is_valid_gtin
 from retail_pipeline.integrations.budgets import DAY, WindowedCallBudget, shared_engine
-from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
     CallBudget,
@@ -279,7 +279,10 @@ class EbayClient(ChannelClient):
             engine=budget_engine or shared_engine(),
         )
         self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=self.settings.timeout_seconds, transport=transport
+            base_url=base_url,
+            timeout=self.settings.timeout_seconds,
+            transport=transport,
+            verify=tls_context(),
         )
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()

@@ -41,7 +41,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
 from retail_pipeline.integrations.budgets import HOUR, WindowedCallBudget, shared_engine
-from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
     CallBudget,
@@ -242,7 +242,10 @@ class TradeMeClient(ChannelClient):
             engine=budget_engine or shared_engine(),
         )
         self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=self.settings.timeout_seconds, transport=transport
+            base_url=base_url,
+            timeout=self.settings.timeout_seconds,
+            transport=transport,
+            verify=tls_context(),
         )
         host = urlsplit(base_url).hostname or ""
         # Listing pages live on the www host beside the API host; the simulator has none.

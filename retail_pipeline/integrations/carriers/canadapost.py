@@ -43,7 +43,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retail_pipeline.domain.labels import compact
 from retail_pipeline.domain.orders import Address
-from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
@@ -375,6 +375,7 @@ class CanadaPostClient(Carrier):
             headers={"Accept-Language": "en-CA"},
             transport=transport,
             timeout=self.settings.timeout_seconds,
+            verify=tls_context(),
         )
         self._backoff = exponential_backoff(
             self.settings.backoff_initial_seconds, self.settings.backoff_max_seconds

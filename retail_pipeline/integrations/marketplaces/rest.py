@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from retail_pipeline.integrations.http import retry_after_seconds
+from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 
 from .base import ChannelError, ListingDraft, Photo
@@ -72,7 +72,9 @@ class ChannelHTTP:
         self.policy = policy or RetryPolicy()
         self.calls = 0  # HTTP requests sent, retries included
         self._describe, self._before_send, self._on_response = describe, before_send, on_response
-        self._client = httpx.AsyncClient(headers=headers, transport=transport, timeout=timeout)
+        self._client = httpx.AsyncClient(
+            headers=headers, transport=transport, timeout=timeout, verify=tls_context()
+        )
         self._backoff = exponential_backoff(self.policy.backoff_initial, self.policy.backoff_max)
 
     async def aclose(self) -> None:
