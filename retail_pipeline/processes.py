@@ -2,8 +2,9 @@
 
 A shell script that starts a job in the background (`cmd &`) starts it with SIGINT ignored; Python then
 installs no KeyboardInterrupt handler, and Dagster maps SIGTERM onto whatever SIGINT has, so such a
-process would ignore both. So `demo`, `api` and `simulate` install their own handling for both signals,
-and stop their children by process group: terminate, then kill after a grace period.
+process would ignore both. So every command (`demo`, `api`, `simulate` above all) installs its own
+handling for both signals, and the demo stops its children by process group: terminate, then kill
+after a grace period.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,7 +82,21 @@ class Children:
 
     def stop(self, grace: float = 20) -> None:
         """SIGTERM to every group (latest started first), wait up to `grace` seconds for each group to
-        empty, then SIGKILL what is left. Group members that outlive their leader are waited for too."""
+        empty, then SIGKILL what is left. Group members that outlive their leader are waited for too.
+        Further stop signals are ignored meanwhile: the stop is under way, and bounded."""
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = (
+            {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
+            if in_main_thread
+            else {}
+        )
+        try:
+            self._stop(grace)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _stop(self, grace: float) -> None:
         for _, proc in reversed(self.procs):
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
