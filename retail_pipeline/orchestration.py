@@ -241,10 +241,22 @@ def _collect(result: dg.ExecuteInProcessResult, partition: str | None, stages: d
                 stage["total"][key] = stage["total"].get(key, 0) + number
 
 
+INTERRUPTIONS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError"}
+
+
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
-    return any(
-        event.step_failure_data.error_source.name == "INTERRUPT" for event in result.get_step_failure_events()
-    )
+    """Whether a SIGINT/SIGTERM reached the run. Dagster turns one during a step into the step's failure,
+    or, for a step with a RetryPolicy, into a retry, and the run ends normally either way."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error_source.name == "INTERRUPT":
+            return True
+        if event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY:
+            error = event.event_specific_data.error
+            while error is not None:
+                if error.cls_name in INTERRUPTIONS:
+                    return True
+                error = error.cause
+    return False
 
 
 def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, Any]:
@@ -272,7 +284,7 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
                 raise_on_error=False,
                 tags={"retail/trigger": "run-once"},
             )
-            if _interrupted(result):  # Dagster turned Ctrl-C / SIGTERM into a failed run: stop, not carry on
+            if _interrupted(result):  # told to stop: do so, rather than carry on with the next run
                 raise KeyboardInterrupt(f"{job_name} interrupted")
             _collect(result, partition_key, stages)
             runs.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -10,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 
 from retail_pipeline.processes import Children, group_alive
@@ -114,3 +118,36 @@ def test_children_stop_waits_for_a_clean_exit():
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
+
+
+def test_run_once_interrupted_mid_run_stops_instead_of_carrying_on(database_url: str, tmp_path: Path):
+    """Dagster turns a signal during a step into a failed run; run-once (and the demo's first run) must
+    then stop, not go on to the next job."""
+    port = _free_port()
+    env = _env(
+        DATABASE_URL=database_url,
+        RETAIL_DATA_DIR=str(tmp_path / "var"),
+        SIMULATOR_PORT=str(port),
+        SIMULATOR_PRODUCTS_PER_SUPPLIER="6",
+        # The LLM answers slowly: enrichment is surely mid-step when the signal comes.
+        SIMULATOR_FAULTS=json.dumps({"llm": {"latency_ms": 1500}}),
+    )
+    journal = f"http://127.0.0.1:{port}/_control/journal"
+    with background_command([*CLI, "run-once"], env=env, stdout=subprocess.DEVNULL) as proc:
+        deadline = time.monotonic() + 120
+        while True:  # until the run-once's simulators have answered the LLM once
+            assert proc.poll() is None and time.monotonic() < deadline
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(journal, params={"system": "llm", "limit": 1}, timeout=5).json()["entries"]:
+                    break
+            time.sleep(0.2)
+        tree = descendants(proc.pid)
+        code, seconds = _stop(proc, signal.SIGTERM)
+        assert code == 130 and seconds < STOP_WITHIN_SECONDS
+        assert not alive(tree) and not group_alive(proc.pid)
+    with psycopg.connect(database_url) as conn:
+        runs = conn.execute(
+            "SELECT pipeline_name, status FROM dagster.runs ORDER BY create_timestamp"
+        ).fetchall()
+    assert runs[-1] == ("catalog_refresh", "FAILURE")
+    assert not [job for job, _ in runs if job in ("listings_publish", "order_sync", "fulfilment")]
