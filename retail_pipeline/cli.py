@@ -173,13 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from retail_pipeline.db.migrations import MigrationError
+    from retail_pipeline.processes import stop_on_signals
 
     args = build_parser().parse_args(argv)
+    # Explicitly, not as inherited: a background job starts with SIGINT ignored (see processes.py).
+    stop_on_signals()
     try:
         return args.func(args)
     except MigrationError as error:  # a person can act on this; a traceback adds nothing
         print(f"migrations: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: what was started has been cleaned up on the way out
+        print(f"{args.command}: stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

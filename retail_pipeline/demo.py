@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from retail_pipeline.processes import Children, stop_on_signals
 from retail_pipeline.settings import PROJECT_ROOT, get_settings
 
 
@@ -41,35 +41,11 @@ def _wait_http(url: str, child: subprocess.Popen, what: str, timeout: float = 12
     raise DemoError(f"{what} did not answer at {url} within {timeout:.0f}s")
 
 
-class Children:
-    """Child processes, each in its own process group so a stop reaches their children too."""
-
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, start_new_session=True)
-        self.procs.append((name, proc))
-        return proc
-
-    def stop(self, grace: float = 20) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
 def run_demo(*, no_first_run: bool = False) -> int:
     from retail_pipeline.orchestration import run_once
     from retail_pipeline.runtime import prepare
 
+    stop_on_signals()  # before the first child starts: children inherit defaults, not an ignored SIGINT
     settings = get_settings()
     ports = {
         "simulators": settings.simulator_port,
@@ -95,16 +71,7 @@ def run_demo(*, no_first_run: bool = False) -> int:
     webhook_secret = os.environ.setdefault("IMPORT_WEBHOOK_SECRET", secrets.token_urlsafe(24))
     get_settings.cache_clear()
 
-    children = Children()
-    stopping = False
-
-    def _on_signal(signum, _frame):
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _on_signal)
+    children = Children(cwd=PROJECT_ROOT)
     try:
         sim = children.start("simulators", [*cli, "simulate", "--port", str(ports["simulators"])])
         _wait_http(f"{sim_url}/", sim, "simulators")

@@ -10,6 +10,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 import dagster as dg
@@ -110,6 +111,56 @@ def _stages_in_order(defs: dg.Definitions) -> list[tuple[dg.PartitionsDefinition
     return [(partitions[g], groups[g]) for g in order]
 
 
+class UnplannableGraph(RuntimeError):
+    """The definitions' named jobs cannot run the graph stage by stage (an asset in no job, say)."""
+
+
+def named_asset_jobs(defs: dg.Definitions) -> dict[str, set[dg.AssetKey]]:
+    """The definitions' asset jobs (what schedules, sensors and the UI launch) and the assets each selects."""
+    graph = defs.resolve_asset_graph()
+    jobs: dict[str, set[dg.AssetKey]] = {}
+    for job in defs.jobs or []:
+        selection = getattr(job, "selection", None)  # define_asset_job's; op jobs (@dg.job) have none
+        if isinstance(selection, dg.AssetSelection):
+            jobs[job.name] = set(selection.resolve(graph))
+    return jobs
+
+
+def planned_runs(defs: dg.Definitions) -> list[tuple[str, dg.PartitionsDefinition | None]]:
+    """The graph as runs of named jobs: each stage of `_stages_in_order` covered by the jobs that lie
+    wholly within it (the largest first, none overlapping), in dependency order within the stage, so
+    run-once's history reads like the schedules' (catalog_refresh, listings_publish, order_sync, …)."""
+    graph = defs.resolve_asset_graph()
+    jobs = named_asset_jobs(defs)
+    plan: list[tuple[str, dg.PartitionsDefinition | None]] = []
+    for pdef, keys in _stages_in_order(defs):
+        stage = set(keys)
+        covered: set[dg.AssetKey] = set()
+        chosen: list[str] = []
+        for name in sorted(
+            (n for n, sel in jobs.items() if sel and sel <= stage), key=lambda n: (-len(jobs[n]), n)
+        ):
+            if not jobs[name] & covered:
+                chosen.append(name)
+                covered |= jobs[name]
+        if missing := stage - covered:
+            names = ", ".join(sorted(k.to_user_string() for k in missing))
+            raise UnplannableGraph(
+                f"assets in no named job of their stage: {names}; add them to their area's job (defs/*/schedules.py)"
+            )
+        owner = {key: name for name in chosen for key in jobs[name]}
+        waits_for: dict[str, set[str]] = {name: set() for name in chosen}  # the stage's jobs it runs after
+        for name in chosen:
+            for key in jobs[name]:
+                waits_for[name] |= {owner[up] for up in graph.get(key).parent_keys if up in owner} - {name}
+        sorter = TopologicalSorter(waits_for)
+        try:
+            plan += [(name, pdef) for name in sorter.static_order()]
+        except CycleError as error:
+            raise UnplannableGraph(f"named jobs depend on each other both ways: {error.args[1]}") from None
+    return plan
+
+
 def _is_time_partitioned(pdef: dg.PartitionsDefinition | None) -> bool:
     if isinstance(pdef, dg.MultiPartitionsDefinition):
         return pdef.has_time_window_dimension
@@ -190,6 +241,24 @@ def _collect(result: dg.ExecuteInProcessResult, partition: str | None, stages: d
                 stage["total"][key] = stage["total"].get(key, 0) + number
 
 
+INTERRUPTIONS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError"}
+
+
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a SIGINT/SIGTERM reached the run. Dagster turns one during a step into the step's failure,
+    or, for a step with a RetryPolicy, into a retry, and the run ends normally either way."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error_source.name == "INTERRUPT":
+            return True
+        if event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY:
+            error = event.event_specific_data.error
+            while error is not None:
+                if error.cls_name in INTERRUPTIONS:
+                    return True
+                error = error.cause
+    return False
+
+
 def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, Any]:
     """Materialise every asset once (every partition of partitioned ones, today's of time-partitioned
     ones) and gather their counts. Against the simulators, the market shops before the order stage."""
@@ -200,11 +269,10 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
     ok = True
     market: dict[str, Any] | None = None
     marketed = False
-    for index, (pdef, keys) in enumerate(_stages_in_order(defs)):
+    for job_name, pdef in planned_runs(defs):
         if _is_time_partitioned(pdef) and not marketed:  # listings are out: buyers shop, then orders sync
             market, marketed = advance_market(), True
-        job = dg.define_asset_job(f"__run_once_{index}", selection=keys)
-        job_def = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
+        job_def = defs.resolve_job_def(job_name)
         partition_keys: list[str | None] = [None]
         if pdef is not None:
             sync_dynamic_partitions(instance)  # the sensor's work, done inline: partitions exist before use
@@ -216,8 +284,17 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
                 raise_on_error=False,
                 tags={"retail/trigger": "run-once"},
             )
+            if _interrupted(result):  # told to stop: do so, rather than carry on with the next run
+                raise KeyboardInterrupt(f"{job_name} interrupted")
             _collect(result, partition_key, stages)
-            runs.append({"run_id": result.run_id, "partition": partition_key, "success": result.success})
+            runs.append(
+                {
+                    "run_id": result.run_id,
+                    "job": job_name,
+                    "partition": partition_key,
+                    "success": result.success,
+                }
+            )
             ok = ok and result.success
     summary: dict[str, Any] = {"ok": ok, "stages": stages, "runs": runs}
     if market is not None:

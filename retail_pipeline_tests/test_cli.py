@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psycopg
 
+from retail_pipeline.definitions import defs as build_defs
+from retail_pipeline.orchestration import named_asset_jobs
 from retail_pipeline.settings import PROJECT_ROOT
 
 CLI = [sys.executable, "-m", "retail_pipeline.cli"]
@@ -96,6 +98,7 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
     assert all(run["success"] for run in summary["runs"])
     with psycopg.connect(database_url) as conn:  # the runs are in Dagster's history in Postgres
         run_ids = {r[0] for r in conn.execute("SELECT run_id FROM dagster.runs")}
+        job_names = {r[0] for r in conn.execute("SELECT DISTINCT pipeline_name FROM dagster.runs")}
         products = conn.execute("SELECT count(*) FROM retail.supplier_products").fetchone()[0]
         # The market ran after validation: what it sold out is the only verdict left to change.
         sold_out = conn.execute(
@@ -103,6 +106,8 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
             " WHERE vr.passed AND p.stock_quantity = 0"
         ).fetchone()[0]
     assert {run["run_id"] for run in summary["runs"]} <= run_ids
+    # The history shows the jobs the schedules launch (catalog_refresh, order_sync, …), no anonymous ones.
+    assert job_names == {run["job"] for run in summary["runs"]} <= set(named_asset_jobs(build_defs()))
     assert products == stages["supplier_products"]["total"]["active_products"]
     assert summary["market"]["purchases"] > 0
     history_rows = _assert_every_order_fulfilled(database_url, tmp_path / "var", env)

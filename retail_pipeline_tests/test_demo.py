@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import httpx
 import psycopg
 
 from retail_pipeline.settings import PROJECT_ROOT
+from retail_pipeline_tests.process_tree import alive, background_command, descendants
 
 CLI = [sys.executable, "-m", "retail_pipeline.cli"]
 READY_LINE = "Ctrl-C stops everything."
@@ -41,13 +43,11 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME", "SIMULATOR_URL")}
     env.update({k: str(v) for k, v in ports.items()}, RETAIL_DATA_DIR=str(scratch_dir / "var"))
     log = open(tmp_path / "demo.log", "w+")  # noqa: SIM115 - read back while the process runs
-    demo = subprocess.Popen(
-        [*CLI, "demo"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    # Started as `make test &` in a script starts it: with SIGINT ignored, which the demo must not mind.
+    # Leaving the stack kills the demo's whole tree, also when an assertion below failed.
+    cleanup = contextlib.ExitStack()
+    demo = cleanup.enter_context(
+        background_command([*CLI, "demo"], env=env, stdout=log, stderr=subprocess.STDOUT)
     )
     try:
         deadline = time.monotonic() + 300
@@ -81,12 +81,15 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
         assert {r["runId"] for r in runs} <= stored
         assert not list((scratch_dir / "var").rglob("*.db"))
 
+        # The simulators, the sidecar, dagster dev with its webserver, daemon and code server.
+        tree = descendants(demo.pid)
+        assert len(tree) >= 3
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         assert demo.wait(timeout=90) == 0
         time.sleep(1)
         assert not any(_listening(port) for port in ports.values()), "a child process outlived the demo"
+        assert not alive(tree), alive(tree)
     finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
+        cleanup.close()
         subprocess.run([*CLI, "db", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=60)
         log.close()

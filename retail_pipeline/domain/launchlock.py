@@ -14,6 +14,9 @@ Policy choices the rules encode:
   "replica" wherever it appears.
 - Rules that cannot apply pass and say so (no GTIN given; no price for the margin rule), so one
   missing fact is counted once among the blockers, under the rule that names it.
+- Sold out is a business state, not a fault. ``in_stock`` keeps a product off the channels like any
+  rule, but it is a shelf rule: the partition gate, which exists to catch bad data or a bad prompt,
+  does not count products that fail only shelf rules (after a good day of sales most may be sold out).
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ class LaunchLockConfig(BaseModel):
     min_margin: Decimal = Field(default=Decimal("5.00"), ge=0, description="Per sale, supplier currency.")
     min_margin_rate: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1, description="Share of sell price.")
     max_failure_rate: float = Field(
-        default=0.5, ge=0, le=1, description="Gate: above this share of failing products, drafts wait."
+        default=0.5, ge=0, le=1, description="Gate: above this share of faulty products, drafts wait."
     )
 
     @field_serializer("allowed_categories", "sellable_availability")
@@ -345,6 +348,10 @@ RULES: tuple[Callable[[ProductFacts, LaunchLockConfig], RuleResult], ...] = (
 
 DEFAULT_CONFIG = LaunchLockConfig()
 
+# Rules about stock, not data: failing them keeps a product off the channels, but says nothing about
+# whether the batch is broken (see the module docstring).
+SHELF_RULES: frozenset[str] = frozenset({"in_stock"})
+
 
 def evaluate(product: ProductFacts, config: LaunchLockConfig = DEFAULT_CONFIG) -> Verdict:
     results = tuple(rule(product, config) for rule in RULES)
@@ -369,7 +376,8 @@ def input_hash(product: ProductFacts, config: LaunchLockConfig) -> str:
 
 
 def gate_passes(checked: int, failed: int, max_failure_rate: float) -> bool:
-    """The partition gate: at most ``max_failure_rate`` of the checked products may fail."""
+    """The partition gate: at most ``max_failure_rate`` of the checked products may be faulty (``failed``
+    counts faulty products only; sold-out ones are checked, not failed)."""
     return checked == 0 or failed / checked <= max_failure_rate
 
 

@@ -12,7 +12,7 @@ from retail_pipeline.definitions import defs as build_defs
 from retail_pipeline.settings import PROJECT_ROOT
 
 # Resources that are clients of external systems; a step that requires one calls out.
-EXTERNAL_RESOURCES = {"channels", "order_sources", "inbox", "carriers", "llm"}
+EXTERNAL_RESOURCES = {"channels", "carriers", "llm"}
 # Steps that fetch supplier sites with their own polite client rather than a resource.
 FETCHES_SUPPLIER_SITES = {"supplier_products", "product_images"}
 

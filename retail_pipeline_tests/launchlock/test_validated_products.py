@@ -141,11 +141,11 @@ def test_materialized_with_its_gate_below_the_threshold(db, onecheq):
 
 
 def test_gate_above_the_threshold_fails_and_holds_drafts_back(db, monkeypatch):
-    with db.engine.begin() as conn:
+    with db.engine.begin() as conn:  # a bad batch: content the rules refuse, on sold-out products too
         supplier = add_supplier(conn, "cash_converters")
         add_product(conn, supplier, "OK")
         add_product(conn, supplier, "NOPRICE", price=None)
-        add_product(conn, supplier, "NOSTOCK", availability="out_of_stock", stock_quantity=0)
+        add_product(conn, supplier, "REPLICA", title="Replica Rolex Submariner Watch", stock_quantity=0)
 
     blocked = _materialize(db, "cash_converters")
 
@@ -154,7 +154,7 @@ def test_gate_above_the_threshold_fails_and_holds_drafts_back(db, monkeypatch):
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert evaluation.metadata["failure_rate"].value == 0.6667
     assert evaluation.metadata["max_failure_rate"].value == 0.5
-    assert evaluation.metadata["top_blockers"].value == {"in_stock": 1, "price": 1}
+    assert evaluation.metadata["top_blockers"].value == {"banned_words": 1, "in_stock": 1, "price": 1}
     assert blocked.asset_materializations_for_node("validated_products")  # verdicts are still written
     assert not _drafts_ran(blocked)
 
@@ -162,6 +162,34 @@ def test_gate_above_the_threshold_fails_and_holds_drafts_back(db, monkeypatch):
     allowed = _materialize(db, "cash_converters")
 
     assert allowed.success and _check(allowed).passed and _drafts_ran(allowed)
+
+
+def test_sold_out_products_do_not_count_against_the_gate(db):
+    """After hours of sales most of a supplier's products can be sold out: a business state, not a bad
+    batch, so the gate passes and the rest still reach drafts; sold-out products stay unlisted."""
+    with db.engine.begin() as conn:
+        supplier = add_supplier(conn, "onecheq")
+        add_product(conn, supplier, "LEFT")
+        sold_out = [
+            add_product(conn, supplier, "BOUGHT_1", stock_quantity=0),
+            add_product(conn, supplier, "BOUGHT_2", stock_quantity=0),
+            add_product(conn, supplier, "SUPPLIER_OUT", availability="out_of_stock", stock_quantity=None),
+        ]
+        add_product(conn, supplier, "NOPRICE", price=None)
+
+    result = _materialize(db, "onecheq")
+
+    evaluation = _check(result)
+    assert result.success and evaluation.passed and _drafts_ran(result)
+    assert {k: evaluation.metadata[k].value for k in ("checked", "failed", "sold_out", "failure_rate")} == {
+        "checked": 5,
+        "failed": 1,
+        "sold_out": 3,
+        "failure_rate": 0.2,
+    }
+    assert evaluation.metadata["top_blockers"].value == {"price": 1}
+    verdicts = _results(db.engine)
+    assert all(verdicts[product][:2] == (False, ["in_stock"]) for product in sold_out)
 
 
 def test_enrichment_blocked_supplier_is_validated_on_store_content(db):

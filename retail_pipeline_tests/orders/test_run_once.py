@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from retail_pipeline.defs.orders.assets import channel_stock, marketplace_orders
+from retail_pipeline.defs.orders.schedules import order_sync_job
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.orchestration import _partition_keys, _stages_in_order, execute_graph
 from retail_pipeline.partitions import order_partitions
@@ -41,11 +42,16 @@ def test_execute_graph_lets_the_market_shop_before_syncing_orders(
     monkeypatch.setenv("RUN_ONCE_MARKET_MINUTES", "120")
     defs = dg.Definitions(
         assets=[marketplace_orders, channel_stock],
+        jobs=[order_sync_job],
         resources={"db": DatabaseResource(url=db_url), "channels": ChannelsResource()},
     )
     with dg.instance_for_test() as instance:
         summary = execute_graph(defs, instance)
+        # The schedule's own job, as the history shows it; not an anonymous one made up for run-once.
+        history = instance.get_run_records()
     assert summary["ok"], summary
+    assert {r.dagster_run.job_name for r in history} == {"order_sync"}
+    assert {r.dagster_run.run_id for r in history} == {run["run_id"] for run in summary["runs"]}
     assert summary["market"]["minutes"] == 120 and summary["market"]["purchases"] > 0
     assert len(summary["runs"]) == len(ORDER_CHANNELS)
     held = count(engine, "SELECT count(*) FROM retail.orders")

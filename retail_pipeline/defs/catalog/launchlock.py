@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.launchlock import (
     RULES_VERSION,
+    SHELF_RULES,
     LaunchLockConfig,
     ProductFacts,
     Verdict,
@@ -79,10 +80,13 @@ UPSERT_VERDICTS = text(
     """
 )
 
-# The gate counts products the supplier still lists: removals are expected, not a broken batch.
+# The gate counts products the supplier still lists: removals are expected, not a broken batch. A product
+# failing only shelf rules (sold out) is checked but not failed: the market emptying shelves is business.
 GATE_COUNTS = text(
     """
-    SELECT count(*) AS checked, count(*) FILTER (WHERE NOT vr.passed) AS failed
+    SELECT count(*) AS checked,
+           count(*) FILTER (WHERE NOT vr.failed_rules <@ CAST(:shelf_rules AS text[])) AS failed,
+           count(*) FILTER (WHERE NOT vr.passed AND vr.failed_rules <@ CAST(:shelf_rules AS text[])) AS sold_out
       FROM retail.validation_results vr
       JOIN retail.products p ON p.id = vr.product_id
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
@@ -90,6 +94,7 @@ GATE_COUNTS = text(
     """
 )
 
+# What makes products faulty, most common first (shelf rules are reported as sold_out instead).
 GATE_BLOCKERS = text(
     """
     SELECT rule, count(*) AS products
@@ -98,6 +103,7 @@ GATE_BLOCKERS = text(
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
       CROSS JOIN LATERAL unnest(vr.failed_rules) AS rule
      WHERE sp.supplier_id = :supplier_id AND sp.removed_at IS NULL
+       AND NOT vr.failed_rules <@ CAST(:shelf_rules AS text[])
      GROUP BY rule
      ORDER BY products DESC, rule
      LIMIT :limit
@@ -178,18 +184,21 @@ def launchlock_failure_rate(
     context: dg.AssetCheckExecutionContext, db: DatabaseResource
 ) -> dg.AssetCheckResult:
     """Fails, holding back the supplier's drafts, when more than LAUNCHLOCK_MAX_FAILURE_RATE (default
-    50%) of the products the supplier still lists fail LaunchLock."""
+    50%) of the products the supplier still lists are faulty: fail a LaunchLock rule other than a shelf
+    rule. Sold-out products are counted as checked, and reported, but are not failures."""
     max_rate = LaunchLockSettings().max_failure_rate
     with db.engine.connect() as conn:
         supplier_id = _supplier_id(conn, context.partition_key)
-        counts = conn.execute(GATE_COUNTS, {"supplier_id": supplier_id}).one()
-        blockers = conn.execute(GATE_BLOCKERS, {"supplier_id": supplier_id, "limit": TOP_BLOCKERS}).all()
+        params = {"supplier_id": supplier_id, "shelf_rules": sorted(SHELF_RULES)}
+        counts = conn.execute(GATE_COUNTS, params).one()
+        blockers = conn.execute(GATE_BLOCKERS, {**params, "limit": TOP_BLOCKERS}).all()
     rate = counts.failed / counts.checked if counts.checked else 0.0
     return dg.AssetCheckResult(
         passed=gate_passes(counts.checked, counts.failed, max_rate),
         metadata={
             "checked": counts.checked,
             "failed": counts.failed,
+            "sold_out": counts.sold_out,
             "failure_rate": round(rate, 4),
             "max_failure_rate": max_rate,
             "top_blockers": {b.rule: b.products for b in blockers},
