@@ -182,7 +182,7 @@ def test_compaction_folds_deltas_and_keeps_the_numbers(client, viewer, seeded, e
         )
     assert rows_before > keys  # every statement above added its own delta rows; keys at 0 are dropped
 
-    monkeypatch.setattr(inbox, "KPI_COMPACT_AFTER_ROWS", 0)
+    monkeypatch.setattr(kpis, "KPI_COMPACT_AFTER_ROWS", 0)
     during = _summary(client, viewer)  # TestClient runs the background compaction before returning
 
     with engine.connect() as conn:
