@@ -109,3 +109,7 @@ class Children:
                 print(f"{name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
+                # A killed member takes a moment to die: return only once none is left running.
+                killed_by = time.monotonic() + 5
+                while group_alive(proc.pid) and time.monotonic() < killed_by:
+                    time.sleep(0.02)
