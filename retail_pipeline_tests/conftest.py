@@ -106,3 +106,13 @@ def simulator_url(simulator_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
         get_settings.cache_clear()
         yield base_url
     get_settings.cache_clear()
+
+
+# The end-to-end files take up to a minute each. Collected last (they sit at the top level), they
+# would start last and leave one worker idle at the end; started first, they run while the other
+# worker gets through the short tests.
+LONG_RUNNING_FILES = ("test_demo.py", "test_cli.py", "test_processes.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONG_RUNNING_FILES)  # stable: the rest keep their order
