@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -33,14 +33,21 @@ router = APIRouter(prefix="/channels", tags=["channels"], dependencies=[Depends(
 MAX_DRAFTS = 200  # one request should not be able to spend the hour's budget
 
 
-def listing_channel(channel: str) -> Channel:
-    """Dependency: the channel in the path, if we list on it."""
-    if channel not in channel_names("listings"):
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"not a channel we list on: {channel!r}; one of {list(channel_names('listings'))}",
-        )
-    return channel_plugin(channel)
+def channel_that_can(capability: str, refusal: str) -> Callable[[str], Channel]:
+    """A route dependency: the channel named in the path, if its plug-in has `capability`; else 404
+    with `refusal` and the channels that do."""
+
+    def named(channel: str) -> Channel:
+        if channel not in channel_names(capability):
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"{refusal}: {channel!r}; one of {list(channel_names(capability))}"
+            )
+        return channel_plugin(channel)
+
+    return named
+
+
+listing_channel = channel_that_can("listings", "not a channel we list on")
 
 
 async def channel_client(

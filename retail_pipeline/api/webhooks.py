@@ -20,11 +20,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from retail_pipeline.api.channels import channel_that_can
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.imports import _first_line, _parse, _read_body, _store_rejected, _stored_headers
 from retail_pipeline.channels.plugin import Channel
-from retail_pipeline.channels.registry import channel as channel_plugin
-from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 
 logger = logging.getLogger(__name__)
@@ -38,14 +37,7 @@ class WebhookStored(BaseModel):
     duplicate: bool
 
 
-def pushing_channel(channel: str) -> Channel:
-    """Dependency: the channel named in the path, if it pushes orders to us."""
-    if channel not in channel_names("order_webhooks"):
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"no order webhooks for channel {channel!r}; channels that push orders: {list(channel_names('order_webhooks'))}",
-        )
-    return channel_plugin(channel)
+pushing_channel = channel_that_can("order_webhooks", "no order webhooks for channel")
 
 
 STORE = text(
