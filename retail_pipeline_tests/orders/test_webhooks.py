@@ -86,6 +86,16 @@ def test_a_simulator_delivery_is_verified_and_stored_once(engine, sim, market, l
     assert len(events(engine)) == 1
 
 
+def test_a_channel_that_pushes_no_orders_is_404_and_nothing_is_stored(engine, client):
+    body = json.dumps({"id": 1}).encode()
+    headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": "w-1"}
+    for path in ("/webhooks/ebay", "/webhooks/amazon"):
+        refused = client.post(path, content=body, headers={**headers, "X-Shopify-Hmac-Sha256": sign(body)})
+        assert refused.status_code == 404 and "no order webhooks" in refused.json()["detail"]
+        assert "shopify" in refused.json()["detail"]  # the channels that do push orders
+    assert events(engine) == []
+
+
 def test_bad_signature_is_401_and_stored_rejected(engine, client):
     body = json.dumps({"id": 1, "created_at": "2025-06-02T09:00:00+12:00"}).encode()
     headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": "w-1"}
