@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -114,3 +115,51 @@ def test_the_registry_is_the_channel_set_of_every_partition_and_capability():
     assert channel_names("buyer_messages") == ("reverb", "bestbuy")
     assert channel_names("order_webhooks") == ("shopify",)
     assert set(channel_names("tracking")) == set(channel_names("orders"))
+
+
+NEW_CHANNEL = """
+import sys, types
+from retail_pipeline.channels import registry
+from retail_pipeline.channels.plugin import Channel
+
+
+async def orders(client, window):
+    return
+    yield
+
+
+async def push(client, order, lines, shipment, carrier):
+    return {}
+
+
+plugin = types.ModuleType("new_channel")
+plugin.CHANNEL = Channel(name="kaufland", title="Kaufland", client="httpx:AsyncClient", orders=orders,
+                         push_tracking=push, carrier_names={"canada_post": "Canada Post"})
+sys.modules["new_channel"] = plugin
+registry.CHANNEL_PACKAGES["kaufland"] = "new_channel"  # the one registry line
+
+import json
+from retail_pipeline import partitions
+from retail_pipeline.definitions import defs
+from retail_pipeline.orchestration import planned_runs
+
+definitions = defs()
+graph = definitions.resolve_asset_graph()
+print(json.dumps({
+    "orders": partitions.order_channels.get_partition_keys(),
+    "listings": partitions.listing_channels.get_partition_keys(),
+    "messages": partitions.message_channels.get_partition_keys(),
+    "order_sync_jobs": sorted({name for name, _ in planned_runs(definitions)}),
+}))
+"""
+
+
+def test_a_new_channel_is_one_package_and_one_registry_line():
+    """An orders-and-tracking channel registered in a fresh process: its orders are partitioned and
+    synced by the same jobs, and nothing else had to change."""
+    done = subprocess.run([sys.executable, "-c", NEW_CHANNEL], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["orders"] == [*channel_names("orders"), "kaufland"]
+    assert "kaufland" not in seen["listings"] and "kaufland" not in seen["messages"]
+    assert {"order_sync", "fulfilment"} <= set(seen["order_sync_jobs"])
