@@ -14,7 +14,17 @@ from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline_tests.seeds.simulated_orders import reverb_order
 
-from .conftest import NIGHT, NOON, Crash, local_order, reverb_posts, seller_messages, snapshot
+from .conftest import (
+    NIGHT,
+    NOON,
+    Crash,
+    bestbuy_order,
+    local_order,
+    reverb_posts,
+    seller_messages,
+    shop_replies,
+    snapshot,
+)
 
 
 def outbound(engine) -> list[tuple]:
@@ -30,11 +40,11 @@ def outbound(engine) -> list[tuple]:
         ]
 
 
-def cycle(engine, source, settings, now=NOON, **kwargs):
+def cycle(engine, source, settings, now=NOON, channel="reverb", **kwargs):
     """A sync then a reply pass, each with its own client (as two steps of a run)."""
 
     def inbox():
-        return source.inbox("reverb") if isinstance(source, ChannelsResource) else source
+        return source.inbox(channel) if isinstance(source, ChannelsResource) else source
 
     sync_channel(engine, inbox())
     return reply_channel(engine, inbox(), settings=settings, now=lambda: now, **kwargs)
@@ -196,30 +206,37 @@ def test_a_refused_reply_is_failed_with_an_ops_task(engine, reverb, inbox_resour
 
 
 def test_both_channels_reply_and_recover(
-    engine, sim, reverb, inbox_resource, settings, mirakl, bestbuy_inbox
+    engine, sim, reverb, inbox_resource, settings, mirakl, lost_mirakl_answers
 ):
-    local_order(engine, "bestbuy", "ORD-9-A", pin="BBPIN9")
-    mirakl.customer_message("ORD-9-A", "Where is my order?")
+    order_id = bestbuy_order(mirakl)
+    local_order(engine, "bestbuy", order_id, pin="BBPIN9")
+    mirakl.customer_message(order_id, "Where is my order?")
     reverb.customer_message(reverb_order(reverb).order_number, "I want a refund")
-    mirakl.lose_next_reply_answer = True  # posted, but the answer never came back
+    lost_mirakl_answers.count = 1  # posted, but the answer never came back
 
-    first = cycle(engine, bestbuy_inbox, settings)
-    assert first.counts["retry_later"] == 1 and mirakl.replies == 1
+    first = cycle(engine, inbox_resource, settings, channel="bestbuy")
+    assert first.counts["retry_later"] == 1 and shop_replies(mirakl) == 1
     cycle(engine, inbox_resource, settings)
-    second = cycle(engine, bestbuy_inbox, settings)  # the sync adopts it: nothing is posted again
-    assert mirakl.replies == 1 and second.counts["sent"] == 0
+    second = cycle(
+        engine, inbox_resource, settings, channel="bestbuy"
+    )  # the sync adopts it: nothing posted again
+    assert shop_replies(mirakl) == 1 and second.counts["sent"] == 0
     assert outbound(engine) == [
         ("tracking:BBPIN9", "sent", True, "system"),
         ("returns:policy", "sent", True, "system"),
     ]
 
 
-def test_recovery_lookup_on_bestbuy_without_sync(engine, settings, mirakl, bestbuy_inbox):
-    mirakl.customer_message("ORD-5-A", "Hello")
-    mirakl.lose_next_reply_answer = True
-    cycle(engine, bestbuy_inbox, settings)
-    again = reply_channel(engine, bestbuy_inbox, settings=settings, now=lambda: NOON)  # no sync between
-    assert again.counts["recovered"] == 1 and mirakl.replies == 1
+def test_recovery_lookup_on_bestbuy_without_sync(
+    engine, settings, mirakl, inbox_resource, lost_mirakl_answers
+):
+    mirakl.customer_message(bestbuy_order(mirakl), "Hello")
+    lost_mirakl_answers.count = 1
+    cycle(engine, inbox_resource, settings, channel="bestbuy")
+    again = reply_channel(
+        engine, inbox_resource.inbox("bestbuy"), settings=settings, now=lambda: NOON
+    )  # no sync between
+    assert again.counts["recovered"] == 1 and shop_replies(mirakl) == 1
 
 
 def test_through_materialize_and_the_schedule(engine, db_url, sim, reverb, simulator_url, monkeypatch):

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from retail_pipeline.defs.messages.assets import sync_channel
 from retail_pipeline_tests.seeds.simulated_orders import reverb_order
 
-from .conftest import local_order, snapshot
+from .conftest import bestbuy_order, local_order, snapshot
 
 
 def test_reverb_sync_links_orders_and_a_second_run_writes_nothing(engine, sim, reverb, inbox_resource):
@@ -82,34 +82,30 @@ def test_an_order_synced_later_links_when_the_thread_is_seen_again(engine, sim, 
         assert conn.scalar(text("SELECT order_id FROM retail.conversations")) == order_id
 
 
-def test_bestbuy_threads_sync_with_their_authors(engine, mirakl, bestbuy_inbox):
-    order_id = local_order(engine, "bestbuy", "ORD-77-A")
-    thread = mirakl.customer_message("ORD-77-A", "Where is my order?")
-    mirakl._post(
-        mirakl.threads_by_id[thread],
-        "Please answer the customer.",
-        {"display_name": "Best Buy", "type": "OPERATOR_USER"},
-    )
-    first = sync_channel(engine, bestbuy_inbox)
+def test_bestbuy_threads_sync_with_their_authors(engine, mirakl, inbox_resource):
+    external_id = bestbuy_order(mirakl)
+    order_id = local_order(engine, "bestbuy", external_id)
+    thread = mirakl.customer_message(external_id, "Where is my order?", topic=f"About order {external_id}")
+    mirakl.operator_message(thread.thread_id, "Please answer the customer.")
+    first = sync_channel(engine, inbox_resource.inbox("bestbuy"))
     assert first.counts["messages_new"] == 2 and first.counts["conversations_new"] == 1
     with engine.connect() as conn:
         conv = conn.execute(text("SELECT * FROM retail.conversations")).one()
         authors = list(conn.execute(text("SELECT direction, author_type FROM retail.messages ORDER BY id")))
-    assert conv.order_id == order_id and conv.subject == "About order ORD-77-A"
+    assert conv.order_id == order_id and conv.subject == f"About order {external_id}"
     assert [tuple(a) for a in authors] == [("inbound", "customer"), ("inbound", "operator")]
     before = snapshot(engine)
-    assert sync_channel(engine, bestbuy_inbox).counts["messages_new"] == 0
+    assert sync_channel(engine, inbox_resource.inbox("bestbuy")).counts["messages_new"] == 0
     assert snapshot(engine) == before
 
 
-def test_one_bad_thread_is_recorded_and_the_rest_sync(engine, mirakl, bestbuy_inbox):
-    mirakl.customer_message("ORD-1", "fine")
-    bad = mirakl.customer_message("ORD-2", "x")
-    mirakl.threads_by_id[bad]["messages"][0]["body"] = "\x00 NUL is refused by PostgreSQL text"
-    result = sync_channel(engine, bestbuy_inbox, run_id="r1")
+def test_one_bad_thread_is_recorded_and_the_rest_sync(engine, mirakl, inbox_resource):
+    mirakl.customer_message(bestbuy_order(mirakl, "BB-1"), "fine")
+    bad = mirakl.customer_message(bestbuy_order(mirakl, "BB-2"), "\x00 NUL is refused by PostgreSQL text")
+    result = sync_channel(engine, inbox_resource.inbox("bestbuy"), run_id="r1")
     assert result.counts["threads_failed"] == 1 and result.counts["messages_new"] == 1
     with engine.connect() as conn:
         logged = conn.execute(
             text("SELECT action, outcome, entity_id FROM retail.activity_log WHERE run_id = 'r1'")
         ).one()
-    assert tuple(logged) == ("messages.sync", "failed", bad)
+    assert tuple(logged) == ("messages.sync", "failed", bad.thread_id)
