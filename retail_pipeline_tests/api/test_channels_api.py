@@ -12,12 +12,7 @@ from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettin
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.listings.publish import run_publish
 from retail_pipeline.simulators import get_simulator
-from retail_pipeline_tests.listings.conftest import seed_products, signed
-
-
-@pytest.fixture
-def operator(engine: Engine) -> dict[str, str]:
-    return {"X-API-Key": keys.create_api_key(engine, "operator")}
+from retail_pipeline_tests.seeds.listed_products import seed_products, signed
 
 
 @pytest.fixture

@@ -8,14 +8,9 @@ from sqlalchemy import Engine, text
 
 from retail_pipeline.api import keys
 from retail_pipeline.defs.listings.drafts import build_drafts
-from retail_pipeline_tests.listings.conftest import seed_products
+from retail_pipeline_tests.seeds.listed_products import seed_products
 
 URL = "/ops/commands"
-
-
-@pytest.fixture
-def operator(engine: Engine) -> dict[str, str]:
-    return {"X-API-Key": keys.create_api_key(engine, "operator", label="ops laptop")}
 
 
 @pytest.fixture

@@ -8,17 +8,9 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from retail_pipeline.db.engine import get_engine
 from retail_pipeline.db.ops_tasks import open_task, resolve_task, set_task_status
 
 KEY = {"kind": "scrape_error", "key": "scrape:onecheq"}
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = get_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def tasks(engine) -> list[dict]:

@@ -1,33 +1,5 @@
-"""What the channel simulators hold for a shipped order: shared by the tracking and run-once tests."""
+"""Moved to retail_pipeline_tests/defs/fulfilment/remote.py; kept while test_cli.py imports it from here."""
 
-from __future__ import annotations
+from retail_pipeline_tests.defs.fulfilment.remote import URL, remote_tracking
 
-URL = "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
-
-
-def remote_tracking(sim, channel: str, external: str) -> list[str]:
-    """The tracking numbers the channel's simulator holds for the order (one per parcel/fulfilment),
-    after checking the order itself is shipped there."""
-    backend = sim.backend("mirakl" if channel == "bestbuy" else channel)
-    if channel == "trademe":
-        sale = backend.sales[int(external)]
-        assert sale.status == 30  # GoodsShipped
-        return [backend.parcels[p].tracking_reference for p in sale.parcel_ids]
-    if channel == "ebay":
-        order = backend.get_order(external)
-        assert order.fulfillment_status == "FULFILLED"
-        return [f.tracking_number for f in order.fulfillments]
-    if channel == "shopify":
-        order = backend.order(int(external))
-        assert order.fulfillment_status == "fulfilled"
-        assert all(
-            f.tracking_company == "Canada Post" and f.tracking_url.startswith(URL) for f in order.fulfillments
-        )
-        return [f.tracking_number for f in order.fulfillments]
-    if channel == "bestbuy":
-        order = sim.backend("mirakl").order(external)
-        assert order.state == "SHIPPED" and order.carrier_code == "CPCL"
-        return [order.tracking_number]
-    order = backend.order(int(external))
-    assert order.status == "shipped" and order.shipping_provider == "Canada Post"
-    return [order.tracking_number]
+__all__ = ["URL", "remote_tracking"]

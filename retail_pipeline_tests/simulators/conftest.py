@@ -1,4 +1,5 @@
-"""Simulator fixtures: a small seeded app in-process (httpx ASGI transport) for every test."""
+"""Simulator fixtures: a bigger seeded catalogue than the shared one (several pages per supplier, a
+crawl delay), and an async HTTP client to the simulators in-process."""
 
 from __future__ import annotations
 
@@ -7,15 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from retail_pipeline.simulators import Simulator, SimulatorConfig, build_simulator_app, get_simulator
+from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 
 SEED = 11
 SIZE = 30  # products per supplier: enough for several pages, small enough to stay fast
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -24,16 +20,12 @@ def config() -> SimulatorConfig:
 
 
 @pytest.fixture
-def app(config: SimulatorConfig):
+def simulator_app(config: SimulatorConfig):
     return build_simulator_app(config)
 
 
 @pytest.fixture
-def sim(app) -> Simulator:
-    return get_simulator(app)
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as c:
+async def client(transport) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to the simulators (not the sidecar's client: these tests are about the simulators' wire)."""
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as c:
         yield c

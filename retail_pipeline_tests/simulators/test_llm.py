@@ -18,7 +18,7 @@ from retail_pipeline.domain.enrichment import EnrichmentInput, build_messages, p
 from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app, get_simulator
 from retail_pipeline.simulators.llm import OutputFaults
 
-SPEC = json.loads((Path(__file__).parents[1] / "enrichment" / "openai_chat_spec.json").read_text())
+SPEC = json.loads((Path(__file__).parent / "openai_chat_spec.json").read_text())
 _REGISTRY = Registry().with_resource(
     "urn:openai", Resource.from_contents(SPEC, default_specification=DRAFT202012)
 )
@@ -55,18 +55,18 @@ def request_body(**changes) -> dict:
 
 
 @pytest.fixture
-def app():
+def simulator_app():
     return build_simulator_app(SimulatorConfig(seed=5, products_per_supplier=1))
 
 
 @pytest.fixture
-def client(app):
-    return TestClient(app)
+def client(simulator_app):
+    return TestClient(simulator_app)
 
 
 @pytest.fixture
-def llm(app):
-    return get_simulator(app).backend("llm")
+def llm(simulator_app):
+    return get_simulator(simulator_app).backend("llm")
 
 
 def test_our_request_conforms_to_openais_spec():
@@ -193,9 +193,9 @@ def test_strict_schema_errors_name_the_place_like_openai(client):
     )
 
 
-def test_the_openai_sdk_maps_the_errors_to_its_exceptions(app, llm):
+def test_the_openai_sdk_maps_the_errors_to_its_exceptions(simulator_app, llm):
     llm.config = llm.config.model_copy(update={"api_key": "sk-test"})
-    http = TestClient(app)
+    http = TestClient(simulator_app)
 
     def sdk(key: str) -> openai.OpenAI:
         # The SDK speaks httpx2; its transport here hands each request to the in-process app.
@@ -289,9 +289,9 @@ def test_rate_limit_headers_and_the_limit_itself(client, llm):
     assert spec_errors("ErrorResponse", limited.json()) == []
 
 
-def test_shared_faults_give_429_with_retry_after(client, app):
-    get_simulator(app).faults.set("llm", FaultConfig(rate_limit_rate=1.0, retry_after_seconds=3))
+def test_shared_faults_give_429_with_retry_after(client, simulator_app):
+    get_simulator(simulator_app).faults.set("llm", FaultConfig(rate_limit_rate=1.0, retry_after_seconds=3))
     response = client.post(URL, json=request_body(), headers=AUTH)
     assert response.status_code == 429 and response.headers["retry-after"] == "3"
-    entry = get_simulator(app).journal.entries("llm")[-1]
+    entry = get_simulator(simulator_app).journal.entries("llm")[-1]
     assert (entry.path, entry.status, entry.fault) == ("/v1/chat/completions", 429, "rate_limit")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_pipeline.domain.buyer_messages import RemoteMessage, RemoteThread, message_time
+
+if TYPE_CHECKING:
+    from retail_pipeline.channels.bestbuy.client import MiraklClient
 
 MIRAKL_AUTHORS = {"CUSTOMER_USER": "customer", "SHOP_USER": "shop", "OPERATOR_USER": "operator"}
 
@@ -25,7 +27,7 @@ class MiraklInbox:
 
     channel = "bestbuy"
 
-    def __init__(self, client: Any):
+    def __init__(self, client: MiraklClient):
         self.client = client
 
     @staticmethod
@@ -63,10 +65,7 @@ class MiraklInbox:
         )
 
     async def threads(self, updated_since: datetime | None) -> AsyncIterator[RemoteThread]:
-        found = self.client.threads(updated_since=updated_since)
-        if inspect.isawaitable(found):
-            found = await found
-        items = [item async for item in found] if hasattr(found, "__aiter__") else list(found)
+        items = [item async for item in self.client.threads(updated_since=updated_since)]
         for item in items:
             item = _plain(item)
             if "messages" not in item:  # listed without with_messages: M10 has them
@@ -75,15 +74,11 @@ class MiraklInbox:
                 yield self._thread(item)
 
     async def thread(self, external_thread_id: str) -> RemoteThread:
-        found = self.client.thread(external_thread_id)
-        return self._thread(await found if inspect.isawaitable(found) else found)
+        return self._thread(await self.client.thread(external_thread_id))
 
     async def reply(self, external_thread_id: str, body: str) -> str:
-        answer = self.client.reply(external_thread_id, body, to=("CUSTOMER",))
-        answer = _plain(await answer if inspect.isawaitable(answer) else answer)
-        return str(answer["message_id"] if isinstance(answer, dict) else answer)
+        answer = await self.client.reply(external_thread_id, body, to=("CUSTOMER",))
+        return str(answer["message_id"])
 
     async def aclose(self) -> None:
-        close = getattr(self.client, "aclose", None)
-        if close is not None:
-            await close()
+        await self.client.aclose()

@@ -423,6 +423,17 @@ class MiraklBackend:
             thread.updated = now
             return thread
 
+    def operator_message(self, thread_id: str, body: str, name: str = "Best Buy Marketplace") -> Message:
+        """Best Buy's operators write into a thread (to the shop, e.g. asking it to answer the buyer)."""
+        with self._lock:
+            thread = self.thread(thread_id)
+            now = self.clock.now()
+            message = Message(self._uuid(), body, now, "OPERATOR_USER", name,
+                              [{"display_name": SHOP_NAME, "id": str(SHOP_ID), "type": "SHOP"}])  # fmt: skip
+            thread.messages.append(message)
+            thread.updated = now
+            return message
+
     def thread(self, thread_id: str) -> Thread:
         thread = self.threads.get(thread_id)
         if thread is None:

@@ -10,7 +10,7 @@
 
 Every call needs `Authorization: <shop API key>` (no scheme word; 401 otherwise). JSON bodies need
 `Content-Type: application/json` (415). Market hooks under `/_control`: `buy`, `live_skus`, `offers`,
-`customer_messages`.
+`customer_messages`, `operator_messages`.
 """
 
 from __future__ import annotations
@@ -85,6 +85,11 @@ class CustomerMessageRequest(BaseModel):
     order_id: str
     body: str = Field(min_length=1)
     topic: str = "Question about my order"
+
+
+class OperatorMessageRequest(BaseModel):
+    thread_id: str
+    body: str = Field(min_length=1)
 
 
 class OfferRequest(BaseModel):
@@ -222,5 +227,12 @@ def build(sim: Simulator) -> FastAPI:
     async def customer_message(body: CustomerMessageRequest) -> JSONResponse:
         thread = backend.customer_message(body.order_id, body.body, body.topic)
         return JSONResponse({"thread": thread_json(thread, with_messages=True)}, status_code=201)
+
+    @app.post("/_control/operator_messages", status_code=201)
+    async def operator_message(body: OperatorMessageRequest) -> JSONResponse:
+        backend.operator_message(body.thread_id, body.body)
+        return JSONResponse(
+            {"thread": thread_json(backend.thread(body.thread_id), with_messages=True)}, status_code=201
+        )
 
     return app

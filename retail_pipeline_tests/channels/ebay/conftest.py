@@ -17,7 +17,7 @@ import pytest
 from retail_pipeline.channels.ebay.client import EbayClient, EbaySettings
 from retail_pipeline.integrations.budgets import WindowedCallBudget
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
-from retail_pipeline.simulators import Simulator, SimulatorConfig, build_simulator_app, get_simulator
+from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 from retail_pipeline.simulators.ebay import EbayBackend
 from retail_pipeline.simulators.ebay.conformance import (
     SpecRequest,
@@ -31,18 +31,9 @@ BASE = "http://sim/ebay"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def app():
+def simulator_app():
+    """The simulators with a tiny catalogue: these tests only need the channel."""
     return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=2))
-
-
-@pytest.fixture
-def sim(app) -> Simulator:
-    return get_simulator(app)
 
 
 @pytest.fixture
@@ -116,8 +107,8 @@ def _injected(exchange: Exchange) -> bool:
 
 
 @pytest.fixture
-def recorder(app) -> Recorder:
-    return Recorder(httpx.ASGITransport(app=app))
+def recorder(transport) -> Recorder:
+    return Recorder(transport)
 
 
 @pytest.fixture

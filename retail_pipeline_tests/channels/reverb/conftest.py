@@ -10,7 +10,6 @@ import pytest
 
 from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
 from retail_pipeline.integrations.marketplaces.base import ListingDraft
-from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.reverb import ReverbBackend
 from retail_pipeline_tests.channels import rest_support
 
@@ -31,23 +30,8 @@ def draft(sku: str = "OC-100123", **overrides: Any) -> ListingDraft:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sim(simulator_app) -> Simulator:
-    return get_simulator(simulator_app)
-
-
-@pytest.fixture
 def backend(sim) -> ReverbBackend:
     return sim.backend("reverb")
-
-
-@pytest.fixture
-def transport(simulator_app) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=simulator_app)
 
 
 @pytest.fixture

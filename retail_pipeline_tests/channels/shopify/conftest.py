@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from retail_pipeline.channels.shopify.client import ShopifyClient, ShopifySettings
-from retail_pipeline.simulators import Simulator, get_simulator
 from retail_pipeline.simulators.shopify import ShopifyBackend
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES
 
@@ -18,23 +17,8 @@ TOKEN = "shpat_test_token"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def sim(simulator_app) -> Simulator:
-    return get_simulator(simulator_app)
-
-
-@pytest.fixture
 def backend(sim) -> ShopifyBackend:
     return sim.backend("shopify")
-
-
-@pytest.fixture
-def transport(simulator_app) -> httpx.AsyncBaseTransport:
-    return httpx.ASGITransport(app=simulator_app)
 
 
 @pytest.fixture

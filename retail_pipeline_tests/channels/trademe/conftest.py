@@ -17,25 +17,16 @@ from PIL import Image
 
 from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
-from retail_pipeline.simulators import Simulator, SimulatorConfig, build_simulator_app, get_simulator
+from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 from retail_pipeline.simulators.trademe import TradeMeBackend
 
 BASE = "http://sim/trademe"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def app():
+def simulator_app():
+    """The simulators with a tiny catalogue: these tests only need the channel."""
     return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=2))
-
-
-@pytest.fixture
-def sim(app) -> Simulator:
-    return get_simulator(app)
 
 
 @pytest.fixture
@@ -58,13 +49,15 @@ def settings(backend) -> TradeMeSettings:
 
 
 @pytest.fixture
-def make_client(app, sim, settings) -> Callable[..., TradeMeClient]:
+def make_client(transport, sim, settings) -> Callable[..., TradeMeClient]:
     """A client on the simulated clock; keyword arguments override settings."""
+
+    simulators = transport
 
     def make(transport: httpx.AsyncBaseTransport | None = None, **overrides: Any) -> TradeMeClient:
         return TradeMeClient(
             TradeMeSettings(**{**settings.model_dump(), **overrides}),
-            transport=transport or httpx.ASGITransport(app=app),
+            transport=transport or simulators,
             clock=sim.clock.now,
         )
 
@@ -101,8 +94,8 @@ class Wire:
 
 
 @pytest.fixture
-async def wire(app, backend) -> AsyncIterator[Wire]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+async def wire(transport, backend) -> AsyncIterator[Wire]:
+    async with httpx.AsyncClient(transport=transport) as http:
         yield Wire(http, backend)
 
 

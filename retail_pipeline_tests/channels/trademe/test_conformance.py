@@ -60,9 +60,9 @@ class Recorder(httpx.AsyncBaseTransport):
 
 
 async def test_client_requests_and_simulator_answers_use_documented_fields(
-    app, make_client, backend, photo_file
+    transport, make_client, backend, photo_file
 ):
-    recorder = Recorder(httpx.ASGITransport(app=app))
+    recorder = Recorder(transport)
     async with make_client(transport=recorder) as client:
         wire = Wire(httpx.AsyncClient(transport=recorder), backend)
         draft = make_draft(photos=(photo_file(),), gtin="4548736132610")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from retail_pipeline.integrations.marketplaces.base import ChannelError
@@ -67,8 +66,8 @@ async def test_cut_off_answers_to_create_never_list_twice(client, backend, sim):
     assert cut  # some listings were created although their answer was lost
 
 
-async def test_a_lost_create_answer_is_found_by_sku_not_listed_again(make_client, app, backend, sim):
-    transport = LoseAnswer(httpx.ASGITransport(app=app), "/v1/Selling.json")
+async def test_a_lost_create_answer_is_found_by_sku_not_listed_again(make_client, transport, backend, sim):
+    transport = LoseAnswer(transport, "/v1/Selling.json")
     async with make_client(transport=transport) as client:
         created = await client.create(make_draft())
     assert transport.lost == 1 and len(backend.listings) == 1
@@ -79,20 +78,20 @@ async def test_a_lost_create_answer_is_found_by_sku_not_listed_again(make_client
     ]
 
 
-async def test_a_lost_withdraw_answer_is_not_a_failure(make_client, app, backend):
+async def test_a_lost_withdraw_answer_is_not_a_failure(make_client, transport, backend):
     async with make_client() as client:
         created = await client.create(make_draft())
-    transport = LoseAnswer(httpx.ASGITransport(app=app), "/v1/Selling/Withdraw.json")
+    transport = LoseAnswer(transport, "/v1/Selling/Withdraw.json")
     async with make_client(transport=transport) as client:
         assert (await client.withdraw(created, "Discontinued")).state == "withdrawn"
     assert transport.lost == 1 and backend.state(backend.listings[int(created.external_id)]) == "withdrawn"
 
 
-async def test_a_lost_courier_parcel_answer_is_not_a_failure(make_client, app, backend):
+async def test_a_lost_courier_parcel_answer_is_not_a_failure(make_client, transport, backend):
     async with make_client() as client:
         created = await client.create(make_draft())
     sale = backend.buy(int(created.external_id))
-    transport = LoseAnswer(httpx.ASGITransport(app=app), "/v1/MyTradeMe/CourierParcels.json")
+    transport = LoseAnswer(transport, "/v1/MyTradeMe/CourierParcels.json")
     async with make_client(transport=transport) as client:
         assert await client.add_courier_parcel([sale.purchase_id], "NZ Post", "LZ1NZ") is None
     assert len(backend.parcels) == 1

@@ -145,11 +145,9 @@ async def test_account_summary(client, backend):
     assert summary.balance == Decimal("0.0")
 
 
-async def test_control_endpoints(app, client, backend):
+async def test_control_endpoints(transport, client, backend):
     created = await client.create(make_draft())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://sim/trademe"
-    ) as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim/trademe") as http:
         sold = (
             await http.post("/_control/buy", json={"ListingId": int(created.external_id), "Quantity": 2})
         ).json()

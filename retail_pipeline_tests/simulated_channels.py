@@ -1,0 +1,34 @@
+"""Channel client arguments for the in-process simulators: quick retries, the simulated clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retail_pipeline.channels.bestbuy.client import MiraklSettings
+from retail_pipeline.channels.ebay.client import EbaySettings
+from retail_pipeline.channels.reverb.client import ReverbSettings
+from retail_pipeline.channels.shopify.client import ShopifySettings
+from retail_pipeline.channels.trademe.client import TradeMeSettings
+from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
+from retail_pipeline.simulators import Simulator
+
+CHANNELS = ("trademe", "ebay", "shopify", "reverb")  # where we list
+ORDER_CHANNELS = (*CHANNELS, "bestbuy")  # where orders come from (Best Buy sells our Shopify offers)
+QUICK = RetryPolicy(max_attempts=6, backoff_initial=0.001, backoff_max=0.01)
+
+
+def client_kwargs(sim: Simulator) -> dict[str, dict[str, Any]]:
+    """Per-channel client arguments: quick retries, the simulated clock for the call budgets."""
+    return {
+        "trademe": {
+            "settings": TradeMeSettings(_env_file=None, backoff_initial_seconds=0, backoff_max_seconds=0),
+            "clock": sim.clock.now,
+        },
+        "ebay": {
+            "settings": EbaySettings(_env_file=None, backoff_initial_seconds=0, backoff_max_seconds=0),
+            "clock": sim.clock.now,
+        },
+        "shopify": {"settings": ShopifySettings(_env_file=None), "policy": QUICK},
+        "reverb": {"settings": ReverbSettings(_env_file=None), "policy": QUICK},
+        "bestbuy": {"settings": MiraklSettings(_env_file=None), "policy": QUICK},
+    }
