@@ -21,7 +21,14 @@ from retail_pipeline.integrations.suppliers.extraction.merge import markup_layer
 from retail_pipeline.integrations.suppliers.extraction.page import Page
 from retail_pipeline.integrations.suppliers.extraction.scoring import score
 
-DEFAULT_PAGES = Path(__file__).resolve().parent.parent / "retail_pipeline_tests" / "extraction" / "pages"
+DEFAULT_PAGES = (
+    Path(__file__).resolve().parent.parent
+    / "retail_pipeline_tests"
+    / "integrations"
+    / "suppliers"
+    / "extraction"
+    / "pages"
+)
 
 
 SUBSETS = ("real", "synthetic")

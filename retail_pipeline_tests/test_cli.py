@@ -146,7 +146,7 @@ def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[s
     from retail_pipeline.domain.labels import check_label
     from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
     from retail_pipeline.simulators.persistence import load_state, state_path
-    from retail_pipeline_tests.fulfilment.remote import remote_tracking
+    from retail_pipeline_tests.defs.fulfilment.remote import remote_tracking
 
     with psycopg.connect(database_url) as conn:
         flows = conn.execute(
@@ -184,7 +184,13 @@ def _free_port() -> int:
 
 def test_extract_product_prints_the_labelled_fields_of_a_page():
     page = (
-        PROJECT_ROOT / "retail_pipeline_tests" / "extraction" / "pages" / "aggregateoffer_marketplace_fr.json"
+        PROJECT_ROOT
+        / "retail_pipeline_tests"
+        / "integrations"
+        / "suppliers"
+        / "extraction"
+        / "pages"
+        / "aggregateoffer_marketplace_fr.json"
     )
     label = json.loads(page.read_text())
     done = run_cli("extract-product", str(page.with_suffix(".html")), "--base-url", label["url"], env={})
