@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
 
-.PHONY: install demo test bench lint lock clean
+.PHONY: install demo test coverage bench lint lock clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# Line coverage of retail_pipeline by the test suite (coverage.py; subprocesses not counted).
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --cov=retail_pipeline --cov-report=term
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
