@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from retail_pipeline.channels.bestbuy.client import MiraklSettings
-from retail_pipeline.channels.ebay.client import EbaySettings
-from retail_pipeline.channels.reverb.client import ReverbSettings
-from retail_pipeline.channels.shopify.client import ShopifySettings
-from retail_pipeline.channels.trademe.client import TradeMeSettings
+from retail_pipeline.channels.bestbuy import MiraklSettings
+from retail_pipeline.channels.ebay import EbaySettings
+from retail_pipeline.channels.reverb import ReverbSettings
+from retail_pipeline.channels.shopify import ShopifySettings
+from retail_pipeline.channels.trademe import TradeMeSettings
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import Simulator
 

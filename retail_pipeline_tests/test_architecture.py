@@ -3,7 +3,7 @@
 - `integrations/` and `channels/` import neither Dagster nor FastAPI; `simulators/` does not import Dagster;
 - production code imports a simulator only where it starts them (the CLI and headless runner);
 - `defs/` does not import `api/`;
-- a channel's name appears only in its own package and the registry (outside `simulators/`);
+- a channel's name appears only in its own module and the registry (outside `simulators/`);
 - every per-channel partition set is the registry's channels with that capability.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from retail_pipeline import partitions
-from retail_pipeline.channels.registry import CHANNEL_PACKAGES, all_channels, channel_names
+from retail_pipeline.channels.registry import CHANNEL_MODULES, all_channels, channel_names
 
 PACKAGE = Path(__file__).resolve().parents[1] / "retail_pipeline"
 # Where a simulator may be imported: the commands and the headless runner that start them.
@@ -88,7 +88,7 @@ def test_defs_do_not_import_the_sidecar():
     assert _importing(_sources(under="defs"), "retail_pipeline.api") == []
 
 
-def test_a_channel_is_named_only_in_its_package_and_the_registry():
+def test_a_channel_is_named_only_in_its_module_and_the_registry():
     names = {c.name for c in all_channels()} | {c.title for c in all_channels()}
     pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names)) + r")\b", re.IGNORECASE)
     where: dict[str, set[str]] = {}
@@ -98,14 +98,12 @@ def test_a_channel_is_named_only_in_its_package_and_the_registry():
             where.setdefault(found.lower(), set()).add(rel)
     for plugin in all_channels():
         files = where.get(plugin.name, set()) | where.get(plugin.title.lower(), set())
-        outside = {
-            f for f in files if not f.startswith(f"channels/{plugin.name}/") and f != "channels/registry.py"
-        }
+        outside = files - {f"channels/{plugin.name}.py", "channels/registry.py"}
         assert outside <= OTHER_MEANING, (plugin.name, sorted(outside - OTHER_MEANING))
 
 
 def test_the_registry_is_the_channel_set_of_every_partition_and_capability():
-    assert [c.name for c in all_channels()] == list(CHANNEL_PACKAGES)
+    assert [c.name for c in all_channels()] == list(CHANNEL_MODULES)
     assert partitions.listing_channels.get_partition_keys() == list(channel_names("listings"))
     assert partitions.message_channels.get_partition_keys() == list(channel_names("buyer_messages"))
     assert partitions.order_channels.get_partition_keys() == list(channel_names("orders"))
@@ -136,7 +134,7 @@ plugin = types.ModuleType("new_channel")
 plugin.CHANNEL = Channel(name="kaufland", title="Kaufland", client="httpx:AsyncClient", orders=orders,
                          push_tracking=push, carrier_names={"canada_post": "Canada Post"})
 sys.modules["new_channel"] = plugin
-registry.CHANNEL_PACKAGES["kaufland"] = "new_channel"  # the one registry line
+registry.CHANNEL_MODULES["kaufland"] = "new_channel"  # the one registry line
 
 import json
 from retail_pipeline import partitions
@@ -154,7 +152,7 @@ print(json.dumps({
 """
 
 
-def test_a_new_channel_is_one_package_and_one_registry_line():
+def test_a_new_channel_is_one_module_and_one_registry_line():
     """An orders-and-tracking channel registered in a fresh process: its orders are partitioned and
     synced by the same jobs, and nothing else had to change."""
     done = subprocess.run([sys.executable, "-c", NEW_CHANNEL], capture_output=True, text=True, timeout=120)

@@ -1,6 +1,6 @@
 """What a sales channel plug-in declares: what it can do, and the pieces that do it.
 
-Each channel is one package, `retail_pipeline/channels/<name>/`, whose `CHANNEL` is a `Channel`; the
+Each channel is one module, `retail_pipeline/channels/<name>.py`, whose `CHANNEL` is a `Channel`; the
 registry (`channels/registry.py`) lists them. Everything else (partitions, resources, schedules,
 sensors, run-once, the sidecar) asks the registry which channels can do what, and never names one.
 No Dagster and no FastAPI here: a channel is plain Python over its HTTP client.

@@ -1,5 +1,5 @@
-"""The sales channels: the one list of them. Adding a channel is one line here plus its package
-(`retail_pipeline/channels/<name>/`, whose `CHANNEL` declares what it can do) and its simulator.
+"""The sales channels: the one list of them. Adding a channel is one line here plus its module
+(`retail_pipeline/channels/<name>.py`, whose `CHANNEL` declares what it can do) and its simulator.
 
 Everything that works per channel (partitions, resources, schedules, sensors, run-once, the sidecar)
 asks this registry which channels can do what.
@@ -12,8 +12,8 @@ from functools import cache
 
 from retail_pipeline.channels.plugin import CAPABILITIES, Channel
 
-# channel name → the package whose CHANNEL describes it (the order is the order partitions are shown in)
-CHANNEL_PACKAGES: dict[str, str] = {
+# channel name → the module whose CHANNEL describes it (the order is the order partitions are shown in)
+CHANNEL_MODULES: dict[str, str] = {
     "trademe": "retail_pipeline.channels.trademe",
     "ebay": "retail_pipeline.channels.ebay",
     "shopify": "retail_pipeline.channels.shopify",
@@ -24,11 +24,11 @@ CHANNEL_PACKAGES: dict[str, str] = {
 
 @cache
 def all_channels() -> tuple[Channel, ...]:
-    channels = tuple(importlib.import_module(package).CHANNEL for package in CHANNEL_PACKAGES.values())
-    for name, found in zip(CHANNEL_PACKAGES, channels, strict=True):
+    channels = tuple(importlib.import_module(module).CHANNEL for module in CHANNEL_MODULES.values())
+    for name, found in zip(CHANNEL_MODULES, channels, strict=True):
         if found.name != name:
             raise RuntimeError(
-                f"{CHANNEL_PACKAGES[name]} declares channel {found.name!r}, registered as {name!r}"
+                f"{CHANNEL_MODULES[name]} declares channel {found.name!r}, registered as {name!r}"
             )
     return channels
 
@@ -37,7 +37,7 @@ def channel(name: str) -> Channel:
     for found in all_channels():
         if found.name == name:
             return found
-    raise ValueError(f"unknown channel {name!r}; known: {sorted(CHANNEL_PACKAGES)}")
+    raise ValueError(f"unknown channel {name!r}; known: {sorted(CHANNEL_MODULES)}")
 
 
 def channel_names(capability: str | None = None) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """One buyer-inbox shape for every channel we answer (pure data, no I/O).
 
 `RemoteThread` / `RemoteMessage` are what the sync writes and the auto-replier reads back; each
-channel's inbox adapter (`retail_pipeline/channels/<name>/inbox.py`) turns its client's wire objects into
+channel's inbox adapter (in its module, `retail_pipeline/channels/<name>.py`) turns its client's wire objects into
 them and posts replies. Author types follow retail.messages: customer (the buyer), shop (us, through
 the channel), operator (the marketplace's own staff), system (never from a channel).
 """

@@ -1,7 +1,7 @@
 """What every channel's order normaliser shares (pure: no I/O): the time window an order sync asks
 for, the rule for which of the channel's own moves our history takes, and the parsing helpers.
 
-Each channel's normaliser lives in its own module (`retail_pipeline/channels/<name>/orders.py`) and
+Each channel's normaliser lives in its own module (`retail_pipeline/channels/<name>.py`) and
 turns the order as its API sends it into one `ChannelOrder`. Where our history starts
 (`initial_status`) follows one rule for channels without an acceptance step: a cancelled order is
 `cancelled`, a refunded one `refunded`, a paid one `accepted` (it is ours to ship), anything else

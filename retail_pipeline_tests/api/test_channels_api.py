@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from retail_pipeline.api import keys
-from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
+from retail_pipeline.channels.trademe import TradeMeClient, TradeMeSettings
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.listings.publish import run_publish
 from retail_pipeline.simulators import get_simulator

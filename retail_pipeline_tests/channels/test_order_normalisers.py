@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.bestbuy.orders import order_from_mirakl
-from retail_pipeline.channels.ebay.orders import order_from_ebay
+from retail_pipeline.channels.bestbuy import order_from_mirakl
+from retail_pipeline.channels.ebay import order_from_ebay
 from retail_pipeline.channels.registry import channel_names
-from retail_pipeline.channels.reverb.orders import order_from_reverb
-from retail_pipeline.channels.shopify.orders import order_from_shopify
-from retail_pipeline.channels.trademe.orders import order_from_trademe, trademe_period
+from retail_pipeline.channels.reverb import order_from_reverb
+from retail_pipeline.channels.shopify import order_from_shopify
+from retail_pipeline.channels.trademe import order_from_trademe, trademe_period
 from retail_pipeline.defs.orders.assets import fetch_orders
 from retail_pipeline.domain.order_sources import Window, channel_transition
 from retail_pipeline_tests.simulated_channels import ORDER_CHANNELS

@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
+from retail_pipeline.channels.trademe import TradeMeClient, TradeMeSettings
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
 from retail_pipeline.simulators.persistence import load_state, persisted, save_state, state_path
 

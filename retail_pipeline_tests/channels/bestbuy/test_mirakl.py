@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from retail_pipeline.channels.bestbuy.client import MiraklClient, MiraklSettings, error_code
+from retail_pipeline.channels.bestbuy import MiraklClient, MiraklSettings, error_code
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
@@ -93,7 +93,7 @@ async def test_orders_page_by_offset_and_filter_by_creation_and_ids(simulator_ap
 async def test_listing_pages_through_more_than_one_page(
     simulator_app, backend, client, recorder, monkeypatch
 ):
-    import retail_pipeline.channels.bestbuy.client as mirakl
+    import retail_pipeline.channels.bestbuy as mirakl
 
     monkeypatch.setattr(mirakl, "PAGE", 2)
     backend.add_offer("RP-3", 10, "10.00")

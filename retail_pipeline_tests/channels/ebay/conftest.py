@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from retail_pipeline.channels.ebay.client import EbayClient, EbaySettings
+from retail_pipeline.channels.ebay import EbayClient, EbaySettings
 from retail_pipeline.integrations.budgets import WindowedCallBudget
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.ebay.client import EbayClient, inventory_item
+from retail_pipeline.channels.ebay import EbayClient, inventory_item
 from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 
 from .conftest import CrashBefore, LoseAnswer, make_draft, photo
@@ -290,7 +290,7 @@ def test_settings_default_to_the_simulators_seeded_seller(monkeypatch):
 
 
 def test_settings_for_the_real_ebay_need_credentials(monkeypatch):
-    from retail_pipeline.channels.ebay.client import EbaySettings
+    from retail_pipeline.channels.ebay import EbaySettings
     from retail_pipeline.settings import get_settings
 
     monkeypatch.setenv("USE_SIMULATORS", "false")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from retail_pipeline.channels.ebay.client import EbayClient
+from retail_pipeline.channels.ebay import EbayClient
 from retail_pipeline.simulators import get_simulator
 
 from .conftest import make_draft

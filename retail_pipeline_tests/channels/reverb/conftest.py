@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
+from retail_pipeline.channels.reverb import ReverbClient, ReverbSettings
 from retail_pipeline.integrations.marketplaces.base import ListingDraft
 from retail_pipeline.simulators.reverb import ReverbBackend
 from retail_pipeline_tests.channels import rest_support

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
+from retail_pipeline.channels.reverb import ReverbClient, ReverbSettings
 from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 from retail_pipeline.simulators import FaultConfig
 from retail_pipeline.simulators.buyers import NotBuyable

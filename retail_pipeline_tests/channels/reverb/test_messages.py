@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
+from retail_pipeline.channels.reverb import ReverbClient, ReverbSettings
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.simulators.reverb.models import SHOP_USER_ID
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES, LoseAnswers

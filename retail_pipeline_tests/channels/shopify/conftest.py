@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from retail_pipeline.channels.shopify.client import ShopifyClient, ShopifySettings
+from retail_pipeline.channels.shopify import ShopifyClient, ShopifySettings
 from retail_pipeline.simulators.shopify import ShopifyBackend
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES
 

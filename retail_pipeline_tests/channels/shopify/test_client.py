@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.shopify.client import ShopifyClient, ShopifySettings
+from retail_pipeline.channels.shopify import ShopifyClient, ShopifySettings
 from retail_pipeline.integrations.marketplaces.base import ChannelError, RemoteListing
 from retail_pipeline.simulators import FaultConfig
 from retail_pipeline.simulators.buyers import NotBuyable

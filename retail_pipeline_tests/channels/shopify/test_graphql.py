@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retail_pipeline.channels.shopify.client import PRODUCT_SET, ShopifyClient, product_set_input
+from retail_pipeline.channels.shopify import PRODUCT_SET, ShopifyClient, product_set_input
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.simulators.shopify.graphql import BUCKET_POINTS, CostBucket
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES, draft

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from retail_pipeline.channels.shopify.client import verify_webhook
+from retail_pipeline.channels.shopify import verify_webhook
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 from retail_pipeline.simulators.buyers import Buyer, NotBuyable
 from retail_pipeline.simulators.shopify import DEFAULT_API_SECRET

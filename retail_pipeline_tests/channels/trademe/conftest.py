@@ -15,7 +15,7 @@ import pytest
 from oauthlib.oauth1 import Client as OAuth1Client
 from PIL import Image
 
-from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
+from retail_pipeline.channels.trademe import TradeMeClient, TradeMeSettings
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 from retail_pipeline.simulators.trademe import TradeMeBackend

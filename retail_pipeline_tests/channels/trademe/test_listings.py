@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from retail_pipeline.channels.trademe.client import listing_request
+from retail_pipeline.channels.trademe import listing_request
 from retail_pipeline.integrations.marketplaces.base import ChannelError, Photo, RemoteListing
 
 from .conftest import Wire, image_bytes, listing_body, make_draft

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from retail_pipeline.channels.trademe.client import (
+from retail_pipeline.channels.trademe import (
     SIMULATOR_CREDENTIALS,
     TRADEME_API,
     TRADEME_SANDBOX_API,

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from retail_pipeline.channels.ebay.client import EbayClient, EbaySettings
-from retail_pipeline.channels.reverb.client import ReverbClient, ReverbSettings
-from retail_pipeline.channels.shopify.client import ShopifyClient, ShopifySettings
-from retail_pipeline.channels.trademe.client import TradeMeClient, TradeMeSettings
+from retail_pipeline.channels.ebay import EbayClient, EbaySettings
+from retail_pipeline.channels.reverb import ReverbClient, ReverbSettings
+from retail_pipeline.channels.shopify import ShopifyClient, ShopifySettings
+from retail_pipeline.channels.trademe import TradeMeClient, TradeMeSettings
 from retail_pipeline.integrations.marketplaces.base import ChannelClient
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import Simulator

@@ -12,7 +12,7 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import text
 
-from retail_pipeline.channels.trademe.client import TradeMeSettings
+from retail_pipeline.channels.trademe import TradeMeSettings
 from retail_pipeline.defs.listings.commands import (
     CommandRequest,
     command_run_config,

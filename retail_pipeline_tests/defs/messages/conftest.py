@@ -8,8 +8,8 @@ from datetime import UTC, datetime, time
 import pytest
 from sqlalchemy import Engine, text
 
-from retail_pipeline.channels.bestbuy.client import MiraklSettings
-from retail_pipeline.channels.reverb.client import ReverbSettings
+from retail_pipeline.channels.bestbuy import MiraklSettings
+from retail_pipeline.channels.reverb import ReverbSettings
 from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.resources import ChannelsResource
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy

@@ -1,4 +1,7 @@
-"""Shopify (Admin REST API) behind `ChannelClient`, plus orders, fulfilment and webhook checks.
+"""Shopify (our own shop): listings and stock, orders (polled and pushed by orders/* webhooks), tracking
+(fulfillments).
+
+Shopify (Admin REST API) behind `ChannelClient`, plus orders, fulfilment and webhook checks.
 
 A listing is one product with one variant carrying our SKU. The product's handle is made from the
 SKU, so `find_by_sku` is one `GET /products.json?handle=…` (the REST API cannot search variants by
@@ -36,7 +39,7 @@ import html
 import math
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +49,16 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.channels.plugin import Channel, ChannelCarrier, OrderWebhook
+from retail_pipeline.domain.listings import ListingPolicy, ProductForListing
+from retail_pipeline.domain.order_sources import (
+    Window,
+    clean,
+    money,
+    parse_time,
+)
+from retail_pipeline.domain.orders import Address, ChannelOrder, Customer, OrderLine, OrderStatus
+from retail_pipeline.domain.pricing import PricingPolicy
 from retail_pipeline.integrations.marketplaces.base import (
     CallBudget,
     ChannelClient,
@@ -569,3 +582,143 @@ class ShopifyClient(ChannelClient):
                 "handle": product.get("handle"),
             },
         )
+
+
+# --- its orders: Shopify orders (Admin REST orders.json and the orders/* webhooks) as our orders
+
+
+def _shopify_status(raw: Mapping[str, Any]) -> OrderStatus:
+    if raw.get("cancelled_at"):
+        return "cancelled"
+    financial = raw.get("financial_status")
+    if financial == "refunded":
+        return "refunded"
+    return "accepted" if financial in ("paid", "partially_refunded") else "pending_payment"
+
+
+def order_from_shopify(raw: Mapping[str, Any]) -> ChannelOrder:
+    """An Admin REST order (orders.json, or the orders/create webhook body: the same object)."""
+    shipping = raw.get("shipping_address") or {}
+    person = raw.get("customer") or {}
+    customer = None
+    if person.get("id") is not None:
+        name = " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p)
+        customer = Customer(
+            external_customer_id=str(person["id"]),
+            name=name or clean(shipping.get("name")),
+            email=clean(person.get("email")) or clean(raw.get("email")),
+            phone=clean(person.get("phone")) or clean(shipping.get("phone")),
+            locale=clean(raw.get("customer_locale")),
+        )
+    address = None
+    if shipping:
+        address = Address(
+            name=clean(shipping.get("name")),
+            company=clean(shipping.get("company")),
+            street_1=clean(shipping.get("address1")),
+            street_2=clean(shipping.get("address2")),
+            city=clean(shipping.get("city")),
+            state=clean(shipping.get("province_code")),
+            zip_code=clean(shipping.get("zip")),
+            country_iso_code=clean(shipping.get("country_code")),
+            phone=clean(shipping.get("phone")),
+        )
+    lines = tuple(
+        OrderLine(
+            external_line_id=str(line["id"]),
+            sku=clean(line.get("sku")),
+            title=line.get("title"),
+            quantity=int(line.get("quantity") or 1),
+            unit_price=money(line.get("price")),
+            remote_state=line.get("fulfillment_status"),
+        )
+        for line in raw.get("line_items") or []
+    )
+    return ChannelOrder(
+        channel="shopify",
+        external_order_id=str(raw["id"]),
+        placed_at=parse_time(raw["created_at"]),
+        currency=raw.get("currency") or "NZD",
+        total=money(raw.get("total_price")),
+        subtotal=money(raw.get("subtotal_price")),
+        shipping_total=sum((money(s.get("price")) for s in raw.get("shipping_lines") or []), Decimal(0)),
+        tax_total=money(raw.get("total_tax")),
+        lines=lines,
+        initial_status=_shopify_status(raw),
+        remote_state=raw.get("financial_status"),
+        customer=customer,
+        shipping_address=address,
+        raw=dict(raw),
+    )
+
+
+async def shopify_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrder]:
+    async for raw in client.orders(created_at_min=window.start, status="any"):
+        order = order_from_shopify(raw)
+        if order.placed_at in window:
+            yield order
+
+
+# --- the plug-in: what the channel can do, for the registry
+
+
+def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    tags = sorted({t for t in (*product.keywords, product.brand or "", product.category or "") if t})[:200]
+    return {"product_type": product.category or "General", "tags": tags, "vendor": product.brand}
+
+
+LISTING = ListingPolicy(
+    "shopify",
+    "NZD",
+    PricingPolicy(
+        fee_rate=Decimal("0.029"), fixed_fee=Decimal("0.30"), shipping_cost=Decimal("0"), rounding="whole"
+    ),
+    listing_fields,
+    max_title=255,
+    max_photos=250,
+    min_photos=0,
+)
+
+
+async def push_tracking(client: Any, order, lines: list, shipment, carrier: ChannelCarrier) -> dict[str, Any]:
+    """A fulfillment (fulfillment orders API) with the tracking number, company and link."""
+    fulfillment = await client.fulfil(
+        int(order.external_order_id),
+        tracking_number=shipment.tracking_pin,
+        tracking_company=carrier.name,
+        tracking_url=carrier.url,
+        notify_customer=True,
+    )
+    return {"order_id": order.external_order_id, "fulfillment_id": fulfillment.get("id")}
+
+
+async def find_tracking(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    found = await client.fulfillment(int(order.external_order_id), shipment.tracking_pin)
+    return {"order_id": order.external_order_id, "fulfillment_id": found.get("id")} if found else None
+
+
+def webhook_secret() -> str:
+    """The app's client secret (SHOPIFY_WEBHOOK_SECRET; the simulator's own when simulating)."""
+    return ShopifySettings().secret()
+
+
+CHANNEL = Channel(
+    name="shopify",
+    title="Shopify",
+    client=f"{__name__}:ShopifyClient",
+    listing=LISTING,
+    orders=shopify_orders,
+    push_tracking=push_tracking,
+    find_tracking=find_tracking,
+    order_webhook=OrderWebhook(
+        secret=webhook_secret,
+        verify=verify_webhook,  # X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body
+        signature_header="X-Shopify-Hmac-Sha256",
+        signature_scheme="the base64 HMAC-SHA256 of the raw body under the app's client secret",
+        topic_header="X-Shopify-Topic",
+        id_header="X-Shopify-Webhook-Id",
+        topic_prefix="orders/",
+        to_order=order_from_shopify,
+    ),
+    carrier_names={"canada_post": "Canada Post"},  # tracking_company (its known carriers list)
+)

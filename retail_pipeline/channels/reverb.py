@@ -1,4 +1,6 @@
-"""Reverb (API v3) behind `ChannelClient`, plus seller orders and shipping.
+"""Reverb: listings and stock, orders, tracking (ship), buyers' conversations.
+
+Reverb (API v3) behind `ChannelClient`, plus seller orders and shipping.
 
 Every call carries what Reverb requires: `Authorization: Bearer <personal token>`,
 `Accept-Version: 3.0`, and `application/hal+json` as Accept and Content-Type. A listing is one
@@ -24,7 +26,7 @@ https://sandbox.reverb.com/api), REVERB_TOKEN (against the simulator, any token)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -33,6 +35,17 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.channels.plugin import Channel, ChannelCarrier
+from retail_pipeline.domain.buyer_messages import RemoteMessage, RemoteThread, message_time
+from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, category_key, listing_condition
+from retail_pipeline.domain.order_sources import (
+    Window,
+    clean,
+    money,
+    parse_time,
+)
+from retail_pipeline.domain.orders import Address, ChannelOrder, Customer, OrderLine, OrderStatus
+from retail_pipeline.domain.pricing import PricingPolicy
 from retail_pipeline.integrations.marketplaces.base import (
     CallBudget,
     ChannelClient,
@@ -382,3 +395,203 @@ class ReverbClient(ChannelClient):
             url=item.get("_links", {}).get("web", {}).get("href"),
             remote_ids={"slug": item.get("slug"), "self": item.get("_links", {}).get("self", {}).get("href")},
         )
+
+
+# --- its orders: Reverb orders (/my/orders/selling) as our orders
+
+
+REVERB_PAID = frozenset({"paid", "shipped", "picked_up", "received", "partially_refunded"})
+
+
+def _reverb_status(status: str | None) -> OrderStatus:
+    if status == "cancelled":
+        return "cancelled"
+    if status == "refunded":
+        return "refunded"
+    return "accepted" if status in REVERB_PAID else "pending_payment"
+
+
+def order_from_reverb(raw: Mapping[str, Any]) -> ChannelOrder:
+    """A Reverb order is one listing bought (one line); money fields are {amount, currency} objects."""
+    shipping = raw.get("shipping_address") or {}
+    total = raw.get("total") or {}
+    customer = None
+    if raw.get("buyer_id") is not None:
+        customer = Customer(
+            external_customer_id=str(raw["buyer_id"]),  # as the Reverb conversations sync keys buyers
+            name=clean(raw.get("buyer_name")),
+            email=clean(raw.get("buyer_email")),
+            phone=clean(shipping.get("phone")),
+        )
+    address = None
+    if shipping:
+        address = Address(
+            name=clean(shipping.get("name")),
+            street_1=clean(shipping.get("street_address")),
+            street_2=clean(shipping.get("extended_address")),
+            city=clean(shipping.get("locality")),
+            state=clean(shipping.get("region")),
+            zip_code=clean(shipping.get("postal_code")),
+            country_iso_code=clean(shipping.get("country_code")),
+            phone=clean(shipping.get("phone")),
+        )
+    number = str(raw["order_number"])
+    return ChannelOrder(
+        channel="reverb",
+        external_order_id=number,
+        placed_at=parse_time(raw["created_at"]),
+        currency=total.get("currency") or "USD",
+        total=money(total),
+        subtotal=money(raw.get("amount_product_subtotal")),
+        shipping_total=money(raw.get("shipping")),
+        tax_total=money(raw.get("amount_tax")),
+        lines=(
+            OrderLine(
+                external_line_id=number,
+                sku=clean(raw.get("sku")),
+                title=raw.get("title"),
+                quantity=int(raw.get("quantity") or 1),
+                unit_price=money(raw.get("amount_product")),
+                remote_state=raw.get("status"),
+            ),
+        ),
+        initial_status=_reverb_status(raw.get("status")),
+        remote_state=raw.get("status"),
+        customer=customer,
+        shipping_address=address,
+        raw=dict(raw),
+    )
+
+
+async def reverb_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrder]:
+    # Reverb filters by update time only; an order placed in the window was updated at or after its start.
+    async for raw in client.orders("all", updated_start_date=window.start):
+        order = order_from_reverb(raw)
+        if order.placed_at in window:
+            yield order
+
+
+# --- its buyers' messages: Reverb conversations as buyer threads (GET my/conversations,
+# my/conversations/{id}, POST messages)
+
+
+class ReverbInbox:
+    channel = "reverb"
+
+    def __init__(self, client: Any):
+        self.client = client  # a ReverbClient
+
+    @staticmethod
+    def _message(item: dict[str, Any]) -> RemoteMessage:
+        sender = item.get("sender") or {}
+        return RemoteMessage(
+            external_message_id=str(item["id"]),
+            author_type="shop" if sender.get("role") == "seller" else "customer",
+            author_name=sender.get("name"),
+            body=item.get("body") or "",
+            created_at=message_time(item["created_at"]),
+            raw=item,
+        )
+
+    def _thread(self, item: dict[str, Any]) -> RemoteThread:
+        other = item.get("other_participant") or {}
+        return RemoteThread(
+            external_thread_id=str(item["id"]),
+            updated_at=message_time(item["updated_at"]),
+            messages=tuple(self._message(m) for m in item.get("messages") or ()),
+            subject=item.get("subject"),
+            customer_id=str(other["id"]) if other.get("id") is not None else None,
+            customer_name=other.get("name"),
+            order_ref=str(item["order_number"]) if item.get("order_number") else None,
+        )
+
+    async def threads(self, updated_since: datetime | None) -> AsyncIterator[RemoteThread]:
+        # Reverb's list takes no date filter: the whole list is read (50 a page, no messages) and only
+        # the conversations active since the cursor are fetched with their messages.
+        active = [
+            item
+            async for item in self.client.conversations()
+            if updated_since is None or message_time(item["updated_at"]) >= updated_since
+        ]
+        for item in sorted(active, key=lambda item: message_time(item["updated_at"])):
+            try:
+                yield await self.thread(str(item["id"]))
+            except Exception as error:
+                if getattr(error, "status", None) != 404:  # gone since it was listed: nothing to sync
+                    raise
+
+    async def thread(self, external_thread_id: str) -> RemoteThread:
+        return self._thread(await self.client.conversation(external_thread_id))
+
+    async def reply(self, external_thread_id: str, body: str) -> str:
+        return str((await self.client.send_message(external_thread_id, body))["id"])
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+# --- the plug-in: what the channel can do, for the registry
+
+
+CATEGORIES = {"guitars": "dfd39027-d134-4353-b9e4-57dc6be791b9"}
+DEFAULT_CATEGORY = "dfd39027-d134-4353-b9e4-57dc6be791b9"
+
+
+def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    return {
+        "make": product.brand,
+        "model": product.mpn or (product.attributes.get("model") if product.attributes else None),
+        "condition_uuid": OUR_CONDITIONS[listing_condition(product)],
+        "category_uuids": [CATEGORIES.get(category_key(product.category), DEFAULT_CATEGORY)],
+    }
+
+
+def listing_checks(values: Mapping[str, Any]) -> list[str]:
+    errors = []
+    if not values["fields"].get("make"):
+        errors.append("make is required (the brand)")
+    if not values["fields"].get("model"):
+        errors.append("model is required (the MPN or a model attribute)")
+    return errors
+
+
+LISTING = ListingPolicy(
+    "reverb",
+    "NZD",
+    PricingPolicy(
+        fee_rate=Decimal("0.0819"), fixed_fee=Decimal("0.49"), shipping_cost=Decimal("0"), rounding="charm_99"
+    ),
+    listing_fields,
+    max_title=255,
+    max_photos=25,
+    single_unit_unless_new=True,  # several units only for Brand New / B-Stock / Mint
+    checks=listing_checks,
+)
+
+
+async def push_tracking(client: Any, order, lines: list, shipment, carrier: ChannelCarrier) -> dict[str, Any]:
+    """my/orders/selling/{n}/ship with the provider and tracking number."""
+    shipped = await client.ship(
+        order.external_order_id, provider=carrier.name, tracking_number=shipment.tracking_pin
+    )
+    return {"order_number": order.external_order_id, "status": shipped.get("status")}
+
+
+async def find_tracking(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    remote = await client.order(order.external_order_id)
+    if remote.get("shipping_code") == shipment.tracking_pin:
+        return {"order_number": order.external_order_id, "status": remote.get("status")}
+    return None
+
+
+CHANNEL = Channel(
+    name="reverb",
+    title="Reverb",
+    client=f"{__name__}:ReverbClient",
+    listing=LISTING,
+    orders=reverb_orders,
+    push_tracking=push_tracking,
+    find_tracking=find_tracking,
+    inbox=ReverbInbox,
+    carrier_names={"canada_post": "Canada Post"},  # provider (its shipping providers list)
+)

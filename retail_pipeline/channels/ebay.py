@@ -1,4 +1,6 @@
-"""eBay: the Sell Inventory API (inventory item -> offer -> publish) behind `ChannelClient`, plus the
+"""eBay: listings and stock (Inventory API), orders (Fulfillment API), tracking (shipping fulfillments).
+
+eBay: the Sell Inventory API (inventory item -> offer -> publish) behind `ChannelClient`, plus the
 Sell Fulfillment calls the orders work needs (getOrders, createShippingFulfillment).
 
 Auth is an OAuth2 user token minted from the seller's refresh token (client id and secret in Basic
@@ -48,6 +50,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
+from retail_pipeline.channels.plugin import Channel, ChannelCarrier
+from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, category_key
+from retail_pipeline.domain.order_sources import (
+    Window,
+    clean,
+    money,
+    parse_time,
+)
+from retail_pipeline.domain.orders import Address, ChannelOrder, Customer, OrderLine, OrderStatus
+from retail_pipeline.domain.pricing import PricingPolicy
 from retail_pipeline.domain.products import gtin_digits, is_valid_gtin
 from retail_pipeline.integrations.budgets import DAY, WindowedCallBudget, shared_engine
 from retail_pipeline.integrations.http import retry_after_seconds, tls_context
@@ -715,3 +727,162 @@ class EbayClient(ChannelClient):
 def _ebay_time(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- its orders: eBay orders (Fulfillment API getOrders) as our orders
+
+
+def _ebay_status(raw: Mapping[str, Any]) -> OrderStatus:
+    if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
+        return "cancelled"
+    payment = raw.get("orderPaymentStatus")
+    if payment == "FULLY_REFUNDED":
+        return "refunded"
+    return "accepted" if payment in ("PAID", "PARTIALLY_REFUNDED") else "pending_payment"
+
+
+def order_from_ebay(raw: Mapping[str, Any]) -> ChannelOrder:
+    """A Fulfillment API Order. `lineItemCost` is the line's price times its quantity."""
+    pricing = raw.get("pricingSummary") or {}
+    total = pricing.get("total") or {}
+    steps = [i.get("shippingStep") or {} for i in raw.get("fulfillmentStartInstructions") or []]
+    ship_to = next((s["shipTo"] for s in steps if s.get("shipTo")), {})
+    contact = ship_to.get("contactAddress") or {}
+    buyer = raw.get("buyer") or {}
+    registration = buyer.get("buyerRegistrationAddress") or {}
+    phone = (ship_to.get("primaryPhone") or {}).get("phoneNumber")
+    lines, deadlines = [], []
+    for line in raw.get("lineItems") or []:
+        quantity = int(line.get("quantity") or 1)
+        lines.append(
+            OrderLine(
+                external_line_id=str(line["lineItemId"]),
+                sku=clean(line.get("sku")),
+                title=line.get("title"),
+                quantity=quantity,
+                unit_price=(money(line.get("lineItemCost")) / quantity).quantize(Decimal("0.01")),
+                remote_state=line.get("lineItemFulfillmentStatus"),
+            )
+        )
+        if ship_by := (line.get("lineItemFulfillmentInstructions") or {}).get("shipByDate"):
+            deadlines.append(parse_time(ship_by))
+    customer = None
+    if buyer.get("username"):
+        customer = Customer(
+            external_customer_id=buyer["username"],
+            name=clean(ship_to.get("fullName")) or clean(registration.get("fullName")),
+            email=clean(registration.get("email")) or clean(ship_to.get("email")),
+            phone=clean(phone),
+        )
+    address = None
+    if ship_to:
+        address = Address(
+            name=clean(ship_to.get("fullName")),
+            company=clean(ship_to.get("companyName")),
+            street_1=clean(contact.get("addressLine1")),
+            street_2=clean(contact.get("addressLine2")),
+            city=clean(contact.get("city")),
+            state=clean(contact.get("stateOrProvince")),
+            zip_code=clean(contact.get("postalCode")),
+            country_iso_code=clean(contact.get("countryCode")),
+            phone=clean(phone),
+        )
+    return ChannelOrder(
+        channel="ebay",
+        external_order_id=str(raw["orderId"]),
+        placed_at=parse_time(raw["creationDate"]),
+        currency=total.get("currency") or (pricing.get("priceSubtotal") or {}).get("currency") or "USD",
+        total=money(total),
+        subtotal=money(pricing.get("priceSubtotal")),
+        shipping_total=money(pricing.get("deliveryCost")),
+        tax_total=money(pricing.get("tax")),
+        lines=tuple(lines),
+        initial_status=_ebay_status(raw),
+        remote_state=f"{raw.get('orderPaymentStatus')}/{raw.get('orderFulfillmentStatus')}",
+        customer=customer,
+        shipping_address=address,
+        shipping_deadline=min(deadlines) if deadlines else None,
+        raw=dict(raw),
+    )
+
+
+async def ebay_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrder]:
+    last = window.end - timedelta(milliseconds=1)  # eBay's creationdate range includes both ends
+    async for raw in client.orders(window.start, last):
+        order = order_from_ebay(raw)
+        if order.placed_at in window:
+            yield order
+
+
+# --- the plug-in: what the channel can do, for the registry
+
+
+CATEGORIES = {"headphones": "112529", "laptops": "177", "guitars": "33034"}
+DEFAULT_CATEGORY = "9355"
+
+
+def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    aspects: dict[str, Any] = {}
+    if product.brand:
+        aspects["Brand"] = product.brand
+    if product.mpn:
+        aspects["MPN"] = product.mpn
+    for name, value in sorted(product.attributes.items()):
+        if isinstance(value, str | int | float) and name not in aspects and len(name) <= 40:
+            aspects[name[:1].upper() + name[1:]] = str(value)[:65]
+    return {
+        "categoryId": CATEGORIES.get(category_key(product.category), DEFAULT_CATEGORY),
+        "aspects": aspects,
+    }
+
+
+def listing_checks(values: Mapping[str, Any]) -> list[str]:
+    errors = []
+    if not values["fields"]["aspects"].get("Brand"):
+        errors.append("item specific Brand is required")
+    if len(values["sku"]) > 50:
+        errors.append("SKU must be 1 to 50 characters")
+    return errors
+
+
+LISTING = ListingPolicy(
+    "ebay",
+    "USD",
+    PricingPolicy(
+        fee_rate=Decimal("0.1325"), fixed_fee=Decimal("0.30"), shipping_cost=Decimal("0"), rounding="charm_99"
+    ),
+    listing_fields,
+    max_title=80,
+    max_photos=24,
+    fx_from={"NZD": Decimal("0.59")},
+    checks=listing_checks,
+)
+
+
+async def push_tracking(client: Any, order, lines: list, shipment, carrier: ChannelCarrier) -> dict[str, Any]:
+    """createShippingFulfillment for the order's lines."""
+    items = {line.external_line_id: line.quantity for line in lines}
+    fulfillment_id = await client.create_shipping_fulfillment(
+        order.external_order_id, items, carrier.name, shipment.tracking_pin
+    )
+    return {"order_id": order.external_order_id, "fulfillment_id": fulfillment_id}
+
+
+async def find_tracking(client: Any, order, lines: list, shipment) -> dict[str, Any] | None:
+    pin = re.sub(r"[^A-Za-z0-9]", "", shipment.tracking_pin)
+    for package in await client.shipping_fulfillments(order.external_order_id):
+        if package.get("shipmentTrackingNumber") == pin:
+            return {"order_id": order.external_order_id, "fulfillment_id": package.get("fulfillmentId")}
+    return None
+
+
+CHANNEL = Channel(
+    name="ebay",
+    title="eBay",
+    client=f"{__name__}:EbayClient",
+    listing=LISTING,
+    orders=ebay_orders,
+    push_tracking=push_tracking,
+    find_tracking=find_tracking,
+    carrier_names={"canada_post": "CanadaPost"},  # shippingCarrierCode (GeteBayDetails ShippingCarrier)
+)
