@@ -8,11 +8,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from retail_pipeline.api.keys import create_api_key
-from retail_pipeline_tests.seeds.catalog import add_product, add_supplier
+from retail_pipeline_tests.seeds.catalog import add_draft, add_product, add_supplier
 from retail_pipeline_tests.seeds.ops import (
     add_command,
     add_conversation,
-    add_draft,
     add_order,
     add_shipment,
     add_task,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -119,13 +121,18 @@ def add_product(
     )
 
 
-def add_draft(conn: Connection, product_id: int, channel: str) -> None:
-    conn.execute(
+def add_draft(
+    conn: Connection, product_id: int, channel: str, status: str = "pending", errors: list[Any] | None = None
+) -> int:
+    """A listing draft for the product (validated now unless it is still pending)."""
+    return conn.scalar(
         text(
-            "INSERT INTO retail.listing_drafts (product_id, channel, sku, title, price, currency)"
-            " VALUES (:product_id, :channel, 'RP-' || :product_id, 'A title', 259.00, 'NZD')"
+            "INSERT INTO retail.listing_drafts (product_id, channel, sku, title, price, currency, status,"
+            " validation_errors, validated_at)"
+            " VALUES (:product_id, :channel, 'RP-' || :product_id, 'A title', 259.00, 'NZD', :status,"
+            " CAST(:errors AS jsonb), CASE WHEN :status <> 'pending' THEN now() END) RETURNING id"
         ),
-        {"product_id": product_id, "channel": channel},
+        {"product_id": product_id, "channel": channel, "status": status, "errors": json.dumps(errors or [])},
     )
 
 

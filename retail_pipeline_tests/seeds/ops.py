@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,28 +36,48 @@ def add_command(
 def add_order(
     conn: Connection,
     external_id: str,
-    statuses: list[tuple[str, str | None]],
+    statuses: Sequence[str | tuple[str, str | None]],
     *,
     channel: str = "bestbuy",
     currency: str = "CAD",
-    total: Decimal = Decimal("100.00"),
+    total: Decimal | None = None,
     placed_at: datetime | None = None,
+    shipping_address: dict[str, Any] | None = None,
+    lines: Sequence[tuple[str, int, str]] = (),
 ) -> int:
-    """An order and its status history, oldest first: [(status, reason), ...]."""
+    """An order, its lines [(sku, quantity, unit price), ...] (each `<external_id>-<n>`, accepted) and its
+    status history, oldest first: statuses as names or (name, reason). The total defaults to the lines'
+    sum, or 100.00 without lines."""
+    if total is None:
+        total = sum((Decimal(price) * quantity for _, quantity, price in lines), Decimal(0)) or Decimal(
+            "100.00"
+        )
     order_id = conn.scalar(
         text(
-            "INSERT INTO retail.orders (channel, external_order_id, currency, total, placed_at)"
-            " VALUES (:channel, :ext, :currency, :total, coalesce(:placed_at, now())) RETURNING id"
+            "INSERT INTO retail.orders (channel, external_order_id, currency, total, shipping_address, placed_at)"
+            " VALUES (:channel, :ext, :currency, :total, CAST(:address AS jsonb), coalesce(:placed_at, now()))"
+            " RETURNING id"
         ),
         {
             "channel": channel,
             "ext": external_id,
             "currency": currency,
             "total": total,
+            "address": json.dumps(shipping_address) if shipping_address is not None else None,
             "placed_at": placed_at,
         },
     )
-    for status, reason in statuses:  # one statement each: clock_timestamp() orders them
+    for n, (sku, quantity, price) in enumerate(lines):
+        conn.execute(
+            text(
+                "INSERT INTO retail.order_lines (order_id, external_line_id, sku, title, quantity, unit_price, status)"
+                " VALUES (:id, :line, :sku, :title, :quantity, :price, 'accepted')"
+            ),
+            {"id": order_id, "line": f"{external_id}-{n}", "sku": sku, "title": f"Item {sku}",
+             "quantity": quantity, "price": price},
+        )  # fmt: skip
+    for entry in statuses:  # one statement each: clock_timestamp() orders them
+        status, reason = (entry, None) if isinstance(entry, str) else entry
         conn.execute(
             text(
                 "INSERT INTO retail.order_status_history (order_id, status, reason, source)"
@@ -67,24 +88,22 @@ def add_order(
     return order_id
 
 
-def add_shipment(conn: Connection, order_id: int, status: str, error: str | None = None) -> None:
+def add_shipment(
+    conn: Connection,
+    order_id: int,
+    status: str,
+    error: str | None = None,
+    *,
+    tracking_pin: str | None = None,
+    label_path: str | None = None,
+) -> None:
+    """A shipment row; a shipped one gets its shipped_at."""
     conn.execute(
-        text("INSERT INTO retail.shipments (order_id, status, error) VALUES (:id, :status, :error)"),
-        {"id": order_id, "status": status, "error": error},
-    )
-
-
-def add_draft(
-    conn: Connection, product_id: int, channel: str, status: str, errors: list[Any] | None = None
-) -> int:
-    return conn.scalar(
         text(
-            "INSERT INTO retail.listing_drafts (product_id, channel, sku, title, price, currency, status,"
-            " validation_errors, validated_at)"
-            " VALUES (:product_id, :channel, 'RP-' || :product_id, 'A title', 259.00, 'NZD', :status,"
-            " CAST(:errors AS jsonb), now()) RETURNING id"
+            "INSERT INTO retail.shipments (order_id, status, error, tracking_pin, label_path, shipped_at)"
+            " VALUES (:id, :status, :error, :pin, :label, CASE WHEN :status = 'shipped' THEN now() END)"
         ),
-        {"product_id": product_id, "channel": channel, "status": status, "errors": json.dumps(errors or [])},
+        {"id": order_id, "status": status, "error": error, "pin": tracking_pin, "label": label_path},
     )
 
 

@@ -4,7 +4,6 @@ Canada Post simulator with a client that does not wait between retries. Orders b
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import Engine, text
 from retail_pipeline.defs.resources import CarriersResource
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
 from retail_pipeline.simulators.canadapost import CanadaPostBackend
+from retail_pipeline_tests.seeds.ops import add_order
 
 QUICK_ENV = {
     "CANADAPOST_BACKOFF_INITIAL_SECONDS": "0",
@@ -59,39 +59,16 @@ def insert_order(
     channel: str = "bestbuy",
     lines: tuple[tuple[str, int, str], ...] = (("RP-1001", 1, "199.00"),),
 ) -> int:
+    """An order of `channel` numbered `number` (its external id `<CHANNEL>-<number>`), shipping to `address`."""
     with engine.begin() as conn:
-        order_id = conn.scalar(
-            text(
-                """INSERT INTO retail.orders (channel, external_order_id, currency, total, shipping_address, placed_at)
-                   VALUES (:channel, :ext, 'CAD', :total, CAST(:address AS jsonb), now()) RETURNING id"""
-            ),
-            {"channel": channel, "ext": f"{channel.upper()}-{number}", "total": sum(float(p) * q for _, q, p in lines),
-             "address": json.dumps(address) if address is not None else None},
-        )  # fmt: skip
-        for n, (sku, quantity, price) in enumerate(lines):
-            conn.execute(
-                text(
-                    """INSERT INTO retail.order_lines (order_id, external_line_id, sku, title, quantity, unit_price, status)
-                       VALUES (:o, :line, :sku, :title, :q, :p, 'accepted')"""
-                ),
-                {
-                    "o": order_id,
-                    "line": f"{number}-{n}",
-                    "sku": sku,
-                    "title": f"Item {sku}",
-                    "q": quantity,
-                    "p": price,
-                },
-            )
-        for status in statuses:
-            conn.execute(
-                text(
-                    """INSERT INTO retail.order_status_history (order_id, status, source)
-                       VALUES (:o, :s, 'test')"""
-                ),
-                {"o": order_id, "s": status},
-            )
-    return order_id
+        return add_order(
+            conn,
+            f"{channel.upper()}-{number}",
+            statuses,
+            channel=channel,
+            shipping_address=address,
+            lines=lines,
+        )
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:

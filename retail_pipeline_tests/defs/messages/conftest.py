@@ -4,6 +4,7 @@ Mirakl client), orders to link, and what the simulators hold afterwards."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, text
@@ -15,6 +16,7 @@ from retail_pipeline.defs.resources import ChannelsResource
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators.mirakl import MiraklBackend
 from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES, LoseAnswers
+from retail_pipeline_tests.seeds.ops import add_order, add_shipment
 
 API = "http://sim/reverb/api"
 NOON = datetime(2025, 6, 2, 17, 0, tzinfo=UTC)  # 13:00 in Toronto
@@ -89,22 +91,11 @@ def seller_messages(reverb, conversation_id: int) -> list[str]:
 
 
 def local_order(engine: Engine, channel: str, external_id: str, *, pin: str | None = None) -> int:
+    """Our copy of a channel's order (total 10 CAD), shipped with `pin` when given."""
     with engine.begin() as conn:
-        order_id = conn.scalar(
-            text(
-                """INSERT INTO retail.orders (channel, external_order_id, currency, total, placed_at)
-                   VALUES (:c, :e, 'CAD', 10, now()) RETURNING id"""
-            ),
-            {"c": channel, "e": external_id},
-        )
+        order_id = add_order(conn, external_id, (), channel=channel, total=Decimal(10))
         if pin:
-            conn.execute(
-                text(
-                    """INSERT INTO retail.shipments (order_id, status, tracking_pin, label_path, shipped_at)
-                       VALUES (:o, 'shipped', :p, 'labels/2025/x.pdf', now())"""
-                ),
-                {"o": order_id, "p": pin},
-            )
+            add_shipment(conn, order_id, "shipped", tracking_pin=pin, label_path="labels/2025/x.pdf")
     return order_id
 
 
