@@ -38,6 +38,9 @@ def prepare(settings: Settings | None = None, *, migrate: bool = True) -> Runtim
     settings = settings or get_settings()
     database_url = resolve_database_url(settings)
     applied = migrations.migrate(database_url, settings.sql_dir) if migrate else []
-    os.environ["DATABASE_URL"] = database_url  # children (dagster dev, code servers) use the same server
+    # This process and its children (dagster dev, code servers) use the same server; the settings read
+    # again, so what this process builds next (clients sharing call budgets in it) sees it too.
+    os.environ["DATABASE_URL"] = database_url
+    get_settings.cache_clear()
     install_dagster_home(settings.dagster_home, database_url)
     return Runtime(database_url, settings.dagster_home, [m.path.name for m in applied])

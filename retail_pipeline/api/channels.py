@@ -11,12 +11,11 @@ there for channels whose client can give one.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
@@ -51,13 +50,12 @@ listing_channel = channel_that_can("listings", "not a channel we list on")
 
 
 async def channel_client(
-    request: Request, plugin: Annotated[Channel, Depends(listing_channel)]
+    plugin: Annotated[Channel, Depends(listing_channel)],
 ) -> AsyncIterator[ChannelClient]:
-    """Dependency: the channel's client (its own settings from the environment), drawing on the call
-    budget in the app's database where the channel keeps one."""
-    shared = "budget_engine" in inspect.signature(plugin.client_class()).parameters
+    """Dependency: the channel's client (its own settings from the environment; a call budget is the
+    deployment's one, in its database, as for every other process)."""
     try:
-        client = plugin.new_client(**({"budget_engine": db_engine(request)} if shared else {}))
+        client = plugin.new_client()
     except (ValueError, ChannelError) as missing:  # credentials not configured
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(missing)) from None
     async with client:
