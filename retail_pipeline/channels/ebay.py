@@ -72,8 +72,9 @@ from retail_pipeline.integrations.marketplaces.base import (
     Photo,
     RemoteListing,
     RemoteState,
+    retried,
 )
-from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff
 from retail_pipeline.settings import get_settings
 
 EBAY_API = "https://api.ebay.com"
@@ -393,19 +394,12 @@ class EbayClient(ChannelClient):
         """Every eBay call here is safe to repeat as it stands (see the module docstring), so attempts
         need not know whether an earlier one may have acted."""
         settings = self.settings
-        try:
-            return await retry_transient(
-                lambda _after_ambiguous: attempt(),
-                max_attempts=settings.max_attempts,
-                backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
-            )
-        except Transient as error:
-            raise ChannelError(
-                self.channel,
-                f"{error} after {settings.max_attempts} attempts",
-                status=error.status,
-                retryable=True,
-            ) from error
+        return await retried(
+            self.channel,
+            lambda _after_ambiguous: attempt(),
+            max_attempts=settings.max_attempts,
+            backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+        )
 
     async def _call(
         self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None

@@ -63,8 +63,9 @@ from retail_pipeline.integrations.marketplaces.base import (
     ListingDraft,
     Photo,
     RemoteListing,
+    retried,
 )
-from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff
 from retail_pipeline.settings import get_settings
 
 TRADEME_API = "https://api.trademe.co.nz"
@@ -324,19 +325,12 @@ class TradeMeClient(ChannelClient):
         """Runs `attempt(after_ambiguous)` until it succeeds; `after_ambiguous` tells it an earlier
         attempt may have been carried out, so it can ask before acting again."""
         settings = self.settings
-        try:
-            return await retry_transient(
-                attempt,
-                max_attempts=settings.max_attempts,
-                backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
-            )
-        except Transient as error:
-            raise ChannelError(
-                self.channel,
-                f"{error} after {settings.max_attempts} attempts",
-                status=error.status,
-                retryable=True,
-            ) from error
+        return await retried(
+            self.channel,
+            attempt,
+            max_attempts=settings.max_attempts,
+            backoff=exponential_backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds),
+        )
 
     async def _call(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None

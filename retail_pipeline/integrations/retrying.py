@@ -32,6 +32,7 @@ class Transient(Exception):
     waiting, since time does not help (a model's unusable answer)."""
 
     at_once: bool = False
+    attempts: int = 1  # the attempt it ended, once a retry loop gives up on it
 
     def __init__(self, reason: str, *, ambiguous: bool, status: int | None = None, wait: float | None = None):
         super().__init__(reason)
@@ -86,6 +87,7 @@ async def retry_transient(
                 return await attempt(after_ambiguous)
             except Transient as error:
                 after_ambiguous = after_ambiguous or error.ambiguous
+                error.attempts = retry.retry_state.attempt_number
                 raise
     raise AssertionError("unreachable: AsyncRetrying either returns or re-raises")
 
@@ -105,5 +107,6 @@ def retry_transient_blocking(
                 return attempt(after_ambiguous)
             except Transient as error:
                 after_ambiguous = after_ambiguous or error.ambiguous
+                error.attempts = retry.retry_state.attempt_number
                 raise
     raise AssertionError("unreachable: Retrying either returns or re-raises")

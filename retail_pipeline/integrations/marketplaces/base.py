@@ -11,12 +11,15 @@ and after a crash asks `find_by_sku` before ever calling `create` again.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from retail_pipeline.integrations.budgets import CallBudget
+from retail_pipeline.integrations.retrying import Backoff, Transient, retry_transient
+
+T = TypeVar("T")
 
 RemoteState = Literal["live", "ended", "sold", "withdrawn"]
 Priority = Literal["withdraw", "price", "create", "sync", "photo"]
@@ -85,6 +88,29 @@ class ChannelError(Exception):
         self.status = status
         self.retryable = retryable
         self.details = details
+
+
+async def retried(
+    channel: str,
+    attempt: Callable[[bool], Awaitable[T]],
+    *,
+    max_attempts: int,
+    backoff: Backoff,
+    max_server_wait: float | None = None,
+) -> T:
+    """`attempt(after_ambiguous)` through the one retry loop (`integrations/retrying.py`); what is
+    still transient when it gives up becomes a retryable `ChannelError` of `channel`."""
+    try:
+        return await retry_transient(
+            attempt, max_attempts=max_attempts, backoff=backoff, max_server_wait=max_server_wait
+        )
+    except Transient as error:
+        raise ChannelError(
+            channel,
+            f"{error.reason} (gave up after {error.attempts} attempts)",
+            status=error.status,
+            retryable=True,
+        ) from error
 
 
 class BudgetExhausted(ChannelError):

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import httpx
 
 from retail_pipeline.integrations.http import retry_after_seconds, tls_context
-from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
+from retail_pipeline.integrations.retrying import Transient, exponential_backoff
 
-from .base import ChannelError, ListingDraft, Photo
+from .base import ChannelError, ListingDraft, Photo, retried
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -86,17 +86,13 @@ class ChannelHTTP:
 
     async def retrying(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """Runs `attempt(after_ambiguous)` until it succeeds, fails for good, or attempts run out."""
-        try:
-            return await retry_transient(
-                attempt,
-                max_attempts=self.policy.max_attempts,
-                backoff=self._backoff,
-                max_server_wait=self.policy.max_retry_after,
-            )
-        except Transient as error:
-            raise ChannelError(
-                self.channel, f"{error.reason} (gave up after retrying)", status=error.status, retryable=True
-            ) from error
+        return await retried(
+            self.channel,
+            attempt,
+            max_attempts=self.policy.max_attempts,
+            backoff=self._backoff,
+            max_server_wait=self.policy.max_retry_after,
+        )
 
     async def send(
         self, method: str, url: str, *, params: Any = None, json_body: Any = None, files: Any = None
