@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -43,23 +45,10 @@ def stop_on_signals() -> None:
 
 def group_alive(pgid: int) -> bool:
     """True while any live (not zombie) process of the group exists."""
-    proc = Path("/proc")
-    if not proc.is_dir():  # no procfs: a signal 0 also counts zombies, which is only slower
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # a member we may not signal still exists
-            return True
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after it.
-            state, _ppid, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if int(pgrp) == pgid and state not in ("Z", "X"):
-            return True
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):  # gone meanwhile
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                return True
     return False
 
 
