@@ -33,7 +33,6 @@ COMMAND_STATUSES = ("queued", "running", "succeeded", "failed", "human_required"
 PRODUCT_STATUSES = ("enriched", "failed", "blocked")
 LISTING_STATES = ("pending", "live", "withdrawn", "sold", "ended", "failed")
 ORDER_STATUSES = get_args(OrderStatus)
-NO_STATUS = "none"  # an order with no status row yet (kpi_counts' spelling of NULL)
 
 
 class Tally(BaseModel):

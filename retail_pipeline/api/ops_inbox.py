@@ -28,7 +28,6 @@ router = APIRouter(prefix="/ops", tags=["ops"])
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 FAILED_RUN_WINDOW_HOURS = 7 * 24
-ORDER_ATTENTION = ("acceptance_failed", "label_failed")  # spelled out again in orders_attention_idx
 UNRESOLVED = ("open", "acknowledged")
 SNIPPET_CHARS = 280
 

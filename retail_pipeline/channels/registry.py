@@ -26,9 +26,10 @@ CHANNEL_MODULES: dict[str, str] = {
 def all_channels() -> tuple[Channel, ...]:
     channels = tuple(importlib.import_module(module).CHANNEL for module in CHANNEL_MODULES.values())
     for name, found in zip(CHANNEL_MODULES, channels, strict=True):
-        if found.name != name:
+        if found.name != name or (found.listing is not None and found.listing.channel != name):
             raise RuntimeError(
-                f"{CHANNEL_MODULES[name]} declares channel {found.name!r}, registered as {name!r}"
+                f"{CHANNEL_MODULES[name]} declares channel {found.name!r} (listing policy for "
+                f"{found.listing.channel if found.listing else None!r}), registered as {name!r}"
             )
     return channels
 
