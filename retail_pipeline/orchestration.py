@@ -274,8 +274,9 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
             market, marketed = advance_market(), True
         job_def = defs.resolve_job_def(job_name)
         partition_keys: list[str | None] = [None]
-        if pdef is not None:
+        if isinstance(pdef, dg.DynamicPartitionsDefinition):
             sync_dynamic_partitions(instance)  # the sensor's work, done inline: partitions exist before use
+        if pdef is not None:
             partition_keys = list(_partition_keys(pdef, instance))
         for partition_key in partition_keys:
             result = job_def.execute_in_process(
