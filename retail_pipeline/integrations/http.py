@@ -182,7 +182,7 @@ class PoliteClient:
             )
         except Transient as error:
             # Chained to what went wrong (e.g. the httpx.TransportError): callers tell outages by it.
-            reason = f"{error.reason} after {policy.max_attempts} attempts"
+            reason = f"{error.reason} after {error.attempts} attempts"
             raise FetchError(url, reason, error.status) from error.__cause__ or error
         if response.status_code == 304:
             return Fetched(url, 304, b"", response.headers, not_modified=True)
