@@ -19,7 +19,8 @@ from retail_pipeline.domain.order_sources import Window
 from retail_pipeline.domain.orders import ChannelOrder
 from retail_pipeline.domain.shipping import TRACKING_URLS
 
-# (client, window) → every order the channel placed in it, normalised, paging handled.
+# (client, window) → the orders the channel lists for the window, normalised, paging handled; it may
+# list more (its filters are coarser), and the caller keeps those placed in the window.
 OrderFetch = Callable[[Any, Window], AsyncIterator[ChannelOrder]]
 # (client, order, lines, shipment, carrier) → the channel's ids for the tracking it now holds.
 TrackingPush = Callable[[Any, Any, list, Any, "ChannelCarrier"], Awaitable[dict[str, Any]]]

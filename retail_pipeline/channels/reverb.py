@@ -466,9 +466,7 @@ def order_from_reverb(raw: Mapping[str, Any]) -> ChannelOrder:
 async def reverb_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrder]:
     # Reverb filters by update time only; an order placed in the window was updated at or after its start.
     async for raw in client.orders("all", updated_start_date=window.start):
-        order = order_from_reverb(raw)
-        if order.placed_at in window:
-            yield order
+        yield order_from_reverb(raw)
 
 
 # --- its buyers' messages: Reverb conversations as buyer threads (GET my/conversations,

@@ -27,7 +27,11 @@ async def fetch_orders(client: Any, channel: str, window: Window) -> list[Channe
     """Every order of the channel placed in the window (its plug-in's fetch: paging handled, normalised),
     the client closed after."""
     try:
-        return [order async for order in channel_plugin(channel).orders(client, window)]
+        return [
+            order
+            async for order in channel_plugin(channel).orders(client, window)
+            if order.placed_at in window
+        ]
     finally:
         await client.aclose()
 
