@@ -198,17 +198,7 @@ def viewer(engine: Engine) -> dict[str, str]:
 @pytest.fixture
 def channels(sim, transport):
     """A ChannelsResource whose clients (every channel) talk to the in-process simulators, with quick
-    retries and the simulated clock for the call budgets."""
-    from retail_pipeline.defs.resources import ChannelsResource
-    from retail_pipeline_tests.simulated_channels import client_kwargs
-
-    return ChannelsResource().with_transport(transport, **client_kwargs(sim))
-
-
-@pytest.fixture
-def order_sources(sim, transport):
-    """The shared `channels` clients, and the simulated clock deciding 'today' for the order sync (a
-    separate resource: with_clock changes the resource it is called on)."""
+    retries and the simulated clock for the call budgets and for 'today' of the order sync."""
     from retail_pipeline.defs.resources import ChannelsResource
     from retail_pipeline_tests.simulated_channels import client_kwargs
 

@@ -24,13 +24,13 @@ SKU = "RP-2001"
 MARKET_NAME = {"bestbuy": "mirakl"}  # the simulator a channel's buyers shop on
 
 
-def bought(sim, order_sources, market, channel: str):
+def bought(sim, channels, market, channel: str):
     """One purchase of our SKU on the channel, then (raw wire object, ChannelOrder) as the sync sees it."""
     sim.clock.advance(0.5)
     purchase = market.buy_now(MARKET_NAME.get(channel, channel), SKU)
     assert purchase is not None
     window = Window.recent(sim.clock.now())
-    client = order_sources.client(channel)
+    client = channels.client(channel)
 
     async def read():
         try:
@@ -51,8 +51,8 @@ def bought(sim, order_sources, market, channel: str):
     return purchase, raws[0]
 
 
-def test_trademe_sold_item(sim, order_sources, market, listed):
-    purchase, item = bought(sim, order_sources, market, "trademe")
+def test_trademe_sold_item(sim, channels, market, listed):
+    purchase, item = bought(sim, channels, market, "trademe")
     order = order_from_trademe(item)
     assert order.channel == "trademe" and order.external_order_id == purchase.order_id
     assert order.placed_at == purchase.at and order.placed_at.tzinfo is UTC
@@ -68,8 +68,8 @@ def test_trademe_sold_item(sim, order_sources, market, listed):
     assert order_from_trademe(unpaid).initial_status == "accepted"
 
 
-def test_ebay_order(sim, order_sources, market, listed):
-    purchase, raw = bought(sim, order_sources, market, "ebay")
+def test_ebay_order(sim, channels, market, listed):
+    purchase, raw = bought(sim, channels, market, "ebay")
     order = order_from_ebay(raw)
     assert order.external_order_id == purchase.order_id == raw["orderId"]
     assert order.placed_at == purchase.at.replace(microsecond=purchase.at.microsecond // 1000 * 1000)
@@ -84,8 +84,8 @@ def test_ebay_order(sim, order_sources, market, listed):
     assert order_from_ebay({**raw, "orderPaymentStatus": "PENDING"}).initial_status == "pending_payment"
 
 
-def test_shopify_order(sim, order_sources, market, listed):
-    purchase, raw = bought(sim, order_sources, market, "shopify")
+def test_shopify_order(sim, channels, market, listed):
+    purchase, raw = bought(sim, channels, market, "shopify")
     order = order_from_shopify(raw)
     assert order.external_order_id == purchase.order_id == str(raw["id"])
     assert order.placed_at == purchase.at.replace(microsecond=0) and order.placed_at.tzinfo is UTC
@@ -98,8 +98,8 @@ def test_shopify_order(sim, order_sources, market, listed):
     assert order_from_shopify({**raw, "financial_status": "pending"}).initial_status == "pending_payment"
 
 
-def test_reverb_order(sim, order_sources, market, listed):
-    purchase, raw = bought(sim, order_sources, market, "reverb")
+def test_reverb_order(sim, channels, market, listed):
+    purchase, raw = bought(sim, channels, market, "reverb")
     order = order_from_reverb(raw)
     assert order.external_order_id == purchase.order_id == raw["order_number"]
     assert order.placed_at == purchase.at.replace(microsecond=0).astimezone(UTC)
@@ -112,8 +112,8 @@ def test_reverb_order(sim, order_sources, market, listed):
     assert order_from_reverb({**raw, "status": "cancelled"}).initial_status == "cancelled"
 
 
-def test_bestbuy_order(sim, order_sources, market, listed):
-    purchase, raw = bought(sim, order_sources, market, "bestbuy")
+def test_bestbuy_order(sim, channels, market, listed):
+    purchase, raw = bought(sim, channels, market, "bestbuy")
     order = order_from_mirakl(raw)
     assert order.channel == "bestbuy" and order.external_order_id == purchase.order_id == raw["order_id"]
     assert order.placed_at == purchase.at.replace(microsecond=0) and order.placed_at.tzinfo is UTC
@@ -135,15 +135,15 @@ def test_bestbuy_order(sim, order_sources, market, listed):
 
 
 @pytest.mark.parametrize("channel", ORDER_CHANNELS)
-def test_each_order_source_keeps_to_its_day(channel, sim, order_sources, market, listed):
+def test_each_order_source_keeps_to_its_day(channel, sim, channels, market, listed):
     """Through the registry: an order is in the window of the day it was placed, and not the next."""
     purchase = market.buy_now(MARKET_NAME.get(channel, channel), SKU)
     today = Window.day(purchase.at.date(), sim.clock.now())
     tomorrow = Window.day(purchase.at.date() + timedelta(days=1), sim.clock.now())
     assert channel in channel_names("orders")
-    found = asyncio.run(fetch_orders(order_sources.client(channel), channel, today))
+    found = asyncio.run(fetch_orders(channels.client(channel), channel, today))
     assert [o.external_order_id for o in found] == [purchase.order_id]
-    assert asyncio.run(fetch_orders(order_sources.client(channel), channel, tomorrow)) == []
+    assert asyncio.run(fetch_orders(channels.client(channel), channel, tomorrow)) == []
 
 
 def test_channel_transitions_follow_the_state_machine():

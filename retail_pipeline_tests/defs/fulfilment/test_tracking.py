@@ -116,10 +116,10 @@ def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing
 # --- against the simulators
 
 
-def test_each_channel_gets_its_tracking_once_and_the_order_ships(engine, sim, market, listed, order_sources):
-    ids = {channel: labelled_order(engine, sim, market, order_sources, channel, pins(n)) for n, channel in
+def test_each_channel_gets_its_tracking_once_and_the_order_ships(engine, sim, market, listed, channels):
+    ids = {channel: labelled_order(engine, sim, market, channels, channel, pins(n)) for n, channel in
            enumerate(CHANNELS)}  # fmt: skip
-    result = run_tracking(engine, order_sources)
+    result = run_tracking(engine, channels)
     assert result.counts == {"orders_found": 4, "pushed": 4, "adopted": 0, "shipped": 4, "tracking_failed": 0,
                              "retry_later": 0, "no_client": 0}  # fmt: skip
     for n, (channel, order_id) in enumerate(ids.items()):
@@ -138,29 +138,27 @@ def test_each_channel_gets_its_tracking_once_and_the_order_ships(engine, sim, ma
     assert {r["outcome"]: r["n"] for r in outcomes} == {"intent": 4, "succeeded": 4}
 
     journal = len(sim.journal.entries())
-    again = run_tracking(engine, order_sources)  # nothing left: no channel called at all
+    again = run_tracking(engine, channels)  # nothing left: no channel called at all
     assert again.counts == {k: 0 for k in again.counts}
     assert sim.journal.entries()[journal:] == []
     assert len(shipped_rows(engine)) == 4
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-def test_a_crash_after_the_push_is_adopted_not_pushed_again(
-    engine, sim, market, listed, order_sources, channel
-):
-    order_id = labelled_order(engine, sim, market, order_sources, channel, pins(50))
+def test_a_crash_after_the_push_is_adopted_not_pushed_again(engine, sim, market, listed, channels, channel):
+    order_id = labelled_order(engine, sim, market, channels, channel, pins(50))
 
     def crash(order: int) -> None:
         raise RuntimeError(f"killed after pushing {order}")
 
     with pytest.raises(RuntimeError, match="killed"):
-        run_tracking(engine, order_sources, after_push=crash)
+        run_tracking(engine, channels, after_push=crash)
     external = external_id(engine, order_id)
     assert remote_tracking(sim, channel, external) == [pins(50)]  # the channel has it, we do not
     assert history(engine, order_id) == ["accepted", "label_created"]
 
     journal = len(sim.journal.entries())
-    again = run_tracking(engine, order_sources)
+    again = run_tracking(engine, channels)
     assert again.counts["adopted"] == 1 and again.counts["pushed"] == 0 and again.counts["shipped"] == 1
     assert remote_tracking(sim, channel, external) == [pins(50)]  # still exactly one parcel/fulfilment
     assert history(engine, order_id) == ["accepted", "label_created", "shipped"]
@@ -171,18 +169,18 @@ def test_a_crash_after_the_push_is_adopted_not_pushed_again(
 
 
 def test_a_refusal_is_tracking_failed_once_with_one_ops_task_then_ships(
-    engine, sim, market, listed, order_sources
+    engine, sim, market, listed, channels
 ):
-    order_id = labelled_order(engine, sim, market, order_sources, "trademe", pins(70))
+    order_id = labelled_order(engine, sim, market, channels, "trademe", pins(70))
     real = external_id(engine, order_id)
     with engine.begin() as conn:  # Trade Me does not know this purchase: it refuses the parcel
         conn.execute(
             text("UPDATE retail.orders SET external_order_id = '999' WHERE id = :o"), {"o": order_id}
         )
 
-    first = run_tracking(engine, order_sources)
+    first = run_tracking(engine, channels)
     assert first.counts["tracking_failed"] == 1 and first.counts["shipped"] == 0
-    second = run_tracking(engine, order_sources)  # the order is picked again, refused again
+    second = run_tracking(engine, channels)  # the order is picked again, refused again
     assert second.counts["tracking_failed"] == 1
     assert history(engine, order_id) == ["accepted", "label_created", "tracking_failed"]
     tasks = rows(engine, "SELECT kind, dedupe_key, occurrences, status FROM retail.ops_tasks")
@@ -196,7 +194,7 @@ def test_a_refusal_is_tracking_failed_once_with_one_ops_task_then_ships(
         conn.execute(
             text("UPDATE retail.orders SET external_order_id = :e WHERE id = :o"), {"e": real, "o": order_id}
         )
-    fixed = run_tracking(engine, order_sources)
+    fixed = run_tracking(engine, channels)
     assert fixed.counts["shipped"] == 1
     assert remote_tracking(sim, "trademe", real) == [pins(70)]
     assert history(engine, order_id) == ["accepted", "label_created", "tracking_failed", "shipped"]
@@ -206,9 +204,9 @@ def test_a_refusal_is_tracking_failed_once_with_one_ops_task_then_ships(
 
 
 def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
-    engine, sim, market, listed, order_sources, monkeypatch
+    engine, sim, market, listed, channels, monkeypatch
 ):
-    order_id = labelled_order(engine, sim, market, order_sources, "reverb", pins(80))
+    order_id = labelled_order(engine, sim, market, channels, "reverb", pins(80))
 
     async def outage(*args):
         raise ChannelError("reverb", "HTTP 503 after 6 attempts", status=503, retryable=True)
@@ -222,11 +220,11 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
         )
 
     monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(outage))
-    assert run_tracking(engine, order_sources).counts["retry_later"] == 1
+    assert run_tracking(engine, channels).counts["retry_later"] == 1
     assert history(engine, order_id) == ["accepted", "label_created"]
     monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(unauthorised))
     with pytest.raises(ChannelError, match="401"):
-        run_tracking(engine, order_sources)
+        run_tracking(engine, channels)
     assert history(engine, order_id) == ["accepted", "label_created"]
     assert rows(engine, "SELECT count(*) AS n FROM retail.ops_tasks")[0]["n"] == 0
 
@@ -239,16 +237,16 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
         "channel_names",
         lambda capability=None: tuple(c for c in channel_names(capability) if c != "bestbuy"),
     )
-    shopify = labelled_order(engine, sim, market, order_sources, "shopify", pins(81))
-    result = run_tracking(engine, order_sources)
+    shopify = labelled_order(engine, sim, market, channels, "shopify", pins(81))
+    result = run_tracking(engine, channels)
     assert result.counts["no_client"] == 1 and result.counts["shipped"] == 1
     assert history(engine, shopify)[-1] == "shipped"
     assert history(engine, order_id) == ["accepted", "label_created"]
 
 
-def test_materialize_ships_through_dagster(engine, sim, market, listed, order_sources, simulator_url, db_url):
+def test_materialize_ships_through_dagster(engine, sim, market, listed, channels, simulator_url, db_url):
     """Dagster rebuilds resources from config: the run reaches the simulators on loopback."""
-    order_id = labelled_order(engine, sim, market, order_sources, "ebay", pins(90))
+    order_id = labelled_order(engine, sim, market, channels, "ebay", pins(90))
     resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
     result = dg.materialize([tracking_updates], resources=resources)
     assert result.success

@@ -32,17 +32,15 @@ def mirakl(sim):
     return sim.backend("mirakl")
 
 
-def accept(engine, order_sources, **kwargs: Any):
+def accept(engine, channels, **kwargs: Any):
     import asyncio
 
-    acceptor = Acceptor(engine, order_sources, settings=kwargs.pop("settings", QUICK_POLL), **kwargs)
+    acceptor = Acceptor(engine, channels, settings=kwargs.pop("settings", QUICK_POLL), **kwargs)
     return asyncio.run(acceptor.run(("bestbuy",)))
 
 
-def sync(engine, sim, order_sources) -> None:
-    _, result = sync_orders(
-        engine, order_sources, "bestbuy", Window.day(sim.clock.now().date(), sim.clock.now())
-    )
+def sync(engine, sim, channels) -> None:
+    _, result = sync_orders(engine, channels, "bestbuy", Window.day(sim.clock.now().date(), sim.clock.now()))
     assert not result.failed, result.failed
 
 
@@ -88,15 +86,15 @@ def test_decide_line_refuses_what_we_cannot_ship():
 
 
 def test_a_waiting_order_in_stock_is_accepted_once_and_its_units_taken_then(
-    engine, sim, mirakl, listed, order_sources
+    engine, sim, mirakl, listed, channels
 ):
     bought = mirakl.buy("RP-2003", 1)  # offered through our Shopify listing
     before = stock(engine, "RP-2003")
-    sync(engine, sim, order_sources)
+    sync(engine, sim, channels)
     assert history(engine, bought.order_id) == ["pending_acceptance"]
     assert stock(engine, "RP-2003") == before  # not a sale until accepted
 
-    result = accept(engine, order_sources)
+    result = accept(engine, channels)
     assert (
         result.counts | {} == result.counts and result.counts["accepted"] == 1 and result.counts["sent"] == 1
     )
@@ -106,23 +104,23 @@ def test_a_waiting_order_in_stock_is_accepted_once_and_its_units_taken_then(
     assert count(engine, "SELECT count(*) FROM retail.order_lines WHERE status = 'accepted'") == 1
 
     journal = len(sim.journal.entries())
-    again = accept(engine, order_sources)
+    again = accept(engine, channels)
     assert again.counts["orders_found"] == 0 and len(sim.journal.entries()) == journal  # no call at all
     assert stock(engine, "RP-2003") == before - 1
     # Mirakl's SHIPPING, seen by the next order sync, adds nothing to our history.
-    sync(engine, sim, order_sources)
+    sync(engine, sim, channels)
     assert history(engine, bought.order_id) == ["pending_acceptance", "accepted"]
 
 
 def test_a_line_out_of_stock_is_refused_with_its_reason_and_the_order_refused(
-    engine, sim, mirakl, listed, order_sources
+    engine, sim, mirakl, listed, channels
 ):
     with engine.begin() as conn:
         conn.execute(text("UPDATE retail.products SET stock_quantity = 0 WHERE sku = 'RP-2001'"))
     mirakl.add_offer("RP-2001", 2, "399.00")  # Best Buy still offers it (the offer lagged behind)
     bought = mirakl.buy("RP-2001", 1)
-    sync(engine, sim, order_sources)
-    result = accept(engine, order_sources)
+    sync(engine, sim, channels)
+    result = accept(engine, channels)
     assert result.counts["lines_refused"] == 1 and result.counts["refused"] == 1
     assert history(engine, bought.order_id) == ["pending_acceptance", "refused"]
     reason = count(engine, "SELECT refusal_reason FROM retail.order_lines WHERE sku = 'RP-2001'")
@@ -132,13 +130,13 @@ def test_a_line_out_of_stock_is_refused_with_its_reason_and_the_order_refused(
 
 
 def test_two_orders_for_the_last_unit_the_first_is_accepted_the_second_refused(
-    engine, sim, mirakl, listed, order_sources
+    engine, sim, mirakl, listed, channels
 ):
     with engine.begin() as conn:
         conn.execute(text("UPDATE retail.products SET stock_quantity = 1 WHERE sku = 'RP-2003'"))
     first, second = mirakl.buy("RP-2003", 1), mirakl.buy("RP-2003", 1)
-    sync(engine, sim, order_sources)
-    result = accept(engine, order_sources)
+    sync(engine, sim, channels)
+    result = accept(engine, channels)
     assert (result.counts["accepted"], result.counts["refused"]) == (1, 1)
     assert (
         history(engine, first.order_id)[-1] == "accepted"
@@ -151,40 +149,40 @@ def test_two_orders_for_the_last_unit_the_first_is_accepted_the_second_refused(
 
 
 def test_mirakl_too_slow_is_acceptance_failed_in_the_inbox_then_accepted_on_the_next_run(
-    engine, sim, mirakl, listed, order_sources
+    engine, sim, mirakl, listed, channels
 ):
     # Each run reads the order once, then polls 3 times: 8 reads of lag outlast two runs.
     mirakl.config = mirakl.config.model_copy(update={"acceptance_lag_reads": 8})
     bought = mirakl.buy("RP-2003", 1)
-    sync(engine, sim, order_sources)
-    first = accept(engine, order_sources)
+    sync(engine, sim, channels)
+    first = accept(engine, channels)
     assert first.counts["acceptance_failed"] == 1 and first.counts["sent"] == 1
     tasks = "SELECT count(*) FROM retail.ops_tasks WHERE kind = 'acceptance_failed' AND status = 'open'"
     assert count(engine, tasks) == 1
-    second = accept(engine, order_sources)  # still waiting: the task is bumped, not duplicated
+    second = accept(engine, channels)  # still waiting: the task is bumped, not duplicated
     assert second.counts["sent"] == 0 and second.counts["decided"] == 0
     assert count(engine, tasks) == 1
     assert count(engine, "SELECT occurrences FROM retail.ops_tasks WHERE kind = 'acceptance_failed'") == 2
-    third = accept(engine, order_sources)
+    third = accept(engine, channels)
     assert third.counts["accepted"] == 1
     assert history(engine, bought.order_id) == ["pending_acceptance", "acceptance_failed", "accepted"]
     assert count(engine, tasks) == 0
     assert len(accept_calls(sim)) == 1  # OR21 sent once over the three runs
 
 
-def test_a_crash_after_or21_neither_decides_nor_sells_twice(engine, sim, mirakl, listed, order_sources):
+def test_a_crash_after_or21_neither_decides_nor_sells_twice(engine, sim, mirakl, listed, channels):
     bought = mirakl.buy("RP-2003", 1)
-    sync(engine, sim, order_sources)
+    sync(engine, sim, channels)
     before = stock(engine, "RP-2003")
 
     def crash(order_id: int) -> None:
         raise Crash("killed after OR21")
 
     with pytest.raises(Crash):
-        accept(engine, order_sources, after_send=crash)
+        accept(engine, channels, after_send=crash)
     assert history(engine, bought.order_id) == ["pending_acceptance"]
     assert stock(engine, "RP-2003") == before - 1  # taken with the decision, committed before OR21
-    again = accept(engine, order_sources)
+    again = accept(engine, channels)
     assert again.counts["decided"] == 0 and again.counts["accepted"] == 1
     assert history(engine, bought.order_id) == ["pending_acceptance", "accepted"]
     assert stock(engine, "RP-2003") == before - 1
@@ -203,7 +201,7 @@ def test_materialized_through_dagster_and_on_to_label_and_tracking(
     sim,
     mirakl,
     listed,
-    order_sources,
+    channels,
     simulator_app,
     simulator_url,
     db_url,
@@ -214,7 +212,7 @@ def test_materialized_through_dagster_and_on_to_label_and_tracking(
     for key in ("CANADAPOST_BACKOFF_INITIAL_SECONDS", "CANADAPOST_BACKOFF_MAX_SECONDS"):
         monkeypatch.setenv(key, "0")
     bought = mirakl.buy("RP-2003", 1)
-    sync(engine, sim, order_sources)
+    sync(engine, sim, channels)
     resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
     result = dg.materialize([order_acceptance], resources=resources)
     assert result.success
@@ -227,7 +225,7 @@ def test_materialized_through_dagster_and_on_to_label_and_tracking(
     )  # fmt: skip
     labels = run_labels(engine, carriers, data_dir=settings_env.data_dir)
     assert labels.counts["labels_created"] == 1, labels.failed
-    shipped = run_tracking(engine, order_sources)
+    shipped = run_tracking(engine, channels)
     assert shipped.counts["shipped"] == 1, shipped
     remote = mirakl.orders[bought.order_id]
     pin = count(engine, "SELECT tracking_pin FROM retail.shipments")
@@ -265,13 +263,13 @@ def test_an_order_sync_with_new_orders_starts_fulfilment_and_one_without_does_no
 
 
 def test_a_crash_after_the_tracking_push_is_adopted_from_mirakl_not_pushed_again(
-    engine, sim, mirakl, listed, order_sources, simulator_app, settings_env, monkeypatch
+    engine, sim, mirakl, listed, channels, simulator_app, settings_env, monkeypatch
 ):
     for key in ("CANADAPOST_BACKOFF_INITIAL_SECONDS", "CANADAPOST_BACKOFF_MAX_SECONDS"):
         monkeypatch.setenv(key, "0")
     bought = mirakl.buy("RP-2003", 1)
-    sync(engine, sim, order_sources)
-    accept(engine, order_sources)
+    sync(engine, sim, channels)
+    accept(engine, channels)
     carriers = CarriersResource().with_kwargs(
         canada_post={"settings": CanadaPostSettings(_env_file=None),
                      "transport": httpx.ASGITransport(app=simulator_app), "clock": sim.clock.now}
@@ -282,9 +280,9 @@ def test_a_crash_after_the_tracking_push_is_adopted_from_mirakl_not_pushed_again
         raise Crash("killed after OR24")
 
     with pytest.raises(Crash):
-        run_tracking(engine, order_sources, after_push=crash)
+        run_tracking(engine, channels, after_push=crash)
     assert mirakl.orders[bought.order_id].state == "SHIPPED"
-    again = run_tracking(engine, order_sources)
+    again = run_tracking(engine, channels)
     assert (again.counts["adopted"], again.counts["pushed"], again.counts["shipped"]) == (1, 0, 1)
     ships = [
         e for e in sim.journal.entries(system="mirakl") if e.method == "PUT" and e.path.endswith("/ship")

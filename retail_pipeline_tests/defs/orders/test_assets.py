@@ -17,7 +17,7 @@ from retail_pipeline_tests.simulated_channels import CHANNELS, ORDER_CHANNELS
 from .conftest import count, table_counts
 
 
-def resources(db_url, order_sources=None, channels=None):
+def resources(db_url):
     """Dagster rebuilds resources from their config (private test bindings are dropped), so runs reach
     the simulators on loopback (`simulator_url`) and read their clock from /_control/clock."""
     return {
@@ -26,11 +26,11 @@ def resources(db_url, order_sources=None, channels=None):
     }
 
 
-def materialise(key, db_url, order_sources, channels, selection=None):
+def materialise(key, db_url, selection=None):
     result = dg.materialize(
         selection or [marketplace_orders, channel_stock],
         partition_key=key,
-        resources=resources(db_url, order_sources, channels),
+        resources=resources(db_url),
     )
     assert result.success
     return result
@@ -67,18 +67,18 @@ def test_direct_call_upserts_the_days_orders(engine, sim, market, listed, simula
 
 
 def test_materialise_twice_the_second_writes_nothing(
-    engine, sim, order_sources, channels, market, listed, simulator_url, db_url
+    engine, sim, channels, market, listed, simulator_url, db_url
 ):
     for channel in CHANNELS:
         market.buy_now(channel, "RP-2003")  # stock 3: each sale leaves fewer units for every channel
     day = sim.clock.now().date()
     for channel in CHANNELS:
-        first = materialise(order_partition_key(channel, day), db_url, order_sources, channels)
+        first = materialise(order_partition_key(channel, day), db_url)
         assert meta(first, "marketplace_orders")["rows_written"] > 0
     before = table_counts(engine)
     journal = len(sim.journal.entries())
     for channel in CHANNELS:
-        again = materialise(order_partition_key(channel, day), db_url, order_sources, channels)
+        again = materialise(order_partition_key(channel, day), db_url)
         written = meta(again, "marketplace_orders")
         assert written["rows_written"] == 0 and written["fetched"] == 1, written
         assert meta(again, "channel_stock")["channels_pushed"] == 0
@@ -88,9 +88,7 @@ def test_materialise_twice_the_second_writes_nothing(
     assert writes == [] or all("oauth" in e.path or "token" in e.path for e in writes), writes
 
 
-def test_a_seven_day_backfill_is_idempotent(
-    engine, sim, order_sources, channels, market, listed, simulator_url, db_url
-):
+def test_a_seven_day_backfill_is_idempotent(engine, sim, channels, market, listed, simulator_url, db_url):
     start = sim.clock.now().date()
     for _ in range(7):
         market.advance(24 * 60, rate_per_hour=0.25)  # ~6 a day per channel, while stock lasts
@@ -151,12 +149,12 @@ def test_market_over_http(simulator_app, listed):
 
 
 def test_sale_at_zero_stock_withdraws_the_product_on_every_other_channel(
-    engine, sim, order_sources, channels, market, listed, simulator_url, db_url
+    engine, sim, channels, market, listed, simulator_url, db_url
 ):
     """RP-2002 is one unit: sold on Trade Me, it is withdrawn on eBay, Shopify and Reverb (the channels'
     own state says so), once; our stock is 0."""
     sale = market.buy_now("trademe", "RP-2002")
-    result = materialise(order_partition_key("trademe", sale.at.date()), db_url, order_sources, channels)
+    result = materialise(order_partition_key("trademe", sale.at.date()), db_url)
     stock = meta(result, "channel_stock")
     assert stock["withdrawn"] == 3 and stock["channels_pushed"] == 3, stock
     assert count(engine, "SELECT stock_quantity FROM retail.products WHERE sku = 'RP-2002'") == 0
@@ -170,15 +168,15 @@ def test_sale_at_zero_stock_withdraws_the_product_on_every_other_channel(
     for channel in ("ebay", "shopify", "reverb"):
         assert "RP-2002" not in sim.backend(channel).live_skus(), channel
     assert market.buy_now("ebay", "RP-2002") is None  # nobody can buy what we no longer hold
-    again = materialise(order_partition_key("trademe", sale.at.date()), db_url, order_sources, channels)
+    again = materialise(order_partition_key("trademe", sale.at.date()), db_url)
     assert meta(again, "channel_stock")["channels_pushed"] == 0
 
 
 def test_a_sale_above_zero_lowers_the_quantity_elsewhere(
-    engine, sim, order_sources, channels, market, listed, simulator_url, db_url
+    engine, sim, channels, market, listed, simulator_url, db_url
 ):
     sale = market.buy_now("shopify", "RP-2003")  # 3 in stock → 2 left
-    result = materialise(order_partition_key("shopify", sale.at.date()), db_url, order_sources, channels)
+    result = materialise(order_partition_key("shopify", sale.at.date()), db_url)
     assert meta(result, "channel_stock")["requantified"] == 3
     assert count(engine, "SELECT stock_quantity FROM retail.products WHERE sku = 'RP-2003'") == 2
     assert sim.backend("ebay").live_skus()["RP-2003"] == 2
@@ -188,15 +186,13 @@ def test_a_sale_above_zero_lowers_the_quantity_elsewhere(
                          " AND (desired_quantity, actual_quantity) IS DISTINCT FROM (2, 2)") == 0  # fmt: skip
 
 
-def test_a_cancellation_is_appended_once(
-    engine, sim, order_sources, channels, market, listed, simulator_url, db_url
-):
+def test_a_cancellation_is_appended_once(engine, sim, channels, market, listed, simulator_url, db_url):
     sale = market.buy_now("shopify", "RP-2003")
     key = order_partition_key("shopify", sale.at.date())
-    materialise(key, db_url, order_sources, channels, [marketplace_orders])
+    materialise(key, db_url, [marketplace_orders])
     sim.backend("shopify").orders[int(sale.order_id)].cancelled_at = sim.clock.now()
     for _ in range(2):
-        materialise(key, db_url, order_sources, channels, [marketplace_orders])
+        materialise(key, db_url, [marketplace_orders])
     with engine.connect() as conn:
         history = list(
             conn.execute(text("SELECT status FROM retail.order_status_history ORDER BY id")).scalars()
