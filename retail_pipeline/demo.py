@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from retail_pipeline.processes import Children, stop_on_signals
+from retail_pipeline.processes import Children
 from retail_pipeline.settings import PROJECT_ROOT, get_settings
 
 
@@ -45,7 +45,6 @@ def run_demo(*, no_first_run: bool = False) -> int:
     from retail_pipeline.orchestration import run_once
     from retail_pipeline.runtime import prepare
 
-    stop_on_signals()  # before the first child starts: children inherit defaults, not an ignored SIGINT
     settings = get_settings()
     ports = {
         "simulators": settings.simulator_port,
