@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,16 @@ import pytest
 
 from retail_pipeline.processes import Children, group_alive
 from retail_pipeline.simulators.persistence import state_path
-from retail_pipeline_tests.process_tree import alive, background_command, descendants, wait_until_answering
+from retail_pipeline_tests.process_tree import (
+    alive,
+    background_command,
+    descendants,
+    free_port,
+    wait_until_answering,
+)
 
 CLI = [sys.executable, "-m", "retail_pipeline.cli"]
 STOP_WITHIN_SECONDS = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -52,7 +51,7 @@ def test_background_command_starts_with_sigint_ignored():
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_simulate_stops_on_a_signal_and_saves_its_world(signum: int, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "var"
     env = _env(RETAIL_DATA_DIR=str(data_dir), SIMULATOR_PRODUCTS_PER_SUPPLIER="2")
     with background_command([*CLI, "simulate", "--port", str(port)], env=env) as proc:
@@ -67,7 +66,7 @@ def test_simulate_stops_on_a_signal_and_saves_its_world(signum: int, tmp_path: P
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_api_stops_on_a_signal(signum: int, database_url: str, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = _env(DATABASE_URL=database_url, RETAIL_DATA_DIR=str(tmp_path / "var"), MEDIA_SIGNING_KEY="test")
     with background_command([*CLI, "api", "--port", str(port)], env=env) as proc:
         wait_until_answering(f"http://127.0.0.1:{port}/health", proc)
@@ -123,14 +122,17 @@ def test_children_stop_waits_for_a_clean_exit():
 def test_run_once_interrupted_mid_run_stops_instead_of_carrying_on(database_url: str, tmp_path: Path):
     """Dagster turns a signal during a step into a failed run; run-once (and the demo's first run) must
     then stop, not go on to the next job."""
-    port = _free_port()
+    port = free_port()
     env = _env(
         DATABASE_URL=database_url,
         RETAIL_DATA_DIR=str(tmp_path / "var"),
         SIMULATOR_PORT=str(port),
         SIMULATOR_PRODUCTS_PER_SUPPLIER="6",
-        # The LLM answers slowly: enrichment is surely mid-step when the signal comes.
+        # The LLM answers slowly, one product at a time: after its first answer, enrichment still has
+        # five products (7.5 s) to go, so the signal surely comes mid-step. (Concurrent calls would all
+        # end together, and the signal could land in the next step instead.)
         SIMULATOR_FAULTS=json.dumps({"llm": {"latency_ms": 1500}}),
+        LLM_MAX_CONCURRENCY="1",
     )
     journal = f"http://127.0.0.1:{port}/_control/journal"
     with background_command([*CLI, "run-once"], env=env, stdout=subprocess.DEVNULL) as proc:
