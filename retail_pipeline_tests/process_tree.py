@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -78,3 +79,10 @@ def wait_until_answering(url: str, proc: subprocess.Popen, timeout: float = 60) 
                 return
         time.sleep(0.2)
     raise AssertionError(f"nothing answered at {url} within {timeout:.0f}s")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a process a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

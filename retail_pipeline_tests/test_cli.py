@@ -13,6 +13,7 @@ import psycopg
 from retail_pipeline.definitions import defs as build_defs
 from retail_pipeline.orchestration import named_asset_jobs
 from retail_pipeline.settings import PROJECT_ROOT
+from retail_pipeline_tests.process_tree import free_port
 
 CLI = [sys.executable, "-m", "retail_pipeline.cli"]
 
@@ -74,7 +75,7 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
     env = {
         "DATABASE_URL": database_url,
         "RETAIL_DATA_DIR": str(tmp_path / "var"),
-        "SIMULATOR_PORT": str(_free_port()),
+        "SIMULATOR_PORT": str(free_port()),
         "SIMULATOR_PRODUCTS_PER_SUPPLIER": "12",
     }
     done = run_cli("run-once", "--json", env=env, timeout=300)
@@ -172,14 +173,6 @@ def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[s
         assert check_label(pdf, pin, postal_code) == [], (channel, external)
         assert remote_tracking(sim, channel, external) == [pin], (channel, external)
     return history_rows
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_extract_product_prints_the_labelled_fields_of_a_page():

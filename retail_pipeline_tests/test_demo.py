@@ -15,16 +15,10 @@ import httpx
 import psycopg
 
 from retail_pipeline.settings import PROJECT_ROOT
-from retail_pipeline_tests.process_tree import alive, background_command, descendants
+from retail_pipeline_tests.process_tree import alive, background_command, descendants, free_port
 
 CLI = [sys.executable, "-m", "retail_pipeline.cli"]
 READY_LINE = "Ctrl-C stops everything."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -39,7 +33,7 @@ def _graphql(ui: str, query: str) -> dict:
 
 
 def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_path: Path, scratch_dir: Path):
-    ports = {"SIMULATOR_PORT": _free_port(), "API_PORT": _free_port(), "DAGSTER_PORT": _free_port()}
+    ports = {"SIMULATOR_PORT": free_port(), "API_PORT": free_port(), "DAGSTER_PORT": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME", "SIMULATOR_URL")}
     # A small world (12 products a supplier, as in the run-once test): the demo's mechanics are the
     # subject here, and the first run's volume only adds minutes.

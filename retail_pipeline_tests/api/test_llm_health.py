@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import Engine, text
 from retail_pipeline.api.app import create_app
 from retail_pipeline.api.keys import create_api_key
 from retail_pipeline.settings import Settings
+from retail_pipeline_tests.process_tree import free_port
 from retail_pipeline_tests.seeds.catalog import add_product, add_supplier
 
 LLM_ENV = ("LLM_MODE", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL")
@@ -58,12 +58,6 @@ def _spend(engine: Engine) -> None:
             text("UPDATE retail.products SET enriched_at = now() - interval '3 days' WHERE id = :id"),
             {"id": ids[3]},
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_health_probes_the_simulator_and_reports_recent_spend(simulator_url, sidecar, llm_env):
@@ -133,7 +127,7 @@ def test_a_rejected_key_is_degraded_and_the_key_is_not_echoed(sidecar, llm_env):
 
 
 def test_an_unreachable_endpoint_is_degraded_fast(sidecar, llm_env):
-    llm_env.setenv("LLM_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
+    llm_env.setenv("LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     client, operator = sidecar()
 
     body = client.get("/llm/health", headers=operator).json()
