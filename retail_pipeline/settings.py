@@ -46,6 +46,21 @@ class Settings(BaseSettings):
     inbox_message_wait_minutes: int = Field(
         default=60, gt=0, description="Ops inbox: a customer message unanswered this long is waiting."
     )
+    dagster_ui_url: str = Field(
+        default="http://127.0.0.1:3000",
+        description="The Dagster UI as operators' browsers reach it; the console links failed runs there.",
+    )
+    console_events_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Console live events: a comment line this often keeps the stream open.",
+    )
+    llm_usd_per_million_prompt_tokens: float = Field(
+        default=0.15, ge=0, description="LLM price per million prompt tokens (console spend estimate)."
+    )
+    llm_usd_per_million_completion_tokens: float = Field(
+        default=0.60, ge=0, description="LLM price per million completion tokens (console spend estimate)."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,7 @@ from retail_pipeline.api import (
     webhooks,
 )
 from retail_pipeline.api.auth import Principal, current_principal
+from retail_pipeline.api.console import events as console_events
 from retail_pipeline.api.database import AppDatabase
 from retail_pipeline.db import migrations
 from retail_pipeline.settings import Settings, get_settings
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(console_events.router)
     return app
