@@ -18,6 +18,7 @@ from retail_pipeline.api import (
     media,
     ops,
     ops_inbox,
+    orders,
     tasks,
     webhooks,
 )
@@ -102,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(webhooks.router)
     app.include_router(console_events.router)
+    app.include_router(orders.router)
     return app
