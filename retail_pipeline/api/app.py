@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from retail_pipeline.api import (
     channels,
     commands,
+    home_kpis,
     imports,
     key_admin,
     keys,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(console_events.router)
     app.include_router(orders.router)
+    app.include_router(home_kpis.router)
     app.include_router(key_admin.router)
     console_session.install(
         app,
