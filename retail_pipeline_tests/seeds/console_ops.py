@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline_tests.seeds.ops import add_conversation
 
 CHANNELS = {"bestbuy": "CAD", "reverb": "USD", "trademe": "NZD", "ebay": "USD", "shopify": "NZD"}
 PRODUCTS = [
@@ -237,6 +238,11 @@ def seed_console_ops(
             {"payload": json.dumps({"draft_id": draft})},
         )
         ids["command"] = command
+        for thread, hours, body in [
+            ("BB-T-88", 3.2, "Hi, where is my order BB-24007? It was supposed to ship yesterday."),
+            ("BB-T-91", 1.4, "Can you confirm the Stratocaster comes with a gig bag?"),
+        ]:
+            add_conversation(conn, thread, inbound_at=now - timedelta(hours=hours), body=body)
         ids["tasks"]["command_human_required"] = open_task(
             conn, kind="command_human_required", key=f"command:{command}", severity="error",
             title=f"PUBLISH_LISTING (command {command}) needs a person: trademe refused RP-1003",
