@@ -273,13 +273,29 @@ def list_orders(conn: Connection, filters: OrderFilters) -> OrderPage:
     return OrderPage(items=items, next_cursor=next_cursor)
 
 
+def _day(field: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail={"field": field, "message": f"{value!r} is not a day; use YYYY-MM-DD"},
+        ) from None
+
+
 def order_filters(
     channel: Annotated[str | None, Query(description="One channel's orders.")] = None,
     status_: Annotated[
         str | None, Query(alias="status", description="Current status, e.g. label_created.")
     ] = None,
-    date_from: Annotated[date | None, Query(description="Placed on or after this day (UTC).")] = None,
-    date_to: Annotated[date | None, Query(description="Placed on or before this day (UTC).")] = None,
+    date_from: Annotated[
+        str | None, Query(max_length=10, description="Placed on or after this day (UTC), YYYY-MM-DD.")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(max_length=10, description="Placed on or before this day (UTC), YYYY-MM-DD.")
+    ] = None,
     q: Annotated[
         str | None,
         Query(max_length=100, description="Prefix of an order id, a customer's name or e-mail, or a SKU."),
@@ -291,7 +307,8 @@ def order_filters(
 ) -> OrderFilters:
     """Query parameters -> OrderFilters; blank values (an empty form field) mean no filter."""
     return OrderFilters(
-        channel=channel or None, status=status_ or None, date_from=date_from, date_to=date_to,
+        channel=channel or None, status=status_ or None,
+        date_from=_day("date_from", date_from), date_to=_day("date_to", date_to),
         q=q, limit=limit, cursor=cursor or None,
     )  # fmt: skip
 

@@ -71,7 +71,11 @@ def test_filters_and_search(client, viewer, orders):
     assert _ids(get(q="SAM@EX")) == ["RV-77"]
     assert _ids(get(q="rp-pedal")) == ["RV-77"]
     assert _ids(get(q="%%")) == []
-    assert _ids(get(channel="", status="", q="")) == ["BB-2001", "RV-77", "BB-2002"]  # blank = no filter
+    assert _ids(get(channel="", status="", q="", date_from="", date_to="")) == [
+        "BB-2001",
+        "RV-77",
+        "BB-2002",
+    ]  # blank = no filter
 
     row = get(q="BB-2001").json()["items"][0]
     assert (row["customer_name"], row["items"], row["shipment_status"], row["total"]) == (
@@ -95,6 +99,7 @@ def test_keyset_pages(client, viewer, orders):
         ({"status": "lost"}, "status"),
         ({"date_from": "2026-11-20", "date_to": "2026-11-01"}, "date_to"),
         ({"q": "x"}, "q"),
+        ({"date_from": "20-11-2026"}, "date_from"),
         ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )
