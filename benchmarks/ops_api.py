@@ -51,6 +51,15 @@ ENDPOINTS = {
     "whoami": "/whoami",
     "inbox": "/ops/inbox?limit=20",
     "summary": "/ops/summary",
+    # The console (issue 10): JSON routes, then the pages (a GET page accepts the API key too).
+    "home_kpis": "/api/kpis/home",
+    "orders": "/api/orders",
+    "orders_search": "/api/orders?q=ord-1999",
+    "order": "/api/orders/4242",
+    "page_home": "/console",
+    "page_inbox": "/console/inbox",
+    "page_orders": "/console/orders",
+    "page_order": "/console/orders/4242",
 }
 
 # Each statement: (label, SQL). Deterministic spreads (g % n) so every run loads the same world.

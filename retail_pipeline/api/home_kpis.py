@@ -4,11 +4,10 @@ Orders and revenue per day per channel, order-to-shipped time (p50/p95), live li
 tasks by kind, LLM tokens and estimated spend, over the last ``days`` days (UTC). The Home page renders
 ``build_home_kpis``'s answer as charts; this route returns it as JSON (one implementation).
 
-One statement, one snapshot. Each part reads an index range or the trigger-kept counters, so the cost
-follows the window, not the table sizes (sql/009_console_events.sql): orders from
-``orders_placed_list_idx`` (index-only: placed_at, channel, currency, total), shipped times from
-``shipments_shipped_idx`` joined to orders by key, tokens from ``products_enriched_tokens_idx``,
-listings and tasks from ``retail.kpi_counts``.
+One statement, one snapshot, whose cost does not grow with the tables (sql/009_console_events.sql):
+orders, revenue and LLM usage per day are trigger-kept sums in ``retail.kpi_daily``; placed-to-shipped
+times are one index-only scan of the window's shipments (``shipments_shipped_idx`` carries each
+order's placed_at); listings and tasks are ``retail.kpi_counts`` counters.
 """
 
 from __future__ import annotations
@@ -17,11 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.api.auth import Viewer
+from retail_pipeline.api.coalesce import SingleFlight
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.settings import Settings
 
@@ -91,28 +91,26 @@ HOME = text(
     WITH kpi AS MATERIALIZED (
         SELECT metric, dim1, dim2, sum(n) AS n FROM retail.kpi_counts
          WHERE metric IN ('channel_listings', 'ops_tasks', 'orders')
-         GROUP BY metric, dim1, dim2 HAVING sum(n) <> 0)
+         GROUP BY metric, dim1, dim2 HAVING sum(n) <> 0),
+    daily AS MATERIALIZED (
+        SELECT metric, day, dim, sum(n) AS n, count(*) AS deltas FROM retail.kpi_daily
+         WHERE metric IN ('orders', 'revenue', 'llm_products', 'llm_calls', 'llm_prompt_tokens',
+                          'llm_completion_tokens')
+           AND day >= :since_day
+         GROUP BY metric, day, dim)
     SELECT
-      (SELECT coalesce(json_agg(o), '[]') FROM (
-          SELECT CAST(date_trunc('day', placed_at AT TIME ZONE 'UTC') AS date) AS day, channel,
-                 CAST(currency AS text) AS currency, count(*) AS orders, CAST(sum(total) AS text) AS revenue
-            FROM retail.orders WHERE placed_at >= :since
-           GROUP BY 1, 2, 3) o) AS orders,
+      (SELECT coalesce(json_agg(d), '[]') FROM (
+          SELECT metric, day, dim, CAST(n AS text) AS n FROM daily WHERE n <> 0) d) AS daily,
+      (SELECT coalesce(sum(deltas), 0) FROM daily) AS daily_rows,
       (SELECT coalesce(json_agg(f), '[]') FROM (
-          SELECT CAST(date_trunc('day', s.shipped_at AT TIME ZONE 'UTC') AS date) AS day, count(*) AS shipped,
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.shipped_at - o.placed_at)) / 3600
-                     AS p50_hours,
-                 percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM s.shipped_at - o.placed_at)) / 3600
-                     AS p95_hours
-            FROM retail.shipments s JOIN retail.orders o ON o.id = s.order_id
-           WHERE s.shipped_at >= :since AND s.shipped_at IS NOT NULL
+          SELECT CAST(date_trunc('day', shipped_at AT TIME ZONE 'UTC') AS date) AS day, count(*) AS shipped,
+                 percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM shipped_at - order_placed_at))
+                     / 3600 AS p50_hours,
+                 percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM shipped_at - order_placed_at))
+                     / 3600 AS p95_hours
+            FROM retail.shipments
+           WHERE shipped_at >= :since AND shipped_at IS NOT NULL
            GROUP BY GROUPING SETS ((1), ())) f) AS fulfilment,
-      (SELECT coalesce(json_agg(l), '[]') FROM (
-          SELECT CAST(date_trunc('day', enriched_at AT TIME ZONE 'UTC') AS date) AS day, count(*) AS products,
-                 sum(llm_attempts) AS calls, sum(prompt_tokens) AS prompt_tokens,
-                 sum(completion_tokens) AS completion_tokens
-            FROM retail.products WHERE enriched_at >= :since
-           GROUP BY 1) l) AS llm,
       (SELECT coalesce(json_object_agg(dim1, n), '{}') FROM kpi
         WHERE metric = 'channel_listings' AND dim2 = 'live') AS live_listings,
       (SELECT coalesce(json_object_agg(kind, n ORDER BY kind), '{}') FROM (
@@ -122,6 +120,18 @@ HOME = text(
         WHERE metric = 'orders' AND dim2 = ANY(:awaiting)) AS awaiting_shipment
     """
 )
+COMPACT_KPI_DAILY = text(
+    "SELECT CASE WHEN pg_try_advisory_xact_lock(:lock) THEN retail.compact_kpi_daily() END"
+)
+KPI_DAILY_COMPACT_LOCK = 0x6B70_695F_6461  # "kpi_da": one compaction at a time
+# More delta rows than this in the window: fold retail.kpi_daily after answering.
+KPI_DAILY_COMPACT_AFTER_ROWS = 2000
+
+
+def compact_kpi_daily(engine: Engine) -> int | None:
+    """Fold kpi_daily's deltas (None when another compaction holds the lock)."""
+    with engine.begin() as conn:
+        return conn.scalar(COMPACT_KPI_DAILY, {"lock": KPI_DAILY_COMPACT_LOCK})
 
 
 def _usd(prompt: int, completion: int, settings: Settings) -> Decimal:
@@ -138,25 +148,36 @@ def _hours(value: float | None) -> float | None:
 
 def build_home_kpis(
     conn: Connection, settings: Settings, *, days: int = DEFAULT_DAYS, now: datetime | None = None
-) -> HomeKpis:
+) -> tuple[HomeKpis, int]:
+    """The Home numbers, and how many kpi_daily delta rows the window held (the caller compacts
+    past KPI_DAILY_COMPACT_AFTER_ROWS)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(UTC).date()
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     since = datetime.combine(window[0], datetime.min.time(), UTC)
-    row = conn.execute(HOME, {"since": since, "awaiting": list(AWAITING_SHIPMENT)}).one()
+    row = conn.execute(
+        HOME, {"since": since, "since_day": window[0], "awaiting": list(AWAITING_SHIPMENT)}
+    ).one()
 
     per_day = {day: DayOrders(day=day, by_channel={}, revenue={}) for day in window}
+    llm_days: dict[date, dict[str, int]] = {day: {} for day in window}
     revenue: dict[str, Decimal] = {}
     channels: set[str] = set(row.live_listings)
-    for cell in row.orders:
-        day = per_day.get(date.fromisoformat(cell["day"]))
-        if day is None:  # placed "in the future" by a clock ahead of ours
+    for cell in row.daily:
+        day = date.fromisoformat(cell["day"])
+        if day not in per_day:  # dated "in the future" by a clock ahead of ours
             continue
-        channels.add(cell["channel"])
-        day.by_channel[cell["channel"]] = day.by_channel.get(cell["channel"], 0) + cell["orders"]
-        amount = Decimal(cell["revenue"])
-        day.revenue[cell["currency"]] = day.revenue.get(cell["currency"], Decimal(0)) + amount
-        revenue[cell["currency"]] = revenue.get(cell["currency"], Decimal(0)) + amount
+        metric, value = cell["metric"], Decimal(cell["n"])
+        if metric in ("orders", "revenue"):
+            channel, _, currency = cell["dim"].partition(" ")
+            if metric == "orders":
+                channels.add(channel)
+                per_day[day].by_channel[channel] = per_day[day].by_channel.get(channel, 0) + int(value)
+            else:
+                per_day[day].revenue[currency] = per_day[day].revenue.get(currency, Decimal(0)) + value
+                revenue[currency] = revenue.get(currency, Decimal(0)) + value
+        else:
+            llm_days[day][metric] = llm_days[day].get(metric, 0) + int(value)
 
     overall = next((f for f in row.fulfilment if f["day"] is None), None)
     shipped_days = {date.fromisoformat(f["day"]): f for f in row.fulfilment if f["day"] is not None}
@@ -175,16 +196,15 @@ def build_home_kpis(
         ],
     )
 
-    llm_days = {date.fromisoformat(d["day"]): d for d in row.llm}
     by_day = []
     for day in window:
-        d = llm_days.get(day, {})
-        prompt, completion = int(d.get("prompt_tokens") or 0), int(d.get("completion_tokens") or 0)
+        d = llm_days[day]
+        prompt, completion = d.get("llm_prompt_tokens", 0), d.get("llm_completion_tokens", 0)
         by_day.append(
             LlmDay(
                 day=day,
-                products=d.get("products", 0),
-                calls=int(d.get("calls") or 0),
+                products=d.get("llm_products", 0),
+                calls=d.get("llm_calls", 0),
                 prompt_tokens=prompt,
                 completion_tokens=completion,
                 spend_usd=_usd(prompt, completion, settings),
@@ -193,7 +213,7 @@ def build_home_kpis(
     prompt_total = sum(d.prompt_tokens for d in by_day)
     completion_total = sum(d.completion_tokens for d in by_day)
     ordered_channels = sorted(channels)
-    return HomeKpis(
+    kpis = HomeKpis(
         generated_at=now,
         days=window,
         channels=ordered_channels,
@@ -214,18 +234,38 @@ def build_home_kpis(
             by_day=by_day,
         ),
     )
+    return kpis, int(row.daily_rows)
+
+
+def compact_later(background: BackgroundTasks, engine: Engine, daily_rows: int) -> None:
+    # Whoever reads the sums folds them: after the response is sent, so no caller waits for it.
+    if daily_rows > KPI_DAILY_COMPACT_AFTER_ROWS:
+        background.add_task(compact_kpi_daily, engine)
+
+
+# Concurrent identical requests share one statement (api/coalesce.py): every Home screen asks at once.
+_home_flights: SingleFlight[tuple[bytes, int]] = SingleFlight()
 
 
 @router.get("/home", response_model=HomeKpis)
 def home_kpis(
     request: Request,
     engine: Annotated[Engine, Depends(db_engine)],
+    background: BackgroundTasks,
     _: Viewer,
     days: Annotated[
         int, Query(ge=1, le=MAX_DAYS, description="Window in days, ending today (UTC).")
     ] = DEFAULT_DAYS,
-) -> HomeKpis:
+) -> Response:
     """The Home page's numbers: orders and revenue per day per channel, order-to-shipped p50/p95, live
     listings per channel, open tasks by kind, LLM tokens and estimated spend."""
-    with engine.connect() as conn:
-        return build_home_kpis(conn, request.app.state.settings, days=days)
+    settings = request.app.state.settings
+
+    def answer() -> tuple[bytes, int]:
+        with engine.connect() as conn:
+            kpis, daily_rows = build_home_kpis(conn, settings, days=days)
+        return kpis.model_dump_json().encode(), daily_rows
+
+    body, daily_rows = _home_flights.run((str(engine.url), days), answer)
+    compact_later(background, engine, daily_rows)
+    return Response(content=body, media_type="application/json")

@@ -76,3 +76,55 @@ def test_the_home_page_renders_the_same_numbers(client, viewer, engine: Engine):
         in page.text
     )
     assert 'aria-label="Orders per day by channel"' in page.text
+
+
+DAILY = text("SELECT metric, day, dim, sum(n) AS n FROM retail.kpi_daily GROUP BY 1, 2, 3 HAVING sum(n) <> 0")
+TRUTH = text(
+    """
+    SELECT 'orders' AS metric, CAST(placed_at AT TIME ZONE 'UTC' AS date) AS day, channel || ' ' || currency AS dim,
+           CAST(count(*) AS numeric) AS n FROM retail.orders GROUP BY 2, 3
+    UNION ALL
+    SELECT 'revenue', CAST(placed_at AT TIME ZONE 'UTC' AS date), channel || ' ' || currency, sum(total)
+      FROM retail.orders GROUP BY 2, 3 HAVING sum(total) <> 0
+    """
+)
+
+
+def test_kpi_daily_follows_inserts_updates_and_deletes_and_folds(engine: Engine):
+    def daily(conn):
+        return sorted(tuple(r) for r in conn.execute(DAILY) if r.metric in ("orders", "revenue"))
+
+    def truth(conn):
+        return sorted(tuple(r) for r in conn.execute(TRUTH))
+
+    with engine.begin() as conn:
+        now = datetime.now(UTC)
+        a = add_order(conn, "A", ["accepted"], total=Decimal("10.00"), placed_at=now)
+        add_order(conn, "B", ["accepted", "shipped"], channel="reverb", currency="USD", total=Decimal("5.25"),
+                  placed_at=now - timedelta(days=2))  # fmt: skip
+        assert daily(conn) == truth(conn) and len(daily(conn)) == 4
+        # Moved to another day and re-priced; a status change alone writes no delta.
+        before = conn.scalar(text("SELECT count(*) FROM retail.kpi_daily"))
+        conn.execute(
+            text("INSERT INTO retail.order_status_history (order_id, status) VALUES (:id, 'label_created')"),
+            {"id": a},
+        )
+        assert conn.scalar(text("SELECT count(*) FROM retail.kpi_daily")) == before
+        conn.execute(
+            text(
+                "UPDATE retail.orders SET total = 12.50, placed_at = placed_at - interval '3 days' WHERE id = :id"
+            ),
+            {"id": a},
+        )
+        assert daily(conn) == truth(conn)
+        folded = conn.scalar(text("SELECT retail.compact_kpi_daily()"))
+        assert folded > conn.scalar(text("SELECT count(*) FROM retail.kpi_daily"))  # deltas folded
+        assert daily(conn) == truth(conn)
+
+
+def test_a_shipment_carries_its_orders_placed_at(engine: Engine):
+    placed = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    with engine.begin() as conn:
+        order_id = add_order(conn, "P-1", ["accepted"], placed_at=placed)
+        conn.execute(text("INSERT INTO retail.shipments (order_id) VALUES (:id)"), {"id": order_id})
+        assert conn.scalar(text("SELECT order_placed_at FROM retail.shipments")) == placed

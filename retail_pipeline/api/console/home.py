@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
@@ -13,7 +13,7 @@ from retail_pipeline.api.console import charts
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.api.home_kpis import HomeKpis, build_home_kpis
+from retail_pipeline.api.home_kpis import HomeKpis, build_home_kpis, compact_later
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -70,13 +70,21 @@ def home_charts(k: HomeKpis) -> dict[str, charts.Chart]:
 
 @router.get("/console", response_class=HTMLResponse)
 def page(
-    request: Request, principal: PageViewer, engine: Annotated[Engine, Depends(db_engine)]
+    request: Request,
+    principal: PageViewer,
+    engine: Annotated[Engine, Depends(db_engine)],
+    background: BackgroundTasks,
 ) -> HTMLResponse:
     with engine.connect() as conn:
-        k = build_home_kpis(conn, request.app.state.settings)
-    return render(
-        request,
-        "home.html",
-        {"active": "home", "k": k, "charts": home_charts(k), "hours": _hours, "tokens": charts.short_number},
-        principal,
-    )
+        k, daily_rows = build_home_kpis(conn, request.app.state.settings)
+    compact_later(background, engine, daily_rows)
+    context = {
+        "active": "home",
+        "k": k,
+        "charts": home_charts(k),
+        "hours": _hours,
+        "tokens": charts.short_number,
+    }
+    response = render(request, "home.html", context, principal)
+    response.background = background
+    return response
