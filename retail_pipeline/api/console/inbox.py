@@ -16,10 +16,12 @@ from sqlalchemy import Engine
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.api.ops_inbox import MAX_LIMIT, Inbox, TaskItem, build_inbox
+from retail_pipeline.api.ops_inbox import Inbox, TaskItem, build_inbox
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
+# The newest tasks a page lists (per group of the inbox); the rest are counted, and /ops/inbox pages on.
+PAGE_LIMIT = 50
 SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 
 
@@ -49,7 +51,7 @@ def page(
 ) -> HTMLResponse:
     settings = request.app.state.settings
     with engine.connect() as conn:
-        body, _ = build_inbox(conn, limit=MAX_LIMIT, wait_minutes=settings.inbox_message_wait_minutes)
+        body, _ = build_inbox(conn, limit=PAGE_LIMIT, wait_minutes=settings.inbox_message_wait_minutes)
     inbox = Inbox.model_validate_json(body)
     return render(
         request,
