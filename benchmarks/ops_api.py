@@ -135,7 +135,7 @@ LOAD = [
         "conversations",
         """INSERT INTO retail.conversations (channel, external_thread_id, subject, status, last_inbound_at,
                 last_outbound_at, order_id)
-           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'closed' END,
+           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'resolved' END,
                   now() - (g % 43200) * interval '1 minute',
                   CASE WHEN g % 10 < 7 THEN now() - (g % 43200) * interval '1 minute' + interval '20 minutes' END,
                   g * 5
