@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from retail_pipeline.api import (
     channels,
     commands,
+    conversations,
     imports,
     keys,
     kpis,
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(conversations.router)
     return app
