@@ -37,9 +37,7 @@ def actor_of(principal: Principal) -> str:
 
 
 def _invalid(error: InvalidChange) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_ENTITY, {"field": error.field, "message": error.message}
-    )
+    return HTTPException(422, {"field": error.field, "message": error.message})
 
 
 def _not_found(error: cs.NotFound) -> HTTPException:
@@ -63,7 +61,7 @@ def list_conversations(
     each status's total and unread counts."""
     if channel is not None and channel not in channel_names("buyer_messages"):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             {"field": "channel", "message": f"one of {', '.join(channel_names('buyer_messages'))}"},
         )
     try:
