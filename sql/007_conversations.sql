@@ -46,7 +46,8 @@ LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE retail.conversations c
        SET last_message_id = greatest(c.last_message_id, n.max_id),
-           last_activity_at = greatest(c.last_activity_at, n.at),
+           -- a thread's first messages set its activity (a synced old thread is not "new"); later ones move it on
+           last_activity_at = CASE WHEN c.last_message_id IS NULL THEN n.at ELSE greatest(c.last_activity_at, n.at) END,
            unread_count = c.unread_count + n.inbound
       FROM (SELECT conversation_id, max(id) AS max_id, max(coalesce(sent_at, created_at)) AS at,
                    count(*) FILTER (WHERE direction = 'inbound') AS inbound

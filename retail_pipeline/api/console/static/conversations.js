@@ -114,7 +114,7 @@
     // Seen now: the warning showed them. Sending anyway answers with them in view.
     $("last-seen").value = Math.max(Number($("last-seen").value), ...news.map((m) => m.id));
     $("collision").hidden = false;
-    state("Held: new messages since you opened the thread", "error");
+    state("Held: read the new messages above", "error");
   }
 
   function hideCollision() {
