@@ -71,6 +71,51 @@ CREATE INDEX conversations_snoozed_idx ON retail.conversations (snoozed_until) W
 -- A thread's messages in insertion order: the thread view, collision checks, unread recounts.
 CREATE INDEX messages_conversation_id_idx ON retail.messages (conversation_id, id);
 
+-- Search (the embedded server has no pg_trgm): the words of a thread's subject, buyer's name, order id
+-- and thread id in one tsvector kept by a trigger, so a search is one GIN lookup for a rare term, or a
+-- walk of the activity index checking a stored vector for a common one (the planner picks).
+ALTER TABLE retail.conversations ADD COLUMN search_words tsvector NOT NULL DEFAULT ''::tsvector;
+CREATE FUNCTION retail.conversation_search_words(c retail.conversations) RETURNS tsvector
+LANGUAGE sql STABLE AS $$
+    -- ids with their punctuation as spaces too: the parser reads "O-707" as 'o' and the number '-707'
+    SELECT to_tsvector('simple', concat_ws(' ', s.subject, s.name, s.ids, regexp_replace(s.ids, '[^[:alnum:]]+', ' ', 'g')))
+      FROM (SELECT c.subject, (SELECT name FROM retail.customers WHERE id = c.customer_id) AS name,
+                   concat_ws(' ', c.external_thread_id,
+                             (SELECT external_order_id FROM retail.orders WHERE id = c.order_id)) AS ids) s
+$$;
+CREATE FUNCTION retail.conversations_set_search_words() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search_words := retail.conversation_search_words(NEW);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER conversations_search_words
+    BEFORE INSERT OR UPDATE OF subject, external_thread_id, customer_id, order_id ON retail.conversations
+    FOR EACH ROW EXECUTE FUNCTION retail.conversations_set_search_words();
+UPDATE retail.conversations c SET search_words = retail.conversation_search_words(c);
+CREATE INDEX conversations_search_words_idx ON retail.conversations USING gin (search_words);
+CREATE INDEX conversations_customer_idx ON retail.conversations (customer_id);
+
+-- The status tabs' counts (total, and with unread messages) as kpi_counts deltas (see 003): the list
+-- never counts threads. dim1 = status, dim2 = unread | read.
+CREATE TRIGGER conversations_kpi_insert AFTER INSERT ON retail.conversations REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION retail.kpi_count(
+        'conversations', 'status', $$CASE WHEN unread_count > 0 THEN 'unread' ELSE 'read' END$$);
+CREATE TRIGGER conversations_kpi_update AFTER UPDATE ON retail.conversations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION retail.kpi_count(
+        'conversations', 'status', $$CASE WHEN unread_count > 0 THEN 'unread' ELSE 'read' END$$);
+CREATE TRIGGER conversations_kpi_delete AFTER DELETE ON retail.conversations REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION retail.kpi_count(
+        'conversations', 'status', $$CASE WHEN unread_count > 0 THEN 'unread' ELSE 'read' END$$);
+CREATE TRIGGER conversations_kpi_truncate AFTER TRUNCATE ON retail.conversations
+    FOR EACH STATEMENT EXECUTE FUNCTION retail.kpi_count('conversations', 'status', $$''$$);
+-- Seeded after the triggers exist (this transaction holds their lock: nothing is counted twice).
+INSERT INTO retail.kpi_counts (metric, dim1, dim2, n)
+SELECT 'conversations', status, CASE WHEN unread_count > 0 THEN 'unread' ELSE 'read' END, count(*)
+  FROM retail.conversations GROUP BY 2, 3;
+
 -- A person's reply carries the idempotency key its form was rendered with: a double click, or a
 -- retry after a crash, finds the same row instead of posting again.
 ALTER TABLE retail.messages

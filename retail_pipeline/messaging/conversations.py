@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,19 +61,33 @@ WAKE_SNOOZED = text(
     """
 )
 
+# The tabs' counts, from the deltas a trigger keeps in kpi_counts (see sql/007).
 STATUS_COUNTS = text(
     """
-    SELECT status, count(*) AS total, count(*) FILTER (WHERE unread_count > 0) AS unread
-      FROM retail.conversations GROUP BY status
+    SELECT dim1 AS status, sum(n) AS total, sum(n) FILTER (WHERE dim2 = 'unread') AS unread
+      FROM retail.kpi_counts WHERE metric = 'conversations' GROUP BY dim1
     """
 )
 
-_LIST = """
+# Threads matching a search: every word by prefix in the subject, the buyer's name, the order or thread
+# id (conversations.search_words, kept by a trigger), or the thread's own id. The planner cannot tell a
+# rare word from a common one, so the list asks first how many match (up to FEW_MATCHES): a few are
+# found through the GIN index and then ordered; many are found by walking the activity index, which
+# meets a page of them at once.
+MATCHES = "(c.search_words @@ to_tsquery('simple', :words) OR c.id = :term_id)"
+FEW_MATCHES = 500
+COUNT_MATCHES = text(
+    f"SELECT count(*) FROM (SELECT 1 FROM retail.conversations c WHERE {MATCHES} LIMIT :few) s"
+)
+SEARCH = f"""
+    WITH found AS MATERIALIZED (SELECT c.id FROM retail.conversations c WHERE {MATCHES})"""
+
+_LIST = """{search}
     SELECT c.id, c.channel, c.external_thread_id, c.subject, c.status, c.snoozed_until, c.unread_count,
            c.last_activity_at, c.last_inbound_at, c.last_outbound_at, c.order_id, c.created_at,
            cu.name AS customer_name, o.external_order_id, o.current_status AS order_status,
            left(m.body, {snippet}) AS last_message, m.direction AS last_direction, m.author_type AS last_author
-      FROM retail.conversations c
+      FROM retail.conversations c {found}
       LEFT JOIN retail.customers cu ON cu.id = c.customer_id
       LEFT JOIN retail.orders o ON o.id = c.order_id
       LEFT JOIN retail.messages m ON m.id = c.last_message_id
@@ -124,28 +139,40 @@ def list_conversations(
         params["channel"] = channel
     if unread:
         where.append("c.unread_count > 0")
-    if q and q.strip():
-        term = q.strip()
-        where.append(
-            """(c.subject ILIKE :like OR cu.name ILIKE :like OR o.external_order_id = :term
-                OR c.external_thread_id = :term OR CAST(c.id AS text) = :term)"""
-        )
-        params |= {"like": f"%{_escape_like(term)}%", "term": term}
+    searching = bool(q and q.strip())
+    if searching:
+        term = q.strip().lstrip("#")
+        params |= {
+            "words": prefix_query(term),
+            "term_id": int(term) if re.fullmatch(r"[0-9]{1,18}", term) else None,
+        }
     if cursor:
         at, after_id = decode_cursor(cursor)
         where.append("(c.last_activity_at, c.id) < (:after_at, :after_id)")
         params |= {"after_at": at, "after_id": after_id}
     with engine.begin() as conn:
         wake_snoozed(conn, now)
+        few = searching and conn.scalar(COUNT_MATCHES, params | {"few": FEW_MATCHES}) < FEW_MATCHES
+        if searching and not few:
+            where.append(MATCHES)
         rows = [
             dict(r._mapping)
             for r in conn.execute(
-                text(_LIST.format(snippet=SNIPPET_CHARS, where=" AND ".join(where))), params
+                text(
+                    _LIST.format(
+                        search=SEARCH if few else "",
+                        found="JOIN found USING (id)" if few else "",
+                        snippet=SNIPPET_CHARS,
+                        where=" AND ".join(where),
+                    )
+                ),
+                params,
             )
         ]
         counts = {s: {"total": 0, "unread": 0} for s in rules.STATUSES}
         for row in conn.execute(STATUS_COUNTS):
-            counts[row.status] = {"total": row.total, "unread": row.unread}
+            if row.status in counts:
+                counts[row.status] = {"total": int(row.total), "unread": int(row.unread or 0)}
     more = len(rows) > limit
     rows = rows[:limit]
     for row in rows:
@@ -160,8 +187,11 @@ def _awaiting(row: dict[str, Any]) -> bool:
     return inbound is not None and (outbound is None or outbound < inbound)
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def prefix_query(term: str) -> str:
+    """'chloe ro' → 'chloe:* & ro:*' (every word of 2+ characters, by prefix: one letter would match
+    half the index); '' when nothing is left."""
+    words = [w for w in re.findall(r"[^\W_]+", term.lower()) if len(w) > 1]
+    return " & ".join(f"{word}:*" for word in words[:8])
 
 
 # --- one thread

@@ -262,7 +262,26 @@ def test_list_filters_search_and_keyset_pages(engine, sim, reverb, channels):
     assert first_item["last_message"] == "Question 4" and first_item["channel_title"] == "Reverb"
     by_order = cs.list_conversations(engine, q=first_item["external_order_id"])["items"]
     assert [c["id"] for c in by_order] == [ids[4]]
-    assert cs.list_conversations(engine, q="100%_")["items"] == []  # LIKE wildcards are literal
+    assert cs.list_conversations(engine, q="100%_")["items"] == []
+    name = first_item["customer_name"]
+    by_name = {c["id"] for c in cs.list_conversations(engine, q=name.split(" ")[0][:3].upper())["items"]}
+    assert ids[4] in by_name
+    assert [
+        c["id"]
+        for c in cs.list_conversations(engine, q=f"{name} #{first_item['external_order_id']}")["items"]
+    ] == [ids[4]]
+    assert [c["id"] for c in cs.list_conversations(engine, q=str(ids[2]))["items"]] == [ids[2]]
+
+
+def test_a_common_search_walks_the_list_instead(engine, sim, reverb, channels, monkeypatch):
+    for n in range(3):
+        sim.clock.advance(60)
+        reverb_thread(engine, reverb, channels, f"Question {n}", sku=f"RV-{n}", title=f"Pedal {n}")
+    few = [c["id"] for c in cs.list_conversations(engine, q="order", limit=2)["items"]]
+    monkeypatch.setattr(cs, "FEW_MATCHES", 1)  # 3 matches are now "many"
+    page = cs.list_conversations(engine, q="order", limit=2)
+    assert [c["id"] for c in page["items"]] == few and page["next_cursor"]
+    assert len(cs.list_conversations(engine, q="order", cursor=page["next_cursor"])["items"]) == 1
     with pytest.raises(InvalidChange):
         cs.list_conversations(engine, cursor="garbage")
 
