@@ -51,6 +51,10 @@ ENDPOINTS = {
     "whoami": "/whoami",
     "inbox": "/ops/inbox?limit=20",
     "summary": "/ops/summary",
+    "conversations": "/api/conversations?status=open",
+    "conversations_unread": "/api/conversations?status=resolved&unread=true",
+    "conversations_search": "/api/conversations?q=question",
+    "conversation": "/api/conversations/2",
 }
 
 # Each statement: (label, SQL). Deterministic spreads (g % n) so every run loads the same world.
