@@ -208,7 +208,7 @@ HEAD = text(
 )
 MESSAGES = text(
     """
-    SELECT id, direction, author_type, author_name, body, status, error, auto_reply_key,
+    SELECT id, direction, author_type, author_name, body, status, error, auto_reply_key, idempotency_key,
            coalesce(sent_at, created_at) AS at
       FROM retail.messages WHERE conversation_id = :id AND id > :after ORDER BY id
     """

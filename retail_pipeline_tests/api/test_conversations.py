@@ -132,6 +132,8 @@ def test_a_lost_answer_keeps_the_reply_and_the_same_key_recovers_it(
     assert kept.status_code == 202 and kept.json()["outcome"] == "retry_later"
     assert kept.json()["message"]["status"] == "pending" and seller_posts(sim) == 1
     app.dependency_overrides.clear()
+    sign_in(client, _key(engine, "operator"))  # the page offers to retry it with its own key
+    assert 'data-retry-key="reply-key-1"' in client.get(f"/console/conversations/{conversation}").text
 
     # the page's retry (same key) reads the thread first, finds the post and records it
     retried = reply(client, operator, conversation, seen=seen)

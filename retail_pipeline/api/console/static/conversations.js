@@ -139,6 +139,21 @@
     });
   }
 
+  // A reply left 'sending' (the sidecar stopped mid-way): the same key again, so the server looks in the
+  // channel's thread before posting.
+  document.querySelectorAll("[data-retry-key]").forEach((button) =>
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const item = button.closest("[data-message-id]");
+      const r = await consoleFetch("/api/conversations/" + conversationId + "/reply", {
+        method: "POST",
+        body: { body: item.querySelector(".cs-bubble").textContent, idempotency_key: button.dataset.retryKey,
+                last_seen_message_id: Number($("last-seen").value) },
+      });
+      toast(r.status === 200 ? "Reply " + r.body.outcome.replace("_", " ") : "Still not sent: " + (r.body.error || r.status));
+      location.reload();
+    }));
+
   // --- status
 
   async function setStatus(status, until) {
