@@ -51,6 +51,10 @@ ENDPOINTS = {
     "whoami": "/whoami",
     "inbox": "/ops/inbox?limit=20",
     "summary": "/ops/summary",
+    "conversations": "/api/conversations?status=open",
+    "conversations_unread": "/api/conversations?status=resolved&unread=true",
+    "conversations_search": "/api/conversations?q=question",
+    "conversation": "/api/conversations/2",
     # The console (issue 10): JSON routes, then the pages (a GET page accepts the API key too).
     "home_kpis": "/api/kpis/home",
     "orders": "/api/orders",
@@ -144,7 +148,7 @@ LOAD = [
         "conversations",
         """INSERT INTO retail.conversations (channel, external_thread_id, subject, status, last_inbound_at,
                 last_outbound_at, order_id)
-           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'closed' END,
+           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'resolved' END,
                   now() - (g % 43200) * interval '1 minute',
                   CASE WHEN g % 10 < 7 THEN now() - (g % 43200) * interval '1 minute' + interval '20 minutes' END,
                   g * 5

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from retail_pipeline.api import (
     channels,
     commands,
+    conversations,
     home_kpis,
     imports,
     key_admin,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(conversations.router)
     app.include_router(console_events.router)
     app.include_router(orders.router)
     app.include_router(home_kpis.router)
