@@ -104,19 +104,22 @@ def test_a_bulk_insert_sends_one_summary_and_costs_little(engine: Engine, databa
 
     timed("warm-", True)
     events: list[dict] = []
-    with_triggers = []
+    with_triggers: list[float] = []
 
     def write():
         with_triggers.append(timed("with-", True))
 
     events = notifications(database_url, write)
-    without = timed("without-", False)
     assert events == [{"type": "order", "action": "created", "count": n, "title": f"{n} order rows added"}]
-    # One trigger call per statement over the transition table: a few percent, never per-row work.
+    # Best of two each, alternating: the host's other work is noise, not the trigger's cost.
+    without = [timed("without-a-", False)]
+    with_triggers.append(timed("with-b-", True))
+    without.append(timed("without-b-", False))
     print(
-        f"bulk insert of {n} orders: {with_triggers[0] * 1000:.0f} ms with triggers, {without * 1000:.0f} ms without"
+        f"bulk insert of {n} orders: {min(with_triggers) * 1000:.0f} ms with, {min(without) * 1000:.0f} ms without"
     )
-    assert with_triggers[0] < without * 1.5 + 0.05, (with_triggers[0], without)
+    # One trigger call per statement over the transition table: a few percent, never per-row work.
+    assert min(with_triggers) < min(without) * 1.5 + 0.05, (with_triggers, without)
 
 
 # --- the stream, through uvicorn -----------------------------------------------------------------

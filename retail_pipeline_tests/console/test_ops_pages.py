@@ -126,6 +126,8 @@ def test_orders_list_filters_live_and_detail_with_label(signed_in, fortnight, en
     page.goto(f"/console/orders/{order_id}")
     expect(page.locator("#timeline li")).to_have_count(4)
     expect(page.locator("#timeline")).to_contain_text("shipped")
+    expect(page.locator("#timeline li").first).to_contain_text("after the order")
+    expect(page.locator("#timeline li").nth(1)).to_contain_text(re.compile(r"\+\d+ (s|min)"))
     expect(page.locator("#address")).to_contain_text("Queen Street")
     label = page.locator("#label-link")
     first_href = label.get_attribute("href")

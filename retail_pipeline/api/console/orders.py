@@ -4,6 +4,7 @@ Reprint). Both call the functions behind ``GET /api/orders`` and ``GET /api/orde
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +25,19 @@ STATUS_BADGE = {
     "acceptance_failed": "error", "label_failed": "error", "tracking_failed": "error", "refused": "warning",
     "cancelled": "warning", "refunded": "warning",
 }  # fmt: skip
+
+
+def elapsed(start: datetime, end: datetime) -> str:
+    """'42 s', '9 min', '5 h 12 min', '2 d 3 h': the time between two steps of an order."""
+    seconds = max(0, int((end - start).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 60:
+        return f"{minutes} min"
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
 
 
 @router.get("/console/orders", response_class=HTMLResponse)
@@ -53,6 +67,5 @@ def order_page(
 ) -> HTMLResponse:
     with engine.connect() as conn:
         order = order_detail(conn, order_id, request.app.state.settings)
-    return render(
-        request, "order.html", {"active": "orders", "order": order, "badge": STATUS_BADGE}, principal
-    )
+    context = {"active": "orders", "order": order, "badge": STATUS_BADGE, "elapsed": elapsed}
+    return render(request, "order.html", context, principal)

@@ -54,7 +54,8 @@
       return;
     }
     if (button.dataset.retry) {
-      const item = button.closest("[data-command-id]");
+      // From the Commands card or from the command's task row: the same route.
+      const item = button.closest("[data-command-id]") || button.closest("tr.task");
       const out = item.querySelector(".result");
       button.disabled = true;
       const result = await consoleFetch(`/ops/commands/${button.dataset.retry}/retry`, { method: "POST" });
