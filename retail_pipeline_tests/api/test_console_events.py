@@ -89,7 +89,7 @@ BULK_ORDERS = text(
 
 
 def test_a_bulk_insert_sends_one_summary_and_costs_little(engine: Engine, database_url: str):
-    n = 20_000
+    n = 10_000
 
     def timed(prefix: str, triggers: bool) -> float:
         with engine.begin() as conn:
