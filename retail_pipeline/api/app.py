@@ -18,6 +18,7 @@ from retail_pipeline.api import (
     media,
     ops,
     ops_inbox,
+    packing,
     tasks,
     webhooks,
 )
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(packing.router)
     return app
