@@ -12,6 +12,7 @@ from retail_pipeline.api import (
     channels,
     commands,
     imports,
+    key_admin,
     keys,
     kpis,
     llm_health,
@@ -23,6 +24,15 @@ from retail_pipeline.api import (
     webhooks,
 )
 from retail_pipeline.api.auth import Principal, current_principal
+from retail_pipeline.api.console import conversations as console_conversations
+from retail_pipeline.api.console import home as console_home
+from retail_pipeline.api.console import inbox as console_inbox
+from retail_pipeline.api.console import keys as console_keys
+from retail_pipeline.api.console import orders as console_orders
+from retail_pipeline.api.console import pack as console_pack
+from retail_pipeline.api.console import products as console_products
+from retail_pipeline.api.console import session as console_session
+from retail_pipeline.api.console import suppliers as console_suppliers
 from retail_pipeline.api.database import AppDatabase
 from retail_pipeline.db import migrations
 from retail_pipeline.settings import Settings, get_settings
@@ -102,4 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(webhooks.router)
     app.include_router(packing.router)
+    app.include_router(key_admin.router)
+    console_session.install(
+        app,
+        [
+            console_home.router, console_inbox.router, console_orders.router, console_pack.router,
+            console_conversations.router, console_products.router, console_suppliers.router, console_keys.router,
+        ],
+    )  # fmt: skip
     return app
