@@ -316,6 +316,11 @@ def pick_queue(conn: Connection, *, limit: int = 20) -> dict[str, Any]:
     }
 
 
+def open_order_of(conn: Connection, key_id: int | None) -> int | None:
+    """The order the key is packing (its latest open session), if any."""
+    return None if key_id is None else conn.scalar(PACKERS_OPEN_SESSION, {"key_id": key_id})
+
+
 def order_state(conn: Connection, order_id: int) -> dict[str, Any]:
     """One order as the packing screen shows it: header, lines with what is left, the open (or latest)
     session with its recent scans, and an open short-pick task."""
