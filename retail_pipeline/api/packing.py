@@ -49,7 +49,8 @@ class BinRequest(BaseModel):
 
 
 def packer_of(principal: Principal) -> packing.Packer:
-    return packing.Packer(key_id=principal.key_id, name=f"api_key:{principal.key_prefix}")
+    actor = f"api_key:{principal.key_prefix}"
+    return packing.Packer(key_id=principal.key_id, name=principal.label or actor, actor=actor)
 
 
 def _refused(error: packing.PackingError) -> HTTPException:

@@ -55,7 +55,12 @@ class Packer:
     """Who packs: the API key behind the request (a console session is its key's)."""
 
     key_id: int | None
-    name: str  # api_key:<prefix>, shown to other workers and written to the audit trail
+    name: str  # shown to other workers: the key's label, else api_key:<prefix>
+    actor: str = ""  # the audit trail's name for the key (api_key:<prefix>); defaults to `name`
+
+    def __post_init__(self) -> None:
+        if not self.actor:
+            object.__setattr__(self, "actor", self.name)
 
 
 # --- SQL
@@ -286,7 +291,7 @@ def pick_queue(conn: Connection, *, limit: int = 20) -> dict[str, Any]:
                 "placed_at": order["placed_at"], "labelled_at": order["labelled_at"],
                 "shipping_deadline": order["shipping_deadline"], "ship_to": order["ship_to"], "city": order["city"],
                 "country": order["country"], "carrier": order["carrier"], "service_code": order["service_code"],
-                "tracking_pin": order["tracking_pin"], "items": state.ordered, "scanned": state.scanned,
+                "tracking_pin": order["tracking_pin"], "units": state.ordered, "scanned": state.scanned,
                 "held_by": order["packer"] if order["session_id"] else None,
                 "held_by_key_id": order["api_key_id"] if order["session_id"] else None,
                 "last_activity_at": order["last_activity_at"],
@@ -345,7 +350,7 @@ def order_state(conn: Connection, order_id: int) -> dict[str, Any]:
     return {
         "order": dict(header),
         "lines": [_line_json(line, pl) for line, pl in zip(lines, pack_lines, strict=True)],
-        "items": state.ordered,
+        "units": state.ordered,
         "scanned": state.scanned,
         "complete": state.complete,
         "packable": header["current_status"] == PACKABLE and header["shipment_status"] == "label_created",
@@ -397,7 +402,7 @@ def start(conn: Connection, order_id: int, packer: Packer) -> dict[str, Any]:
     session = conn.execute(OPEN_SESSION, {"order_id": order_id}).one_or_none()
     if session is None:
         conn.execute(NEW_SESSION, {"order_id": order_id, "key_id": packer.key_id, "packer": packer.name})
-        log_activity(conn, actor=packer.name, action="pack.start", channel=order.channel, entity_type="order",
+        log_activity(conn, actor=packer.actor, action="pack.start", channel=order.channel, entity_type="order",
                      entity_id=order_id)  # fmt: skip
     elif session.api_key_id != packer.key_id:
         now = conn.scalar(text("SELECT now()"))
@@ -408,7 +413,7 @@ def start(conn: Connection, order_id: int, packer: Packer) -> dict[str, Any]:
                 f"taken over after {packing.STALE_SESSION_MINUTES} idle minutes"
             )
         conn.execute(TAKE_OVER, {"id": session.id, "key_id": packer.key_id, "packer": packer.name})
-        log_activity(conn, actor=packer.name, action="pack.take_over", channel=order.channel, entity_type="order",
+        log_activity(conn, actor=packer.actor, action="pack.take_over", channel=order.channel, entity_type="order",
                      entity_id=order_id, details={"from": session.packer, "session_id": session.id})  # fmt: skip
     else:
         conn.execute(TOUCH, {"id": session.id})
@@ -525,7 +530,7 @@ def short_pick(conn: Connection, order_id: int, packer: Packer, note: str) -> di
         {"k": SHORT_PICK, "key": task_key(SHORT_PICK, order_id), "s": list(UNRESOLVED)},
     )
     conn.execute(FINISH, {"id": session.id, "status": "short", "note": note, "task_id": task_id})
-    log_activity(conn, actor=packer.name, action="pack.short", channel=order.channel, entity_type="order",
+    log_activity(conn, actor=packer.actor, action="pack.short", channel=order.channel, entity_type="order",
                  entity_id=order_id, details={"missing": missing, "note": note, "ops_task_id": task_id})  # fmt: skip
     return {"ops_task_id": task_id, "missing": missing, **order_state(conn, order_id)}
 
@@ -544,12 +549,12 @@ def complete(conn: Connection, order_id: int, packer: Packer) -> dict[str, Any]:
     if not state["complete"]:
         left = sum(line["remaining"] for line in state["lines"])
         raise Conflict(f"order {order_id}: {left} item(s) still to scan", field="lines")
-    details = {"session_id": session.id, "packer": packer.name, "items": state["items"]}
+    details = {"session_id": session.id, "packer": packer.name, "units": state["units"]}
     if not append_status(conn, order_id, "packed", source=SOURCE, run_id=None, details=details):
         raise Conflict(f"order {order_id} cannot become packed from {order.current_status}")
     conn.execute(FINISH, {"id": session.id, "status": "packed", "note": None, "task_id": None})
-    resolve_order_task(conn, SHORT_PICK, order_id, packer.name)
-    log_activity(conn, actor=packer.name, action="pack.complete", outcome="succeeded", channel=order.channel,
+    resolve_order_task(conn, SHORT_PICK, order_id, packer.actor)
+    log_activity(conn, actor=packer.actor, action="pack.complete", outcome="succeeded", channel=order.channel,
                  entity_type="order", entity_id=order_id, details=details)  # fmt: skip
     return {"changed": True, **order_state(conn, order_id)}
 

@@ -62,7 +62,7 @@ def test_the_queue_batches_labelled_orders_into_a_pick_list_sorted_by_bin(client
     first = body["orders"][0]
     assert (
         first["tracking_pin"] == floor.pins[floor.orders[0]]
-        and first["items"] == 4
+        and first["units"] == 4
         and first["held_by"] is None
     )
     picks = [(p["bin_location"], p["sku"], p["quantity"]) for p in body["pick_list"]]
@@ -121,7 +121,7 @@ def test_a_complete_pack_with_a_wrong_scan_a_double_sent_scan_and_an_undo(client
     assert twice.status_code == 200 and twice.json()["changed"] is False
     assert history(engine, order_id) == ["accepted", "label_created", "packed"]
     packed = rows(engine, "SELECT source, details FROM retail.order_status_history WHERE status = 'packed'")
-    assert packed[0]["source"] == "pick_and_pack" and packed[0]["details"]["items"] == 4
+    assert packed[0]["source"] == "pick_and_pack" and packed[0]["details"]["units"] == 4
     outcomes = rows(engine, "SELECT outcome, count(*) AS n FROM retail.pack_scans GROUP BY outcome")
     assert {r["outcome"]: r["n"] for r in outcomes} == {"counted": 4, "wrong_item": 1, "over_scan": 1}
     assert rows(engine, "SELECT status FROM retail.pack_sessions") == [{"status": "packed"}]
