@@ -461,7 +461,9 @@ def scan(
                     other = _find_order(conn, code)
                 except Invalid:  # names several orders: as an item it is simply wrong
                     other = None
-                if other is not None and other != order_id:
+                if other == order_id:  # its own label again: already on the bench, nothing to count
+                    return {"kind": "order", **order_state(conn, order_id)}
+                if other is not None:
                     return {"kind": "order", **start(conn, other, packer)}
             conn.execute(INSERT_SCAN, {"session": session.id, "scan_id": scan_id, "code": code,
                                        "line_id": verdict.line_id, "outcome": verdict.outcome})  # fmt: skip

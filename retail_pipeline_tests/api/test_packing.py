@@ -88,6 +88,8 @@ def test_a_complete_pack_with_a_wrong_scan_a_double_sent_scan_and_an_undo(client
     assert started.json()["kind"] == "order" and started.json()["order"]["id"] == order_id
     assert started.json()["session"]["status"] == "open"
 
+    relabel = scan(client, operator, floor.pins[order_id], order_id)  # its label again: nothing counted
+    assert relabel.json()["kind"] == "order" and relabel.json()["recent_scans"] == []
     wrong = scan(client, operator, floor.gtins["RP-PED-DS1"], order_id)  # another order's item
     assert wrong.status_code == 200
     assert (wrong.json()["outcome"], wrong.json()["accepted"]) == ("wrong_item", False)
@@ -251,3 +253,52 @@ def test_an_operator_sets_a_products_bin(client, engine, floor, operator, viewer
     assert cleared.json()["bin_location"] is None
     audit = rows(engine, "SELECT details FROM retail.activity_log WHERE action = 'product.bin' ORDER BY id")
     assert [a["details"] for a in audit] == [{"from": None, "to": "A-01-1"}, {"from": "A-01-1", "to": None}]
+
+
+def test_scanning_another_label_mid_pack_switches_orders_and_keeps_the_first(client, engine, floor, operator):
+    first, second = floor.orders[0], floor.orders[1]
+    scan(client, operator, floor.pins[first])
+    assert scan(client, operator, "RP-HP-XM5", first).json()["outcome"] == "counted"
+    switched = scan(client, operator, floor.pins[second], first)  # the next parcel's label
+    assert switched.json()["kind"] == "order" and switched.json()["order"]["id"] == second
+    back = client.post(f"/api/pack/orders/{first}/start", headers=operator).json()
+    assert remaining(back)["RP-HP-XM5"] == 0  # the first order's scans are still there
+
+
+def test_concurrent_starts_and_scans_are_serialised(engine, floor):
+    """Two workers starting one order at the same moment: one holds it. Two tabs scanning the last unit
+    at once: one counts, the other is an over-scan."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retail_pipeline.db import packing
+
+    order_id = floor.orders[2]
+    for label in ("bench 1", "bench 2"):
+        create_api_key(engine, "operator", label)
+    key_ids = [r["id"] for r in rows(engine, "SELECT id FROM retail.api_keys ORDER BY id")]
+
+    def start(key_id: int):
+        try:
+            with engine.begin() as conn:
+                packing.start(conn, order_id, packing.Packer(key_id=key_id, name=f"key {key_id}"))
+                conn.execute(text("SELECT pg_sleep(0.2)"))  # hold the transaction open a moment
+            return "held"
+        except packing.Conflict:
+            return "refused"
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(start, key_ids)) == ["held", "refused"]
+    holder = rows(engine, "SELECT api_key_id, packer FROM retail.pack_sessions")[0]
+    bench = packing.Packer(key_id=holder["api_key_id"], name=holder["packer"])
+    with engine.begin() as conn:
+        packing.scan(conn, "RP-CBL-XLR", "one", bench, order_id=order_id)
+        packing.scan(conn, "RP-HP-XM5", "two", bench, order_id=order_id)
+
+    def last_unit(scan_id: str) -> str:
+        with engine.begin() as conn:
+            outcome = packing.scan(conn, "RP-CBL-XLR", scan_id, bench, order_id=order_id)["outcome"]
+            conn.execute(text("SELECT pg_sleep(0.2)"))
+            return outcome
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(last_unit, ["tab-a", "tab-b"])) == ["counted", "over_scan"]
