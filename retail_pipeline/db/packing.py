@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from retail_pipeline.db.activity import log_activity
-from retail_pipeline.db.ops_tasks import UNRESOLVED
 from retail_pipeline.defs.orders.workflow import append_status, open_order_task, resolve_order_task, task_key
 from retail_pipeline.domain import packing
 from retail_pipeline.domain.packing import OrderCandidate, PackLine, ScanVerdict
@@ -522,15 +521,11 @@ def short_pick(conn: Connection, order_id: int, packer: Packer, note: str) -> di
         if line["remaining"]
     ]
     summary = ", ".join(f"{m['remaining']}× {m['sku'] or m['title']}" for m in missing)
-    open_order_task(
+    task_id = open_order_task(
         conn, SHORT_PICK, order_id, order.channel,
         f"Short pick on order {order_id} ({order.channel} {order.external_order_id}): {summary} missing",
         {"missing": missing, "note": note, "packer": packer.name, "session_id": session.id}, None,
     )  # fmt: skip
-    task_id = conn.scalar(
-        text("SELECT id FROM retail.ops_tasks WHERE kind = :k AND dedupe_key = :key AND status = ANY(:s)"),
-        {"k": SHORT_PICK, "key": task_key(SHORT_PICK, order_id), "s": list(UNRESOLVED)},
-    )
     conn.execute(FINISH, {"id": session.id, "status": "short", "note": note, "task_id": task_id})
     log_activity(conn, actor=packer.actor, action="pack.short", channel=order.channel, entity_type="order",
                  entity_id=order_id, details={"missing": missing, "note": note, "ops_task_id": task_id})  # fmt: skip
