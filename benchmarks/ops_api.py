@@ -54,6 +54,10 @@ ENDPOINTS = {
     "pack_queue": "/api/pack/queue?limit=20",  # the pick list over ~40k labelled orders
     "pack_order": "/api/pack/orders/12",  # one labelled order on the packing bench
     "pack_page": "/console/pack",
+    "conversations": "/api/conversations?status=open",
+    "conversations_unread": "/api/conversations?status=resolved&unread=true",
+    "conversations_search": "/api/conversations?q=question",
+    "conversation": "/api/conversations/2",
 }
 
 # Each statement: (label, SQL). Deterministic spreads (g % n) so every run loads the same world.
@@ -154,7 +158,7 @@ LOAD = [
         "conversations",
         """INSERT INTO retail.conversations (channel, external_thread_id, subject, status, last_inbound_at,
                 last_outbound_at, order_id)
-           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'closed' END,
+           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'resolved' END,
                   now() - (g % 43200) * interval '1 minute',
                   CASE WHEN g % 10 < 7 THEN now() - (g % 43200) * interval '1 minute' + interval '20 minutes' END,
                   g * 5

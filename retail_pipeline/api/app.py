@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from retail_pipeline.api import (
     channels,
     commands,
+    conversations,
     imports,
     key_admin,
     keys,
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(webhooks.router)
     app.include_router(packing.router)
+    app.include_router(conversations.router)
     app.include_router(key_admin.router)
     console_session.install(
         app,
