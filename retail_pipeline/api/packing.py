@@ -4,13 +4,17 @@ simulated packer use these very routes; the work is `db.packing`."""
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from retail_pipeline.api.auth import Operator, Principal, Viewer
+from retail_pipeline.api.coalesce import SingleFlight
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.db import packing
 
@@ -67,21 +71,49 @@ def run(engine: Engine, operation, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise _refused(error) from None
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    # The read routes' plain dicts straight to JSON: FastAPI's generic encoder costs more than the query.
+    return Response(
+        json.dumps(body, default=_json_value, separators=(",", ":")), media_type="application/json"
+    )
+
+
+# Every packing bench polls the same queue: identical reads in flight share one query.
+_queue_flights: SingleFlight[dict[str, Any]] = SingleFlight()
+
+
+def queue_snapshot(engine: Engine, limit: int) -> dict[str, Any]:
+    """`db.packing.pick_queue`, shared by the identical requests in flight (this route and the page)."""
+
+    def answer() -> dict[str, Any]:
+        with engine.connect() as conn:
+            return packing.pick_queue(conn, limit=limit)
+
+    return _queue_flights.run((str(engine.url), limit), answer)
+
+
 @router.get("/api/pack/queue")
 def pack_queue(
     engine: Db, _: Viewer, limit: Annotated[int, Query(ge=1, le=100, description="Orders in the batch.")] = 20
-) -> dict[str, Any]:
+) -> Response:
     """The next batch of labelled orders (oldest label first) and its pick list sorted by bin."""
-    with engine.connect() as conn:
-        return packing.pick_queue(conn, limit=limit)
+    return json_response(queue_snapshot(engine, limit))
 
 
 @router.get("/api/pack/orders/{order_id}")
-def pack_order(order_id: int, engine: Db, _: Viewer) -> dict[str, Any]:
+def pack_order(order_id: int, engine: Db, _: Viewer) -> Response:
     """One order as the packing bench sees it: lines with what is left, the session, recent scans."""
     try:
         with engine.connect() as conn:
-            return packing.order_state(conn, order_id)
+            return json_response(packing.order_state(conn, order_id))
     except packing.PackingError as error:
         raise _refused(error) from None
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
+from retail_pipeline.api.packing import queue_snapshot
 from retail_pipeline.db import packing
 
 router = APIRouter(tags=["console"], include_in_schema=False)
@@ -23,9 +24,8 @@ Db = Annotated[Engine, Depends(db_engine)]
 def page(
     request: Request, principal: PageViewer, engine: Db, batch: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> HTMLResponse:
-    with engine.connect() as conn:
-        queue = packing.pick_queue(conn, limit=batch)
-        # A reload (or another tab) resumes the order this key was packing.
+    queue = queue_snapshot(engine, batch)
+    with engine.connect() as conn:  # a reload (or another tab) resumes the order this key was packing
         current = packing.open_order_of(conn, principal.key_id) if principal.can_act else None
     held = sum(1 for o in queue["orders"] if o["held_by"])
     shorts = sum(1 for o in queue["orders"] if o["short_pick"])
