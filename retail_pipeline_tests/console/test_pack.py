@@ -117,6 +117,14 @@ def test_pick_and_pack_with_a_wrong_scan_an_undo_and_a_short_pick(signed_in, eng
     page.reload()
     expect(page.locator(f'.queue-row[data-order-id="{second}"]')).to_contain_text("short")
 
+    # Live: a label bought while the worker is on the page is announced, not pushed under their hands.
+    expect(page.locator("body")).to_have_attribute("data-live", "ready")
+    waiting = int(page.locator("#kpi-waiting").inner_text())
+    with engine.begin() as conn:
+        add_labelled_order(conn, floor, "BB-20261206-0099", [("RP-KB-MX", 1, "139.00")])
+    expect(page.locator("#new-labels")).to_have_text("1 new to pack")
+    expect(page.locator("#kpi-waiting")).to_have_text(str(waiting + 1))
+
 
 def test_a_viewer_reads_the_pick_list_but_has_no_bench(signed_in, engine):
     seed(engine)
