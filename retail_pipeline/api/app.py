@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from retail_pipeline.api import (
+    ai,
     channels,
     commands,
+    export,
     imports,
     keys,
     kpis,
@@ -18,6 +20,8 @@ from retail_pipeline.api import (
     media,
     ops,
     ops_inbox,
+    products,
+    suppliers,
     tasks,
     webhooks,
 )
@@ -100,4 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(products.router)
+    app.include_router(ai.router)
+    app.include_router(export.router)
+    app.include_router(suppliers.router)
     return app
