@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
 
-.PHONY: install demo test coverage bench lint lock clean
+.PHONY: install browser demo test coverage bench lint lock clean
 
 install: $(STAMP)
 
@@ -20,14 +20,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m compileall -q retail_pipeline
 	@touch $(STAMP)
 
+# The console's browser tests drive Chromium. Debian's package is used (Playwright cannot download its own
+# here); as root on Debian it is installed when missing, elsewhere the message says what to do.
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -n "$$CHROMIUM_PATH" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "the browser tests need Chromium: install your system's chromium package or set CHROMIUM_PATH"; exit 1; \
+	  fi; }
+
 demo: $(STAMP)
 	$(BIN)/retail-pipeline demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 # Line coverage of retail_pipeline by the test suite (coverage.py; subprocesses not counted).
-coverage: $(STAMP)
+coverage: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q --cov=retail_pipeline --cov-report=term
 
 bench: $(STAMP)

@@ -82,6 +82,11 @@ def run_demo(*, no_first_run: bool = False) -> int:
             [dagster_bin, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(ports["dagster"])],
         )
         _wait_http(f"{ui_url}/server_info", ui, "dagster dev", timeout=180)
+        # The console signs in with an API key; the demo makes an admin one and prints it (shown once).
+        from retail_pipeline.api.keys import create_api_key
+        from retail_pipeline.db.engine import get_engine
+
+        console_key = create_api_key(get_engine(runtime.database_url), "admin", "demo admin")
         if not no_first_run:
             summary = run_once(use_simulators=False)
             print(json.dumps({"first_run": summary}, indent=2, default=str), flush=True)
@@ -89,6 +94,7 @@ def run_demo(*, no_first_run: bool = False) -> int:
             "\nretail_pipeline demo is up "
             f"(database: {'DATABASE_URL' if settings.database_url else 'embedded, ' + str(settings.embedded_pgdata)})\n"
             f"  Dagster UI   {ui_url}\n  sidecar API  {api_url}  (docs at {api_url}/docs)\n"
+            f"  ops console  {api_url}/console  (sign in with the admin key {console_key})\n"
             f"  simulators   {sim_url}\n  DAGSTER_HOME {runtime.dagster_home}\n"
             f"  import webhook: curl -X POST {api_url}/api/import/webhook -H 'X-Webhook-Secret: {webhook_secret}'"
             " -H 'Content-Type: application/json' -d @batch.json\n"

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     inbox_message_wait_minutes: int = Field(
         default=60, gt=0, description="Ops inbox: a customer message unanswered this long is waiting."
     )
+    console_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="Ops console: a sign-in lasts this long (one working day)."
+    )
+    dagster_ui_url: str | None = Field(
+        default=None,
+        description="Where people open the Dagster UI (run links); defaults to 127.0.0.1:DAGSTER_PORT.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -59,6 +66,10 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return (self.media_root or self.data_dir / "media").resolve()
+
+    @property
+    def dagster_ui_base(self) -> str:
+        return (self.dagster_ui_url or f"http://127.0.0.1:{self.dagster_port}").rstrip("/")
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -72,6 +73,15 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
         assert not [r for r in runs if r["status"] in ("FAILURE", "CANCELED")], runs
         assert httpx.get(f"http://127.0.0.1:{ports['API_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['SIMULATOR_PORT']}/", timeout=10).status_code == 200
+        # The printed admin key signs in to the console, whose home page then answers.
+        console_key = re.search(r"sign in with the admin key (rp_\S+)\)", output).group(1)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{ports['API_PORT']}", timeout=10, follow_redirects=True
+        ) as browser:
+            signed_in = browser.post("/console/signin", data={"api_key": console_key})
+            assert signed_in.status_code == 200 and str(signed_in.url).endswith("/console"), signed_in.text[
+                :500
+            ]
 
         db_url = subprocess.run(
             [*CLI, "db", "url"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True

@@ -9,6 +9,7 @@ lock (concurrent migrators wait), recorded with a sha256; an applied file that c
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class MigrationStatus:
 
 
 def discover(sql_dir: Path) -> list[Migration]:
+    """The migration files in `sql_dir`, in order, each with its sha256."""
     migrations: dict[int, Migration] = {}
     for path in sorted(sql_dir.glob("*.sql")):
         match = MIGRATION_FILE.match(path.name)
@@ -63,6 +65,24 @@ def discover(sql_dir: Path) -> list[Migration]:
         checksum = hashlib.sha256(path.read_bytes()).hexdigest()
         migrations[version] = Migration(version, match.group(2), path, checksum)
     return [migrations[v] for v in sorted(migrations)]
+
+
+_discovered: dict[Path, tuple[tuple, list[Migration]]] = {}
+
+
+def discover_cached(sql_dir: Path) -> list[Migration]:
+    """`discover`, read again only when a file in `sql_dir` was added, removed or changed (name, size,
+    mtime): a health check polled many times a second hashes nothing."""
+    stamp = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(sql_dir)))
+    cached = _discovered.get(sql_dir)
+    if cached is None or cached[0] != stamp:
+        cached = _discovered[sql_dir] = (stamp, discover(sql_dir))
+    return cached[1]
+
+
+def status_from_history(on_disk: list[Migration], history: dict[int, str]) -> MigrationStatus:
+    """The status given the recorded history (version → checksum); raises MigrationError like `status`."""
+    return MigrationStatus(applied=sorted(history), pending=_verify(on_disk, history))
 
 
 def _ensure_history(conn: psycopg.Connection) -> None:

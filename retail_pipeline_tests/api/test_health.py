@@ -74,3 +74,22 @@ def test_health_follows_the_database_down_and_back_up(tmp_path: Path, scratch_di
     finally:
         app.state.database.engine.dispose()
         embedded.stop(pgdata)
+
+
+def test_health_503_on_a_database_nobody_migrated(settings_env: Settings, pg_server_url: str) -> None:
+    from retail_pipeline.db.admin import create_database, drop_database
+    from retail_pipeline.db.urls import with_database
+
+    url = with_database(pg_server_url, "rp_health_unmigrated")
+    create_database(pg_server_url, "rp_health_unmigrated")
+    try:
+        app = create_app(settings_env.model_copy(update={"database_url": url}))
+        with TestClient(app) as client:
+            response = client.get("/health")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["database"] == "ok" and body["migrations"]["applied"] == []
+        assert "001_business_schema.sql" in body["migrations"]["pending"]
+    finally:
+        app.state.database.engine.dispose()
+        drop_database(pg_server_url, "rp_health_unmigrated")
