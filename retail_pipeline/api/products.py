@@ -78,6 +78,7 @@ class ProductSummary(BaseModel):
     archived: bool
     selling_stopped: bool
     updated_at: datetime
+    thumbnail: str | None = Field(default=None, description="signed link to the first image")
 
 
 class ProductPage(BaseModel):
@@ -107,6 +108,9 @@ LIST_SELECT = """
            CAST(sp.currency AS text) AS currency, p.archived_at IS NOT NULL AS archived,
            p.selling_stopped_at IS NOT NULL AS selling_stopped, p.updated_at,
            coalesce(vr.passed, false) AS validated,
+           (SELECT m.rel_path FROM retail.supplier_product_images i
+              JOIN retail.media_assets m ON m.id = i.media_asset_id
+             WHERE i.supplier_product_id = sp.id ORDER BY i.position LIMIT 1) AS thumbnail_path,
            ARRAY(SELECT CAST(d.channel AS text) FROM retail.listing_drafts d
                   WHERE d.product_id = p.id AND d.status = 'valid' ORDER BY d.channel) AS drafted_channels,
            ARRAY(SELECT CAST(cl.channel AS text) FROM retail.channel_listings cl
@@ -182,7 +186,9 @@ def list_products(conn: Connection, filters: ProductFilters) -> ProductPage:
     sql = f"{LIST_SELECT} WHERE {' AND '.join(where)} ORDER BY p.id DESC LIMIT :limit"
     rows = conn.execute(text(sql), params).all()
     items = [
-        ProductSummary.model_validate({**row._mapping, "stage": furthest_stage(row)})
+        ProductSummary.model_validate(
+            {**row._mapping, "stage": furthest_stage(row), "thumbnail": _signed(row.thumbnail_path, "")}
+        )
         for row in rows[: filters.limit]
     ]
     more = len(rows) > filters.limit
@@ -466,6 +472,7 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
             "categories": list(values["categories"] or []),
             "keywords": list(values["keywords"] or []),
             "stage": furthest_stage(row),
+            "thumbnail": images[0].url if images else None,
             "images": images,
             "verdict": Verdict.model_validate(dict(verdict._mapping)) if verdict else None,
             "content": content,
