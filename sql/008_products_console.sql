@@ -58,13 +58,22 @@ CREATE INDEX channel_listings_live_product_idx ON retail.channel_listings (produ
 -- A supplier filter walks the supplier's products in id order.
 CREATE INDEX supplier_products_supplier_idx ON retail.supplier_products (supplier_id, id);
 
--- Search (no pg_trgm in the embedded server): words of our title and SKU, and of the supplier's
--- title and SKU, matched by prefix.
-CREATE INDEX products_search_idx ON retail.products
-    USING gin (to_tsvector('simple', coalesce(title, '') || ' ' || sku));
-CREATE INDEX supplier_products_search_idx ON retail.supplier_products
-    USING gin (to_tsvector('simple', coalesce(title, '') || ' ' || sku));
+-- Search (no pg_trgm in the embedded server): prefixes of our title's words through a GIN index, and
+-- SKU prefixes (ours, which embed the supplier's) through a btree. Kept to one table so that the planner
+-- can pick, per query, a bitmap of the few matches or the newest-first scan for a common word.
+CREATE INDEX products_title_search_idx ON retail.products USING gin (to_tsvector('simple', coalesce(title, '')));
+CREATE INDEX products_sku_prefix_idx ON retail.products (lower(sku) text_pattern_ops);
 
 -- The summary's archived / stopped counts read these small partial indexes.
 CREATE INDEX products_archived_idx ON retail.products (id) WHERE archived_at IS NOT NULL;
 CREATE INDEX products_selling_stopped_idx ON retail.products (id) WHERE selling_stopped_at IS NOT NULL;
+
+-- Each supplier's funnel (ops._pipelines) as last computed: counting it means joining every product
+-- with its verdict, drafts and listings (seconds at a million products), so the suppliers page reads
+-- this and refreshes it in the background when it is older than a minute.
+CREATE TABLE retail.supplier_funnels (
+    supplier_id  bigint PRIMARY KEY REFERENCES retail.suppliers (id) ON DELETE CASCADE,
+    counts       jsonb NOT NULL,
+    top_blockers jsonb NOT NULL,
+    computed_at  timestamptz NOT NULL DEFAULT now()
+);

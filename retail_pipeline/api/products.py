@@ -95,11 +95,21 @@ class FilterError(ValueError):
 
 def search_query(q: str) -> str | None:
     """A prefix tsquery over the words of ``q`` (all must match), or None when it has no words."""
-    # PostgreSQL's parser splits each word as it split the indexed text (e.g. an SKU "RP-1002" into
-    # "rp" and "-1002"), so only tsquery's own operators are removed here.
-    words = [re.sub(r"[^\w.-]+", "", w) for w in q.lower().split()]
-    words = [w for w in words if re.search(r"\w", w)][:MAX_SEARCH_WORDS]
+    words = re.findall(r"\w+", q.lower())[:MAX_SEARCH_WORDS]
     return " & ".join(f"{w}:*" for w in words) or None
+
+
+def _like_prefix(value: str) -> str:
+    return re.sub(r"([\\%_])", r"\\\1", value.lower()) + "%"
+
+
+def sku_prefixes(conn: Connection, q: str) -> list[str]:
+    """LIKE patterns for a SKU typed whole or in part: ours (``<supplier>-<their sku>``) or the supplier's."""
+    term = q.strip()
+    if not term or " " in term or not re.search(r"\w", term):
+        return []
+    codes = conn.scalars(text("SELECT code FROM retail.suppliers ORDER BY code")).all()
+    return [_like_prefix(term)] + [_like_prefix(f"{code}-{term}") for code in codes]
 
 
 LIST_SELECT = """
@@ -170,16 +180,17 @@ def list_products(conn: Connection, filters: ProductFilters) -> ProductPage:
         params["supplier"] = filters.supplier
     if filters.q and filters.q.strip():
         tsquery = search_query(filters.q)
-        if tsquery is None:
+        prefixes = sku_prefixes(conn, filters.q)
+        if tsquery is None and not prefixes:
             raise FilterError("q", "search for at least one word or SKU")
-        where.append(
-            """p.id IN (SELECT id FROM retail.products
-                         WHERE to_tsvector('simple', coalesce(title, '') || ' ' || sku) @@ to_tsquery('simple', :q)
-                        UNION
-                        SELECT p2.id FROM retail.supplier_products sp2 JOIN retail.products p2 ON p2.supplier_product_id = sp2.id
-                         WHERE to_tsvector('simple', coalesce(sp2.title, '') || ' ' || sp2.sku) @@ to_tsquery('simple', :q))"""
-        )
-        params["q"] = tsquery
+        matches = []
+        if tsquery is not None:
+            matches.append("to_tsvector('simple', coalesce(p.title, '')) @@ to_tsquery('simple', :q)")
+            params["q"] = tsquery
+        for n, prefix in enumerate(prefixes):
+            matches.append(f"lower(p.sku) LIKE :sku{n}")
+            params[f"sku{n}"] = prefix
+        where.append("(" + " OR ".join(matches) + ")")
     if filters.cursor is not None:
         where.append("p.id < :cursor")
         params["cursor"] = filters.cursor

@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
-from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, text
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, status
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from retail_pipeline.api.auth import Operator, Viewer
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.api.ops import SupplierPipeline, _pipelines
+from retail_pipeline.api.ops import StageCounts, SupplierPipeline, _pipelines
 from retail_pipeline.api.products import actor
 from retail_pipeline.db.activity import log_activity
 
@@ -23,6 +25,9 @@ router = APIRouter(prefix="/api/suppliers", tags=["suppliers"])
 
 # A second click while the first request waits for the sensor adds nothing.
 REQUEST_DEBOUNCE_SECONDS = 60
+# How old a counted funnel may be before the next reader has it counted again (in the background).
+FUNNEL_MAX_AGE_SECONDS = 120
+FUNNEL_LOCK = 0x7375_7066_756E  # "supfun": one count at a time
 
 
 class RescrapeRequest(BaseModel):
@@ -35,6 +40,9 @@ class RescrapeRequest(BaseModel):
 
 class SupplierView(SupplierPipeline):
     last_rescrape: RescrapeRequest | None
+    counted_at: datetime | None = Field(
+        description="when the funnel was counted (refreshed every few minutes)"
+    )
 
 
 LAST_REQUESTS = text(
@@ -42,6 +50,24 @@ LAST_REQUESTS = text(
     SELECT DISTINCT ON (r.supplier_id) r.supplier_id, r.id, s.code AS supplier, r.requested_by, r.created_at
       FROM retail.rescrape_requests r JOIN retail.suppliers s ON s.id = r.supplier_id
      ORDER BY r.supplier_id, r.id DESC
+    """
+)
+
+SNAPSHOT = text(
+    """
+    SELECT s.id, s.code, s.name, s.enabled, s.enrichment_blocked, f.counts, f.top_blockers, f.computed_at
+      FROM retail.suppliers s LEFT JOIN retail.supplier_funnels f ON f.supplier_id = s.id
+     ORDER BY s.code
+    """
+)
+
+STORE = text(
+    """
+    INSERT INTO retail.supplier_funnels (supplier_id, counts, top_blockers, computed_at)
+    SELECT r.supplier_id, r.counts, r.top_blockers, now()
+      FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(supplier_id bigint, counts jsonb, top_blockers jsonb)
+    ON CONFLICT (supplier_id) DO UPDATE SET
+        counts = EXCLUDED.counts, top_blockers = EXCLUDED.top_blockers, computed_at = EXCLUDED.computed_at
     """
 )
 
@@ -53,9 +79,55 @@ def _request_view(row) -> RescrapeRequest:
     )  # fmt: skip
 
 
-def supplier_views(conn: Connection) -> list[SupplierView]:
-    last = {r.supplier_id: _request_view(r) for r in conn.execute(LAST_REQUESTS)}
-    return [SupplierView(**p.model_dump(), last_rescrape=last.get(p.id)) for p in _pipelines(conn, None)]
+def refresh_funnels(engine: Engine) -> bool:
+    """Count every supplier's funnel (``ops._pipelines``, as ``GET /ops/pipeline_summary`` does) and keep
+    it; False when another process is counting already (one at a time: it is seconds of work at scale)."""
+    with engine.begin() as conn:
+        if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FUNNEL_LOCK}):
+            return False
+        rows = [
+            {"supplier_id": p.id, "counts": p.counts.model_dump(), "top_blockers": p.top_blockers}
+            for p in _pipelines(conn, None)
+        ]
+        conn.execute(STORE, {"rows": json.dumps(rows)})
+    return True
+
+
+@dataclass
+class Funnels:
+    suppliers: list[SupplierView]
+    stale: bool  # older than FUNNEL_MAX_AGE_SECONDS, or a supplier not counted yet: refresh after answering
+
+
+def supplier_views(engine: Engine) -> Funnels:
+    """Every supplier with its last counted funnel and last re-scrape request. Counted on the spot the
+    first time; after that the caller refreshes a stale snapshot in the background."""
+    with engine.connect() as conn:
+        rows = conn.execute(SNAPSHOT).all()
+    if rows and all(r.computed_at is None for r in rows) and refresh_funnels(engine):
+        with engine.connect() as conn:
+            rows = conn.execute(SNAPSHOT).all()
+    with engine.connect() as conn:
+        last = {r.supplier_id: _request_view(r) for r in conn.execute(LAST_REQUESTS)}
+        now = conn.scalar(text("SELECT now()"))
+    views, stale = [], False
+    for r in rows:
+        if r.computed_at is None or (now - r.computed_at).total_seconds() > FUNNEL_MAX_AGE_SECONDS:
+            stale = True
+        views.append(
+            SupplierView(
+                id=r.id,
+                code=r.code,
+                name=r.name,
+                enabled=r.enabled,
+                enrichment_blocked=r.enrichment_blocked,
+                counts=StageCounts.model_validate(r.counts or {}),
+                top_blockers=r.top_blockers or {},
+                last_rescrape=last.get(r.id),
+                counted_at=r.computed_at,
+            )  # fmt: skip
+        )
+    return Funnels(views, stale)
 
 
 class SupplierNotFound(LookupError):
@@ -102,11 +174,16 @@ def request_rescrape(engine: Engine, code: str, *, by: str) -> tuple[RescrapeReq
 
 
 @router.get("")
-def get_suppliers(_: Viewer, engine: Annotated[Engine, Depends(db_engine)]) -> list[SupplierView]:
+def get_suppliers(
+    _: Viewer, engine: Annotated[Engine, Depends(db_engine)], background: BackgroundTasks
+) -> list[SupplierView]:
     """Each supplier: products per stage (raw → enriched → validated → drafted → live), the LaunchLock
-    rules that block most of its products, and its last re-scrape request."""
-    with engine.connect() as conn:
-        return supplier_views(conn)
+    rules that block most of its products (counted at most a few minutes ago: `counted_at`), and its
+    last re-scrape request."""
+    funnels = supplier_views(engine)
+    if funnels.stale:
+        background.add_task(refresh_funnels, engine)
+    return funnels.suppliers
 
 
 @router.post("/{code}/rescrape", status_code=status.HTTP_202_ACCEPTED)

@@ -111,3 +111,15 @@ def test_rescrape_is_queued_once_and_launches_the_supplier_partition_run(
     listing = client.get("/api/suppliers", headers=operator).json()
     testsup = next(s for s in listing if s["code"] == "testsup")
     assert testsup["counts"]["drafted"] == 4 and testsup["last_rescrape"]["id"] == first.json()["id"]
+
+
+def test_products_that_cannot_be_reoptimised_are_409_with_the_reason(client, engine, catalogue, operator):
+    with engine.connect() as conn:
+        empty = conn.scalar(text("SELECT id FROM retail.products WHERE sku = 'noelleeming-NL-205'"))
+    nothing = client.post(f"/api/ai/optimize/{empty}?marketplace=ebay", headers=operator)
+    assert nothing.status_code == 409 and "nothing to enrich" in nothing.json()["detail"]["message"]
+    blocked = client.post(f"/api/ai/optimize-title/{catalogue['CC-0']}?marketplace=ebay", headers=operator)
+    assert blocked.status_code == 409 and "blocked from enrichment" in blocked.json()["detail"]["message"]
+    client.delete(f"/api/products/{catalogue['RP-1001']}", headers=operator)
+    archived = client.post(f"/api/ai/optimize/{catalogue['RP-1001']}?marketplace=ebay", headers=operator)
+    assert archived.status_code == 409 and "archived" in archived.json()["detail"]["message"]

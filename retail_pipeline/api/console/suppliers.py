@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.api.suppliers import supplier_views
+from retail_pipeline.api.suppliers import refresh_funnels, supplier_views
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -28,10 +28,19 @@ FUNNEL = (
 
 @router.get("/console/suppliers", response_class=HTMLResponse)
 def page(
-    request: Request, principal: PageViewer, engine: Annotated[Engine, Depends(db_engine)]
+    request: Request,
+    principal: PageViewer,
+    engine: Annotated[Engine, Depends(db_engine)],
+    background: BackgroundTasks,
 ) -> HTMLResponse:
-    with engine.connect() as conn:
-        suppliers = supplier_views(conn)
+    funnels = supplier_views(engine)
+    if funnels.stale:  # counted again after this answer, for the next reader
+        background.add_task(refresh_funnels, engine)
+    suppliers = funnels.suppliers
+    counted = [s.counted_at for s in suppliers if s.counted_at]
     totals = {stage: sum(getattr(s.counts, stage) for s in suppliers) for stage, _ in FUNNEL}
-    context = {"active": "suppliers", "suppliers": suppliers, "funnel": FUNNEL, "totals": totals}
+    context = {
+        "active": "suppliers", "suppliers": suppliers, "funnel": FUNNEL, "totals": totals,
+        "counted_at": min(counted) if counted else None,
+    }  # fmt: skip
     return render(request, "suppliers.html", context, principal)

@@ -30,7 +30,13 @@ from retail_pipeline.db.activity import log_activity
 from retail_pipeline.defs.catalog.enrichment import REUSABLE, Candidate, Writer, _content
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.resources import LLMResource
-from retail_pipeline.domain.enrichment import EnrichmentInput, fit_words, input_hash, quality_score
+from retail_pipeline.domain.enrichment import (
+    NOTHING_TO_ENRICH,
+    EnrichmentInput,
+    fit_words,
+    input_hash,
+    quality_score,
+)
 
 Field = Literal["title", "description"]
 FIELDS: tuple[Field, ...] = ("title", "description")
@@ -133,8 +139,10 @@ def reoptimise(
             f"supplier {row.supplier_code} is blocked from enrichment: {row.enrichment_blocked_reason}"
         )
 
-    enricher = llm.enricher
     product = EnrichmentInput.from_supplier_product(row._mapping)
+    if not product.has_content:
+        raise NotOptimisable(f"product {product_id}: {NOTHING_TO_ENRICH}")
+    enricher = llm.enricher
     candidate = Candidate(row, product, input_hash(product, enricher))
     content: dict[str, Any] | None = None
     source, spent = "cache", {"prompt_tokens": 0, "completion_tokens": 0}
