@@ -178,6 +178,7 @@ def list_products(conn: Connection, filters: ProductFilters) -> ProductPage:
     if filters.supplier:
         where.append("s.code = :supplier")
         params["supplier"] = filters.supplier
+    match = None
     if filters.q and filters.q.strip():
         tsquery = search_query(filters.q)
         prefixes = sku_prefixes(conn, filters.q)
@@ -190,12 +191,16 @@ def list_products(conn: Connection, filters: ProductFilters) -> ProductPage:
         for n, prefix in enumerate(prefixes):
             matches.append(f"lower(p.sku) LIKE :sku{n}")
             params[f"sku{n}"] = prefix
-        where.append("(" + " OR ".join(matches) + ")")
+        match = "(" + " OR ".join(matches) + ")"
     if filters.cursor is not None:
         where.append("p.id < :cursor")
         params["cursor"] = filters.cursor
-    sql = f"{LIST_SELECT} WHERE {' AND '.join(where)} ORDER BY p.id DESC LIMIT :limit"
-    rows = conn.execute(text(sql), params).all()
+
+    def page(extra: list[str], limit: int) -> list:
+        sql = f"{LIST_SELECT} WHERE {' AND '.join(where + extra)} ORDER BY p.id DESC LIMIT :limit"
+        return conn.execute(text(sql), {**params, "limit": limit}).all()
+
+    rows = page([], filters.limit + 1) if match is None else _search(conn, page, match, params, filters)
     items = [
         ProductSummary.model_validate(
             {**row._mapping, "stage": furthest_stage(row), "thumbnail": _signed(row.thumbnail_path, "")}
@@ -204,6 +209,51 @@ def list_products(conn: Connection, filters: ProductFilters) -> ProductPage:
     ]
     more = len(rows) > filters.limit
     return ProductPage(items=items, next_cursor=items[-1].id if more else None, limit=filters.limit)
+
+
+SEARCH_WINDOW = 5000  # newest products checked row by row before the indexes take over
+
+# The search's matches below the window, from the indexes alone (a bitmap of the GIN and btree scans):
+# the planner cannot tell a rare word from a common one well enough to choose this itself.
+SEARCH_MATCHES = """
+    SELECT p.id FROM retail.products p
+     WHERE {match} AND p.id <= :floor AND (CAST(:cursor AS bigint) IS NULL OR p.id < :cursor)
+"""
+INDEX_ONLY_PLANS = text(
+    "SELECT set_config('enable_seqscan', :on, true), set_config('enable_indexscan', :on, true),"
+    " set_config('enable_indexonlyscan', :on, true)"
+)
+
+
+def _search(conn: Connection, page, match: str, params: dict[str, Any], filters: ProductFilters) -> list:
+    """A search page in two steps, so neither a common nor a rare term costs a scan of every product:
+    the newest SEARCH_WINDOW products (below the cursor) are checked in order, which fills the page
+    when the term is common; if it does not, the rest of the matches come from the indexes."""
+    wanted = filters.limit + 1
+    floor = conn.scalar(
+        text(
+            "SELECT id FROM retail.products WHERE (CAST(:cursor AS bigint) IS NULL OR id < :cursor)"
+            " ORDER BY id DESC OFFSET :window LIMIT 1"
+        ),
+        {"cursor": filters.cursor, "window": SEARCH_WINDOW},
+    )
+    if floor is None:  # fewer products than the window: one ordered pass
+        return page([match], wanted)
+    params["floor"] = floor
+    rows = page([match, "p.id > :floor"], wanted)
+    if len(rows) >= wanted:
+        return rows
+    conn.execute(INDEX_ONLY_PLANS, {"on": "off"})
+    try:
+        ids = conn.scalars(
+            text(SEARCH_MATCHES.format(match=match)), {**params, "cursor": filters.cursor}
+        ).all()
+    finally:
+        conn.execute(INDEX_ONLY_PLANS, {"on": "on"})
+    if not ids:
+        return rows
+    params["matched"] = list(ids)
+    return rows + page(["p.id = ANY(:matched)", "p.id <= :floor"], wanted - len(rows))
 
 
 # --- stage counts (the funnel) ----------------------------------------------------------------------

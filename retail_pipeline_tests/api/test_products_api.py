@@ -298,3 +298,22 @@ def test_operator_import_uses_the_webhook_path(client, engine, operator) -> None
     assert "x-api-key" not in json.dumps(event.headers).lower()
     envelope = client.post("/api/import/batch", json={"products": "nope"}, headers=operator)
     assert envelope.status_code == 422 and envelope.json()["detail"]["field"] == "body"
+
+
+def test_search_beyond_the_window_comes_from_the_indexes(client, drafted, viewer, monkeypatch) -> None:
+    """With a window of one product, a search's page is filled from the index path: same answer, same order."""
+    from retail_pipeline.api import products as products_api
+
+    monkeypatch.setattr(products_api, "SEARCH_WINDOW", 1)
+    found = client.get("/api/products", params={"q": "rp-100"}, headers=viewer).json()
+    assert [i["sku"] for i in found["items"]] == ["RP-1003", "RP-1002", "RP-1001"]
+    skus, cursor = [], None
+    while True:  # one product per page, by keyset, through both steps
+        params = {"q": "rp-100", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/products", params=params, headers=viewer).json()
+        skus += [i["sku"] for i in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert skus == ["RP-1003", "RP-1002", "RP-1001"]
+    words = client.get("/api/products", params={"q": "Stratocaster"}, headers=viewer).json()
+    assert [i["sku"] for i in words["items"]] == ["RP-1002"]
