@@ -12,6 +12,8 @@ furthest stage it reached.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -211,18 +213,32 @@ def list_products(conn: Connection, filters: ProductFilters) -> ProductPage:
     return ProductPage(items=items, next_cursor=items[-1].id if more else None, limit=filters.limit)
 
 
-SEARCH_WINDOW = 5000  # newest products checked row by row before the indexes take over
+SEARCH_WINDOW = 2000  # newest products checked row by row before the indexes take over
 
 # The search's matches below the window, from the indexes alone (a bitmap of the GIN and btree scans):
 # the planner cannot tell a rare word from a common one well enough to choose this itself.
 SEARCH_MATCHES = """
     SELECT p.id FROM retail.products p
      WHERE {match} AND p.id <= :floor AND (CAST(:cursor AS bigint) IS NULL OR p.id < :cursor)
+       AND (p.archived_at IS NOT NULL) = :archived
+     ORDER BY p.id DESC LIMIT :cap
 """
-INDEX_ONLY_PLANS = text(
+# Each step states its plan: row by row in id order (the window), or bitmaps of the indexes (the rest).
+# The planner's guess of a prefix term's frequency is too rough to trust with either choice.
+ORDERED_PLANS = text("SELECT set_config('enable_bitmapscan', :on, true)")
+BITMAP_PLANS = text(
     "SELECT set_config('enable_seqscan', :on, true), set_config('enable_indexscan', :on, true),"
     " set_config('enable_indexonlyscan', :on, true)"
 )
+
+
+@contextmanager
+def _plans_without(conn: Connection, setting: Any) -> Iterator[None]:
+    conn.execute(setting, {"on": "off"})
+    try:
+        yield
+    finally:
+        conn.execute(setting, {"on": "on"})
 
 
 def _search(conn: Connection, page, match: str, params: dict[str, Any], filters: ProductFilters) -> list:
@@ -240,16 +256,20 @@ def _search(conn: Connection, page, match: str, params: dict[str, Any], filters:
     if floor is None:  # fewer products than the window: one ordered pass
         return page([match], wanted)
     params["floor"] = floor
-    rows = page([match, "p.id > :floor"], wanted)
+    with _plans_without(conn, ORDERED_PLANS):
+        rows = page([match, "p.id > :floor"], wanted)
     if len(rows) >= wanted:
         return rows
-    conn.execute(INDEX_ONLY_PLANS, {"on": "off"})
-    try:
+    # Without other filters the page is simply the newest matches; with them, every match is a candidate.
+    only_search = not (
+        filters.stage or filters.status or filters.supplier or filters.selling_stopped is not None
+    )
+    cap = wanted - len(rows) if only_search else None
+    with _plans_without(conn, BITMAP_PLANS):
         ids = conn.scalars(
-            text(SEARCH_MATCHES.format(match=match)), {**params, "cursor": filters.cursor}
+            text(SEARCH_MATCHES.format(match=match)),
+            {**params, "cursor": filters.cursor, "archived": filters.archived, "cap": cap},
         ).all()
-    finally:
-        conn.execute(INDEX_ONLY_PLANS, {"on": "on"})
     if not ids:
         return rows
     params["matched"] = list(ids)
