@@ -74,6 +74,6 @@ CREATE INDEX products_selling_stopped_idx ON retail.products (id) WHERE selling_
 CREATE TABLE retail.supplier_funnels (
     supplier_id  bigint PRIMARY KEY REFERENCES retail.suppliers (id) ON DELETE CASCADE,
     counts       jsonb NOT NULL,
-    top_blockers jsonb NOT NULL,
+    top_blockers jsonb NOT NULL,                        -- [[rule, products], ...] most frequent first
     computed_at  timestamptz NOT NULL DEFAULT now()
 );

@@ -86,7 +86,12 @@ def refresh_funnels(engine: Engine) -> bool:
         if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FUNNEL_LOCK}):
             return False
         rows = [
-            {"supplier_id": p.id, "counts": p.counts.model_dump(), "top_blockers": p.top_blockers}
+            # [rule, products] pairs: a jsonb object would not keep the most-frequent-first order
+            {
+                "supplier_id": p.id,
+                "counts": p.counts.model_dump(),
+                "top_blockers": list(p.top_blockers.items()),
+            }
             for p in _pipelines(conn, None)
         ]
         conn.execute(STORE, {"rows": json.dumps(rows)})
@@ -122,7 +127,7 @@ def supplier_views(engine: Engine) -> Funnels:
                 enabled=r.enabled,
                 enrichment_blocked=r.enrichment_blocked,
                 counts=StageCounts.model_validate(r.counts or {}),
-                top_blockers=r.top_blockers or {},
+                top_blockers=dict(r.top_blockers or []),
                 last_rescrape=last.get(r.id),
                 counted_at=r.computed_at,
             )  # fmt: skip

@@ -123,3 +123,23 @@ def test_products_that_cannot_be_reoptimised_are_409_with_the_reason(client, eng
     client.delete(f"/api/products/{catalogue['RP-1001']}", headers=operator)
     archived = client.post(f"/api/ai/optimize/{catalogue['RP-1001']}?marketplace=ebay", headers=operator)
     assert archived.status_code == 409 and "archived" in archived.json()["detail"]["message"]
+
+
+def test_the_funnel_snapshot_is_recounted_when_stale(client, engine, catalogue, viewer):
+    def raw(code: str) -> int:
+        listing = client.get("/api/suppliers", headers=viewer).json()
+        return next(s for s in listing if s["code"] == code)["counts"]["raw"]
+
+    assert raw("noelleeming") == 5  # counted on the spot the first time
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                """INSERT INTO retail.supplier_products (supplier_id, sku, title, content_hash)
+                   SELECT id, 'NL-299', 'LG OLED C3', 'h' FROM retail.suppliers WHERE code = 'noelleeming'"""
+            )
+        )
+    assert raw("noelleeming") == 5  # fresh enough: the snapshot answers
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE retail.supplier_funnels SET computed_at = now() - interval '1 hour'"))
+    assert raw("noelleeming") == 5  # stale: answered, then recounted in the background
+    assert raw("noelleeming") == 6
