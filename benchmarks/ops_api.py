@@ -51,6 +51,19 @@ ENDPOINTS = {
     "whoami": "/whoami",
     "inbox": "/ops/inbox?limit=20",
     "summary": "/ops/summary",
+    "conversations": "/api/conversations?status=open",
+    "conversations_unread": "/api/conversations?status=resolved&unread=true",
+    "conversations_search": "/api/conversations?q=question",
+    "conversation": "/api/conversations/2",
+    # The console (issue 10): JSON routes, then the pages (a GET page accepts the API key too).
+    "home_kpis": "/api/kpis/home",
+    "orders": "/api/orders",
+    "orders_search": "/api/orders?q=ord-1999",
+    "order": "/api/orders/4242",
+    "page_home": "/console",
+    "page_inbox": "/console/inbox",
+    "page_orders": "/console/orders",
+    "page_order": "/console/orders/4242",
 }
 
 # Each statement: (label, SQL). Deterministic spreads (g % n) so every run loads the same world.
@@ -135,7 +148,7 @@ LOAD = [
         "conversations",
         """INSERT INTO retail.conversations (channel, external_thread_id, subject, status, last_inbound_at,
                 last_outbound_at, order_id)
-           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'closed' END,
+           SELECT 'bestbuy', 'T-' || g, 'Order question', CASE WHEN g % 2 = 0 THEN 'open' ELSE 'resolved' END,
                   now() - (g % 43200) * interval '1 minute',
                   CASE WHEN g % 10 < 7 THEN now() - (g % 43200) * interval '1 minute' + interval '20 minutes' END,
                   g * 5

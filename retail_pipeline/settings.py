@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         default=None,
         description="Where people open the Dagster UI (run links); defaults to 127.0.0.1:DAGSTER_PORT.",
     )
+    console_events_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Console live events: a comment line this often keeps the stream open.",
+    )
+    llm_usd_per_million_prompt_tokens: float = Field(
+        default=0.15, ge=0, description="LLM price per million prompt tokens (console spend estimate)."
+    )
+    llm_usd_per_million_completion_tokens: float = Field(
+        default=0.60, ge=0, description="LLM price per million completion tokens (console spend estimate)."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,6 +1,6 @@
 """The layering and the channel plug-in rule, checked on the source itself.
 
-- `integrations/` and `channels/` import neither Dagster nor FastAPI; `simulators/` does not import Dagster;
+- `integrations/`, `channels/` and `messaging/` import neither Dagster nor FastAPI; `simulators/` does not import Dagster;
 - production code imports a simulator only where it starts them (the CLI and headless runner);
 - `defs/` does not import `api/`;
 - a channel's name appears only in its own module and the registry (outside `simulators/`);
@@ -58,7 +58,7 @@ def _importing(paths: list[Path], prefix: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("layer", ["integrations", "channels"])
+@pytest.mark.parametrize("layer", ["integrations", "channels", "messaging"])
 def test_integrations_and_channels_know_nothing_of_dagster_or_fastapi(layer):
     paths = sorted((PACKAGE / layer).rglob("*.py"))
     assert paths

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
 APP_IMAGE = "retail_pipeline:latest"
-REQUIRED_SERVICES = {"postgres", "migrate", "code", "webserver", "daemon", "sidecar", "simulators"}
+REQUIRED_SERVICES = {"postgres", "migrate", "code", "webserver", "daemon", "sidecar", "simulators", "grafana"}
 # Services allowed to run an image this project does not build.
-PUBLIC_IMAGES = {"postgres": "postgres:16"}
+PUBLIC_IMAGES = {"postgres": "postgres:16", "grafana": "grafana/grafana-oss:11.3.1"}
 RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 CONSOLE_SCRIPTS = {"retail-pipeline", "dagster", "dagster-webserver", "dagster-daemon"}
 
@@ -204,7 +204,9 @@ def option(args: list[str], *names: str) -> str | None:
 
 
 def listen_port(service: dict[str, Any]) -> int:
-    """The port the service's own command listens on (-p / --port)."""
+    """The port the service's own command listens on (-p / --port); Grafana's is GF_SERVER_HTTP_PORT."""
+    if "command" not in service and "GF_SERVER_HTTP_PORT" in (service.get("environment") or {}):
+        return int(service["environment"]["GF_SERVER_HTTP_PORT"])
     port = option(argv(service["command"]), "-p", "--port")
     assert port is not None, f"{service['command']}: no -p/--port"
     return int(port)

@@ -14,7 +14,9 @@ from retail_pipeline.api import (
     ai,
     channels,
     commands,
+    conversations,
     export,
+    home_kpis,
     imports,
     key_admin,
     keys,
@@ -23,6 +25,7 @@ from retail_pipeline.api import (
     media,
     ops,
     ops_inbox,
+    orders,
     products,
     suppliers,
     tasks,
@@ -31,6 +34,7 @@ from retail_pipeline.api import (
 from retail_pipeline.api.auth import Principal, current_principal
 from retail_pipeline.api.coalesce import SingleFlight
 from retail_pipeline.api.console import conversations as console_conversations
+from retail_pipeline.api.console import events as console_events
 from retail_pipeline.api.console import home as console_home
 from retail_pipeline.api.console import inbox as console_inbox
 from retail_pipeline.api.console import keys as console_keys
@@ -128,6 +132,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(conversations.router)
+    app.include_router(console_events.router)
+    app.include_router(orders.router)
+    app.include_router(home_kpis.router)
     app.include_router(products.router)
     app.include_router(ai.router)
     app.include_router(export.router)

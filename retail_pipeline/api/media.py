@@ -1,4 +1,5 @@
-"""Media files under the media root, served only through signed, expiring links.
+"""Media files under the media root, and shipping labels under the data root's ``labels/``, served
+only through signed, expiring links.
 
 A link is ``/media/<rel_path>?expires=<unix seconds>&token=<HMAC-SHA256 of path and expiry>``: it
 works for that one file until that moment, and changing either part breaks the token.
@@ -16,6 +17,7 @@ import hmac
 import mimetypes
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
@@ -24,6 +26,15 @@ from retail_pipeline.media.links import MediaPathError, check_media_path, media_
 from retail_pipeline.settings import Settings
 
 router = APIRouter(tags=["media"])
+
+# Shipping labels are kept under the data root (labels/<yyyy>/<sha256>.pdf, shipments.label_path), beside
+# the media root rather than in it; a signed link to one reads /media/labels/...
+LABELS = "labels/"
+
+
+def media_root(settings: Settings, rel_path: str) -> Path:
+    """The directory a signed path must stay inside: the labels directory for labels, else the media root."""
+    return settings.data_dir / LABELS.rstrip("/") if rel_path.startswith(LABELS) else settings.media_dir
 
 
 @router.get("/media/{rel_path:path}", response_class=FileResponse)
@@ -53,8 +64,8 @@ def get_media(
             status.HTTP_403_FORBIDDEN, detail=f"media link expired at {expired_at}; ask for a new one"
         )
 
-    root = settings.media_dir
-    path = (root / rel_path).resolve()
+    root = media_root(settings, rel_path)
+    path = (root.parent / rel_path).resolve() if rel_path.startswith(LABELS) else (root / rel_path).resolve()
     if not path.is_relative_to(root):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, detail=f"media path {rel_path!r} leads outside the media root"
@@ -63,4 +74,11 @@ def get_media(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no media file at {rel_path!r}")
     # The type follows the name that was signed; nosniff stops browsers second-guessing it.
     media_type = mimetypes.guess_type(rel_path)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+    # A label opens in the browser's PDF viewer (inline), named by its file.
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"X-Content-Type-Options": "nosniff"},
+        content_disposition_type="inline",
+        filename=path.name if media_type == "application/pdf" else None,
+    )

@@ -1,5 +1,5 @@
-"""``POST /ops/tasks/{id}/resolve`` (operator): acknowledge, resolve or dismiss an ops task; audited in
-the activity log."""
+"""``POST /ops/tasks/{id}/acknowledge|resolve|dismiss`` (operator): move an ops task on, with a note;
+audited in the activity log. One function (``change_task_status``) behind all three and the console."""
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -52,43 +52,30 @@ def _task_resolved(row: dict[str, Any], previous: str, changed: bool) -> TaskRes
     )
 
 
-@router.post("/tasks/{task_id}/resolve")
-def resolve_task(
-    task_id: int,
-    engine: Annotated[Engine, Depends(db_engine)],
-    principal: Operator,
-    resolution: Annotated[TaskResolution | None, Body()] = None,
+def change_task_status(
+    engine: Engine, task_id: int, status_to: str, note: str | None, actor: str
 ) -> TaskResolved:
-    """Acknowledge, resolve or dismiss one ops task, recorded in activity_log. Asking for the status it
-    already has changes nothing; a resolved or dismissed task cannot move again (409)."""
-    resolution = resolution or TaskResolution()
-    actor = f"api_key:{principal.key_prefix}"
+    """Moves one ops task to acknowledged, resolved or dismissed, recorded in activity_log with the note.
+    Asking for the status it already has changes nothing; a resolved or dismissed task cannot move
+    again (409). Every route and console button that changes a task's status comes here."""
     with engine.begin() as conn:
         row = conn.execute(TASK_FOR_UPDATE, {"id": task_id}).mappings().one_or_none()
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no ops task with id {task_id}")
         current = dict(row)
-        if current["status"] == resolution.status:
+        if current["status"] == status_to:
             return _task_resolved(current, current["status"], changed=False)
         if current["status"] in CLOSED:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
-                detail=f"ops task {task_id} is already {current['status']}; it cannot become {resolution.status}",
+                detail=f"ops task {task_id} is already {current['status']}; it cannot become {status_to}",
             )
-        updated = dict(ops_tasks.set_task_status(conn, task_id, resolution.status, by=actor))
-        action = {"acknowledged": "acknowledge", "resolved": "resolve", "dismissed": "dismiss"}[
-            resolution.status
-        ]
-        details = {
-            "kind": current["kind"],
-            "from": current["status"],
-            "to": resolution.status,
-            "note": resolution.note,
-        }
+        updated = dict(ops_tasks.set_task_status(conn, task_id, status_to, by=actor))
+        details = {"kind": current["kind"], "from": current["status"], "to": status_to, "note": note}
         log_activity(
             conn,
             actor=actor,
-            action=f"ops_task.{action}",
+            action=f"ops_task.{ACTION_FOR[status_to]}",
             outcome="succeeded",
             channel=current["channel"],
             entity_type="ops_task",
@@ -96,3 +83,41 @@ def resolve_task(
             details=details,
         )
     return _task_resolved(updated, current["status"], changed=True)
+
+
+ACTION_FOR = {"acknowledged": "acknowledge", "resolved": "resolve", "dismissed": "dismiss"}
+STATUS_FOR = {action: status_to for status_to, action in ACTION_FOR.items()}
+
+
+class TaskNote(BaseModel):
+    note: str | None = Field(default=None, max_length=2000, description="Why; kept in the activity log.")
+
+
+@router.post("/tasks/{task_id}/resolve")
+def resolve_task(
+    task_id: int,
+    engine: Annotated[Engine, Depends(db_engine)],
+    principal: Operator,
+    resolution: Annotated[TaskResolution | None, Body()] = None,
+) -> TaskResolved:
+    """Resolve one ops task (or, with `status`, acknowledge or dismiss it), recorded in activity_log.
+    Asking for the status it already has changes nothing; a resolved or dismissed task cannot move
+    again (409)."""
+    resolution = resolution or TaskResolution()
+    return change_task_status(
+        engine, task_id, resolution.status, resolution.note, f"api_key:{principal.key_prefix}"
+    )
+
+
+@router.post("/tasks/{task_id}/{action}")
+def act_on_task(
+    task_id: int,
+    action: Literal["acknowledge", "dismiss"],
+    engine: Annotated[Engine, Depends(db_engine)],
+    principal: Operator,
+    body: Annotated[TaskNote | None, Body()] = None,
+) -> TaskResolved:
+    """Acknowledge (still in the inbox, being looked at) or dismiss (closed: not a problem) one ops
+    task, with an optional note; the same rules as resolve."""
+    note = body.note if body else None
+    return change_task_status(engine, task_id, STATUS_FOR[action], note, f"api_key:{principal.key_prefix}")

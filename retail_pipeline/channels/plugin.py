@@ -106,6 +106,13 @@ class Channel:
     def new_client(self, **kwargs: Any) -> Any:
         return self.client_class()(**kwargs)
 
+    def new_inbox(self, **client_kwargs: Any) -> Inbox:
+        """The buyer inbox over a new client (its own settings from the environment unless given): how
+        Dagster's ChannelsResource and the sidecar both reach a channel's buyers."""
+        if self.inbox is None:
+            raise ValueError(f"channel {self.name!r} has no buyer inbox")
+        return self.inbox(self.new_client(**client_kwargs))
+
     def carrier(self, carrier: str, pin: str) -> ChannelCarrier:
         """How this channel names our `carrier`, with the tracking link for `pin`."""
         name = self.carrier_names.get(carrier)

@@ -80,13 +80,16 @@ class ChannelsResource(dg.ConfigurableResource):
     def now(self) -> datetime:
         return (self._clock or channel_now)()
 
+    def _client_kwargs(self, name: str) -> dict[str, Any]:
+        return {**self._kwargs, **self._per_channel.get(name, {})}
+
     def client(self, name: str) -> Any:
-        return channel(name).new_client(**{**self._kwargs, **self._per_channel.get(name, {})})
+        return channel(name).new_client(**self._client_kwargs(name))
 
     def inbox(self, name: str) -> Inbox:
         if name not in channel_names("buyer_messages"):
             raise ValueError(f"no inbox for channel {name!r}; known: {channel_names('buyer_messages')}")
-        return channel(name).inbox(self.client(name))
+        return channel(name).new_inbox(**self._client_kwargs(name))
 
 
 class CarriersResource(dg.ConfigurableResource):

@@ -10,7 +10,7 @@ So one auto-reply answers a batch and a second one is never sent for the same in
 once anything of ours (a person's reply, an auto-reply, even one still pending) follows the
 customer's last message, there is nothing to answer until the customer writes again.
 
-Never replied to: a closed conversation; a thread whose last word is ours (shop, operator, system),
+Never replied to: a conversation that is not open (pending, snoozed or resolved); a thread whose last word is ours (shop, operator, system),
 or the marketplace's staff (a marketplace operator, stored as an inbound 'operator' message) and not
 a customer's; a conversation with no customer message at all.
 
@@ -149,7 +149,7 @@ class OrderFacts:
 @dataclass(frozen=True)
 class Conversation:
     channel: str
-    status: Literal["open", "closed"]
+    status: Literal["open", "pending", "snoozed", "resolved"]
     messages: tuple[Message, ...]  # oldest first
     customer_name: str | None = None
     subject: str | None = None

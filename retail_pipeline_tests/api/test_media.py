@@ -26,6 +26,7 @@ from retail_pipeline.settings import Settings
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
 SECRET = b"top secret: not media"
+LABEL_PDF = b"%PDF-1.4\n% a shipping label\n%%EOF\n"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (root / "escape.txt").symlink_to(base / "outside" / "secret.txt")
     (root / "escape_dir").symlink_to(base / "outside", target_is_directory=True)
     (root / "alias.jpg").symlink_to(root / "photos" / "p1.jpg")
+    labels = base / "var" / "labels" / "2026"  # labels live under the data root, beside the media root
+    labels.mkdir(parents=True)
+    (labels / "abc123.pdf").write_bytes(LABEL_PDF)
+    (labels / "escape.pdf").symlink_to(base / "outside" / "secret.txt")
+    (base / "var" / "media_signing.key").write_text("not served")
 
     # The media route never touches the database, so these tests need none.
     settings = Settings(retail_data_dir=base / "var", media_signing_key="test-signing-key")
@@ -176,3 +182,20 @@ def test_symlinks_out_of_the_root_are_refused(server: Server, rel_path: str) -> 
 
 def test_missing_file_is_404(server: Server) -> None:
     assert server.detail(_signed(server, "photos/nope.jpg")) == (404, "no media file at 'photos/nope.jpg'")
+
+
+def test_a_label_under_the_data_root_opens_inline_as_a_pdf(server: Server):
+    status, headers, body = server.get(_signed(server, "labels/2026/abc123.pdf"))
+    assert (status, body) == (200, LABEL_PDF)
+    assert headers["content-type"] == "application/pdf"
+    assert headers["content-disposition"] == 'inline; filename="abc123.pdf"'
+    assert headers["x-content-type-options"] == "nosniff"
+    # Still signed, still inside its own directory: the rest of the data root is not reachable.
+    assert server.get("/media/labels/2026/abc123.pdf")[0] == 403
+    assert server.detail(_signed(server, "labels/2026/escape.pdf"))[0] == 403
+    expires = int(time.time()) + 60
+    key = server.settings.signing_key()
+    traversal = "labels/../media_signing.key"
+    token = media_signature(traversal, expires, key)
+    assert server.detail(f"/media/{traversal}?expires={expires}&token={token}")[0] == 400
+    assert server.detail(_signed(server, "labels/2026/none.pdf"))[0] == 404

@@ -78,7 +78,7 @@ def seeded(engine: Engine) -> dict[str, int]:
         ids["waiting"] = add_conversation(conn, "T-1", inbound_at=ago(hours=3))
         add_conversation(conn, "T-2", inbound_at=ago(hours=2), outbound_at=ago(hours=1))  # answered
         add_conversation(conn, "T-3", inbound_at=ago(minutes=10))  # under the threshold
-        add_conversation(conn, "T-4", status="closed", inbound_at=ago(hours=5))
+        add_conversation(conn, "T-4", status="resolved", inbound_at=ago(hours=5))
         add_conversation(conn, "T-6", inbound_at=None)  # we wrote first, no reply yet
     return ids
 

@@ -113,3 +113,24 @@ def test_a_resolved_key_may_open_a_new_task(client, operator, engine):
 
     tasks = client.get("/ops/inbox", headers=operator).json()["open_tasks"]
     assert [t["id"] for t in tasks["items"]] == [second]
+
+
+def test_acknowledge_and_dismiss_routes_take_a_note(client, operator, viewer, engine):
+    with engine.begin() as conn:
+        task_id = add_task(conn, "scrape_error", "onecheq:timeout")
+
+    assert client.post(f"/ops/tasks/{task_id}/acknowledge", headers=viewer).status_code == 403
+    ack = client.post(f"/ops/tasks/{task_id}/acknowledge", headers=operator, json={"note": "looking"})
+    assert ack.status_code == 200 and ack.json()["task"]["status"] == "acknowledged"
+    dismissed = client.post(f"/ops/tasks/{task_id}/dismiss", headers=operator, json={"note": "site was down"})
+    assert dismissed.status_code == 200 and dismissed.json()["task"]["status"] == "dismissed"
+    assert _task(engine, task_id)["status"] == "dismissed"
+    assert [(r["action"], r["details"]["note"]) for r in _log(engine)] == [
+        ("ops_task.acknowledge", "looking"),
+        ("ops_task.dismiss", "site was down"),
+    ]
+    # Closed: it cannot be acknowledged again; an unknown action is not a route; a long note is refused.
+    assert client.post(f"/ops/tasks/{task_id}/acknowledge", headers=operator).status_code == 409
+    assert client.post(f"/ops/tasks/{task_id}/reopen", headers=operator).status_code == 422
+    too_long = client.post(f"/ops/tasks/{task_id}/dismiss", headers=operator, json={"note": "x" * 2001})
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "note"]

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from retail_pipeline.api.keys import create_api_key
+from retail_pipeline.api.server import sidecar_server
 from retail_pipeline.settings import PROJECT_ROOT
 from retail_pipeline_tests.process_tree import free_port
 
@@ -45,11 +45,8 @@ class LiveSidecar:
 def live_sidecar(app: FastAPI) -> Iterator[LiveSidecar]:
     """The sidecar app over this test's database, served by uvicorn on a loopback port in a thread."""
     port = free_port()
-    # A short graceful shutdown: an open event stream must not hold the test's teardown.
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
+    # The production server: it ends open event streams when it shuts down (api/server.py).
+    server = sidecar_server(app, "127.0.0.1", port, log_level="warning", timeout_graceful_shutdown=1)
     thread = threading.Thread(target=server.run, name="live-sidecar", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

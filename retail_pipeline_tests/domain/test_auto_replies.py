@@ -1,4 +1,4 @@
-"""The auto-reply rules as pure functions: triggers, keys, authors, closed threads, quiet hours."""
+"""The auto-reply rules as pure functions: triggers, keys, authors, threads not open, quiet hours."""
 
 from __future__ import annotations
 
@@ -135,9 +135,10 @@ def test_a_pending_reply_counts_as_ours():
     assert decide(conv(msg(1, "Hi?"), pending), now=NOON, policy=POLICY) is None
 
 
-def test_never_replies_to_a_closed_conversation():
+@pytest.mark.parametrize("status", ["pending", "snoozed", "resolved"])
+def test_never_replies_to_a_conversation_that_is_not_open(status):
     assert (
-        decide(conv(msg(1, "Where is my order?"), order=SHIPPED, status="closed"), now=NOON, policy=POLICY)
+        decide(conv(msg(1, "Where is my order?"), order=SHIPPED, status=status), now=NOON, policy=POLICY)
         is None
     )
 

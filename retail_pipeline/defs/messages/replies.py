@@ -1,12 +1,13 @@
 """Auto-replies for one channel, crash-safely: never two replies for one trigger, never one twice.
 
 A pass:
-1. Recovery: every outbound row still 'pending' from an earlier run may have been posted before
-   that run died. The remote thread is read first: a message of ours (shop) with the same body,
+1. Recovery: every outbound row of the channel still 'pending' (an auto-reply from an earlier run, or
+   a person's reply from the console whose post or commit failed) may have been posted before its
+   process died. The remote thread is read first: a message of ours (shop) with the same body,
    posted after the message it answers (the channel's clock: ours may differ) and not yet held
    locally, is that reply: it is marked sent, not sent again. Only if none is found is it sent.
    A pending reply whose conversation was closed, or that a person has answered meanwhile, is
-   dropped ('failed' with the reason) instead.
+   dropped ('failed' with the reason) instead; a person's reply is never dropped.
 2. Decisions: each open conversation whose last message is a customer's is locked (FOR UPDATE),
    `domain.auto_replies.decide` picks at most one reply, and the row is written 'pending' with its
    `auto_reply_key` (UNIQUE per conversation: a duplicate is impossible) plus an 'intent' activity
@@ -15,7 +16,8 @@ A pass:
    (4xx) marks it 'failed' with an ops task (the thread waits for a person); an outage leaves it
    'pending' for step 1 of the next run; authentication failures fail the run.
 
-`after_send(message_id, external_message_id)` is a test hook called between the post and the
+Steps 1 and 3 are `messaging.outbound.deliver`: the one crash-safe post, which the sidecar's manual
+replies take too. `after_send(message_id, external_message_id)` is a test hook called between the post and the
 commit (raise there to simulate a crash).
 """
 
@@ -31,11 +33,9 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.activity import log_activity
-from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.domain import auto_replies as rules
 from retail_pipeline.domain.buyer_messages import Inbox
-
-from .sync import error_facts, refresh_times, systemic
+from retail_pipeline.messaging.outbound import NOTE_ERROR, Delivery, deliver, systemic
 
 PREVIEW = 5
 
@@ -95,29 +95,6 @@ INTENT = text(
     """
 )
 
-MARK_SENT = text(
-    """
-    UPDATE retail.messages SET status = 'sent', external_message_id = :external_id, sent_at = :at, error = NULL
-     WHERE id = :id AND status = 'pending'
-    """
-)
-
-MARK_FAILED = text(
-    "UPDATE retail.messages SET status = 'failed', error = :error WHERE id = :id AND status = 'pending'"
-)
-NOTE_ERROR = text("UPDATE retail.messages SET error = :error WHERE id = :id")
-KNOWN_IDS = text(
-    "SELECT external_message_id FROM retail.messages WHERE conversation_id = :id AND external_message_id IS NOT NULL"
-)
-# A person's (or the channel's) reply after the message this one answers: an auto-reply now is stale.
-ANSWERED_SINCE = text(
-    """
-    SELECT EXISTS (SELECT 1 FROM retail.messages
-                    WHERE conversation_id = :id AND direction = 'outbound' AND status = 'sent'
-                      AND id > :after AND id <> :own)
-    """
-)
-
 
 @dataclass
 class ReplyResult:
@@ -170,8 +147,6 @@ class AutoReplier:
         self.channel = inbox.channel
         self.result = ReplyResult()
 
-    # --- local writes
-
     def _log(
         self, conn: Connection, outcome: str, conversation_id: int, key: str | None, details: dict
     ) -> None:
@@ -180,86 +155,34 @@ class AutoReplier:
             entity_type="conversation", entity_id=conversation_id, key=key, details=details,
         )  # fmt: skip
 
-    def _sent(self, row: Any, external_id: str, at: datetime, *, recovered: bool) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(MARK_SENT, {"id": row.id, "external_id": external_id, "at": at})
-            refresh_times(conn, row.conversation_id)
-            self._log(conn, "succeeded", row.conversation_id, row.auto_reply_key,
-                      {"message_id": row.id, "external_message_id": external_id, "recovered": recovered})  # fmt: skip
-        self.result.counts["recovered" if recovered else "sent"] += 1
-        if len(self.result.sent) < PREVIEW:
-            self.result.sent.append({"conversation_id": row.conversation_id, "key": row.auto_reply_key})
+    def _count(self, delivery: Delivery, row: Any) -> None:
+        counts = self.result.counts
+        if delivery.outcome in ("sent", "recovered"):
+            counts[delivery.outcome] += 1
+            if len(self.result.sent) < PREVIEW:
+                self.result.sent.append({"conversation_id": row.conversation_id, "key": row.auto_reply_key})
+        elif delivery.outcome == "failed":
+            counts["failed"] += 1
+            self.result.failed.append({"conversation_id": row.conversation_id, "error": delivery.error[:200]})
+        elif delivery.outcome in ("dropped", "retry_later"):
+            counts[delivery.outcome] += 1
+        elif delivery.outcome == "busy":  # another process (the sidecar) is posting it right now
+            counts["retry_later"] += 1
 
-    def _give_up(self, row: Any, reason: str, *, task: bool) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(MARK_FAILED, {"id": row.id, "error": reason[:2000]})
-            self._log(
-                conn,
-                "failed",
-                row.conversation_id,
-                row.auto_reply_key,
-                {"message_id": row.id, "error": reason},
-            )
-            if task:
-                open_task(
-                    conn, kind="message_waiting", key=f"auto_reply:{row.conversation_id}", severity="warning",
-                    title=f"Auto-reply to conversation {row.conversation_id} failed: {reason[:160]}",
-                    details={"message_id": row.id, "auto_reply_key": row.auto_reply_key, "error": reason},
-                    channel=self.channel, entity_type="conversation", entity_id=row.conversation_id,
-                    run_id=self.run_id,
-                )  # fmt: skip
-        self.result.counts["failed" if task else "dropped"] += 1
-        if task:
-            self.result.failed.append({"conversation_id": row.conversation_id, "error": reason[:200]})
-
-    # --- steps
+    async def _deliver(self, row: Any, *, recover: bool) -> None:
+        delivery = await deliver(
+            self.engine, self.inbox, row.id, recover=recover, wait=False, run_id=self.run_id,
+            now=self.now, after_send=self.after_send,
+        )  # fmt: skip
+        self._count(delivery, row)
 
     async def _send(self, row: Any) -> None:
-        try:
-            external_id = await self.inbox.reply(row.external_thread_id, row.body)
-        except Exception as error:
-            if systemic(error):
-                raise
-            _, retryable, message = error_facts(error)
-            if not retryable:
-                self._give_up(row, message, task=True)
-                return
-            with self.engine.begin() as conn:
-                conn.execute(NOTE_ERROR, {"id": row.id, "error": message[:2000]})
-                self._log(conn, "failed", row.conversation_id, row.auto_reply_key,
-                          {"message_id": row.id, "error": message, "retryable": True})  # fmt: skip
-            self.result.counts["retry_later"] += 1
-            return
-        if self.after_send is not None:
-            self.after_send(row.id, external_id)
-        self._sent(row, external_id, self.now(), recovered=False)
+        await self._deliver(row, recover=False)
 
     async def _recover(self, row: Any) -> None:
-        """A reply left 'pending' by an earlier run: look in the remote thread before sending."""
-        raw = row.raw or {}
-        if row.conversation_status != "open":
-            self._give_up(row, "conversation closed before the reply was sent", task=False)
-            return
-        with self.engine.connect() as conn:
-            answered = conn.scalar(
-                ANSWERED_SINCE, {"id": row.conversation_id, "after": raw.get("in_reply_to", 0), "own": row.id}
-            )
-            known = set(conn.scalars(KNOWN_IDS, {"id": row.conversation_id}))
-        if answered:
-            self._give_up(row, "answered meanwhile; the auto-reply is no longer needed", task=False)
-            return
-        after = datetime.fromisoformat(raw["in_reply_to_at"]) if raw.get("in_reply_to_at") else None
-        thread = await self.inbox.thread(row.external_thread_id)
-        for message in thread.messages:
-            if (
-                message.author_type == "shop"
-                and message.external_message_id not in known
-                and message.body.strip() == row.body.strip()
-                and (after is None or message.created_at >= after)
-            ):
-                self._sent(row, message.external_message_id, message.created_at, recovered=True)
-                return
-        await self._send(row)
+        """A reply left 'pending' by an earlier run (or a person's, by the sidecar): look in the
+        remote thread before sending."""
+        await self._deliver(row, recover=True)
 
     def _decide(self, conversation_id: int) -> Any | None:
         """Locks the conversation, decides, and commits the 'pending' reply with its key (or nothing)."""

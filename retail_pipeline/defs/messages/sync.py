@@ -11,7 +11,8 @@ something differs, so a second run over the same threads writes nothing. A shop 
 a 'pending' auto-reply (same body, no channel id yet, posted after the message it answers) is that
 reply whose commit was lost: it is adopted (marked sent with the channel's id), never duplicated.
 A thread about an order is linked to the order by the channel's order id once we hold that order.
-Conversation status is ours (the channels have no closed state we can read): never overwritten.
+Conversation status is ours (the channels have no closed state we can read): only a new inbound
+message changes it, reopening a pending, snoozed or resolved thread ('open').
 
 Per-thread isolation: a thread that fails to store is counted and logged (activity_log) and the others
 go on; a failed read from the channel fails the run before anything is stored (the next run reads
@@ -28,8 +29,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
-from retail_pipeline.domain.auto_replies import HOLDING_RULES
 from retail_pipeline.domain.buyer_messages import Inbox, RemoteMessage, RemoteThread
+from retail_pipeline.messaging.outbound import refresh_times
 
 OVERLAP = timedelta(minutes=5)
 PREVIEW = 5
@@ -102,37 +103,13 @@ INSERT_MESSAGE = text(
     """
 )
 
-# last_inbound_at: the customer's last message; last_outbound_at: our last answer that was sent (a
-# person's, or an answering auto-reply: holding ones, ack and out-of-hours, leave the thread waiting).
-REFRESH_TIMES = text(
+# A new message from the buyer (or the marketplace's staff) makes any thread need us again.
+REOPEN = text(
     """
-    UPDATE retail.conversations c SET last_inbound_at = s.li, last_outbound_at = s.lo
-      FROM (SELECT max(sent_at) FILTER (WHERE direction = 'inbound' AND author_type = 'customer') AS li,
-                   max(sent_at) FILTER (WHERE direction = 'outbound' AND status = 'sent'
-                                          AND (auto_reply_key IS NULL
-                                               OR split_part(auto_reply_key, ':', 1) <> ALL(:holding))) AS lo
-              FROM retail.messages WHERE conversation_id = :id) s
-     WHERE c.id = :id AND (c.last_inbound_at, c.last_outbound_at) IS DISTINCT FROM (s.li, s.lo)
+    UPDATE retail.conversations SET status = 'open', snoozed_until = NULL
+     WHERE id = :id AND status <> 'open'
     """
 )
-
-
-def refresh_times(conn: Connection, conversation_id: int) -> bool:
-    return conn.execute(REFRESH_TIMES, {"id": conversation_id, "holding": sorted(HOLDING_RULES)}).rowcount > 0
-
-
-def error_facts(error: BaseException) -> tuple[int | None, bool, str]:
-    """(HTTP status, worth retrying, message) of any client's error (ChannelError or alike)."""
-    status = getattr(error, "status", None)
-    retryable = getattr(error, "retryable", None)
-    if retryable is None:
-        retryable = status is None or status == 429 or status >= 500
-    return status, bool(retryable), str(getattr(error, "message", None) or error)
-
-
-def systemic(error: BaseException) -> bool:
-    """Authentication failures: every other thread would fail the same way."""
-    return getattr(error, "status", None) in (401, 403)
 
 
 @dataclass
@@ -140,7 +117,7 @@ class SyncResult:
     counts: dict[str, int] = field(
         default_factory=lambda: {
             "threads_seen": 0, "customers_written": 0, "conversations_new": 0, "conversations_updated": 0,
-            "messages_new": 0, "replies_adopted": 0, "threads_failed": 0,
+            "messages_new": 0, "replies_adopted": 0, "reopened": 0, "threads_failed": 0,
         }
     )  # fmt: skip
     cursor: datetime | None = None
@@ -221,6 +198,8 @@ class MessageSync:
                     )  # fmt: skip
                 elif outcome == "inserted":
                     counts["messages_new"] += 1
+                    if message.direction == "inbound":
+                        counts["reopened"] += conn.execute(REOPEN, {"id": conversation_id}).rowcount
                     if len(self.result.new_messages) < PREVIEW:
                         self.result.new_messages.append(
                             {"thread": thread.external_thread_id, "author": message.author_type,

@@ -102,11 +102,11 @@ def test_never_replies_to_our_own_message(engine, sim, reverb, inbox_resource, s
     assert outbound(engine) == [(None, "sent", True, "shop")]
 
 
-def test_closed_conversation_gets_nothing(engine, sim, reverb, inbox_resource, settings):
+def test_resolved_conversation_gets_nothing(engine, sim, reverb, inbox_resource, settings):
     reverb.customer_message(reverb_order(reverb).order_number, "Hello")
     sync_channel(engine, inbox_resource.inbox("reverb"))
     with engine.begin() as conn:
-        conn.execute(text("UPDATE retail.conversations SET status = 'closed'"))
+        conn.execute(text("UPDATE retail.conversations SET status = 'resolved'"))
     result = reply_channel(engine, inbox_resource.inbox("reverb"), settings=settings, now=lambda: NOON)
     assert result.counts["candidates"] == 0 and reverb_posts(sim) == 0
 

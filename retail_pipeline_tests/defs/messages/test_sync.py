@@ -22,7 +22,7 @@ def test_reverb_sync_links_orders_and_a_second_run_writes_nothing(engine, sim, r
     first = sync_channel(engine, inbox_resource.inbox("reverb"))
     assert first.counts | {} == {
         "threads_seen": 2, "customers_written": 2, "conversations_new": 2, "conversations_updated": 0,
-        "messages_new": 3, "replies_adopted": 0, "threads_failed": 0,
+        "messages_new": 3, "replies_adopted": 0, "reopened": 0, "threads_failed": 0,
     }  # fmt: skip
     with engine.connect() as conn:
         rows = {

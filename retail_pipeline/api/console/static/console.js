@@ -35,6 +35,9 @@
     if (!window.EventSource || document.body.dataset.role === "anonymous") return;
     const source = new EventSource("/console/events");
     window.consoleEvents = source;
+    // "ready": the server's LISTEN is in place; body[data-live] lets pages (and tests) know.
+    source.addEventListener("ready", () => { document.body.dataset.live = "ready"; });
+    source.onerror = () => { document.body.dataset.live = "reconnecting"; };
     for (const type of ["task", "order", "message", "shipment"]) {
       source.addEventListener(type, (event) => {
         let detail = {};
@@ -42,6 +45,20 @@
         document.dispatchEvent(new CustomEvent("console:" + type, { detail }));
       });
     }
+  }
+
+  // Every page: a toast for each new task, order or message, and the Inbox link counts new tasks.
+  let unseenTasks = 0;
+  for (const type of ["task", "order", "message"]) {
+    document.addEventListener("console:" + type, (event) => {
+      const detail = event.detail || {};
+      if (detail.action !== "created") return;
+      window.toast(detail.title || ("New " + type));
+      if (type === "task" && !location.pathname.startsWith("/console/inbox")) {
+        const badge = document.getElementById("live-count");
+        if (badge) { unseenTasks += detail.count || 1; badge.textContent = unseenTasks; badge.hidden = false; }
+      }
+    });
   }
   document.addEventListener("DOMContentLoaded", listen);
 })();
