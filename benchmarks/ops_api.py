@@ -51,6 +51,9 @@ ENDPOINTS = {
     "whoami": "/whoami",
     "inbox": "/ops/inbox?limit=20",
     "summary": "/ops/summary",
+    "pack_queue": "/api/pack/queue?limit=20",  # the pick list over ~40k labelled orders
+    "pack_order": "/api/pack/orders/12",  # one labelled order on the packing bench
+    "pack_page": "/console/pack",
     "conversations": "/api/conversations?status=open",
     "conversations_unread": "/api/conversations?status=resolved&unread=true",
     "conversations_search": "/api/conversations?q=question",
@@ -143,6 +146,22 @@ LOAD = [
         """INSERT INTO retail.shipments (order_id, status, error)
            SELECT id, 'label_failed', '9111: postal code invalid' FROM retail.orders
             WHERE current_status = 'label_failed'""",
+    ),
+    (
+        # Every labelled order has its label (a PIN) and two lines of catalogue products with a bin.
+        "labelled_orders",
+        """WITH labelled AS (SELECT id FROM retail.orders WHERE current_status = 'label_created'),
+                shipped AS (INSERT INTO retail.shipments (order_id, status, tracking_pin, label_path)
+                            SELECT id, 'label_created', '7023' || lpad(id::text, 12, '0'), 'labels/' || id || '.pdf'
+                              FROM labelled)
+           INSERT INTO retail.order_lines (order_id, external_line_id, sku, title, quantity, unit_price, status)
+           SELECT id, id || '-' || n, 'RP-' || (1 + (id * 7 + n) % 900000), 'Title', 1 + n % 2, 25, 'accepted'
+             FROM labelled CROSS JOIN generate_series(1, 2) n""",
+    ),
+    (
+        "bins",
+        "UPDATE retail.products SET bin_location = 'A-' || lpad((id % 40)::text, 2, '0') || '-' || id % 7"
+        " WHERE id % 3 = 0",
     ),
     (
         "conversations",

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,6 +41,34 @@ def _wait_http(url: str, child: subprocess.Popen, what: str, timeout: float = 12
             pass
         time.sleep(0.5)
     raise DemoError(f"{what} did not answer at {url} within {timeout:.0f}s")
+
+
+# How often the simulated packer works through the pick queue while the demo runs (the fulfilment
+# schedule then ships what it packed at its next tick).
+PACK_EVERY_SECONDS = 20
+
+
+@contextmanager
+def packing_bench(api_url: str) -> Iterator[Callable[[], dict[str, int]] | None]:
+    """The demo's simulated warehouse worker: one operator key for the demo's life (revoked at exit) and
+    a pass over the pick queue each time the returned function is called. None when the shop packs
+    nothing (PACKING_REQUIRED=false)."""
+    from retail_pipeline.db.engine import get_engine, resolve_database_url
+    from retail_pipeline.simulators.packer import SimulatedPacker, packer_key
+
+    settings = get_settings()
+    if not settings.packing_required:
+        yield None
+        return
+    engine = get_engine(resolve_database_url(settings))
+    try:
+        with (
+            packer_key(engine) as key,
+            httpx.Client(base_url=api_url, headers={"X-API-Key": key}, timeout=30) as client,
+        ):
+            yield lambda: SimulatedPacker(client).run().counts
+    finally:
+        engine.dispose()
 
 
 def run_demo(*, no_first_run: bool = False) -> int:
@@ -88,7 +118,7 @@ def run_demo(*, no_first_run: bool = False) -> int:
 
         console_key = create_api_key(get_engine(runtime.database_url), "admin", "demo admin")
         if not no_first_run:
-            summary = run_once(use_simulators=False)
+            summary = run_once(use_simulators=False, api_url=api_url)
             print(json.dumps({"first_run": summary}, indent=2, default=str), flush=True)
         print(
             "\nretail_pipeline demo is up "
@@ -101,8 +131,19 @@ def run_demo(*, no_first_run: bool = False) -> int:
             "Ctrl-C stops everything.",
             flush=True,
         )
-        while all(proc.poll() is None for _, proc in children.procs):
-            time.sleep(1)
+        with packing_bench(api_url) as pack:
+            next_pass = time.monotonic() + PACK_EVERY_SECONDS
+            while all(proc.poll() is None for _, proc in children.procs):
+                time.sleep(1)
+                if pack is not None and time.monotonic() >= next_pass:
+                    next_pass = time.monotonic() + PACK_EVERY_SECONDS
+                    try:
+                        counts = pack()
+                    except httpx.HTTPError as error:  # the sidecar restarting: the next pass packs
+                        print(f"simulated packer: {error}", file=sys.stderr, flush=True)
+                    else:
+                        if counts["packed"]:
+                            print(f"simulated packer: packed {counts['packed']} order(s)", flush=True)
         dead = [name for name, proc in children.procs if proc.poll() is not None]
         print(f"stopping: {', '.join(dead)} exited", file=sys.stderr)
         return 1

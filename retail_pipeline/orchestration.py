@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -59,6 +59,44 @@ def simulators_on_loopback(port: int | None = None) -> Iterator[str]:
             else:
                 os.environ["SIMULATOR_URL"] = previous
             get_settings.cache_clear()
+
+
+@contextmanager
+def sidecar_on_loopback() -> Iterator[str]:
+    """The sidecar (the same app `retail-pipeline api` serves) on a free loopback port for the duration:
+    the simulated packer packs through its HTTP routes."""
+    from retail_pipeline.api.app import create_app
+    from retail_pipeline.simulators.serving import serve_in_thread
+
+    with serve_in_thread(create_app(get_settings())) as url:
+        yield url
+
+
+# The asset that waits for the warehouse: tracking is pushed for packed orders only (PACKING_REQUIRED).
+WAITS_FOR_PACKING = dg.AssetKey("tracking_updates")
+
+
+def simulated_packer(api_url: str | None = None) -> Callable[[], dict[str, Any]] | None:
+    """The pass of the simulated packer run-once makes between labels and tracking, packing through the
+    sidecar at `api_url` (None: one served on loopback for the pass). None when packing is not
+    required (tracking then ships labelled orders) or when not simulating."""
+    settings = get_settings()
+    if not (settings.packing_required and settings.use_simulators):
+        return None
+
+    def pack() -> dict[str, Any]:
+        from retail_pipeline.db.engine import get_engine, resolve_database_url
+        from retail_pipeline.simulators.packer import pack_labelled_orders
+
+        engine = get_engine(resolve_database_url(get_settings()))
+        try:
+            with nullcontext(api_url) if api_url else sidecar_on_loopback() as url:
+                result = pack_labelled_orders(url, engine)
+        finally:
+            engine.dispose()
+        return {**result.counts, "errors": result.errors[:5]}
+
+    return pack
 
 
 def _stages_in_order(defs: dg.Definitions) -> list[tuple[dg.PartitionsDefinition | None, list[dg.AssetKey]]]:
@@ -259,9 +297,22 @@ def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
     return False
 
 
-def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, Any]:
+def _split_at_packing(defs: dg.Definitions, job_name: str) -> list[list[dg.AssetKey] | None]:
+    """The asset selections to run the job in: whole (None), or, when it ends with the tracking push and
+    has steps before it (fulfilment: accept, label, track), those steps, then the push on its own, so the
+    packer can pack in between."""
+    assets = named_asset_jobs(defs).get(job_name, set())
+    if WAITS_FOR_PACKING not in assets or len(assets) == 1:
+        return [None]
+    return [sorted(assets - {WAITS_FOR_PACKING}), [WAITS_FOR_PACKING]]
+
+
+def execute_graph(
+    defs: dg.Definitions, instance: dg.DagsterInstance, *, packer: Callable[[], dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Materialise every asset once (every partition of partitioned ones, today's of time-partitioned
-    ones) and gather their counts. Against the simulators, the market shops before the order stage."""
+    ones) and gather their counts. Against the simulators, the market shops before the order stage, and
+    the `packer` (see `simulated_packer`) packs the labelled orders before tracking is pushed."""
     from retail_pipeline.partitions import sync_dynamic_partitions
 
     stages: dict[str, Any] = {}
@@ -269,6 +320,7 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
     ok = True
     market: dict[str, Any] | None = None
     marketed = False
+    packed: dict[str, Any] | None = None
     for job_name, pdef in planned_runs(defs):
         if _is_time_partitioned(pdef) and not marketed:  # listings are out: buyers shop, then orders sync
             market, marketed = advance_market(), True
@@ -278,32 +330,44 @@ def execute_graph(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[st
             sync_dynamic_partitions(instance)  # the sensor's work, done inline: partitions exist before use
         if pdef is not None:
             partition_keys = list(_partition_keys(pdef, instance))
+        selections = _split_at_packing(defs, job_name) if packer is not None else [None]
         for partition_key in partition_keys:
-            result = job_def.execute_in_process(
-                instance=instance,
-                partition_key=partition_key,
-                raise_on_error=False,
-                tags={"retail/trigger": "run-once"},
-            )
-            if _interrupted(result):  # told to stop: do so, rather than carry on with the next run
-                raise KeyboardInterrupt(f"{job_name} interrupted")
-            _collect(result, partition_key, stages)
-            runs.append(
-                {
-                    "run_id": result.run_id,
-                    "job": job_name,
-                    "partition": partition_key,
-                    "success": result.success,
-                }
-            )
-            ok = ok and result.success
+            for selection in selections:
+                if selection == [WAITS_FOR_PACKING]:  # the labels are printed: the warehouse packs
+                    try:
+                        packed = packer()  # type: ignore[misc]
+                    except Exception as error:  # tracking then finds nothing packed: the summary says why
+                        packed = {"error": f"{type(error).__name__}: {error}"}
+                result = job_def.execute_in_process(
+                    instance=instance,
+                    partition_key=partition_key,
+                    asset_selection=selection,
+                    raise_on_error=False,
+                    tags={"retail/trigger": "run-once"},
+                )
+                if _interrupted(result):  # told to stop: do so, rather than carry on with the next run
+                    raise KeyboardInterrupt(f"{job_name} interrupted")
+                _collect(result, partition_key, stages)
+                runs.append(
+                    {
+                        "run_id": result.run_id,
+                        "job": job_name,
+                        "partition": partition_key,
+                        "success": result.success,
+                    }
+                )
+                ok = ok and result.success
     summary: dict[str, Any] = {"ok": ok, "stages": stages, "runs": runs}
     if market is not None:
         summary["market"] = market
+    if packed is not None:
+        summary["packer"] = packed
     return summary
 
 
-def run_once(*, use_simulators: bool = True) -> dict[str, Any]:
+def run_once(*, use_simulators: bool = True, api_url: str | None = None) -> dict[str, Any]:
+    """The whole graph once. `api_url`: a sidecar already serving (the demo's) for the simulated packer;
+    without it one is served on loopback for the packer's pass."""
     from retail_pipeline.definitions import defs as build_defs
     from retail_pipeline.runtime import prepare
 
@@ -311,7 +375,7 @@ def run_once(*, use_simulators: bool = True) -> dict[str, Any]:
     runtime = prepare()
     try:
         with simulators_on_loopback() if use_simulators else nullcontext():
-            summary = execute_graph(build_defs(), dg.DagsterInstance.get())
+            summary = execute_graph(build_defs(), dg.DagsterInstance.get(), packer=simulated_packer(api_url))
     except Exception as error:  # a systemic failure still yields a readable summary and exit 1
         summary = {"ok": False, "stages": {}, "runs": [], "error": f"{type(error).__name__}: {error}"}
     summary["database"] = database

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     api_port: int = 8000
     dagster_port: int = 3000
     sql_dir: Path = Field(default=PROJECT_ROOT / "sql", description="Numbered plain-SQL migrations.")
+    packing_required: bool = Field(
+        default=True,
+        description="Pick & pack before shipping: tracking is pushed only for orders packed in the console "
+        "(label_created -> packed -> shipped). false = a shop without a warehouse step: tracking is pushed "
+        "as soon as the label exists.",
+    )
     inbox_message_wait_minutes: int = Field(
         default=60, gt=0, description="Ops inbox: a customer message unanswered this long is waiting."
     )

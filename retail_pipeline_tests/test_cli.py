@@ -111,6 +111,8 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
     assert job_names == {run["job"] for run in summary["runs"]} <= set(named_asset_jobs(build_defs()))
     assert products == stages["supplier_products"]["total"]["active_products"]
     assert summary["market"]["purchases"] > 0
+    packer = summary["packer"]  # packed through the sidecar's routes between labels and tracking
+    assert packer["packed"] == stages["tracking_updates"]["shipped"] > 0 and packer["refused"] == 0, packer
     history_rows = _assert_every_order_fulfilled(database_url, tmp_path / "var", env)
 
     # No shopping this time, so nothing else moves between the runs.
@@ -131,15 +133,15 @@ def test_run_once_json_runs_the_whole_graph_and_a_second_run_writes_nothing(data
         assert conn.execute("SELECT count(*) FROM retail.order_status_history").fetchone()[0] == history_rows
 
 
-FLOWS = {  # every order's whole history after one run of the graph
-    ("accepted", "label_created", "shipped"),
-    ("pending_acceptance", "accepted", "label_created", "shipped"),
+FLOWS = {  # every order's whole history after one run of the graph (packed by the simulated packer)
+    ("accepted", "label_created", "packed", "shipped"),
+    ("pending_acceptance", "accepted", "label_created", "packed", "shipped"),
     ("pending_acceptance", "refused"),  # Best Buy order we could not fill: refused, never shipped
 }
 
 
 def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[str, str]) -> int:
-    """Orders from every channel went accepted -> label_created -> shipped, each label on disk passes
+    """Orders from every channel went accepted -> label_created -> packed -> shipped, each label on disk passes
     the check, and the simulators (their saved world) hold our tracking for each. Returns the number
     of history rows."""
     import hashlib

@@ -88,6 +88,12 @@ def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_p
         ).stdout.strip()
         with psycopg.connect(db_url) as conn:  # the UI's run history is in Postgres, not SQLite
             stored = {r[0] for r in conn.execute("SELECT run_id FROM dagster.runs")}
+            # The first run's orders were packed (the simulated packer, through the sidecar) and shipped.
+            packed_then_shipped = conn.execute(
+                "SELECT count(*) FROM retail.order_status_history p JOIN retail.order_status_history s"
+                " ON s.order_id = p.order_id AND s.status = 'shipped' AND s.id > p.id WHERE p.status = 'packed'"
+            ).fetchone()[0]
+        assert packed_then_shipped > 0
         assert {r["runId"] for r in runs} <= stored
         assert not list((scratch_dir / "var").rglob("*.db"))
 

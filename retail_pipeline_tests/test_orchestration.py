@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from retail_pipeline.definitions import defs as build_defs
-from retail_pipeline.orchestration import UnplannableGraph, named_asset_jobs, planned_runs
+from retail_pipeline.orchestration import UnplannableGraph, execute_graph, named_asset_jobs, planned_runs
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +59,31 @@ def test_jobs_of_one_stage_run_upstream_first_and_an_asset_in_no_job_is_refused(
         planned_runs(dg.Definitions(assets=[upstream, downstream, unscheduled], jobs=[first, second]))
     plan = planned_runs(dg.Definitions(assets=[upstream, downstream, unscheduled], jobs=[first, everything]))
     assert [name for name, _ in plan] == ["everything"]  # the fewest runs: the larger job, no overlap
+
+
+def test_the_packer_packs_between_the_labels_and_the_tracking_push():
+    calls: list[str] = []
+
+    @dg.asset(name="shipping_labels")
+    def labels() -> None:
+        calls.append("labels")
+
+    @dg.asset(name="tracking_updates", deps=[labels])
+    def tracking() -> None:
+        calls.append("tracking")
+
+    fulfilment = dg.define_asset_job("fulfilment", selection=[labels, tracking])
+    defs = dg.Definitions(assets=[labels, tracking], jobs=[fulfilment])
+
+    def packer() -> dict:
+        calls.append("packer")
+        return {"packed": 3}
+
+    with dg.instance_for_test() as instance:
+        summary = execute_graph(defs, instance, packer=packer)
+        assert calls == ["labels", "packer", "tracking"]
+        assert summary["ok"] and summary["packer"] == {"packed": 3}
+        assert [run["job"] for run in summary["runs"]] == ["fulfilment", "fulfilment"]  # the schedules' job
+        calls.clear()
+        summary = execute_graph(defs, instance)  # no packer (PACKING_REQUIRED=false): one run, as before
+        assert calls == ["labels", "tracking"] and "packer" not in summary and len(summary["runs"]) == 1

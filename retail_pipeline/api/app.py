@@ -26,6 +26,7 @@ from retail_pipeline.api import (
     ops,
     ops_inbox,
     orders,
+    packing,
     products,
     suppliers,
     tasks,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(channels.router)
     app.include_router(webhooks.router)
+    app.include_router(packing.router)
     app.include_router(conversations.router)
     app.include_router(console_events.router)
     app.include_router(orders.router)

@@ -21,6 +21,7 @@ OrderStatus = Literal[
     "refused",
     "label_created",
     "label_failed",
+    "packed",
     "tracking_failed",
     "shipped",
     "delivered",
@@ -36,7 +37,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "acceptance_failed": frozenset({"accepted", "refused", "cancelled"}),
     "accepted": frozenset({"label_created", "label_failed", "cancelled"}),
     "label_failed": frozenset({"label_created", "cancelled"}),
-    "label_created": frozenset({"shipped", "tracking_failed", "cancelled"}),
+    # `packed` (pick & pack) sits between the label and the tracking push; a shop without a warehouse
+    # step ships straight from label_created (PACKING_REQUIRED=false).
+    "label_created": frozenset({"packed", "shipped", "tracking_failed", "cancelled"}),
+    "packed": frozenset({"shipped", "tracking_failed", "cancelled"}),
     "tracking_failed": frozenset({"shipped", "cancelled"}),
     "shipped": frozenset({"delivered", "refunded"}),
     "delivered": frozenset({"refunded"}),

@@ -59,9 +59,12 @@ def live_sidecar(app: FastAPI) -> Iterator[LiveSidecar]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the whole session (each test gets its own context: cookies apart)."""
+    """One headless Chromium per test module (each test gets its own context: cookies apart). Not per
+    session: Playwright's sync API keeps its event loop running in the main thread while it is open, and
+    every later test in the process calling asyncio.run() (the order assets, the channel clients) would
+    fail with "cannot be called from a running event loop"."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

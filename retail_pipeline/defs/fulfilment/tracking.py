@@ -1,6 +1,7 @@
-"""`tracking_updates`: every labelled order's tracking pushed to its channel once, then `shipped`.
+"""`tracking_updates`: every packed order's tracking pushed to its channel once, then `shipped`.
 
-Per order whose latest status is `label_created` (or `tracking_failed`, retried) and whose shipment row is
+Per order whose latest status is `packed` (pick & pack in the console; with PACKING_REQUIRED=false, a shop
+without a warehouse step, also `label_created`), or `tracking_failed` (retried), and whose shipment row is
 'label_created' with a PIN:
 1. The carrier is named the way the channel wants it (the channel plug-in's carrier names, our
    carrier's tracking page as the link).
@@ -43,6 +44,7 @@ from retail_pipeline.defs.orders.workflow import (
 )
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
+from retail_pipeline.settings import get_settings
 
 SOURCE = "tracking_updates"
 ACTION = "tracking.push"
@@ -56,7 +58,7 @@ WORK = text(
            s.id AS shipment_id, s.carrier, s.tracking_pin, s.remote_shipment_id
       FROM retail.orders o
       JOIN retail.shipments s ON s.order_id = o.id
-     WHERE o.current_status IN ('label_created', 'tracking_failed')
+     WHERE o.current_status = ANY(:ready)
        AND s.status = 'label_created' AND s.tracking_pin IS NOT NULL
      ORDER BY o.id
     """
@@ -88,6 +90,13 @@ SHIPPED = text(
 )
 
 
+def ready_statuses(packing_required: bool) -> list[str]:
+    """The statuses whose orders are ready for their tracking: packed ones, or, without a warehouse step,
+    every labelled one (an order packed anyway ships too)."""
+    ready = ["packed", "tracking_failed"]
+    return ready if packing_required else [*ready, "label_created"]
+
+
 def idempotency_key(order_id: int) -> str:
     return f"tracking:order:{order_id}"
 
@@ -110,7 +119,8 @@ class NoClient(Exception):
 
 class TrackingPusher:
     """One pass over the labelled orders. `after_push` is a test hook called between the remote push and
-    the local commit (raise there to simulate a crash)."""
+    the local commit (raise there to simulate a crash). `packing_required` defaults to the setting
+    PACKING_REQUIRED."""
 
     def __init__(
         self,
@@ -120,8 +130,12 @@ class TrackingPusher:
         run_id: str | None = None,
         concurrency: int = 4,
         after_push: Callable[[int], None] | None = None,
+        packing_required: bool | None = None,
     ):
         self.engine, self.sources = engine, sources
+        if packing_required is None:
+            packing_required = get_settings().packing_required
+        self.ready = ready_statuses(packing_required)
         self.run_id, self.after_push = run_id, after_push
         self.actor = f"run:{run_id}" if run_id else "system"
         self.concurrency = max(1, concurrency)
@@ -215,7 +229,7 @@ class TrackingPusher:
 
     async def run(self) -> TrackingResult:
         with self.engine.connect() as conn:
-            rows = list(conn.execute(WORK))
+            rows = list(conn.execute(WORK, {"ready": self.ready}))
         self.result.counts["orders_found"] = len(rows)
 
         async def one(row) -> None:
@@ -260,9 +274,10 @@ def tracking_updates(
     db: DatabaseResource,
     channels: ChannelsResource,
 ) -> dg.MaterializeResult:
-    """Pushes each labelled order's tracking to its channel once (intent committed first, a crash
-    reconciled by asking the channel) and marks it shipped; a refusal becomes tracking_failed with an
-    ops task, an outage waits for the next run, an authentication failure fails the run."""
+    """Pushes each packed order's tracking (each labelled one with PACKING_REQUIRED=false) to its channel
+    once (intent committed first, a crash reconciled by asking the channel) and marks it shipped; a
+    refusal becomes tracking_failed with an ops task, an outage waits for the next run, an
+    authentication failure fails the run."""
     result = run_tracking(db.engine, channels, run_id=context.run_id, concurrency=config.concurrency)
     if result.counts["no_client"]:
         context.log.warning(

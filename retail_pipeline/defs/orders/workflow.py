@@ -52,9 +52,9 @@ def task_key(kind: str, order_id: int) -> str:
 
 def open_order_task(
     conn: Connection, kind: str, order_id: int, channel: str, title: str, details: dict[str, Any], run_id
-) -> None:
-    """The order's open task of this kind, opened or bumped (the policy of db.ops_tasks)."""
-    open_task(
+) -> int | None:
+    """The order's open task of this kind, opened or bumped (the policy of db.ops_tasks); its id."""
+    return open_task(
         conn, kind=kind, key=task_key(kind, order_id), title=title, details=details, channel=channel,
         entity_type="order", entity_id=order_id, run_id=run_id,
     )  # fmt: skip

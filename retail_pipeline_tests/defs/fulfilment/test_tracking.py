@@ -35,9 +35,12 @@ def labelled_order(
     channel: str,
     pin: str,
     sku: str = "RP-2003",
+    *,
+    packed: bool = True,
 ) -> int:
     """A purchase on the channel's simulator, synced as the order sync does (status 'accepted'), then
-    given a label as shipping_labels leaves it (shipment 'label_created' with the PIN, history row)."""
+    given a label as shipping_labels leaves it (shipment 'label_created' with the PIN, history row), and
+    packed as pick & pack leaves it (unless `packed` is false)."""
     purchase = market.buy_now(channel, sku)
     assert purchase is not None, f"nothing to buy on {channel}"
     _, result = sync_orders(engine, sources, channel, Window.day(sim.clock.now().date(), sim.clock.now()))
@@ -65,7 +68,15 @@ def labelled_order(
             ),
             {"o": order_id},
         )
-    assert history(engine, order_id) == ["accepted", "label_created"]
+        if packed:
+            conn.execute(
+                text(
+                    """INSERT INTO retail.order_status_history (order_id, status, source)
+                       VALUES (:o, 'packed', 'test')"""
+                ),
+                {"o": order_id},
+            )
+    assert history(engine, order_id) == ["accepted", "label_created", *(["packed"] if packed else [])]
     return order_id
 
 
@@ -124,7 +135,7 @@ def test_each_channel_gets_its_tracking_once_and_the_order_ships(engine, sim, ma
                              "retry_later": 0, "no_client": 0}  # fmt: skip
     for n, (channel, order_id) in enumerate(ids.items()):
         assert remote_tracking(sim, channel, external_id(engine, order_id)) == [pins(n)], channel
-        assert history(engine, order_id) == ["accepted", "label_created", "shipped"]
+        assert history(engine, order_id) == ["accepted", "label_created", "packed", "shipped"]
         ship = rows(engine, "SELECT * FROM retail.shipments WHERE order_id = :o", o=order_id)[0]
         assert ship["status"] == "shipped" and ship["tracking_sent_at"] and ship["shipped_at"]
     details = {r["order_id"]: r["details"] for r in shipped_rows(engine)}
@@ -155,13 +166,13 @@ def test_a_crash_after_the_push_is_adopted_not_pushed_again(engine, sim, market,
         run_tracking(engine, channels, after_push=crash)
     external = external_id(engine, order_id)
     assert remote_tracking(sim, channel, external) == [pins(50)]  # the channel has it, we do not
-    assert history(engine, order_id) == ["accepted", "label_created"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed"]
 
     journal = len(sim.journal.entries())
     again = run_tracking(engine, channels)
     assert again.counts["adopted"] == 1 and again.counts["pushed"] == 0 and again.counts["shipped"] == 1
     assert remote_tracking(sim, channel, external) == [pins(50)]  # still exactly one parcel/fulfilment
-    assert history(engine, order_id) == ["accepted", "label_created", "shipped"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed", "shipped"]
     if (
         channel != "trademe"
     ):  # eBay, Shopify, Reverb: a lookup only; Trade Me's repeat is refused as a duplicate
@@ -182,7 +193,7 @@ def test_a_refusal_is_tracking_failed_once_with_one_ops_task_then_ships(
     assert first.counts["tracking_failed"] == 1 and first.counts["shipped"] == 0
     second = run_tracking(engine, channels)  # the order is picked again, refused again
     assert second.counts["tracking_failed"] == 1
-    assert history(engine, order_id) == ["accepted", "label_created", "tracking_failed"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed", "tracking_failed"]
     tasks = rows(engine, "SELECT kind, dedupe_key, occurrences, status FROM retail.ops_tasks")
     assert tasks == [{"kind": "tracking_failed", "dedupe_key": f"tracking_failed:order:{order_id}",
                       "occurrences": 2, "status": "open"}]  # fmt: skip
@@ -197,7 +208,7 @@ def test_a_refusal_is_tracking_failed_once_with_one_ops_task_then_ships(
     fixed = run_tracking(engine, channels)
     assert fixed.counts["shipped"] == 1
     assert remote_tracking(sim, "trademe", real) == [pins(70)]
-    assert history(engine, order_id) == ["accepted", "label_created", "tracking_failed", "shipped"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed", "tracking_failed", "shipped"]
     assert rows(engine, "SELECT status, resolved_by FROM retail.ops_tasks") == [
         {"status": "resolved", "resolved_by": "tracking_updates"}
     ]
@@ -221,11 +232,11 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
 
     monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(outage))
     assert run_tracking(engine, channels).counts["retry_later"] == 1
-    assert history(engine, order_id) == ["accepted", "label_created"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed"]
     monkeypatch.setattr(tracking, "channel_plugin", reverb_pushing(unauthorised))
     with pytest.raises(ChannelError, match="401"):
         run_tracking(engine, channels)
-    assert history(engine, order_id) == ["accepted", "label_created"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed"]
     assert rows(engine, "SELECT count(*) AS n FROM retail.ops_tasks")[0]["n"] == 0
 
     # A Best Buy order while Best Buy takes no tracking: left alone, the others still ship.
@@ -241,7 +252,7 @@ def test_retryable_waits_auth_fails_the_run_missing_client_is_skipped(
     result = run_tracking(engine, channels)
     assert result.counts["no_client"] == 1 and result.counts["shipped"] == 1
     assert history(engine, shopify)[-1] == "shipped"
-    assert history(engine, order_id) == ["accepted", "label_created"]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed"]
 
 
 def test_materialize_ships_through_dagster(engine, sim, market, listed, channels, simulator_url, db_url):
@@ -263,3 +274,41 @@ def test_materialize_ships_through_dagster(engine, sim, market, listed, channels
     }
     assert meta["orders_found"] == 0 and meta["shipped"] == 0
     assert len(shipped_rows(engine)) == 1
+
+
+# --- the warehouse step (PACKING_REQUIRED)
+
+
+def test_with_packing_required_a_labelled_order_waits_until_it_is_packed(
+    engine, sim, market, listed, channels, monkeypatch
+):
+    from retail_pipeline.settings import get_settings
+
+    monkeypatch.setenv("PACKING_REQUIRED", "true")
+    get_settings.cache_clear()
+    waiting = labelled_order(engine, sim, market, channels, "shopify", pins(60), packed=False)
+    packed = labelled_order(engine, sim, market, channels, "reverb", pins(61))
+    journal = len(sim.journal.entries())
+    result = run_tracking(engine, channels)  # the setting, read from the environment
+    assert result.counts["orders_found"] == 1 and result.counts["shipped"] == 1
+    assert history(engine, packed)[-2:] == ["packed", "shipped"]
+    assert history(engine, waiting) == ["accepted", "label_created"]  # not told it shipped: still on a shelf
+    assert sim.backend("shopify").order(int(external_id(engine, waiting))).fulfillment_status != "fulfilled"
+    assert not [e for e in writes(sim, journal) if "shopify" in e.path]
+
+
+def test_without_packing_required_a_labelled_order_ships_as_before(
+    engine, sim, market, listed, channels, monkeypatch
+):
+    from retail_pipeline.settings import get_settings
+
+    monkeypatch.setenv("PACKING_REQUIRED", "false")
+    get_settings.cache_clear()
+    labelled = labelled_order(engine, sim, market, channels, "shopify", pins(62), packed=False)
+    packed = labelled_order(engine, sim, market, channels, "ebay", pins(63))  # packed anyway: ships too
+    result = run_tracking(engine, channels)
+    assert result.counts["orders_found"] == 2 and result.counts["shipped"] == 2
+    assert history(engine, labelled) == ["accepted", "label_created", "shipped"]
+    assert history(engine, packed) == ["accepted", "label_created", "packed", "shipped"]
+    assert remote_tracking(sim, "shopify", external_id(engine, labelled)) == [pins(62)]
+    assert run_tracking(engine, channels, packing_required=True).counts["orders_found"] == 0
