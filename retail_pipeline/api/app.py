@@ -11,9 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from retail_pipeline.api import (
+    ai,
     channels,
     commands,
     conversations,
+    export,
     home_kpis,
     imports,
     key_admin,
@@ -25,6 +27,8 @@ from retail_pipeline.api import (
     ops_inbox,
     orders,
     packing,
+    products,
+    suppliers,
     tasks,
     webhooks,
 )
@@ -134,6 +138,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_events.router)
     app.include_router(orders.router)
     app.include_router(home_kpis.router)
+    app.include_router(products.router)
+    app.include_router(ai.router)
+    app.include_router(export.router)
+    app.include_router(suppliers.router)
     app.include_router(key_admin.router)
     console_session.install(
         app,

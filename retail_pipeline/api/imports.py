@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from retail_pipeline.api.auth import require_role
+from retail_pipeline.api.auth import Operator, Principal, require_role
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.domain.imports import SOURCE, EnvelopeError, batch_items, job_outcome
+from retail_pipeline.domain.imports import SOURCE, EnvelopeError, batch_items, job_outcome, validate_batch
 from retail_pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -349,3 +349,118 @@ def get_import_job(
         outcome=job_outcome(job["status"], job["failed_items"]),
         imported_items=job["processed_items"] - job["failed_items"],
     )
+
+
+# --- the same import path with an operator's key instead of the webhook secret -------------------
+
+
+class OperatorImportAccepted(WebhookAccepted):
+    invalid_items: list[dict[str, Any]] = Field(
+        description="items that will be rejected by the import, with their field errors: "
+        "{index, sku, errors: [{field, message}]}; the valid items are imported"
+    )
+
+
+def _operator_key(request: Request, body: bytes, principal: Principal) -> str:
+    """Namespaced apart from n8n's deliveries: an operator's Idempotency-Key, else the body's hash."""
+    if value := request.headers.get("Idempotency-Key", "").strip():
+        return f"operator:{principal.key_prefix}:id:{value}"
+    return f"operator:sha256:{hashlib.sha256(body).hexdigest()}"
+
+
+async def _operator_import(
+    request: Request, engine: Engine, config: Settings, principal: Principal, *, single: bool
+) -> JSONResponse:
+    body = await _read_body(request, config.import_webhook_max_bytes)
+    headers = json.dumps({"via": "operator_api", "api_key": principal.key_prefix, "path": request.url.path})
+    try:
+        _, parsed = _parse(body)
+    except ValueError as exc:
+        raise _fail(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from None
+    if single:
+        if not isinstance(parsed, dict):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                {
+                    "field": "body",
+                    "message": f"expected one product as a JSON object, got a JSON {type(parsed).__name__}",
+                },
+            )
+        payload = {"source": SOURCE, "products": [parsed]}
+    else:
+        payload = parsed
+    try:
+        items = batch_items(payload)
+    except EnvelopeError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, {"field": "body", "message": str(exc)}
+        ) from None
+    if not items:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, {"field": "products", "message": "no products"}
+        )
+    _, invalid = validate_batch(items)
+    if single and invalid:
+        # One product and it is invalid: nothing to import, say which field (nothing valid is lost).
+        first = invalid[0]["errors"][0]
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"field": first["field"], "message": first["message"], "errors": invalid[0]["errors"]},
+        )
+    payload_text = json.dumps(payload if isinstance(payload, dict) else {"source": SOURCE, "products": items})
+    try:
+        accepted = await run_in_threadpool(
+            _store_event, engine, _operator_key(request, body, principal), payload_text, headers, len(items)
+        )
+    except _KeyConflict as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, {"field": "Idempotency-Key", "message": f"{exc} with a different body"}
+        ) from None
+    except DataError as exc:
+        raise _fail(
+            status.HTTP_400_BAD_REQUEST, f"JSON that PostgreSQL cannot store: {_first_line(exc)}"
+        ) from None
+    result = OperatorImportAccepted(**accepted.model_dump(), invalid_items=invalid)
+    return JSONResponse(
+        result.model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/api/import/job/{accepted.import_job_id}"},
+    )
+
+
+OPERATOR_IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body is not valid JSON"},
+    409: {"description": "Idempotency-Key reused for a different body"},
+    413: {"description": "Body over IMPORT_WEBHOOK_MAX_BYTES"},
+    422: {"description": "Not a product (batch); for one product, its first invalid field is named"},
+}
+
+
+@router.post(
+    "/product", status_code=status.HTTP_202_ACCEPTED, response_model=OperatorImportAccepted,
+    responses=OPERATOR_IMPORT_RESPONSES,
+)  # fmt: skip
+async def import_product(
+    request: Request,
+    principal: Operator,
+    engine: Annotated[Engine, Depends(db_engine)],
+    config: Annotated[Settings, Depends(webhook_settings)],
+) -> JSONResponse:
+    """Import one product (the webhook's product shape) with an operator key: stored and queued exactly
+    like a webhook delivery (``webhook_import_sensor`` runs it). ``Idempotency-Key`` makes a retry safe."""
+    return await _operator_import(request, engine, config, principal, single=True)
+
+
+@router.post(
+    "/batch", status_code=status.HTTP_202_ACCEPTED, response_model=OperatorImportAccepted,
+    responses=OPERATOR_IMPORT_RESPONSES,
+)  # fmt: skip
+async def import_batch(
+    request: Request,
+    principal: Operator,
+    engine: Annotated[Engine, Depends(db_engine)],
+    config: Annotated[Settings, Depends(webhook_settings)],
+) -> JSONResponse:
+    """Import a batch (``{"source": "allegro", "products": [...]}`` or an array) with an operator key.
+    Invalid items are listed in the answer and rejected by the import; the valid ones are imported."""
+    return await _operator_import(request, engine, config, principal, single=False)

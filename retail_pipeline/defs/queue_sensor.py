@@ -45,6 +45,7 @@ def queued_rows_sensor(
     minimum_interval_seconds: int,
     params: Mapping[str, Any] | None = None,
     tags_for: Callable[[Row], dict[str, str]] | None = None,
+    partition_key_for: Callable[[Row], str] | None = None,
     description: str | None = None,
     reread_window: int = REREAD_WINDOW,
     max_runs_per_tick: int = MAX_RUNS_PER_TICK,
@@ -53,6 +54,7 @@ def queued_rows_sensor(
 
     ``queued`` is a SELECT (bound with ``params``) of the rows waiting for a run, with an ``id`` column
     and no ORDER BY or LIMIT: the sensor adds the cursor's bounds, the order and the per-tick limit.
+    ``partition_key_for``: for a partitioned ``job``, the partition each row's run materialises.
     """
     select = text(
         f"SELECT * FROM ({queued}) AS queued"
@@ -83,6 +85,7 @@ def queued_rows_sensor(
                 run_key=f"{run_key_prefix}:{row.id}",
                 run_config=run_config_for(row),
                 tags=tags_for(row) if tags_for else {},
+                partition_key=partition_key_for(row) if partition_key_for else None,
             )
             for row in rows
         ]

@@ -126,11 +126,17 @@ class IdempotencyConflict(Exception):
 
 def _draft(conn: Connection, draft_id: int):
     draft = conn.execute(
-        text("SELECT id, channel, sku, status, validation_errors FROM retail.listing_drafts WHERE id = :id"),
+        text(
+            """SELECT d.id, d.channel, d.sku, d.status, d.validation_errors, p.selling_stopped_at
+                 FROM retail.listing_drafts d JOIN retail.products p ON p.id = d.product_id
+                WHERE d.id = :id"""
+        ),
         {"id": draft_id},
     ).one_or_none()
     if draft is None:
         raise CommandRejected(f"draft {draft_id} does not exist")
+    if draft.selling_stopped_at is not None:
+        raise CommandRejected(f"draft {draft_id} ({draft.sku}): an operator stopped selling this product")
     if draft.status != "valid":
         problems = "; ".join(draft.validation_errors or []) or draft.status
         raise CommandRejected(f"draft {draft_id} ({draft.sku} on {draft.channel}) is not valid: {problems}")

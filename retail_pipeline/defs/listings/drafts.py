@@ -15,7 +15,14 @@ from retail_pipeline.partitions import listing_channels
 
 PRODUCTS = text(
     """
-    SELECT p.id AS product_id, p.sku, p.title, coalesce(p.description, sp.description, '') AS description,
+    SELECT p.id AS product_id, p.sku,
+           -- an operator's re-optimisation for this channel wins over the product's own content
+           coalesce((SELECT o.optimised FROM retail.product_optimisations o
+                      WHERE o.product_id = p.id AND o.channel = :channel AND o.field = 'title'
+                      ORDER BY o.id DESC LIMIT 1), p.title) AS title,
+           coalesce((SELECT o.optimised FROM retail.product_optimisations o
+                      WHERE o.product_id = p.id AND o.channel = :channel AND o.field = 'description'
+                      ORDER BY o.id DESC LIMIT 1), p.description, sp.description, '') AS description,
            p.category, p.condition, sp.price AS cost, sp.currency AS cost_currency,
            CASE WHEN sp.removed_at IS NOT NULL OR sp.availability IN ('out_of_stock', 'discontinued') THEN 0
                 ELSE coalesce(p.stock_quantity, sp.stock_quantity, 1) END AS quantity,
@@ -28,7 +35,8 @@ PRODUCTS = text(
       FROM retail.products p
       JOIN retail.validation_results vr ON vr.product_id = p.id AND vr.passed
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
-     WHERE p.status = 'enriched' AND sp.removed_at IS NULL
+     WHERE p.status = 'enriched' AND sp.removed_at IS NULL AND p.selling_stopped_at IS NULL
+       AND (CAST(:product_ids AS bigint[]) IS NULL OR p.id = ANY(CAST(:product_ids AS bigint[])))
      ORDER BY p.id
     """
 )
@@ -72,11 +80,12 @@ def _product(row) -> ProductForListing:
     )
 
 
-def build_drafts(conn: Connection, channel: str) -> dict[str, int]:
-    """Upsert the channel's drafts; unchanged drafts (same input hash) are not rewritten."""
+def build_drafts(conn: Connection, channel: str, product_ids: list[int] | None = None) -> dict[str, int]:
+    """Upsert the channel's drafts (or only those of `product_ids`: an operator's change shows at once);
+    unchanged drafts (same input hash) are not rewritten."""
     counts = {"products": 0, "valid": 0, "invalid": 0, "inserted": 0, "updated": 0, "unchanged": 0}
     policy = channel_plugin(channel).listing
-    for row in conn.execute(PRODUCTS):
+    for row in conn.execute(PRODUCTS, {"channel": channel, "product_ids": product_ids}):
         draft = build_draft(policy, _product(row))
         counts["products"] += 1
         counts[draft.status] += 1

@@ -47,6 +47,7 @@ SYNC_INTENT = text(
       JOIN retail.products p ON p.id = d.product_id
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
      WHERE d.channel = :channel AND d.status = 'valid' AND sp.removed_at IS NULL AND d.quantity > 0
+       AND p.selling_stopped_at IS NULL  -- an operator stopped selling it: never listed or relisted
        AND (CAST(:draft_ids AS bigint[]) IS NULL OR d.id = ANY(CAST(:draft_ids AS bigint[])))
     ON CONFLICT (channel, sku) DO UPDATE SET
         draft_id = EXCLUDED.draft_id, desired_price = EXCLUDED.desired_price,
@@ -65,11 +66,14 @@ MARK_WITHDRAWN = text(
     """
     UPDATE retail.channel_listings cl
        SET desired_state = 'withdrawn',
-           withdraw_reason = CASE WHEN sp.removed_at IS NOT NULL THEN 'supplier removed the product'
+           withdraw_reason = CASE WHEN p.selling_stopped_at IS NOT NULL
+                                  THEN coalesce(p.selling_stopped_reason, 'an operator stopped selling it')
+                                  WHEN sp.removed_at IS NOT NULL THEN 'supplier removed the product'
                                   ELSE 'out of stock at the supplier' END
       FROM retail.products p JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
      WHERE p.id = cl.product_id AND cl.channel = :channel AND cl.desired_state = 'live'
-       AND (sp.removed_at IS NOT NULL OR sp.availability IN ('out_of_stock', 'discontinued')
+       AND (p.selling_stopped_at IS NOT NULL
+            OR sp.removed_at IS NOT NULL OR sp.availability IN ('out_of_stock', 'discontinued')
             OR coalesce(p.stock_quantity, sp.stock_quantity, 1) = 0)
     """
 )
