@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import uvicorn
@@ -42,7 +43,6 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     # first request does not wait for it and its URL is fixed for the app's lifetime.
     database_url = resolve_database_url(settings)
     app = create_app(settings.model_copy(update={"database_url": database_url}))
-    try:
+    # uvicorn re-raises the stop signal once it has shut down: that is a clean stop, exit code 0.
+    with contextlib.suppress(KeyboardInterrupt):
         sidecar_server(app, host or settings.api_host, port or settings.api_port).run()
-    except KeyboardInterrupt:  # uvicorn re-raises the stop signal once it has shut down: a clean stop
-        pass
