@@ -63,10 +63,22 @@ ENDPOINTS = {
     "orders": "/api/orders",
     "orders_search": "/api/orders?q=ord-1999",
     "order": "/api/orders/4242",
+    "products": "/api/products",
+    "products_live_ebay": "/api/products?stage=live&channel=ebay",
+    "products_search": "/api/products?q=title%204242",
+    "product": "/api/products/4242",
+    "products_stats": "/api/products/stats/summary",
+    "marketplaces": "/api/export/marketplaces",
+    "suppliers": "/api/suppliers",
     "page_home": "/console",
     "page_inbox": "/console/inbox",
     "page_orders": "/console/orders",
     "page_order": "/console/orders/4242",
+    "page_conversations": "/console/conversations",
+    "page_conversation": "/console/conversations/2",
+    "page_products": "/console/products",
+    "page_product": "/console/products/4242",
+    "page_suppliers": "/console/suppliers",
 }
 
 # Each statement: (label, SQL). Deterministic spreads (g % n) so every run loads the same world.

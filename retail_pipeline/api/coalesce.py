@@ -8,8 +8,9 @@ nothing is kept once the execution ends.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
@@ -46,3 +47,28 @@ class SingleFlight(Generic[T]):
         finally:
             with self._lock:
                 del self._in_flight[key]
+
+
+class AsyncSingleFlight(Generic[T]):
+    """`SingleFlight` for coroutines on one event loop: calls arriving while one runs await its result."""
+
+    def __init__(self) -> None:
+        self._in_flight: dict[Hashable, asyncio.Task[T]] = {}
+        self.executions = 0
+        self.joined = 0
+
+    async def run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        loop = asyncio.get_running_loop()
+        task = self._in_flight.get(key)
+        if task is None or task.done() or task.get_loop() is not loop:
+            task = self._in_flight[key] = loop.create_task(compute())
+            task.add_done_callback(lambda done: self._forget(key, done))
+            self.executions += 1
+        else:
+            self.joined += 1
+        # shield: one caller going away (a client disconnecting) does not cancel the others' answer.
+        return await asyncio.shield(task)
+
+    def _forget(self, key: Hashable, done: asyncio.Task[T]) -> None:
+        if self._in_flight.get(key) is done:
+            del self._in_flight[key]

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from retail_pipeline.api.auth import Operator
+from retail_pipeline.api.coalesce import AsyncSingleFlight
 from retail_pipeline.api.commands import CommandView, _view
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.products import ProductId, actor
@@ -235,6 +236,9 @@ class Marketplace(BaseModel):
     window_resets_at: str | None
 
 
+_marketplace_flights: AsyncSingleFlight[list[Marketplace]] = AsyncSingleFlight()
+
+
 async def marketplaces_status() -> list[Marketplace]:
     found = []
     for plugin in all_channels():
@@ -266,5 +270,6 @@ async def marketplaces_status() -> list[Marketplace]:
 @router.get("/marketplaces")
 async def get_marketplaces(_: Operator) -> list[Marketplace]:
     """Each channel: enabled for listings, credentials configured, call budget left in this window
-    (the budget every process of the deployment shares through the database)."""
-    return await marketplaces_status()
+    (the budget every process of the deployment shares through the database). Requests arriving while
+    one is being answered share its answer."""
+    return await _marketplace_flights.run("marketplaces", marketplaces_status)

@@ -366,6 +366,27 @@ def build_inbox(
     return row.body, row.kpi_rows
 
 
+def shared_inbox(
+    engine: Engine,
+    settings: Settings,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    failed_run_hours: int = FAILED_RUN_WINDOW_HOURS,
+) -> tuple[str, int]:
+    """`build_inbox` on its own connection; identical requests in flight at once (the JSON route and the
+    console page alike) share one execution."""
+
+    def answer() -> tuple[str, int]:
+        with engine.connect() as conn:
+            return build_inbox(
+                conn, limit=limit, wait_minutes=settings.inbox_message_wait_minutes,
+                failed_run_hours=failed_run_hours,
+            )  # fmt: skip
+
+    key = (str(engine.url), limit, failed_run_hours, settings.inbox_message_wait_minutes)
+    return _inbox_flights.run(key, answer)
+
+
 @router.get("/inbox", response_model=Inbox)
 def inbox(
     request: Request,
@@ -381,15 +402,6 @@ def inbox(
 ) -> Response:
     """What needs a person now, group by group: exact counts and the newest items of each."""
     settings: Settings = request.app.state.settings
-
-    def answer() -> tuple[str, int]:
-        with engine.connect() as conn:
-            return build_inbox(
-                conn, limit=limit, wait_minutes=settings.inbox_message_wait_minutes,
-                failed_run_hours=failed_run_hours,
-            )  # fmt: skip
-
-    key = (str(engine.url), limit, failed_run_hours, settings.inbox_message_wait_minutes)
-    body, kpi_rows = _inbox_flights.run(key, answer)
+    body, kpi_rows = shared_inbox(engine, settings, limit=limit, failed_run_hours=failed_run_hours)
     _compact_later(background, engine, kpi_rows)
     return Response(content=body, media_type="application/json")

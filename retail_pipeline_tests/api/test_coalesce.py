@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from retail_pipeline.api.coalesce import SingleFlight
+from retail_pipeline.api.coalesce import AsyncSingleFlight, SingleFlight
 
 
 def wait_for(condition, timeout: float = 5.0) -> None:
@@ -61,3 +62,37 @@ def test_an_error_reaches_every_caller_and_is_not_kept():
             with pytest.raises(RuntimeError, match="went away"):
                 future.result(timeout=5)
     assert flights.run("k", lambda: 7) == 7
+
+
+def test_async_callers_during_one_execution_share_it_and_the_next_computes_afresh():
+    flights: AsyncSingleFlight[int] = AsyncSingleFlight()
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return calls
+
+    async def scenario() -> tuple[list[int], int]:
+        together = await asyncio.gather(*(flights.run("k", compute) for _ in range(8)))
+        later = await flights.run("k", compute)
+        return together, later
+
+    together, later = asyncio.run(scenario())
+    assert together == [1] * 8 and later == 2
+    assert (flights.executions, flights.joined) == (2, 7)
+
+
+def test_async_flight_errors_reach_every_caller_and_are_not_kept():
+    flights: AsyncSingleFlight[int] = AsyncSingleFlight()
+
+    async def boom() -> int:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("channel down")
+
+    async def scenario() -> list:
+        return await asyncio.gather(*(flights.run("k", boom) for _ in range(3)), return_exceptions=True)
+
+    errors = asyncio.run(scenario())
+    assert [str(e) for e in errors] == ["channel down"] * 3 and flights._in_flight == {}

@@ -317,3 +317,11 @@ def test_search_beyond_the_window_comes_from_the_indexes(client, drafted, viewer
     assert skus == ["RP-1003", "RP-1002", "RP-1001"]
     words = client.get("/api/products", params={"q": "Stratocaster"}, headers=viewer).json()
     assert [i["sku"] for i in words["items"]] == ["RP-1002"]
+
+
+def test_search_words_are_whole_but_the_last_may_be_a_start():
+    from retail_pipeline.api.products import search_query
+
+    assert search_query("Fender strat") == "fender & strat:*"
+    assert search_query("  thinkpad ") == "thinkpad:*"
+    assert search_query("++ --") is None

@@ -16,12 +16,13 @@ from sqlalchemy import Engine
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.api.ops_inbox import Inbox, TaskItem, build_inbox
+from retail_pipeline.api.ops_inbox import DEFAULT_LIMIT, Inbox, TaskItem, shared_inbox
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
-# The newest tasks a page lists (per group of the inbox); the rest are counted, and /ops/inbox pages on.
-PAGE_LIMIT = 50
+# The newest tasks a page lists per group (the JSON route's default, so both share one query in flight);
+# the rest are counted, and /ops/inbox pages on.
+PAGE_LIMIT = DEFAULT_LIMIT
 SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 
 
@@ -49,9 +50,7 @@ def task_groups(inbox: Inbox) -> list[tuple[str, int, list[TaskItem]]]:
 def page(
     request: Request, principal: PageViewer, engine: Annotated[Engine, Depends(db_engine)]
 ) -> HTMLResponse:
-    settings = request.app.state.settings
-    with engine.connect() as conn:
-        body, _ = build_inbox(conn, limit=PAGE_LIMIT, wait_minutes=settings.inbox_message_wait_minutes)
+    body, _ = shared_inbox(engine, request.app.state.settings, limit=PAGE_LIMIT)
     inbox = Inbox.model_validate_json(body)
     return render(
         request,
