@@ -203,3 +203,24 @@ def test_the_stream_relays_events_and_ends_on_disconnect_and_shutdown(
             assert next(events)[0] == "ready"
             assert sidecar.stop() < 3
             assert all(kind == "comment" for kind, _ in events)  # the body ended cleanly
+
+
+def test_revoking_the_key_ends_its_open_stream(sidecar: Running, engine: Engine, monkeypatch):
+    from retail_pipeline.api.console import events as console_events
+    from retail_pipeline.api.keys import create_api_key, revoke_api_key
+
+    monkeypatch.setattr(console_events, "RECHECK_SECONDS", 0.3)
+    key = create_api_key(engine, "viewer")
+    with (
+        httpx.Client(base_url=sidecar.base_url, timeout=5) as http,
+        http.stream("GET", "/console/events", headers={"X-API-Key": key}) as response,
+    ):
+        events = read_events(response.iter_lines())
+        assert next(events)[0] == "ready"
+        revoke_api_key(engine, "_".join(key.split("_")[:2]))
+        started = time.monotonic()
+        assert next(e for e in events if e[0] != "comment") == ("signed_out", "{}")
+        assert time.monotonic() - started < 2
+        assert all(kind == "comment" for kind, _ in events)  # and the stream ends there
+    with httpx.Client(base_url=sidecar.base_url, timeout=5) as http:
+        assert http.get("/console/events", headers={"X-API-Key": key}).status_code == 401

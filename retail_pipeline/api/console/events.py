@@ -19,15 +19,19 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from retail_pipeline.api.auth import Viewer
+from retail_pipeline.api.console import session_store
+from retail_pipeline.api.database import db_engine
 from retail_pipeline.db.urls import libpq_url
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ EVENT_TYPES = ("task", "order", "message", "shipment")
 QUEUE_SIZE = 200  # a browser that stops reading loses its oldest events, never blocks the others
 RECONNECT_MAX_SECONDS = 10.0
 READY_WAIT_SECONDS = 5.0
+# How often an open stream asks whether its key or session still stands: a revocation ends it within this.
+RECHECK_SECONDS = 4.0
 _END = object()  # put in a stream's queue: the stream ends
 
 
@@ -140,7 +146,9 @@ def sse(event: str, data: str) -> str:
     return f"event: {event}\ndata: {data}\n\n"
 
 
-async def _stream(request: Request, hub: EventHub, heartbeat: float) -> AsyncIterator[str]:
+async def _stream(
+    request: Request, hub: EventHub, heartbeat: float, still_allowed: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[str]:
     async with hub.subscribe() as queue:
 
         async def watch_disconnect() -> None:
@@ -154,26 +162,46 @@ async def _stream(request: Request, hub: EventHub, heartbeat: float) -> AsyncIte
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.listening.wait(), READY_WAIT_SECONDS)
             yield sse("ready", json.dumps({"listening": hub.listening.is_set()}))
+            checked, beat = time.monotonic(), time.monotonic()
             while True:
+                wait = min(
+                    heartbeat - (time.monotonic() - beat), RECHECK_SECONDS - (time.monotonic() - checked)
+                )
                 try:
-                    item = await asyncio.wait_for(queue.get(), heartbeat)
+                    item = await asyncio.wait_for(queue.get(), max(wait, 0.01))
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
-                    continue
+                    item = None
+                if time.monotonic() - checked >= RECHECK_SECONDS:
+                    if not await still_allowed():  # key revoked or signed out: no more events for it
+                        yield sse("signed_out", "{}")
+                        return
+                    checked = time.monotonic()
                 if item is _END:
                     return
-                yield sse(*item)
+                if item is not None:
+                    yield sse(*item)
+                elif time.monotonic() - beat >= heartbeat:
+                    yield ": heartbeat\n\n"
+                    beat = time.monotonic()
         finally:
             watcher.cancel()
 
 
 @router.get("/console/events", response_class=StreamingResponse)
-async def console_events(request: Request, _: Viewer) -> StreamingResponse:
+async def console_events(
+    request: Request, principal: Viewer, engine: Annotated[Engine, Depends(db_engine)]
+) -> StreamingResponse:
     """Server-sent events: ``ready``, then ``task``, ``order``, ``message`` and ``shipment`` events
     (JSON data: type, action, id, title and a few fields), with heartbeat comments between them."""
     heartbeat = request.app.state.settings.console_events_heartbeat_seconds
+
+    async def still_allowed() -> bool:
+        return await run_in_threadpool(
+            session_store.still_live, engine, principal.key_id, principal.session_id
+        )
+
     return StreamingResponse(
-        _stream(request, event_hub(request.app), heartbeat),
+        _stream(request, event_hub(request.app), heartbeat, still_allowed),
         media_type="text/event-stream",
         # no-transform and X-Accel-Buffering: proxies must pass each event on, not buffer the stream.
         headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},

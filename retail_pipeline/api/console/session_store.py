@@ -88,3 +88,22 @@ def end_session(engine: Engine, session_id: int) -> None:
 
 def csrf_matches(session: Session, presented: str | None) -> bool:
     return presented is not None and secrets.compare_digest(presented.encode(), session.csrf_token.encode())
+
+
+STILL_LIVE = text(
+    """
+    SELECT EXISTS (
+        SELECT 1 FROM retail.api_keys k
+         WHERE k.id = :key_id AND k.revoked_at IS NULL
+           AND (CAST(:session_id AS bigint) IS NULL OR EXISTS (
+                SELECT 1 FROM retail.console_sessions s
+                 WHERE s.id = :session_id AND s.api_key_id = k.id AND s.ended_at IS NULL AND s.expires_at > now())))
+    """
+)
+
+
+def still_live(engine: Engine, key_id: int, session_id: int | None) -> bool:
+    """Whether a key (and the console session it opened, if any) may still be served: a long-lived
+    response (the live event stream) asks this as it goes, so revoking or signing out ends it too."""
+    with engine.connect() as conn:
+        return bool(conn.execute(STILL_LIVE, {"key_id": key_id, "session_id": session_id}).scalar_one())

@@ -37,6 +37,8 @@
     window.consoleEvents = source;
     // "ready": the server's LISTEN is in place; body[data-live] lets pages (and tests) know.
     source.addEventListener("ready", () => { document.body.dataset.live = "ready"; });
+    // The key was revoked or the session ended: stop listening; the reload shows the sign-in form.
+    source.addEventListener("signed_out", () => { source.close(); window.location.reload(); });
     source.onerror = () => { document.body.dataset.live = "reconnecting"; };
     for (const type of ["task", "order", "message", "shipment"]) {
       source.addEventListener(type, (event) => {
