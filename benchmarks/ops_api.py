@@ -44,7 +44,9 @@ ORDERS = 200_000
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 60
 SERIAL_REQUESTS = 60
-WARMUP = 40
+# Enough that each of the sidecar's pooled connections (up to 10) runs every statement more than ten
+# times: psycopg prepares a statement on its 5th run, PostgreSQL settles on its plan after 5 more.
+WARMUP = 200
 SYNTHETIC_RUNS = 50_000
 ENDPOINTS = {
     "health": "/health",
