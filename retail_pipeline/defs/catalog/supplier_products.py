@@ -9,10 +9,8 @@ the metadata; only a site that cannot be reached at all fails the run (and the r
 
 # No `from __future__ import annotations`: Dagster checks the `context` annotation at definition time.
 import asyncio
-import gc
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -32,6 +30,7 @@ from retail_pipeline.integrations.suppliers import (
     UnsupportedAdapter,
     adapter_for,
 )
+from retail_pipeline.memory import long_lived_objects_frozen
 from retail_pipeline.partitions import supplier_partitions
 from retail_pipeline.settings import get_settings
 
@@ -120,26 +119,6 @@ def store(engine: Engine, supplier_id: int, result: ScrapeResult) -> StoreCounts
             complete=result.complete,
         )
     return StoreCounts(inserted, updated, unchanged, removed)
-
-
-@contextmanager
-def long_lived_objects_frozen() -> Iterator[None]:
-    """The process's existing objects (Dagster, SQLAlchemy, pydantic: a few hundred thousand, and all of
-    them outliving the scrape) left out of the garbage collector's passes until the block ends.
-
-    A scrape allocates a lot (a parsed page per product), so the collector runs hundreds of times,
-    and its full passes walked every one of those objects again to find nothing: about 0.35 s of CPU
-    in a 1,700-page scrape (a twentieth of it). Frozen objects are still freed by reference counting,
-    and `unfreeze` hands them back to the collector afterwards, so nothing is kept for good. A process
-    that froze objects itself (a pre-fork server) keeps its own arrangement: nothing is done then."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def scrape_supplier(engine: Engine, supplier: SupplierRow, base_url: str) -> ScrapeSummary:

@@ -141,14 +141,3 @@ def test_a_push_only_supplier_is_skipped(instance, db, sim):
     result = materialize(instance, db, "allegro")
     assert result["skipped"] is True and "webhook" in result["reason"]
     assert sim.journal.entries() == []
-
-
-def test_scrape_freezes_long_lived_objects_only_while_it_runs():
-    import gc
-
-    from retail_pipeline.defs.catalog.supplier_products import long_lived_objects_frozen
-
-    assert gc.get_freeze_count() == 0
-    with long_lived_objects_frozen():
-        assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
