@@ -21,7 +21,6 @@ def long_lived_objects_frozen() -> Iterator[None]:
     if gc.get_freeze_count():
         yield
         return
-    gc.collect()  # what is garbage already is not frozen with the rest
     gc.freeze()
     try:
         yield
