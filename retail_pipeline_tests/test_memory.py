@@ -17,8 +17,8 @@ def test_frozen_only_inside_the_block_and_nested_blocks_leave_the_outer_one_alon
         frozen = gc.get_freeze_count()
         assert frozen > 0
         with long_lived_objects_frozen():
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen  # the inner block did not unfreeze the outer one's
+            assert 0 < gc.get_freeze_count() <= frozen  # nothing frozen again (some freed meanwhile)
+        assert gc.get_freeze_count() > 0  # the inner block did not unfreeze the outer one's
     assert gc.get_freeze_count() == 0
 
 
