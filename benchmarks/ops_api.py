@@ -1,5 +1,7 @@
-"""Ops inbox and KPIs at scale (issue 5, item 7): GET /ops/inbox and GET /ops/summary with 1M products
-and 200k orders, under 8 concurrent clients, against the real sidecar over loopback HTTP.
+"""The sidecar at scale (issues 5 and 10): the ops inbox and KPIs, every console page and the operator API's
+JSON routes (products, orders, pick & pack, conversations, marketplaces) with 1M products and 200k orders,
+under 8 concurrent clients, against the real sidecar over loopback HTTP. Goals: p95 ≤ 100 ms for a page,
+≤ 50 ms for a JSON route, and /health the cheapest route of all.
 
 One scratch database (embedded PostgreSQL, or a new database on DATABASE_URL's server) is bulk-loaded
 with generate_series: 1M supplier products, 1M products with their LaunchLock verdicts, 300k drafts,
@@ -10,8 +12,8 @@ same database holding 3 real failed runs plus 50k synthetic run rows (5% failed)
 The sidecar (uvicorn, one process, as `retail-pipeline api` runs it) serves from a child process so
 the clients do not share its GIL. Each endpoint is measured alone: serially (service time), then by
 8 concurrent keep-alive clients (asyncio, a minimal HTTP/1.1 client: the load generator shares the
-sidecar's two cores, so it is kept cheap). Baselines in the same run: GET /health (database
-round trip + migration check) and GET /whoami (just the API-key lookup every guarded route pays).
+sidecar's two cores, so it is kept cheap). Baselines in the same run: GET /health (one read of the
+migration history on a pooled connection) and GET /whoami (just the API-key lookup every guarded route pays).
 The inbox and summary answers are checked against count(*) over the tables: the numbers are exact.
 What the figures rest on: each answer is one SQL statement; identical requests in flight at once share
 one execution (api/coalesce.py, never a cached answer); a live API key's role is remembered for 5 s
