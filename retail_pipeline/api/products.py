@@ -117,7 +117,7 @@ def sku_prefixes(conn: Connection, q: str) -> list[str]:
     return [_like_prefix(term)] + [_like_prefix(f"{code}-{term}") for code in codes]
 
 
-LIST_SELECT = """
+LIST_COLUMNS = """
     SELECT p.id, p.sku, s.code AS supplier, sp.sku AS supplier_sku, coalesce(p.title, sp.title) AS title,
            sp.title AS supplier_title, p.status, p.quality_score, sp.price AS cost,
            CAST(sp.currency AS text) AS currency, p.archived_at IS NOT NULL AS archived,
@@ -130,11 +130,14 @@ LIST_SELECT = """
                   WHERE d.product_id = p.id AND d.status = 'valid' ORDER BY d.channel) AS drafted_channels,
            ARRAY(SELECT CAST(cl.channel AS text) FROM retail.channel_listings cl
                   WHERE cl.product_id = p.id AND cl.actual_state = 'live' ORDER BY cl.channel) AS live_channels
+"""
+LIST_FROM = """
       FROM retail.products p
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
       JOIN retail.suppliers s ON s.id = sp.supplier_id
       LEFT JOIN retail.validation_results vr ON vr.product_id = p.id
 """
+LIST_SELECT = LIST_COLUMNS + LIST_FROM
 
 
 def furthest_stage(row: Any) -> Stage:
@@ -435,19 +438,19 @@ class ProductDetail(ProductSummary):
     optimisations: list[Optimisation]
 
 
+# The list's columns and the detail's own in one SELECT (as a subquery joined back to the same rows it
+# cost a second plan of the same joins).
 DETAIL = text(
-    f"""
-    SELECT * FROM ({LIST_SELECT} WHERE p.id = :id) base,
-    LATERAL (SELECT p.description, sp.description AS supplier_description, s.name AS supplier_name,
-                    sp.url AS supplier_url, sp.brand, sp.gtin, sp.mpn, sp.categories, p.condition,
-                    sp.availability, coalesce(p.stock_quantity, sp.stock_quantity) AS stock_quantity,
-                    p.attributes, p.keywords, p.error, p.enricher, p.model, p.prompt_version, p.enriched_at,
-                    p.archived_at, p.selling_stopped_at, p.selling_stopped_by, p.selling_stopped_reason,
-                    sp.id AS supplier_product_id
-               FROM retail.products p
-               JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
-               JOIN retail.suppliers s ON s.id = sp.supplier_id
-              WHERE p.id = base.id) more
+    f"""{LIST_COLUMNS},
+           p.description, sp.description AS supplier_description, s.name AS supplier_name,
+           sp.url AS supplier_url, sp.brand, sp.gtin, sp.mpn, sp.categories, p.condition,
+           sp.availability, coalesce(p.stock_quantity, sp.stock_quantity) AS stock_quantity,
+           p.attributes, p.keywords, p.error, p.enricher, p.model, p.prompt_version, p.enriched_at,
+           p.archived_at, p.selling_stopped_at, p.selling_stopped_by, p.selling_stopped_reason,
+           sp.id AS supplier_product_id, vr.product_id IS NOT NULL AS has_verdict,
+           vr.passed AS verdict_passed, vr.failed_rules AS verdict_failed_rules, vr.details AS verdict_details,
+           vr.rules_version AS verdict_rules_version, vr.validated_at AS verdict_validated_at
+    {LIST_FROM} WHERE p.id = :id
     """
 )
 
@@ -457,10 +460,6 @@ IMAGES = text(
       LEFT JOIN retail.media_assets m ON m.id = i.media_asset_id
      WHERE i.supplier_product_id = :sp ORDER BY i.position, i.id
     """
-)
-
-VERDICT = text(
-    "SELECT passed, failed_rules, details, rules_version, validated_at FROM retail.validation_results WHERE product_id = :id"
 )
 
 DRAFTS = text(
@@ -536,7 +535,11 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
         Image(url=_signed(i.rel_path, media_base_url), source_url=i.source_url, error=i.error)
         for i in conn.execute(IMAGES, {"sp": values["supplier_product_id"]})
     ]
-    verdict = conn.execute(VERDICT, {"id": product_id}).one_or_none()
+    verdict = None
+    if values.pop("has_verdict"):
+        verdict = {k.removeprefix("verdict_"): values[k] for k in list(values) if k.startswith("verdict_")}
+    for k in [k for k in values if k.startswith("verdict_")]:
+        del values[k]
     listings = _listings(conn, product_id)
     overrides: dict[str, dict[str, str]] = {}
     for r in conn.execute(CHANNEL_CONTENT, {"id": product_id}):
@@ -561,7 +564,7 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
             "stage": furthest_stage(row),
             "thumbnail": images[0].url if images else None,
             "images": images,
-            "verdict": Verdict.model_validate(dict(verdict._mapping)) if verdict else None,
+            "verdict": Verdict.model_validate(verdict) if verdict else None,
             "content": content,
             "listings": listings,
             "optimisations": optimisations,
