@@ -127,10 +127,12 @@ def test_run_once_interrupted_mid_run_stops_instead_of_carrying_on(database_url:
         DATABASE_URL=database_url,
         RETAIL_DATA_DIR=str(tmp_path / "var"),
         SIMULATOR_PORT=str(port),
-        SIMULATOR_PRODUCTS_PER_SUPPLIER="6",
+        SIMULATOR_PRODUCTS_PER_SUPPLIER="3",
         # The LLM answers slowly, one product at a time: after its first answer, enrichment still has
-        # five products (7.5 s) to go, so the signal surely comes mid-step. (Concurrent calls would all
-        # end together, and the signal could land in the next step instead.)
+        # two products (3 s) to go, so the signal surely comes mid-step. (Concurrent calls would all
+        # end together, and the signal could land in the next step instead.) The step ends its call in
+        # flight before the run fails, so more work left would eat STOP_WITHIN_SECONDS (six products
+        # took 8.7 of the 10 s on an idle machine).
         SIMULATOR_FAULTS=json.dumps({"llm": {"latency_ms": 1500}}),
         LLM_MAX_CONCURRENCY="1",
     )
