@@ -36,11 +36,11 @@ demo: $(STAMP)
 	$(BIN)/retail-pipeline demo
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 3 --dist loadfile -q
 
 # Line coverage of retail_pipeline by the test suite (coverage.py; subprocesses not counted).
 coverage: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q --cov=retail_pipeline --cov-report=term
+	$(BIN)/python -m pytest -n 3 --dist loadfile -q --cov=retail_pipeline --cov-report=term
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
