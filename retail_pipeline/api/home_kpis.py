@@ -244,7 +244,18 @@ def compact_later(background: BackgroundTasks, engine: Engine, daily_rows: int) 
 
 
 # Concurrent identical requests share one statement (api/coalesce.py): every Home screen asks at once.
-_home_flights: SingleFlight[tuple[bytes, int]] = SingleFlight()
+_home_flights: SingleFlight[tuple[HomeKpis, int]] = SingleFlight()
+
+
+def shared_home_kpis(engine: Engine, settings: Settings, *, days: int = DEFAULT_DAYS) -> tuple[HomeKpis, int]:
+    """`build_home_kpis` on its own connection; identical requests in flight at once (the JSON route and the
+    Home page alike) share one execution."""
+
+    def answer() -> tuple[HomeKpis, int]:
+        with engine.connect() as conn:
+            return build_home_kpis(conn, settings, days=days)
+
+    return _home_flights.run((str(engine.url), days), answer)
 
 
 @router.get("/home", response_model=HomeKpis)
@@ -259,13 +270,6 @@ def home_kpis(
 ) -> Response:
     """The Home page's numbers: orders and revenue per day per channel, order-to-shipped p50/p95, live
     listings per channel, open tasks by kind, LLM tokens and estimated spend."""
-    settings = request.app.state.settings
-
-    def answer() -> tuple[bytes, int]:
-        with engine.connect() as conn:
-            kpis, daily_rows = build_home_kpis(conn, settings, days=days)
-        return kpis.model_dump_json().encode(), daily_rows
-
-    body, daily_rows = _home_flights.run((str(engine.url), days), answer)
+    kpis, daily_rows = shared_home_kpis(engine, request.app.state.settings, days=days)
     compact_later(background, engine, daily_rows)
-    return Response(content=body, media_type="application/json")
+    return Response(content=kpis.model_dump_json(), media_type="application/json")

@@ -42,13 +42,11 @@ def list_keys(_: Admin, engine: Annotated[Engine, Depends(db_engine)]) -> list[d
 
 def create_key(engine: Engine, role: str, label: str | None) -> dict:
     try:
-        secret = keys.create_api_key(engine, role, (label or "").strip() or None)
+        secret, row = keys.issue_api_key(engine, role, (label or "").strip() or None)
     except ValueError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail={"field": "role", "message": str(exc)}
         ) from None
-    prefix = "_".join(secret.split("_", 2)[:2])
-    row = next(k for k in keys.list_api_keys(engine) if k["prefix"] == prefix)
     return {**row, "key": secret}
 
 

@@ -48,17 +48,25 @@ def check_role(role: str) -> str:
     return role
 
 
-def create_api_key(engine: Engine, role: str, label: str | None = None) -> str:
-    """Store a new key for ``role`` and return it in plaintext: this is the only time it exists."""
+def issue_api_key(engine: Engine, role: str, label: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Store a new key for ``role``; the key in plaintext (this is the only time it exists) and its row."""
     check_role(role)
     prefix = f"{KEY_SCHEME}_{secrets.token_hex(4)}"
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
     with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO retail.api_keys (key_hash, prefix, role, label) VALUES (:h, :p, :r, :l)"),
+        row = conn.execute(
+            text(
+                "INSERT INTO retail.api_keys (key_hash, prefix, role, label) VALUES (:h, :p, :r, :l)"
+                " RETURNING id, prefix, role, label, created_at, revoked_at, last_used_at"
+            ),
             {"h": hash_key(key), "p": prefix, "r": role, "l": label},
-        )
-    return key
+        ).one()
+    return key, dict(row._mapping)
+
+
+def create_api_key(engine: Engine, role: str, label: str | None = None) -> str:
+    """Store a new key for ``role`` and return it in plaintext: this is the only time it exists."""
+    return issue_api_key(engine, role, label)[0]
 
 
 def _key_filter(key_prefix_or_id: str | int) -> tuple[str, dict[str, Any], str]:

@@ -30,6 +30,7 @@ from retail_pipeline.api.auth import Operator, Viewer
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.patterns import like_prefix
 from retail_pipeline.domain.orders import OrderStatus
 from retail_pipeline.media.links import MediaPathError, sign_media_path
 from retail_pipeline.settings import Settings
@@ -180,11 +181,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         ) from None
 
 
-def _like_prefix(term: str) -> str:
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{escaped}%"
-
-
 def check_filters(filters: OrderFilters) -> OrderFilters:
     """422 with the field named for a filter no order can match."""
     if filters.channel and filters.channel not in channel_names():
@@ -245,7 +241,7 @@ def list_orders(conn: Connection, filters: OrderFilters) -> OrderPage:
                        WHERE lower(c.name) LIKE :q OR lower(c.email) LIKE :q
                 UNION SELECT order_id FROM retail.order_lines WHERE lower(sku) LIKE :q))"""
         )
-        params["q"] = _like_prefix(filters.q)
+        params["q"] = like_prefix(filters.q)
     if filters.cursor:
         placed_at, order_id = _decode_cursor(filters.cursor)
         where.append("(o.placed_at, o.id) < (:cursor_placed_at, :cursor_id)")

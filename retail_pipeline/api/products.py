@@ -29,6 +29,7 @@ from retail_pipeline.api.auth import Operator, Viewer
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.patterns import like_prefix
 from retail_pipeline.defs.listings.commands import (
     CommandRejected,
     IdempotencyConflict,
@@ -104,17 +105,13 @@ def search_query(q: str) -> str | None:
     return " & ".join([*words[:-1], f"{words[-1]}:*"]) if words else None
 
 
-def _like_prefix(value: str) -> str:
-    return re.sub(r"([\\%_])", r"\\\1", value.lower()) + "%"
-
-
 def sku_prefixes(conn: Connection, q: str) -> list[str]:
     """LIKE patterns for a SKU typed whole or in part: ours (``<supplier>-<their sku>``) or the supplier's."""
     term = q.strip()
     if not term or " " in term or not re.search(r"\w", term):
         return []
     codes = conn.scalars(text("SELECT code FROM retail.suppliers ORDER BY code")).all()
-    return [_like_prefix(term)] + [_like_prefix(f"{code}-{term}") for code in codes]
+    return [like_prefix(term)] + [like_prefix(f"{code}-{term}") for code in codes]
 
 
 LIST_COLUMNS = """

@@ -109,10 +109,8 @@ def supplier_views(engine: Engine) -> Funnels:
     first time; after that the caller refreshes a stale snapshot in the background."""
     with engine.connect() as conn:
         rows = conn.execute(SNAPSHOT).all()
-    if rows and all(r.computed_at is None for r in rows) and refresh_funnels(engine):
-        with engine.connect() as conn:
+        if rows and all(r.computed_at is None for r in rows) and refresh_funnels(engine):
             rows = conn.execute(SNAPSHOT).all()
-    with engine.connect() as conn:
         last = {r.supplier_id: _request_view(r) for r in conn.execute(LAST_REQUESTS)}
         now = conn.scalar(text("SELECT now()"))
     views, stale = [], False

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from retail_pipeline.db.activity import log_activity
-from retail_pipeline.defs.orders.workflow import append_status, open_order_task, resolve_order_task, task_key
+from retail_pipeline.db.order_workflow import append_status, open_order_task, resolve_order_task, task_key
 from retail_pipeline.domain import packing
 from retail_pipeline.domain.packing import OrderCandidate, PackLine, ScanVerdict
 from retail_pipeline.domain.products import normalise_gtin

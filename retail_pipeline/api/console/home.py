@@ -1,4 +1,4 @@
-"""Console page: Home (``/console``): KPI tiles and inline SVG charts over ``build_home_kpis``, the same
+"""Console page: Home (``/console``): KPI tiles and inline SVG charts over ``shared_home_kpis``, the same
 function ``GET /api/kpis/home`` answers with."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from retail_pipeline.api.console import charts
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
-from retail_pipeline.api.home_kpis import HomeKpis, build_home_kpis, compact_later
+from retail_pipeline.api.home_kpis import HomeKpis, compact_later, shared_home_kpis
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -75,8 +75,7 @@ def page(
     engine: Annotated[Engine, Depends(db_engine)],
     background: BackgroundTasks,
 ) -> HTMLResponse:
-    with engine.connect() as conn:
-        k, daily_rows = build_home_kpis(conn, request.app.state.settings)
+    k, daily_rows = shared_home_kpis(engine, request.app.state.settings)
     compact_later(background, engine, daily_rows)
     context = {
         "active": "home",

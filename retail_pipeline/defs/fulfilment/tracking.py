@@ -36,7 +36,7 @@ from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.locks import one_at_a_time
-from retail_pipeline.defs.orders.workflow import (
+from retail_pipeline.db.order_workflow import (
     append_status,
     each_order,
     open_order_task,

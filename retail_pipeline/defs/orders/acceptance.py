@@ -37,16 +37,16 @@ from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.locks import one_at_a_time
-from retail_pipeline.defs.orders.assets import marketplace_orders
-from retail_pipeline.defs.orders.stock import push_stock, summarise
-from retail_pipeline.defs.orders.upsert import UpsertResult, sell_line
-from retail_pipeline.defs.orders.workflow import (
+from retail_pipeline.db.order_workflow import (
     LOCK_ORDER,
     append_status,
     each_order,
     open_order_task,
     resolve_order_task,
 )
+from retail_pipeline.defs.orders.assets import marketplace_orders
+from retail_pipeline.defs.orders.stock import push_stock, summarise
+from retail_pipeline.defs.orders.upsert import UpsertResult, sell_line
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelError
 

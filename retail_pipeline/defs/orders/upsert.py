@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
-from retail_pipeline.defs.orders.workflow import APPEND_STATUS, LOCK_ORDER
+from retail_pipeline.db.order_workflow import APPEND_STATUS, LOCK_ORDER
 from retail_pipeline.domain.order_sources import channel_transition
 from retail_pipeline.domain.orders import ChannelOrder
 
