@@ -70,6 +70,47 @@ class OrderAcceptance:
 
 
 @dataclass(frozen=True)
+class CategoryQuery:
+    """What a channel's taxonomy is asked about one product."""
+
+    title: str
+    brand: str | None = None
+    category: str | None = None  # our own (enrichment's) category
+    gtin: str | None = None
+    mpn: str | None = None
+    keywords: tuple[str, ...] = ()
+    description: str = ""  # a short excerpt
+
+
+@dataclass(frozen=True)
+class CategorySuggestion:
+    category_id: str  # as the channel's listing call takes it (eBay id, Trade Me number, Amazon product type…)
+    path: str  # the names from the top, "Electronics > Audio > Headphones"
+    confidence: float  # 0..1: the channel's own score where it gives one, else how well the path matches
+
+
+@dataclass(frozen=True)
+class CategoryAttributes:
+    """What a listing in one category takes besides title, price and photos."""
+
+    category_id: str
+    # A JSON Schema object: one property per attribute (type, enum of allowed values, description);
+    # `required` names those the channel refuses a listing without. Used as the LLM's structured-output
+    # schema, so keep it to plain types (string, number, integer, boolean, arrays of them).
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """The channel's own categories: suggestions for a product, and each category's attributes. The
+    `channel_categories` asset asks these and stores the choice; a draft then carries it (see
+    `ProductForListing.channel_category`)."""
+
+    suggest: Callable[[Any, CategoryQuery], Awaitable[list[CategorySuggestion]]]  # (client, query), best first
+    attributes: Callable[[Any, str], Awaitable[CategoryAttributes]] | None = None  # None: no attributes
+
+
+@dataclass(frozen=True)
 class Channel:
     """One sales channel. A piece left as None is a capability the channel does not have."""
 
@@ -83,6 +124,7 @@ class Channel:
     find_tracking: TrackingFind | None = None  # absent: a repeated push is harmless
     inbox: Callable[[Any], Inbox] | None = None  # buyers' messages: an adapter over the client
     order_webhook: OrderWebhook | None = None
+    taxonomy: Taxonomy | None = None  # its categories (None: it takes our own category as free text)
     carrier_names: Mapping[str, str] = field(default_factory=dict)  # our carrier → the channel's name
     carrier_codes: Mapping[str, str] = field(default_factory=dict)  # our carrier → its registered code
 

@@ -56,6 +56,12 @@ class ProductForListing:
     attributes: dict[str, Any] = field(default_factory=dict)
     keywords: tuple[str, ...] = ()
     photos: tuple[dict[str, str], ...] = ()  # {"sha256", "rel_path", "content_type"}
+    # The channel's own category and the attributes filled for it (`channel_categories` asset); None
+    # where the channel has no taxonomy. `category_problems` block the draft: no category chosen yet
+    # (an operator's pick is pending) or required attributes missing, each named.
+    channel_category: str | None = None
+    channel_attributes: dict[str, Any] = field(default_factory=dict)
+    category_problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,7 @@ def build_draft(rules: ListingPolicy, product: ProductForListing) -> Draft:
         "photos": photos,
     }
     errors += check_rules(rules, values)
+    errors += product.category_problems
     payload = {
         "fields": fields,
         "photos": photos,

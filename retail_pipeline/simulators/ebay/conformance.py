@@ -11,29 +11,25 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
-from openapi_core import Config, OpenAPI
+from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.security.exceptions import SecurityProviderError
 from openapi_core.security.factories import SecurityProviderFactory
 from openapi_core.security.providers import BaseProvider
-from openapi_core.templating.paths.exceptions import PathError
-from openapi_core.templating.paths.finders import APICallPathFinder
-from openapi_core.validation.request.exceptions import (
-    MissingRequiredParameter,
-    MissingRequiredRequestBody,
-    ParameterValidationError,
-    RequestBodyValidationError,
-    SecurityValidationError,
-)
 from openapi_schema_validator import OAS30Validator
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from retail_pipeline.simulators import openapi_judge as judge
+from retail_pipeline.simulators.openapi_judge import (  # noqa: F401  (re-exported for the gateway and tests)
+    RequestProblem,
+    SpecRequest,
+    SpecResponse,
+    json_path,
+)
 
 SPEC_DIR = Path(__file__).parent / "specs"
 SPEC_FILES = ("sell_inventory_v1_oas3.json", "sell_fulfillment_v1_oas3.json")
@@ -66,66 +62,9 @@ class Operation:
     scopes: frozenset[str]  # OAuth scopes, any one of which grants access
 
 
-@dataclass
-class SpecRequest:
-    """A request in the shape openapi-core reads (its `Request` protocol)."""
-
-    method: str
-    path: str
-    body: bytes | None
-    content_type: str
-    parameters: RequestParameters
-    host_url: str = SPEC_HOST
-
-    @classmethod
-    def build(
-        cls,
-        method: str,
-        path: str,
-        *,
-        query: str = "",
-        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
-        body: bytes | None = None,
-    ) -> SpecRequest:
-        header_map = Headers(list(headers.items()) if isinstance(headers, Mapping) else list(headers))
-        return cls(
-            method=method.lower(),
-            path=path,
-            body=body or None,
-            content_type=header_map.get("content-type", "application/octet-stream"),
-            parameters=RequestParameters(
-                query=ImmutableMultiDict(parse_qsl(query, keep_blank_values=True)),
-                header=header_map,
-                cookie=ImmutableMultiDict(),
-            ),
-        )
-
-
-@dataclass
-class SpecResponse:
-    """A response in the shape openapi-core reads (its `Response` protocol)."""
-
-    status_code: int
-    data: bytes
-    headers: Headers = field(default_factory=Headers)
-
-    @classmethod
-    def build(cls, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> SpecResponse:
-        return cls(status, body, Headers(list(headers)))
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-
-@dataclass(frozen=True)
-class RequestProblem:
-    """One way a request breaks the spec. `kind`: parameter (`name` is the parameter), body (`name` is
-    the JSON path of the field, "" for the whole body) or security."""
-
-    kind: str
-    name: str
-    detail: str
+def spec_request(method: str, path: str, **kwargs: Any) -> SpecRequest:
+    """A Sell API request as the judge reads it, as if sent to production."""
+    return SpecRequest.build(method, path, host_url=SPEC_HOST, **kwargs)
 
 
 class _BearerProvider(BaseProvider):
@@ -176,9 +115,7 @@ def _error_validator(spec: dict[str, Any]) -> OAS30Validator:
 @cache
 def apis() -> tuple[Api, ...]:
     """Both specs, loaded once per process (about 0.3 s)."""
-    config = Config(
-        additional_properties_default_policy="forbid", security_provider_factory=_SecurityProviders()
-    )
+    config = judge.closed_config(_SecurityProviders())
     loaded = []
     for filename in SPEC_FILES:
         base_path, spec = _load(filename)
@@ -197,11 +134,9 @@ def find_operation(method: str, path: str) -> Operation | None:
     api = api_for(path)
     if api is None:
         return None
-    try:
-        found = APICallPathFinder(api.openapi.spec).find(method.lower(), SPEC_HOST + path)
-    except PathError:
+    pattern = judge.find_pattern(api.openapi, method, SPEC_HOST + path)
+    if pattern is None:
         return None
-    pattern = found.path_result.pattern
     operation = api.spec["paths"][pattern][method.lower()]
     scopes = frozenset(
         scope for requirement in operation.get("security", []) for scope in requirement.get("api_auth", [])
@@ -213,50 +148,7 @@ def request_problems(request: SpecRequest) -> list[RequestProblem]:
     api = api_for(request.path)
     if api is None:
         return [RequestProblem("parameter", "path", f"no eBay API at {request.path}")]
-    problems: list[RequestProblem] = []
-    for error in api.openapi.iter_request_errors(request):
-        if isinstance(error, SecurityValidationError):
-            problems.append(RequestProblem("security", "Authorization", str(error)))
-        elif isinstance(error, MissingRequiredParameter | ParameterValidationError):
-            problems.append(RequestProblem("parameter", error.name, str(error)))
-        elif isinstance(error, MissingRequiredRequestBody):
-            problems.append(RequestProblem("body", "", "the request body is missing"))
-        elif isinstance(error, RequestBodyValidationError):
-            problems.extend(_body_problems(error))
-        else:
-            problems.append(RequestProblem("body", "", str(error)))
-    return problems
-
-
-def _body_problems(error: Exception) -> list[RequestProblem]:
-    """One problem per offending field, named by its JSON path (as eBay names fields in its errors)."""
-    schema_errors = getattr(error.__cause__, "schema_errors", None)
-    if not schema_errors:  # not JSON at all, or not a JSON object
-        return [RequestProblem("body", "", str(error.__cause__ or error))]
-    problems = []
-    for schema_error in schema_errors:
-        parts = list(schema_error.absolute_path)
-        instance = schema_error.instance
-        # openapi-core reports an undeclared field (the "forbid" policy) under the `properties` keyword.
-        extras = (
-            set(instance) - set(schema_error.schema.get("properties", {}))
-            if schema_error.validator in ("properties", "additionalProperties") and isinstance(instance, dict)
-            else set()
-        )
-        if extras:
-            problems.extend(
-                RequestProblem("body", json_path([*parts, x]), "unknown field") for x in sorted(extras)
-            )
-        else:
-            problems.append(RequestProblem("body", json_path(parts), schema_error.message))
-    return problems
-
-
-def json_path(parts: Iterable[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    return judge.request_problems(api.openapi, request)
 
 
 def response_problems(request: SpecRequest, response: SpecResponse) -> list[str]:
@@ -274,9 +166,4 @@ def response_problems(request: SpecRequest, response: SpecResponse) -> list[str]
             f"{json_path(e.absolute_path) or 'body'}: {e.message}"
             for e in api.error_validator.iter_errors(body)
         ]
-    problems = []
-    for error in api.openapi.iter_response_errors(request, response):
-        details = getattr(error.__cause__, "schema_errors", None) or []
-        problems.append(str(error))
-        problems.extend(f"  {json_path(e.absolute_path) or 'body'}: {e.message}" for e in details)
-    return problems
+    return judge.response_problems(api.openapi, request, response)

@@ -21,6 +21,7 @@ from .conformance import (
     find_operation,
     request_problems,
     response_problems,
+    spec_request,
 )
 from .exceptions import EbayError, api_detail, invalid_request, resource_not_found
 from .models import EbayBackend
@@ -44,7 +45,7 @@ class Gateway:
             return
         body = await _read_body(receive)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        request = SpecRequest.build(
+        request = spec_request(
             scope["method"], path, query=scope["query_string"].decode("latin-1"), headers=headers, body=body
         )
         operation = find_operation(scope["method"], path)

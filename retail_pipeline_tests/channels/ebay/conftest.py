@@ -20,11 +20,11 @@ from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 from retail_pipeline.simulators.ebay import EbayBackend
 from retail_pipeline.simulators.ebay.conformance import (
-    SpecRequest,
     SpecResponse,
     find_operation,
     request_problems,
     response_problems,
+    spec_request,
 )
 
 BASE = "http://sim/ebay"
@@ -77,7 +77,7 @@ class Recorder(httpx.AsyncBaseTransport):
             path = exchange.request.url.path.removeprefix("/ebay")
             if not path.startswith("/sell/") or _injected(exchange):
                 continue
-            request = SpecRequest.build(
+            request = spec_request(
                 exchange.request.method,
                 path,
                 query=exchange.request.url.query.decode(),
