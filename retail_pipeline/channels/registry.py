@@ -19,6 +19,7 @@ CHANNEL_MODULES: dict[str, str] = {
     "shopify": "retail_pipeline.channels.shopify",
     "reverb": "retail_pipeline.channels.reverb",
     "bestbuy": "retail_pipeline.channels.bestbuy",
+    "amazon": "retail_pipeline.channels.amazon",
 }
 
 

@@ -30,6 +30,7 @@ from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
+    BulkChange,
     ChannelClient,
     ChannelError,
     ListingDraft,
@@ -423,6 +424,63 @@ class Publisher:
             await self._tx(lambda conn: self._record_quantity(conn, row))
             self.result.counts["requantified"] += 1
 
+    async def _bulk(self, rows: list) -> set[int]:
+        """Price and quantity changes in one bulk submission where the client offers one (its
+        `apply_bulk`); the ids of the rows it settled (applied, or refused with the channel's reason).
+        Intents are logged before the submission, as for one-by-one changes."""
+        changes, by_sku = [], {}
+        for row in rows:
+            price = Decimal(row.desired_price) if row.desired_price != row.actual_price else None
+            quantity = row.desired_quantity if row.desired_quantity != row.actual_quantity else None
+            if price is None and quantity is None:
+                continue
+            changes.append(BulkChange(_remote(row), price=price, quantity=quantity))
+            by_sku[row.sku] = row
+        if len(changes) < 2:
+            return set()
+        if not getattr(type(self.client), "apply_bulk", None) or (
+            type(self.client).apply_bulk is ChannelClient.apply_bulk
+        ):
+            return set()  # no bulk path: no intents to log
+
+        def intents(conn: Connection) -> None:
+            for change in changes:
+                self._log(conn, "listing.update_price", "intent", by_sku[change.listing.sku],
+                          {"bulk": True, "price": change.price, "quantity": change.quantity})  # fmt: skip
+
+        await self._tx(intents)
+        results = await self.client.apply_bulk(changes)
+        if results is None:
+            return set()
+
+        def record(conn: Connection) -> None:
+            for change in changes:
+                row, outcome = by_sku[change.listing.sku], results.get(change.listing.sku)
+                if outcome is None or not outcome.ok:
+                    continue
+                if change.price is not None:
+                    self._record_price(conn, row)
+                    self.result.counts["repriced"] += 1
+                if change.quantity is not None:
+                    self._record_quantity(conn, row)
+                    self.result.counts["requantified"] += 1
+
+        await self._tx(record)
+        settled = set()
+        for change in changes:
+            row, outcome = by_sku[change.listing.sku], results.get(change.listing.sku)
+            if outcome is None:
+                continue  # not in the report: tried one by one below
+            settled.add(row.id)
+            if not outcome.ok:
+                error = ChannelError(self.channel, outcome.message or "refused in bulk",
+                                     retryable=outcome.retryable, details=outcome.details)  # fmt: skip
+                self.result.errors.append({"listing_id": row.id, "sku": row.sku, "action": "update_price",
+                                           "message": error.message, "retryable": error.retryable})  # fmt: skip
+                self.result.counts["retry_later" if error.retryable else "failed"] += 1
+                await self._off_loop(self._fail, row, "update_price", error)
+        return settled
+
     def _record_withdrawn(self, conn: Connection, row, remote: RemoteListing) -> None:
         conn.execute(
             text(
@@ -497,10 +555,19 @@ class Publisher:
         ) as executor:
             self._executor = executor
             for kind in sorted(PRIORITY, key=PRIORITY.get):
+                settled: set[int] = set()
+                if kind == "price" and not self.dry_run:
+                    try:
+                        settled = await self._bulk([row for row in rows if _kind(row) == kind])
+                    except BudgetExhausted:
+                        exhausted = True
+                    except ChannelError as error:  # the bulk path failed as a whole: one by one instead
+                        self.result.errors.append({"action": "bulk", "message": error.message,
+                                                   "retryable": error.retryable})  # fmt: skip
                 try:
                     async with asyncio.TaskGroup() as group:
                         for row in rows:
-                            if _kind(row) == kind:
+                            if _kind(row) == kind and row.id not in settled:
                                 group.create_task(one(row))
                 except BaseExceptionGroup as errors:
                     raise errors.exceptions[0] from None

@@ -69,6 +69,26 @@ class RemoteListing:
     remote_ids: dict[str, Any] = field(default_factory=dict)  # offer id, variant id, slug...
 
 
+@dataclass(frozen=True)
+class BulkChange:
+    """One listing's new price and/or quantity in a bulk pass (None: unchanged)."""
+
+    listing: RemoteListing
+    price: Decimal | None = None
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What the channel did with one SKU of a bulk pass; `message` carries its own words when refused."""
+
+    sku: str
+    ok: bool
+    message: str | None = None
+    retryable: bool = False
+    details: Any = None
+
+
 class ChannelError(Exception):
     """A failed channel call. `retryable` = worth trying again later (429, 5xx, timeouts); otherwise a
     business or validation error a person must look at (it becomes `human_required`)."""
@@ -81,8 +101,10 @@ class ChannelError(Exception):
         status: int | None = None,
         retryable: bool = False,
         details: Any = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(f"{channel}: {message}")
+        self.request_id = request_id  # the channel's id of the failed request, where it gives one
         self.channel = channel
         self.message = message
         self.status = status
@@ -173,6 +195,12 @@ class ChannelClient(ABC):
 
     @abstractmethod
     async def withdraw(self, listing: RemoteListing, reason: str) -> RemoteListing: ...
+
+    async def apply_bulk(self, changes: list[BulkChange]) -> dict[str, BulkResult] | None:
+        """Many price/quantity changes in one submission (a channel's bulk feed), each SKU's outcome
+        read back; None: not done in bulk (the channel has no bulk path, or too few changes to pay
+        for one), so the caller changes them one by one."""
+        return None
 
     @abstractmethod
     def selling(self) -> AsyncIterator[RemoteListing]:

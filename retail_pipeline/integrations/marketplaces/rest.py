@@ -65,10 +65,13 @@ class ChannelHTTP:
         policy: RetryPolicy | None = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
         on_response: Callable[[httpx.Response], None] | None = None,
+        request_id_header: str | None = None,
     ):
         """`describe` turns the channel's error body into one line; `before_send` may wait (pacing),
-        `on_response` sees every response (rate-limit headers)."""
+        `on_response` sees every response (rate-limit headers); `request_id_header` names the header
+        carrying the channel's id of a request, kept on every error (its support desk asks for it)."""
         self.channel = channel
+        self.request_id_header = request_id_header
         self.policy = policy or RetryPolicy()
         self.calls = 0  # HTTP requests sent, retries included
         self._describe, self._before_send, self._on_response = describe, before_send, on_response
@@ -95,15 +98,26 @@ class ChannelHTTP:
         )
 
     async def send(
-        self, method: str, url: str, *, params: Any = None, json_body: Any = None, files: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json_body: Any = None,
+        files: Any = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> Reply:
         """One attempt: a Reply for 2xx, `Transient` for what a retry may fix, else ChannelError.
-        `files`: multipart parts, as httpx takes them (inbox replies with attachments)."""
+        `files`: multipart parts, as httpx takes them (inbox replies with attachments); `headers`: this
+        request's own besides the client's (a token that changes); `content`: a raw body."""
         if self._before_send:
             await self._before_send()
         self.calls += 1
         try:
-            response = await self._client.request(method, url, params=params, json=json_body, files=files)
+            response = await self._client.request(
+                method, url, params=params, json=json_body, files=files, headers=headers, content=content
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise Transient(f"{type(error).__name__}: {error}", ambiguous=False) from error
         except httpx.TransportError as error:  # sent, then the answer never came whole
@@ -111,9 +125,11 @@ class ChannelHTTP:
         if self._on_response:
             self._on_response(response)
         status = response.status_code
+        request_id = response.headers.get(self.request_id_header) if self.request_id_header else None
+        said = f" ({self.request_id_header} {request_id})" if request_id else ""
         if status in RETRYABLE_STATUS:
             raise Transient(
-                f"HTTP {status}", ambiguous=status != 429, status=status, wait=_retry_after(response)
+                f"HTTP {status}{said}", ambiguous=status != 429, status=status, wait=_retry_after(response)
             )
         try:
             data = response.json() if response.content else None
@@ -124,10 +140,11 @@ class ChannelHTTP:
         if status >= 400:
             raise ChannelError(
                 self.channel,
-                f"HTTP {status}: {self._describe(data)}",
+                f"HTTP {status}: {self._describe(data)}{said}",
                 status=status,
                 retryable=False,
                 details=data,
+                request_id=request_id,
             )
         return Reply(status, data, response.headers)
 
