@@ -108,7 +108,7 @@ def test_the_registry_is_the_channel_set_of_every_partition_and_capability():
     assert partitions.message_channels.get_partition_keys() == list(channel_names("buyer_messages"))
     assert partitions.order_channels.get_partition_keys() == list(channel_names("orders"))
     # what each channel declares today (a change here is a change of what the product does)
-    assert channel_names("listings") == ("trademe", "ebay", "shopify", "reverb")
+    assert channel_names("listings") == ("trademe", "ebay", "shopify", "reverb", "amazon")
     assert channel_names("acceptance") == ("bestbuy",)
     assert channel_names("buyer_messages") == ("reverb", "bestbuy")
     assert channel_names("order_webhooks") == ("shopify",)

@@ -1,0 +1,178 @@
+"""Amazon fixtures: the simulators in-process, a client bound to them through a transport that records
+every exchange (each checked against Amazon's models), and drafts for a product type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from retail_pipeline.channels.amazon import AmazonClient, AmazonSettings
+from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
+from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
+from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
+from retail_pipeline.simulators.amazon import AmazonBackend
+from retail_pipeline.simulators.amazon.conformance import (
+    SpecResponse,
+    find_operation,
+    request_problems,
+    response_problems,
+    spec_request,
+)
+
+BASE = "http://sim/amazon"
+SELLER = "A1SIMULATEDSELLER"
+QUICK = RetryPolicy(max_attempts=6, backoff_initial=0.001, backoff_max=0.01)
+# HEADPHONES' required attributes besides those the client fills, as the LLM would fill them
+HEADPHONES = {"model_number": "WH1000XM5", "form_factor": "Over-Ear", "connectivity": ["Bluetooth"]}
+
+
+@pytest.fixture
+def simulator_app():
+    return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=2))
+
+
+@pytest.fixture
+def backend(sim) -> AmazonBackend:
+    return sim.backend("amazon")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: httpx.Request
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """The in-process simulators, keeping every request and the response the client got."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self.exchanges: list[Exchange] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        self.exchanges.append(Exchange(request, response.status_code, response.headers, body))
+        return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
+
+    def calls(self, method: str | None = None, contains: str = "") -> list[Exchange]:
+        return [
+            e
+            for e in self.exchanges
+            if (method is None or e.request.method == method) and contains in e.request.url.path
+        ]
+
+    def spec_violations(self) -> tuple[list[str], set[str]]:
+        """Problems with SP-API requests and responses by Amazon's models (the LWA endpoint and the
+        pre-signed document URLs are not SP-API operations), and the operations exercised."""
+        problems, operations = [], set()
+        for exchange in self.exchanges:
+            path = exchange.request.url.path.removeprefix("/amazon")
+            if path.startswith(("/auth/", "/_schemas/", "/_documents/")):
+                continue
+            assert exchange.headers.get("x-amzn-RequestId"), f"{path}: no x-amzn-RequestId"
+            request = spec_request(
+                exchange.request.method,
+                path,
+                query=exchange.request.url.query.decode(),
+                headers=exchange.request.headers.multi_items(),
+                body=exchange.request.content,
+            )
+            operation = find_operation(exchange.request.method, path)
+            assert operation is not None, f"{exchange.request.method} {path} is not an SP-API operation"
+            operations.add(operation.operation_id)
+            label = f"{exchange.request.method} {path} -> {exchange.status}"
+            problems += [f"{label}: request {p}" for p in request_problems(request)]
+            response = SpecResponse.build(exchange.status, exchange.body, exchange.headers.multi_items())
+            problems += [f"{label}: response {p}" for p in response_problems(request, response)]
+        return problems, operations
+
+
+@pytest.fixture
+def recorder(transport) -> Recorder:
+    return Recorder(transport)
+
+
+def settings(**overrides: Any) -> AmazonSettings:
+    values = {
+        "base_url": BASE,
+        "lwa_url": f"{BASE}/auth/o2/token",
+        "client_id": "amzn1.application-oa2-client.test",
+        "client_secret": "secret",
+        "refresh_token": "Atzr|test",
+        "seller_id": SELLER,
+        "feed_poll_seconds": 0,
+        **overrides,
+    }
+    return AmazonSettings(_env_file=None, **values)
+
+
+@pytest.fixture
+def make_client(sim, recorder) -> Callable[..., AmazonClient]:
+    def make(
+        transport: httpx.AsyncBaseTransport | None = None, policy: RetryPolicy = QUICK, **overrides: Any
+    ):
+        return AmazonClient(
+            settings(**overrides), transport=transport or recorder, policy=policy, clock=sim.clock.now
+        )
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client) -> AsyncIterator[AmazonClient]:
+    async with make_client() as c:
+        yield c
+
+
+def make_draft(sku: str = "RP-2001", **changes: Any) -> ListingDraft:
+    values: dict[str, Any] = {
+        "sku": sku,
+        "title": "Sony WH-1000XM5 Wireless Noise Cancelling Headphones",
+        "description": "Industry-leading noise cancellation. 30 hours of battery.",
+        "price": Decimal("449.99"),
+        "currency": "CAD",
+        "quantity": 3,
+        "condition": "new",
+        "photos": (
+            Photo("front.jpg", "f" * 64, "image/jpeg", public_url="https://media.example.com/front.jpg"),
+            Photo("back.jpg", "b" * 64, "image/jpeg", public_url="https://media.example.com/back.jpg"),
+        ),
+        "brand": "Sony",
+        "gtin": "4548736132580",
+        "mpn": "WH1000XM5/B",
+        "fields": {"product_type": "HEADPHONES", "attributes": dict(HEADPHONES), "bullet_points": ["ANC"]},
+    }
+    values.update(changes)
+    return ListingDraft(**values)
+
+
+class LoseAnswer(httpx.AsyncBaseTransport):
+    """Delivers the first `method` request whose path ends with `path` but loses its answer."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, method: str, path: str):
+        self.inner, self.method, self.path, self.lost = inner, method, path, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == self.method and request.url.path.endswith(self.path) and not self.lost:
+            self.lost += 1
+            await response.aread()
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+def body(exchange: Exchange) -> Any:
+    return json.loads(exchange.body) if exchange.body else None
+
+
+def sent(exchange: Exchange) -> Any:
+    return json.loads(exchange.request.content)
