@@ -599,8 +599,8 @@ class AmazonClient(ChannelClient):
             await self._call(
                 "deleteListingsItem", "DELETE", self._item(sku), params={"marketplaceIds": self._marketplace}
             )
-        except ChannelError as error:
-            if error.status != 404:
+        except ChannelError as error:  # 400 for a SKU it does not have: gone already is withdrawn
+            if error.status != 400 or await self.find_by_sku(sku) is not None:
                 raise
         return RemoteListing(**{**listing.__dict__, "state": "withdrawn", "quantity": 0})
 

@@ -122,8 +122,10 @@ def sandbox_examples() -> list[dict[str, Any]]:
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
                 for status, response in operation["responses"].items():
-                    for content in (response.get("content") or {}).values():
-                        for example in (content.get("x-amzn-api-sandbox") or {}).get("static", []):
+                    # on the response (the conversion moved it there), or on its content in Swagger 2
+                    holders = [response, *(response.get("content") or {}).values()]
+                    for holder in holders:
+                        for example in (holder.get("x-amzn-api-sandbox") or {}).get("static", []):
                             found.append(
                                 {
                                     "model": model.name,

@@ -449,7 +449,8 @@ class AmazonBackend:
 
     def delete(self, seller: str, sku: str) -> dict[str, Any]:
         with self._lock:
-            self.listings.pop((seller, sku), None)  # deleting what is not there is accepted too
+            if self.listings.pop((seller, sku), None) is None:
+                raise invalid_input(f"SKU '{sku}' does not exist for this seller.")
         return {"sku": sku, "status": "ACCEPTED", "submissionId": self.submission_id(), "issues": []}
 
     def listing(self, seller: str, sku: str) -> Listing:
@@ -654,6 +655,10 @@ class AmazonBackend:
             if order.status == "CANCELLED":
                 raise invalid_input("The order is cancelled.")
             detail = body["packageDetail"]
+            try:
+                datetime.fromisoformat(str(detail["shipDate"]).replace("Z", "+00:00"))
+            except ValueError:
+                raise invalid_input("shipDate must be an ISO 8601 date-time.") from None
             if any(p["packageReferenceId"] == detail["packageReferenceId"] for p in order.packages):
                 raise invalid_input(
                     f"Package {detail['packageReferenceId']} was already confirmed for this order."
