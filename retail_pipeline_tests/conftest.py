@@ -243,11 +243,16 @@ def channels(sim, transport):
 
 @pytest.fixture
 def listed(engine: Engine, settings_env: Settings, channels) -> dict[str, int]:
-    """Our three products live on all four channels; returns sku -> product id."""
+    """Our three products live on every listing channel; returns sku -> product id."""
     from retail_pipeline.defs.listings.drafts import build_drafts
     from retail_pipeline.defs.listings.publish import run_publish
     from retail_pipeline_tests.seeds.listed_products import ORDERABLE_PRODUCTS, seed_products, signed
-    from retail_pipeline_tests.simulated_channels import CHANNELS
+    from retail_pipeline_tests.simulated_channels import (
+        CATEGORY_FIRST,
+        CHANNELS,
+        categorised,
+        with_categories,
+    )
 
     ids = seed_products(engine, settings_env.media_dir, ORDERABLE_PRODUCTS)
     for channel in CHANNELS:
@@ -255,6 +260,14 @@ def listed(engine: Engine, settings_env: Settings, channels) -> dict[str, int]:
             build_drafts(conn, channel)
         result = run_publish(engine, channels.client(channel), media_url=signed)
         assert result.counts["failed"] == 0, result.errors
+    rows = [
+        (sku, title, category, brand, mpn) for sku, title, category, _, _, brand, mpn, _ in ORDERABLE_PRODUCTS
+    ]
+    for channel in CATEGORY_FIRST:  # the categories chosen first, as the channel_categories asset does
+        with with_categories(categorised(channels.client(channel), channel, rows)), engine.begin() as conn:
+            build_drafts(conn, channel)
+        result = run_publish(engine, channels.client(channel), media_url=signed)
+        assert result.counts["failed"] == 0 and result.counts["created"] == len(rows), result
     return ids
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+from retail_pipeline.channels.amazon import AmazonSettings
 from retail_pipeline.channels.bestbuy import MiraklSettings
 from retail_pipeline.channels.ebay import EbaySettings
 from retail_pipeline.channels.reverb import ReverbSettings
@@ -13,7 +18,14 @@ from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import Simulator
 
 CHANNELS = ("trademe", "ebay", "shopify", "reverb")  # where we list
-ORDER_CHANNELS = (*CHANNELS, "bestbuy")  # where orders come from (Best Buy sells our Shopify offers)
+# where we list once the channel's own category is chosen for a product (the channel_categories asset);
+# until then their drafts are invalid with the reason named, so the seeds above do not list there
+CATEGORY_FIRST = ("amazon",)
+ORDER_CHANNELS = (
+    *CHANNELS,
+    "bestbuy",
+    *CATEGORY_FIRST,
+)  # where orders come from (Best Buy sells our Shopify offers)
 QUICK = RetryPolicy(max_attempts=6, backoff_initial=0.001, backoff_max=0.01)
 
 
@@ -31,4 +43,63 @@ def client_kwargs(sim: Simulator) -> dict[str, dict[str, Any]]:
         "shopify": {"settings": ShopifySettings(_env_file=None), "policy": QUICK},
         "reverb": {"settings": ReverbSettings(_env_file=None), "policy": QUICK},
         "bestbuy": {"settings": MiraklSettings(_env_file=None), "policy": QUICK},
+        "amazon": {
+            "settings": AmazonSettings(_env_file=None, feed_poll_seconds=0),
+            "policy": QUICK,
+            "clock": sim.clock.now,
+        },
     }
+
+
+# --- a stand-in for the channel_categories asset (another workstream): each product's category chosen
+# from the channel's own suggestions (the best one) and its required attributes filled from the schema
+
+
+async def choose_categories(client: Any, channel: str, products: list[Any]) -> dict[str, tuple[str, dict]]:
+    """sku → (the channel's category id, attributes filled for it) for (sku, title, category, brand, mpn)
+    rows: what the categories asset would store, without its LLM (enum values take their first choice)."""
+    from retail_pipeline.channels.plugin import CategoryQuery
+    from retail_pipeline.channels.registry import channel as plugin
+
+    taxonomy = plugin(channel).taxonomy
+    chosen = {}
+    for sku, title, category, brand, mpn in products:
+        best = (await taxonomy.suggest(client, CategoryQuery(title=title, brand=brand, category=category)))[0]
+        schema = (await taxonomy.attributes(client, best.category_id)).schema
+        values: dict[str, Any] = {}
+        for name in schema["required"]:
+            prop = schema["properties"][name]
+            item = prop.get("items", prop)
+            value = {"brand": brand, "model_number": mpn}.get(name) or (item.get("enum") or ["Standard"])[0]
+            values[name] = [value] if prop["type"] == "array" else value
+        chosen[sku] = (best.category_id, values)
+    return chosen
+
+
+def categorised(client: Any, channel: str, products: list[Any]) -> dict[str, tuple[str, dict]]:
+    async def run() -> dict[str, tuple[str, dict]]:
+        async with client:
+            return await choose_categories(client, channel, products)
+
+    return asyncio.run(run())
+
+
+@contextmanager
+def with_categories(choices: Mapping[str, tuple[str, dict]]) -> Iterator[None]:
+    """Drafts built inside carry these channel categories and attributes."""
+    from retail_pipeline.defs.listings import drafts
+
+    original = drafts._product
+
+    def product(row: Any) -> Any:
+        found = original(row)
+        if found.sku not in choices:
+            return found
+        category, attributes = choices[found.sku]
+        return dataclasses.replace(found, channel_category=category, channel_attributes=attributes)
+
+    drafts._product = product
+    try:
+        yield
+    finally:
+        drafts._product = original

@@ -24,6 +24,7 @@ async def test_index_lists_every_mounted_system(client):
             "reverb",
             "ebay",
             "canadapost",
+            "amazon",
             "mirakl",
         ]
     )

@@ -1,0 +1,59 @@
+"""Amazon through the listing pipeline: drafts wait for a product type, then list; a reprice of many
+SKUs goes as one JSON_LISTINGS_FEED through the publisher's generic bulk hook."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from retail_pipeline.channels.amazon import AmazonSettings
+from retail_pipeline.defs.listings.drafts import build_drafts
+from retail_pipeline.defs.listings.publish import run_publish
+from retail_pipeline.defs.resources import ChannelsResource
+from retail_pipeline_tests.seeds.listed_products import ORDERABLE_PRODUCTS, seed_products, signed
+from retail_pipeline_tests.simulated_channels import QUICK, categorised, client_kwargs, with_categories
+
+from .conftest import Recorder, sent
+
+ROWS = [
+    (sku, title, category, brand, mpn) for sku, title, category, _, _, brand, mpn, _ in ORDERABLE_PRODUCTS
+]
+
+
+def test_drafts_wait_for_a_product_type_then_list_and_reprice_in_one_feed(
+    engine, settings_env, sim, transport
+):
+    recorder = Recorder(transport)
+    kwargs = client_kwargs(sim)
+    kwargs["amazon"] = {**kwargs["amazon"], "policy": QUICK,
+                        "settings": AmazonSettings(_env_file=None, feed_poll_seconds=0, feed_threshold=2)}  # fmt: skip
+    channels = ChannelsResource().with_transport(recorder, **kwargs)
+    seed_products(engine, settings_env.media_dir, ORDERABLE_PRODUCTS)
+    with engine.begin() as conn:
+        counts = build_drafts(conn, "amazon")
+        errors = conn.execute(
+            text("SELECT validation_errors FROM retail.listing_drafts WHERE channel = 'amazon'")
+        )
+        assert counts["invalid"] == 3
+        assert all(any("no Amazon product type chosen" in e for e in row[0]) for row in errors)
+    choices = categorised(channels.client("amazon"), "amazon", ROWS)
+    assert choices["RP-2001"][0] == "HEADPHONES"
+    with with_categories(choices), engine.begin() as conn:
+        assert build_drafts(conn, "amazon")["valid"] == 3
+    result = run_publish(engine, channels.client("amazon"), media_url=signed)
+    assert result.counts["created"] == 3 and result.counts["failed"] == 0, result.errors
+    put = sent(recorder.calls("PUT", "/RP-2002")[0])
+    assert put["productType"] == choices["RP-2002"][0]
+    assert put["attributes"]["main_product_image_locator"][0]["media_location"].startswith("http")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE retail.listing_drafts SET price = price + 10 WHERE channel = 'amazon'"))
+    result = run_publish(engine, channels.client("amazon"), media_url=signed)
+    assert result.counts["repriced"] == 3 and result.counts["failed"] == 0, result.errors
+    assert len(recorder.calls("POST", "/feeds/2021-06-30/feeds")) == 1 and recorder.calls("PATCH") == []
+    with engine.connect() as conn:
+        live = conn.execute(
+            text(
+                "SELECT count(*) FROM retail.channel_listings WHERE channel = 'amazon' AND actual_price = desired_price"
+            )
+        ).scalar()
+    assert live == 3
+    assert recorder.spec_violations()[0] == []
