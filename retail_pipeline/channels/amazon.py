@@ -452,12 +452,12 @@ class AmazonClient(ChannelClient):
         return {f"PUT {self._item(draft.sku)}": self.put_body(draft, urls)}
 
     async def validate(self, draft: ListingDraft) -> list[str]:
-        """Local checks, the product type's schema, then Amazon's own VALIDATION_PREVIEW (saves nothing)."""
-        problems = self.local_problems(draft)
+        """Local checks, the product type's schema, then Amazon's own VALIDATION_PREVIEW (saves nothing).
+        Photos not yet signed (the operator's check runs before publishing) are left out of the preview."""
+        problems = self.local_problems(draft, urls_needed=False)
         if problems:
             return problems
-        urls = [p.public_url or "" for p in draft.photos]
-        body = self.put_body(draft, urls)
+        body = self.put_body(draft, [p.public_url for p in draft.photos if p.public_url])
         problems = schema_problems(await self.schema(body["productType"]), body["attributes"])
         if problems:
             return problems
@@ -471,7 +471,7 @@ class AmazonClient(ChannelClient):
             if i.get("severity") == "ERROR"
         ]
 
-    def local_problems(self, draft: ListingDraft) -> list[str]:
+    def local_problems(self, draft: ListingDraft, *, urls_needed: bool = True) -> list[str]:
         problems = []
         if not draft.fields.get("product_type"):
             problems.append("no Amazon product type chosen for this product (its channel category)")
@@ -483,7 +483,7 @@ class AmazonClient(ChannelClient):
             problems.append("price must be above 0")
         if not draft.photos:
             problems.append("Amazon needs a main image")
-        return problems + photo_problems(draft)
+        return problems + (photo_problems(draft) if urls_needed else [])
 
     async def upload_photo(self, photo: Photo) -> str:
         return photo_url(self.channel, photo)  # Amazon fetches media_location itself

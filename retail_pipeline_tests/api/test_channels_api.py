@@ -63,7 +63,7 @@ def test_validate_refuses_unknown_or_other_channel_drafts(client, operator, draf
     assert missing.status_code == 400 and "987654" in missing.json()["detail"]
     empty = client.post("/channels/trademe/validate_drafts", json={"draft_ids": []}, headers=operator)
     assert empty.status_code == 422
-    unknown = client.post("/channels/amazon/validate_drafts", json={}, headers=operator)
+    unknown = client.post("/channels/vintage_and_rare/validate_drafts", json={}, headers=operator)
     assert unknown.status_code == 404 and "not a channel we list on" in unknown.json()["detail"]
     no_summary = client.get("/channels/shopify/account_summary", headers=operator)
     assert no_summary.status_code == 404 and "no account summary" in no_summary.json()["detail"]
