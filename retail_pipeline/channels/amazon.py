@@ -646,6 +646,7 @@ class AmazonClient(ChannelClient):
         else:
             state = "ended"
         asin = summary.get("asin")
+        errors = [i for i in issues if i.get("severity") == "ERROR"]
         return RemoteListing(
             external_id=item["sku"],
             sku=item["sku"],
@@ -663,6 +664,7 @@ class AmazonClient(ChannelClient):
                     for i in issues
                 ],
             },
+            problems=tuple(f"{i.get('code')}: {i.get('message')}" for i in errors),
         )
 
     # --- bulk: JSON_LISTINGS_FEED

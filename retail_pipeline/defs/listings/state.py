@@ -49,7 +49,8 @@ def diff(row: dict[str, Any] | None, remote: RemoteListing | None) -> list[tuple
     assert row is not None and remote is not None
     events = []
     if remote.state != row["actual_state"]:
-        events.append(("status", {"state": row["actual_state"]}, {"state": remote.state}))
+        change = {"state": remote.state} | ({"problems": list(remote.problems)} if remote.problems else {})
+        events.append(("status", {"state": row["actual_state"]}, change))
     elif remote.state == "live":
         if (
             remote.price is not None
@@ -137,6 +138,15 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
     elif event.event_type == "status" and lid:
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = :s, last_synced_at = now() WHERE id = :id"),
                      {"s": remote["state"], "id": lid})  # fmt: skip
+        if remote.get("problems"):  # the channel's own words on the listing and in the ops inbox
+            message = "; ".join(remote["problems"])
+            conn.execute(text("UPDATE retail.channel_listings SET last_error = :e WHERE id = :id"),
+                         {"e": message[:2000], "id": lid})  # fmt: skip
+            open_task(
+                conn, kind="publish_failed", key=f"publish_failed:{channel}:{event.external_listing_id}:problems",
+                title=f"{channel} took listing {event.external_listing_id} off sale: {message[:200]}",
+                details=remote, channel=channel, entity_type="channel_listing", entity_id=lid, run_id=run_id,
+            )  # fmt: skip
     elif event.event_type == "removed" and lid:
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
                      {"id": lid})  # fmt: skip

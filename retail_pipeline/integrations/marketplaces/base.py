@@ -67,6 +67,9 @@ class RemoteListing:
     title: str | None = None
     url: str | None = None
     remote_ids: dict[str, Any] = field(default_factory=dict)  # offer id, variant id, slug...
+    # The channel's own complaints about the listing, code and message each (a marketplace that checks
+    # a listing after accepting it reports them later, and takes the listing off sale for them).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ class Bucket:
 
     def take(self) -> bool:
         now = time.monotonic()
+        if now < self.at:  # restored from another process's state: its clock started elsewhere
+            self.at = now
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < 1:

@@ -19,7 +19,7 @@ from retail_pipeline.integrations.marketplaces.base import BulkChange, ChannelEr
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators.amazon.conformance import report_schema_errors
 
-from .conftest import SELLER, LoseAnswer, body, make_draft, sent
+from .conftest import LoseAnswer, body, make_draft, sent
 
 pytestmark = pytest.mark.anyio
 
@@ -94,7 +94,9 @@ async def test_429_is_retried_and_an_error_keeps_the_request_id(make_client, rec
         assert body(throttled[0])["errors"][0]["code"] == "QuotaExceeded"
     async with make_client() as c:
         with pytest.raises(ChannelError) as refused:
-            await c._call("getListingsItem", "GET", f"/listings/2021-08-01/items/{SELLER}/RP-0")
+            await c._call(
+                "getDefinitionsProductType", "GET", "/definitions/2020-09-01/productTypes/HEADPHONES"
+            )
         assert refused.value.status == 400 and refused.value.request_id  # no marketplaceIds
         assert refused.value.request_id in refused.value.message
     problems, _ = recorder.spec_violations()  # only the request we broke on purpose; every answer is Amazon's

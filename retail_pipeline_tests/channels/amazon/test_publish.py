@@ -3,12 +3,16 @@ SKUs goes as one JSON_LISTINGS_FEED through the publisher's generic bulk hook.""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
 
 from retail_pipeline.channels.amazon import AmazonSettings
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.listings.publish import run_publish
+from retail_pipeline.defs.listings.state import _selling, detect, reconcile
 from retail_pipeline.defs.resources import ChannelsResource
+from retail_pipeline.simulators.amazon.models import issue
 from retail_pipeline_tests.seeds.listed_products import ORDERABLE_PRODUCTS, seed_products, signed
 from retail_pipeline_tests.simulated_channels import QUICK, categorised, client_kwargs, with_categories
 
@@ -56,4 +60,20 @@ def test_drafts_wait_for_a_product_type_then_list_and_reprice_in_one_feed(
             )
         ).scalar()
     assert live == 3
+    # Amazon's later check takes one listing off sale: its issue lands on the listing and in the ops inbox
+    found = sim.backend("amazon").listings[("A1SIMULATEDSELLER", "RP-2003")]
+    found.late_issues = [
+        issue("18027", "The image does not meet Amazon's requirements.", ["main_product_image_locator"])
+    ]
+    sim.clock.advance(0.1)
+    remote = asyncio.run(_selling(channels.client("amazon")))
+    assert detect(engine, "amazon", remote)["status"] == 1 and reconcile(engine, "amazon")["processed"] == 1
+    with engine.connect() as conn:
+        state, error = conn.execute(
+            text(
+                "SELECT actual_state, last_error FROM retail.channel_listings WHERE channel = 'amazon' AND sku = 'RP-2003'"
+            )
+        ).one()
+        task = conn.execute(text("SELECT title FROM retail.ops_tasks WHERE channel = 'amazon'")).scalar()
+    assert state == "ended" and "18027" in error and "18027" in task
     assert recorder.spec_violations()[0] == []
