@@ -413,6 +413,12 @@ class AmazonClient(ChannelClient):
         for name, value in (fields.get("attributes") or {}).items():
             if value not in (None, "", []):
                 attrs[name] = self._wrap(name, value)
+        # the product's own facts, for the product type's attributes the filling left out (only those
+        # the product type has: its schema refuses any other; all of them while it is not yet known)
+        known = (self._schemas.get(fields.get("product_type") or "") or {}).get("properties")
+        for name, value in (fields.get("defaults") or {}).items():
+            if value not in (None, "") and name not in attrs and (known is None or name in known):
+                attrs[name] = self._wrap(name, value)
         attrs["item_name"] = self._wrap("item_name", draft.title)
         attrs["product_description"] = self._wrap("product_description", draft.description)
         if draft.brand and "brand" not in attrs:
@@ -457,8 +463,9 @@ class AmazonClient(ChannelClient):
         problems = self.local_problems(draft, urls_needed=False)
         if problems:
             return problems
+        schema = await self.schema(draft.fields["product_type"])
         body = self.put_body(draft, [p.public_url for p in draft.photos if p.public_url])
-        problems = schema_problems(await self.schema(body["productType"]), body["attributes"])
+        problems = schema_problems(schema, body["attributes"])
         if problems:
             return problems
         params = {"marketplaceIds": self._marketplace, "mode": "VALIDATION_PREVIEW", "includedData": "issues"}
@@ -502,8 +509,9 @@ class AmazonClient(ChannelClient):
         problems = self.local_problems(draft)
         if problems:
             raise ChannelError(self.channel, "; ".join(problems))
+        schema = await self.schema(draft.fields["product_type"])
         body = self.put_body(draft, [photo_url(self.channel, p, photo_refs) for p in draft.photos])
-        problems = schema_problems(await self.schema(body["productType"]), body["attributes"])
+        problems = schema_problems(schema, body["attributes"])
         if problems:
             raise ChannelError(
                 self.channel, f"{body['productType']} schema: " + "; ".join(problems), details=problems
@@ -995,20 +1003,19 @@ TAXONOMY = Taxonomy(suggest=suggest, attributes=attributes)
 
 
 def listing_fields(product: ProductForListing) -> dict[str, Any]:
-    """The product type (the chosen channel category) and its attributes as plain values: the filled
-    ones, brand and model from the product where the filling left them out. The client adds title,
-    description, condition, identifiers, price, stock and photos in Amazon's shape."""
-    attrs = dict(product.channel_attributes or {})
-    if product.brand:
-        attrs.setdefault("brand", product.brand)
-    model = product.mpn or (product.attributes or {}).get("model")
-    if model:
-        attrs.setdefault("model_number", model)
-    bullets = [k for k in product.keywords][:5]
+    """The product type (the chosen channel category) and the attributes filled for it, as plain values;
+    the product's own brand, model and part number as defaults for the attributes of those names the
+    filling left out. The client adds title, description, condition, identifiers, price, stock and
+    photos, and puts every value in Amazon's shape."""
     return {
         "product_type": product.channel_category,
-        "attributes": attrs,
-        "bullet_points": bullets,
+        "attributes": dict(product.channel_attributes or {}),
+        "defaults": {
+            "brand": product.brand,
+            "model_number": (product.attributes or {}).get("model") or product.mpn,
+            "part_number": product.mpn,
+        },
+        "bullet_points": list(product.keywords)[:5],
     }
 
 
