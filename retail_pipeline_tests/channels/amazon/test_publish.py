@@ -1,5 +1,6 @@
-"""Amazon through the listing pipeline: drafts wait for a product type, then list; a reprice of many
-SKUs goes as one JSON_LISTINGS_FEED through the publisher's generic bulk hook."""
+"""Amazon through the pipeline's own code: drafts wait for a product type, then list; a reprice of many
+SKUs goes as one JSON_LISTINGS_FEED through the publisher's generic bulk hook; a problem Amazon finds
+later reaches the listing and the ops inbox; an order is synced, labelled and its tracking confirmed."""
 
 from __future__ import annotations
 
@@ -8,22 +9,28 @@ import asyncio
 from sqlalchemy import text
 
 from retail_pipeline.channels.amazon import AmazonSettings
+from retail_pipeline.defs.fulfilment.tracking import run_tracking
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.listings.publish import run_publish
 from retail_pipeline.defs.listings.state import _selling, detect, reconcile
 from retail_pipeline.defs.resources import ChannelsResource
 from retail_pipeline.simulators.amazon.models import issue
+from retail_pipeline.simulators.market import Market
+from retail_pipeline_tests.defs.fulfilment.conftest import history
+from retail_pipeline_tests.defs.fulfilment.remote import remote_tracking
+from retail_pipeline_tests.defs.fulfilment.test_tracking import labelled_order
 from retail_pipeline_tests.seeds.listed_products import ORDERABLE_PRODUCTS, seed_products, signed
 from retail_pipeline_tests.simulated_channels import QUICK, categorised, client_kwargs, with_categories
 
 from .conftest import Recorder, sent
 
+PIN = "7023210039414604"
 ROWS = [
     (sku, title, category, brand, mpn) for sku, title, category, _, _, brand, mpn, _ in ORDERABLE_PRODUCTS
 ]
 
 
-def test_drafts_wait_for_a_product_type_then_list_and_reprice_in_one_feed(
+def test_drafts_wait_for_a_product_type_then_list_reprice_in_one_feed_and_ship(
     engine, settings_env, sim, transport
 ):
     recorder = Recorder(transport)
@@ -76,4 +83,17 @@ def test_drafts_wait_for_a_product_type_then_list_and_reprice_in_one_feed(
         ).one()
         task = conn.execute(text("SELECT title FROM retail.ops_tasks WHERE channel = 'amazon'")).scalar()
     assert state == "ended" and "18027" in error and "18027" in task
+    # a sale: the order synced, labelled, packed, and its tracking confirmed on Amazon once
+    order_id = labelled_order(
+        engine, sim, Market(sim, deliver_webhooks=False), channels, "amazon", PIN, "RP-2001"
+    )
+    result = run_tracking(engine, channels)
+    assert (result.counts["pushed"], result.counts["shipped"], result.counts["tracking_failed"]) == (1, 1, 0)
+    with engine.connect() as conn:
+        external = conn.scalar(
+            text("SELECT external_order_id FROM retail.orders WHERE id = :o"), {"o": order_id}
+        )
+    assert remote_tracking(sim, "amazon", external) == [PIN]
+    assert history(engine, order_id) == ["accepted", "label_created", "packed", "shipped"]
+    assert run_tracking(engine, channels).counts["orders_found"] == 0
     assert recorder.spec_violations()[0] == []

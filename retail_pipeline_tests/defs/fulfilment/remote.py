@@ -28,6 +28,10 @@ def remote_tracking(sim, channel: str, external: str) -> list[str]:
         order = sim.backend("mirakl").order(external)
         assert order.state == "SHIPPED" and order.carrier_code == "CPCL"
         return [order.tracking_number]
+    if channel == "amazon":
+        order = backend.order(external)
+        assert order.status == "SHIPPED" and {p["carrier"] for p in order.packages} == {"Canada Post"}
+        return [p["trackingNumber"] for p in order.packages]
     order = backend.order(int(external))
     assert order.status == "shipped" and order.shipping_provider == "Canada Post"
     return [order.tracking_number]
