@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from . import canadapost, cashconverters, ebay, llm, mirakl, noelleeming, onecheq, reverb, shopify, trademe
+from . import (
+    canadapost,
+    cashconverters,
+    ebay,
+    ecb,
+    llm,
+    mirakl,
+    noelleeming,
+    onecheq,
+    reverb,
+    shopify,
+    trademe,
+)
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -46,6 +58,9 @@ SYSTEMS: dict[str, SystemSpec] = {
         ),
         SystemSpec(
             "mirakl", "Best Buy (Mirakl) channel: orders OR11/OR21/OR23/OR24, inbox M10-M12", mirakl.build
+        ),
+        SystemSpec(
+            "ecb", "European Central Bank: euro reference rates (eurofxref daily, 90 days)", ecb.build
         ),
     )
 }

@@ -1,0 +1,58 @@
+"""`fx_rates`: the European Central Bank's euro reference rates of the last 90 days, upserted into
+`retail.fx_rates`; `fx_rates_fresh` checks the latest is no older than weekends and holidays allow.
+
+Unpartitioned on purpose: every run reads the 90-day file and upserts it (unchanged rows untouched),
+so a missed day, or weeks without a run, backfill themselves on the next run with no partition
+bookkeeping, and a rerun is harmless. A daily-partitioned asset would also put `listing_drafts`
+downstream of a time-partitioned asset, which run-once (and the schedules' order) treats as the
+outside world's sync that runs after listings are out. Older history than 90 days is out of scope.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
+
+import asyncio
+
+import dagster as dg
+
+from retail_pipeline.db.fx import latest_rate_date, store_rates
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource, FxResource
+from retail_pipeline.domain.fx import allowed_age_days
+from retail_pipeline.integrations.fx.ecb import SOURCE
+
+
+@dg.asset(group_name="fx", kinds={"postgres"})
+def fx_rates(context: dg.AssetExecutionContext, db: DatabaseResource, fx: FxResource) -> dg.MaterializeResult:
+    """The ECB's reference rates (per EUR) of every business day of the last 90 days, upserted by
+    (day, currency): pricing converts with the latest on or before its day."""
+    days = asyncio.run(fx.client().history_90d())
+    if not days:
+        raise dg.Failure("the ECB's 90-day file holds no rates")
+    rows = [(d.day, currency, rate) for d in days for currency, rate in d.rates.items()]
+    with db.engine.begin() as conn:
+        counts = store_rates(conn, rows, SOURCE)
+    latest = max(d.day for d in days)
+    return dg.MaterializeResult(
+        metadata={
+            **counts,
+            "days": len(days),
+            "currencies": len({currency for _, currency, _ in rows}),
+            "latest_rate_date": latest.isoformat(),
+        }
+    )
+
+
+@dg.asset_check(asset=fx_rates, description="The latest rates are at most 4 days old (plus TARGET holidays).")
+def fx_rates_fresh(db: DatabaseResource, channels: ChannelsResource) -> dg.AssetCheckResult:
+    today = channels.now().date()
+    with db.engine.connect() as conn:
+        latest = latest_rate_date(conn)
+    if latest is None:
+        return dg.AssetCheckResult(
+            passed=False, metadata={"latest_rate_date": None, "today": today.isoformat()}
+        )
+    age, allowed = (today - latest).days, allowed_age_days(latest, today)
+    return dg.AssetCheckResult(
+        passed=age <= allowed,
+        metadata={"latest_rate_date": latest.isoformat(), "today": today.isoformat(), "age_days": age,
+                  "allowed_days": allowed},
+    )  # fmt: skip
