@@ -428,6 +428,9 @@ class ProductDetail(ProductSummary):
     selling_stopped_at: datetime | None
     selling_stopped_by: str | None
     selling_stopped_reason: str | None
+    channels: list[str] | None = Field(description="its own channel choice (null = its supplier's)")
+    supplier_channels: list[str] | None = Field(description="its supplier's default (null = every channel)")
+    selected_channels: list[str] = Field(description="the listing channels it goes to")
     images: list[Image]
     verdict: Verdict | None
     content: list[ChannelContent]
@@ -444,6 +447,7 @@ DETAIL = text(
            sp.availability, coalesce(p.stock_quantity, sp.stock_quantity) AS stock_quantity,
            p.attributes, p.keywords, p.error, p.enricher, p.model, p.prompt_version, p.enriched_at,
            p.archived_at, p.selling_stopped_at, p.selling_stopped_by, p.selling_stopped_reason,
+           CAST(p.channels AS text[]) AS channels, CAST(s.channels AS text[]) AS supplier_channels,
            sp.id AS supplier_product_id, vr.product_id IS NOT NULL AS has_verdict,
            vr.passed AS verdict_passed, vr.failed_rules AS verdict_failed_rules, vr.details AS verdict_details,
            vr.rules_version AS verdict_rules_version, vr.validated_at AS verdict_validated_at
@@ -523,6 +527,11 @@ def _signed(rel_path: str | None, base_url: str) -> str | None:
         return None
 
 
+def coalesce_channels(own: list[str] | None, supplier: list[str] | None) -> list[str] | None:
+    """A product's channel choice: its own, else its supplier's (None = every listing channel)."""
+    return own if own is not None else supplier
+
+
 def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "") -> ProductDetail | None:
     row = conn.execute(DETAIL, {"id": product_id}).one_or_none()
     if row is None:
@@ -553,6 +562,7 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
     optimisations = [
         Optimisation.model_validate(dict(r._mapping)) for r in conn.execute(OPTIMISATIONS, {"id": product_id})
     ]
+    chosen = coalesce_channels(values["channels"], values["supplier_channels"])
     return ProductDetail.model_validate(
         {
             **values,
@@ -565,6 +575,7 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
             "content": content,
             "listings": listings,
             "optimisations": optimisations,
+            "selected_channels": [c for c in channel_names("listings") if chosen is None or c in chosen],
         }
     )
 

@@ -97,6 +97,10 @@ DROP_DESELECTED = text(
 )
 
 
+def drop_deselected_drafts(conn: Connection, channel: str, product_ids: list[int] | None = None) -> int:
+    return conn.execute(DROP_DESELECTED, {"channel": channel, "product_ids": product_ids}).rowcount
+
+
 def build_drafts(
     conn: Connection, channel: str, product_ids: list[int] | None = None, *, today: date | None = None
 ) -> dict[str, int]:
@@ -106,9 +110,7 @@ def build_drafts(
     counts = {"products": 0, "valid": 0, "invalid": 0, "inserted": 0, "updated": 0, "unchanged": 0}
     policy = channel_plugin(channel).listing
     rates = rates_on(conn, today or datetime.now(UTC).date())
-    counts["deselected"] = conn.execute(
-        DROP_DESELECTED, {"channel": channel, "product_ids": product_ids}
-    ).rowcount
+    counts["deselected"] = drop_deselected_drafts(conn, channel, product_ids)
     for row in conn.execute(PRODUCTS, {"channel": channel, "product_ids": product_ids}):
         draft = build_draft(policy, _product(row), rates)
         counts["products"] += 1
