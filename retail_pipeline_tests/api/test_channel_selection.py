@@ -91,3 +91,13 @@ def test_channel_selection_per_product_and_supplier(
     back = client.put(url, json={"channels": None}, headers=operator)
     assert back.status_code == 200 and back.json()["listings_withdrawn"] == 1
     assert client.get(f"/api/products/{pid}", headers=viewer).json()["selected_channels"] == ["ebay"]
+
+    # The console shows the choice on the product and supplier pages (their forms PUT to these routes).
+    signed_in = client.post(
+        "/console/signin", data={"api_key": operator["X-API-Key"]}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+    page = client.get(f"/console/products/{pid}").text
+    assert "Sells on: eBay" in page and "the supplier&#39;s default" in page and 'id="channels-form"' in page
+    page = client.get("/console/suppliers").text
+    assert 'class="channels-form" data-code="testsup"' in page and 'value="ebay" checked' in page
