@@ -39,6 +39,8 @@ def test_channel_selection_per_product_and_supplier(
     ids = seed_products(engine, settings_env.media_dir)
     for channel in ("trademe", "ebay"):
         assert publish(engine, channels, channel)["created"] == 3
+    with engine.begin() as conn:
+        build_drafts(conn, "reverb")  # drafted, not published
     pid = ids["RP-1001"]
     url = f"/api/products/{pid}/channels"
 
@@ -49,6 +51,7 @@ def test_channel_selection_per_product_and_supplier(
     done = client.put(url, json={"channels": ["trademe"]}, headers=operator)
     assert done.status_code == 200, done.text
     assert done.json()["channels"] == ["trademe"] and done.json()["listings_withdrawn"] == 1
+    assert done.json()["drafts_dropped"] == 1 and drafted(engine, "reverb") == {"RP-1002", "RP-1003"}
     assert len(done.json()["withdraw_commands"]) == 1  # queued, as stop-selling queues them
     detail = client.get(f"/api/products/{pid}", headers=viewer).json()
     assert (
@@ -77,6 +80,7 @@ def test_channel_selection_per_product_and_supplier(
     assert refused.status_code == 422
     done = client.put("/api/suppliers/testsup/channels", json={"channels": ["ebay"]}, headers=operator)
     assert done.status_code == 200 and done.json()["listings_withdrawn"] == 2
+    assert done.json()["drafts_dropped"] == 2 and drafted(engine, "reverb") == set()
     suppliers = {s["code"]: s for s in client.get("/api/suppliers", headers=viewer).json()}
     assert suppliers["testsup"]["channels"] == ["ebay"]
     assert publish(engine, channels, "trademe")["withdrawn"] == 2

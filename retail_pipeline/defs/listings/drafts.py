@@ -90,7 +90,10 @@ def _product(row) -> ProductForListing:
 DROP_DESELECTED = text(
     """
     DELETE FROM retail.listing_drafts d
-     WHERE d.channel = :channel AND NOT retail.sells_on(d.product_id, :channel)
+     USING retail.products p, retail.supplier_products sp, retail.suppliers s
+     WHERE d.channel = :channel AND p.id = d.product_id AND sp.id = p.supplier_product_id
+       AND s.id = sp.supplier_id AND coalesce(p.channels, s.channels) IS NOT NULL  -- a choice was made
+       AND NOT :channel = ANY(CAST(coalesce(p.channels, s.channels) AS text[]))
        AND (CAST(:product_ids AS bigint[]) IS NULL OR d.product_id = ANY(CAST(:product_ids AS bigint[])))
        AND NOT EXISTS (SELECT 1 FROM retail.channel_listings cl WHERE cl.draft_id = d.id)
     """
