@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -375,6 +375,8 @@ class PricePoint(BaseModel):
     price: Decimal
     at: datetime
     source: str
+    fx_rate: Decimal | None = Field(default=None, description="the exchange rate it was converted with")
+    fx_date: date | None = Field(default=None, description="that rate's publication day")
 
 
 class ListingView(BaseModel):
@@ -478,7 +480,8 @@ LISTINGS = text(
            cl.actual_state, cl.desired_price, cl.actual_price, cl.withdraw_reason, cl.last_error,
            CAST(cl.currency AS text) AS currency,
            coalesce((SELECT json_agg(h ORDER BY h.at) FROM (
-                SELECT ph.new_price AS price, ph.created_at AS at, ph.source FROM retail.price_history ph
+                SELECT ph.new_price AS price, ph.created_at AS at, ph.source, ph.fx_rate, ph.fx_date
+                  FROM retail.price_history ph
                  WHERE ph.channel_listing_id = cl.id ORDER BY ph.created_at DESC LIMIT :points) h), '[]')
                AS price_history
       FROM retail.channel_listings cl WHERE cl.product_id = :id

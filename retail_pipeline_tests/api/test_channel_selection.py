@@ -58,6 +58,9 @@ def test_channel_selection_per_product_and_supplier(
         detail["channels"] == detail["selected_channels"] == ["trademe"]
         and detail["supplier_channels"] is None
     )
+    history = {listing["channel"]: listing["price_history"] for listing in detail["listings"]}
+    assert history["ebay"][0]["fx_date"] == "2025-05-30" and history["ebay"][0]["fx_rate"]  # NZD→USD
+    assert history["trademe"][0]["fx_rate"] is None  # NZD cost, NZD price
     assert listings(engine)[("RP-1001", "ebay")][0] == "withdrawn"
 
     # The hourly pass: the draft stays out of the intent (a listing keeps it for its history) and the
