@@ -95,16 +95,11 @@ class ChannelsResource(dg.ConfigurableResource):
 
 class FxResource(dg.ConfigurableResource):
     """The exchange-rate source: the European Central Bank's reference rates (ECB_* settings, the
-    simulator when USE_SIMULATORS). Tests bind it with `FxResource().with_transport(transport)`."""
-
-    _transport: Any = PrivateAttr(default=None)
-
-    def with_transport(self, transport: Any) -> FxResource:
-        self._transport = transport
-        return self
+    simulator when USE_SIMULATORS). Tests call the asset's body (`refresh_fx_rates`) with a client
+    bound to the in-process simulators."""
 
     def client(self) -> EcbClient:
-        return EcbClient(transport=self._transport)
+        return EcbClient()
 
 
 class CarriersResource(dg.ConfigurableResource):
