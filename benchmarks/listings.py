@@ -72,12 +72,16 @@ def _jpeg(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def _seed(url: str, media_dir: Path) -> int:
-    """LaunchLock-passed products with their photos on disk, then every channel's drafts; returns the
-    number of photos per channel."""
+def _seed(url: str, media_dir: Path, simulator: str) -> int:
+    """LaunchLock-passed products with their photos on disk, the reference rates (`fx_rates`, from the
+    simulated ECB), then every channel's drafts; returns the number of photos per channel."""
+    from retail_pipeline.defs.fx.assets import refresh_fx_rates
     from retail_pipeline.defs.listings.drafts import build_drafts
+    from retail_pipeline.integrations.fx import EcbClient
 
     engine = get_engine(url)
+    _environment(simulator)
+    refresh_fx_rates(engine, EcbClient())
     photos = 0
     with engine.begin() as conn:
         supplier = conn.scalar(
@@ -136,11 +140,11 @@ def _seed(url: str, media_dir: Path) -> int:
     return photos
 
 
-def _database(server: str, name: str, media_dir: Path) -> tuple[str, int]:
+def _database(server: str, name: str, media_dir: Path, simulator: str) -> tuple[str, int]:
     create_database(server, name)
     url = with_database(server, name)
     migrations.migrate(url, PROJECT_ROOT / "sql")
-    return url, _seed(url, media_dir)
+    return url, _seed(url, media_dir, simulator)
 
 
 def _environment(simulator: str) -> None:
@@ -216,8 +220,8 @@ def main() -> None:
     try:
         pipeline_sim, serial_sim = simulators.get(timeout=120), simulators.get(timeout=120)
         pg = embedded.start(workdir / "pg", keep_running=False)
-        pipeline_db, photos = _database(pg, "bench_pipeline", media_dir)
-        serial_db, _ = _database(pg, "bench_serial", media_dir)
+        pipeline_db, photos = _database(pg, "bench_pipeline", media_dir, pipeline_sim)
+        serial_db, _ = _database(pg, "bench_serial", media_dir, serial_sim)
         os.environ["DATABASE_URL"] = pipeline_db
         photos_per_listing = photos / LISTINGS_PER_CHANNEL
 

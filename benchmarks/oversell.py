@@ -155,6 +155,7 @@ def main() -> dict:
     from retail_pipeline.defs.fulfilment.labels import shipping_labels
     from retail_pipeline.defs.fulfilment.schedules import fulfil_after_order_sync, fulfilment_job
     from retail_pipeline.defs.fulfilment.tracking import tracking_updates
+    from retail_pipeline.defs.fx.assets import refresh_fx_rates
     from retail_pipeline.defs.listings.assets import media_signer
     from retail_pipeline.defs.listings.drafts import build_drafts
     from retail_pipeline.defs.listings.publish import run_publish
@@ -171,6 +172,7 @@ def main() -> dict:
         order_webhook_sensor,
     )
     from retail_pipeline.defs.resources import CarriersResource, ChannelsResource, DatabaseResource
+    from retail_pipeline.integrations.fx import EcbClient
     from retail_pipeline.settings import get_settings
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app, get_simulator
     from retail_pipeline.simulators.market import Market
@@ -203,6 +205,7 @@ def main() -> dict:
             os.environ["SIMULATOR_URL"] = simulator_url
             get_settings.cache_clear()
             stock = _seed(engine, get_settings().media_dir)
+            refresh_fx_rates(engine, EcbClient())  # the `fx_rates` asset: eBay prices convert from NZD
             channels = ChannelsResource()
             for channel in CHANNELS:
                 with engine.begin() as conn:

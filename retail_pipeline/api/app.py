@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from retail_pipeline.api import (
     ai,
+    channel_selection,
     channels,
     commands,
     conversations,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ai.router)
     app.include_router(export.router)
     app.include_router(suppliers.router)
+    app.include_router(channel_selection.router)
     app.include_router(key_admin.router)
     console_session.install(
         app,

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -375,6 +375,8 @@ class PricePoint(BaseModel):
     price: Decimal
     at: datetime
     source: str
+    fx_rate: Decimal | None = Field(default=None, description="the exchange rate it was converted with")
+    fx_date: date | None = Field(default=None, description="that rate's publication day")
 
 
 class ListingView(BaseModel):
@@ -428,6 +430,9 @@ class ProductDetail(ProductSummary):
     selling_stopped_at: datetime | None
     selling_stopped_by: str | None
     selling_stopped_reason: str | None
+    channels: list[str] | None = Field(description="its own channel choice (null = its supplier's)")
+    supplier_channels: list[str] | None = Field(description="its supplier's default (null = every channel)")
+    selected_channels: list[str] = Field(description="the listing channels it goes to")
     images: list[Image]
     verdict: Verdict | None
     content: list[ChannelContent]
@@ -444,6 +449,7 @@ DETAIL = text(
            sp.availability, coalesce(p.stock_quantity, sp.stock_quantity) AS stock_quantity,
            p.attributes, p.keywords, p.error, p.enricher, p.model, p.prompt_version, p.enriched_at,
            p.archived_at, p.selling_stopped_at, p.selling_stopped_by, p.selling_stopped_reason,
+           CAST(p.channels AS text[]) AS channels, CAST(s.channels AS text[]) AS supplier_channels,
            sp.id AS supplier_product_id, vr.product_id IS NOT NULL AS has_verdict,
            vr.passed AS verdict_passed, vr.failed_rules AS verdict_failed_rules, vr.details AS verdict_details,
            vr.rules_version AS verdict_rules_version, vr.validated_at AS verdict_validated_at
@@ -474,7 +480,8 @@ LISTINGS = text(
            cl.actual_state, cl.desired_price, cl.actual_price, cl.withdraw_reason, cl.last_error,
            CAST(cl.currency AS text) AS currency,
            coalesce((SELECT json_agg(h ORDER BY h.at) FROM (
-                SELECT ph.new_price AS price, ph.created_at AS at, ph.source FROM retail.price_history ph
+                SELECT ph.new_price AS price, ph.created_at AS at, ph.source, ph.fx_rate, ph.fx_date
+                  FROM retail.price_history ph
                  WHERE ph.channel_listing_id = cl.id ORDER BY ph.created_at DESC LIMIT :points) h), '[]')
                AS price_history
       FROM retail.channel_listings cl WHERE cl.product_id = :id
@@ -523,6 +530,11 @@ def _signed(rel_path: str | None, base_url: str) -> str | None:
         return None
 
 
+def coalesce_channels(own: list[str] | None, supplier: list[str] | None) -> list[str] | None:
+    """A product's channel choice: its own, else its supplier's (None = every listing channel)."""
+    return own if own is not None else supplier
+
+
 def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "") -> ProductDetail | None:
     row = conn.execute(DETAIL, {"id": product_id}).one_or_none()
     if row is None:
@@ -553,6 +565,7 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
     optimisations = [
         Optimisation.model_validate(dict(r._mapping)) for r in conn.execute(OPTIMISATIONS, {"id": product_id})
     ]
+    chosen = coalesce_channels(values["channels"], values["supplier_channels"])
     return ProductDetail.model_validate(
         {
             **values,
@@ -565,6 +578,7 @@ def product_detail(conn: Connection, product_id: int, *, media_base_url: str = "
             "content": content,
             "listings": listings,
             "optimisations": optimisations,
+            "selected_channels": [c for c in channel_names("listings") if chosen is None or c in chosen],
         }
     )
 

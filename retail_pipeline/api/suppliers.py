@@ -39,6 +39,9 @@ class RescrapeRequest(BaseModel):
 
 
 class SupplierView(SupplierPipeline):
+    channels: list[str] | None = Field(
+        default=None, description="default listing channels of its products (null = every listing channel)"
+    )
     last_rescrape: RescrapeRequest | None
     counted_at: datetime | None = Field(
         description="when the funnel was counted (refreshed every few minutes)"
@@ -55,7 +58,7 @@ LAST_REQUESTS = text(
 
 SNAPSHOT = text(
     """
-    SELECT s.id, s.code, s.name, s.enabled, s.enrichment_blocked, f.counts, f.top_blockers, f.computed_at
+    SELECT s.id, s.code, s.name, s.enabled, s.enrichment_blocked, CAST(s.channels AS text[]) AS channels, f.counts, f.top_blockers, f.computed_at
       FROM retail.suppliers s LEFT JOIN retail.supplier_funnels f ON f.supplier_id = s.id
      ORDER BY s.code
     """
@@ -124,6 +127,7 @@ def supplier_views(engine: Engine) -> Funnels:
                 name=r.name,
                 enabled=r.enabled,
                 enrichment_blocked=r.enrichment_blocked,
+                channels=r.channels,
                 counts=StageCounts.model_validate(r.counts or {}),
                 top_blockers=dict(r.top_blockers or []),
                 last_rescrape=last.get(r.id),

@@ -1036,7 +1036,6 @@ LISTING = ListingPolicy(
     max_title=200,
     max_photos=9,
     max_description=2000,
-    fx_from={"NZD": Decimal("0.83")},  # placeholder until the fx branch's daily rates replace every fx_from
     checks=listing_checks,
 )
 

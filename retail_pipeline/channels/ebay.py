@@ -846,7 +846,6 @@ LISTING = ListingPolicy(
     listing_fields,
     max_title=80,
     max_photos=24,
-    fx_from={"NZD": Decimal("0.59")},
     checks=listing_checks,
 )
 

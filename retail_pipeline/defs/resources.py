@@ -18,6 +18,7 @@ from retail_pipeline.db.engine import get_engine, resolve_database_url
 from retail_pipeline.domain.buyer_messages import Inbox
 from retail_pipeline.domain.enrichment import NOTHING_TO_ENRICH, Enricher, EnrichmentInput, offline_enrich
 from retail_pipeline.integrations.carriers import Carrier, carrier_class
+from retail_pipeline.integrations.fx import EcbClient
 from retail_pipeline.integrations.llm.client import EnrichmentFailed, EnrichmentResult, LLMClient, Usage
 from retail_pipeline.integrations.llm.endpoint import LLMMode, LLMSettings, resolve_endpoint
 from retail_pipeline.settings import get_settings
@@ -90,6 +91,15 @@ class ChannelsResource(dg.ConfigurableResource):
         if name not in channel_names("buyer_messages"):
             raise ValueError(f"no inbox for channel {name!r}; known: {channel_names('buyer_messages')}")
         return channel(name).new_inbox(**self._client_kwargs(name))
+
+
+class FxResource(dg.ConfigurableResource):
+    """The exchange-rate source: the European Central Bank's reference rates (ECB_* settings, the
+    simulator when USE_SIMULATORS). Tests call the asset's body (`refresh_fx_rates`) with a client
+    bound to the in-process simulators."""
+
+    def client(self) -> EcbClient:
+        return EcbClient()
 
 
 class CarriersResource(dg.ConfigurableResource):
@@ -197,6 +207,7 @@ defs = dg.Definitions(
         "db": DatabaseResource(),
         "channels": ChannelsResource(),
         "carriers": CarriersResource(),
+        "fx": FxResource(),
         "llm": LLMResource(),
     }
 )

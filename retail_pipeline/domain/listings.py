@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from retail_pipeline.domain.fx import FxRates, MissingRate
 from retail_pipeline.domain.pricing import PricingPolicy, quote
 
 RULES_VERSION = "listings-1"
@@ -33,7 +34,6 @@ class ListingPolicy:
     min_photos: int = 1
     max_description: int | None = None
     single_unit_unless_new: bool = False  # several units only for new items
-    fx_from: dict[str, Decimal] = field(default_factory=dict)  # supplier currency → channel currency
     checks: Callable[[Mapping[str, Any]], list[str]] | None = None  # the channel's own rules
 
 
@@ -134,7 +134,9 @@ def check_rules(rules: ListingPolicy, draft_values: dict[str, Any]) -> list[str]
     return errors
 
 
-def build_draft(rules: ListingPolicy, product: ProductForListing) -> Draft:
+def build_draft(rules: ListingPolicy, product: ProductForListing, rates: FxRates | None = None) -> Draft:
+    """`rates`: the reference rates of the day priced for (latest on or before it); a supplier cost in
+    another currency is converted with them, the rate, its date and source kept in `pricing`."""
     errors: list[str] = []
     price = Decimal("0")
     pricing: dict[str, Any] = {}
@@ -143,14 +145,17 @@ def build_draft(rules: ListingPolicy, product: ProductForListing) -> Draft:
         errors.append("no supplier price: cannot price")
     else:
         if product.cost_currency and product.cost_currency != rules.currency:
-            rate = rules.fx_from.get(product.cost_currency)
-            if rate is None:
-                errors.append(f"no exchange rate {product.cost_currency}→{rules.currency}")
+            try:
+                if rates is None:
+                    raise MissingRate(product.cost_currency, rules.currency, None)
+                converted = rates.convert(cost, product.cost_currency, rules.currency)
+            except MissingRate as missing:
+                errors.append(str(missing))
                 cost = None
             else:
-                pricing["fx_rate"] = str(rate)
+                pricing.update(converted.record(product.cost_currency, rules.currency))
                 pricing["supplier_cost"] = str(cost)
-                cost = (cost * rate).quantize(Decimal("0.01"))
+                cost = converted.amount
         if cost is not None:
             q = quote(cost, rules.pricing)
             price = q.price

@@ -16,6 +16,7 @@ from . import (
     canadapost,
     cashconverters,
     ebay,
+    ecb,
     llm,
     mirakl,
     noelleeming,
@@ -63,6 +64,9 @@ SYSTEMS: dict[str, SystemSpec] = {
         ),
         SystemSpec(
             "mirakl", "Best Buy (Mirakl) channel: orders OR11/OR21/OR23/OR24, inbox M10-M12", mirakl.build
+        ),
+        SystemSpec(
+            "ecb", "European Central Bank: euro reference rates (eurofxref daily, 90 days)", ecb.build
         ),
     )
 }

@@ -10,6 +10,8 @@ import json
 from PIL import Image
 from sqlalchemy import Engine, text
 
+from retail_pipeline_tests.seeds.fx import seed_fx_rates
+
 
 def signed(rel_path: str) -> str:
     return f"http://127.0.0.1:8000/media/{rel_path}?expires=9999999999&token=t"
@@ -118,6 +120,7 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                     {"sp": sp_id, "u": f"https://supplier.example/{sku}/{k}.jpg", "pos": k, "a": asset_id},
                 )
             ids[sku] = product_id
+        seed_fx_rates(conn)  # the `fx_rates` asset's rows: eBay prices in USD from NZD costs
     return ids
 
 

@@ -26,6 +26,7 @@ async def test_index_lists_every_mounted_system(client):
             "canadapost",
             "amazon",
             "mirakl",
+            "ecb",
         ]
     )
     assert body["systems"][0]["base_url"] == "http://sim/onecheq"

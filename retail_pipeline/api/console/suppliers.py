@@ -14,6 +14,7 @@ from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.suppliers import refresh_funnels, supplier_views
+from retail_pipeline.channels.registry import channel_names
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -41,6 +42,6 @@ def page(
     totals = {stage: sum(getattr(s.counts, stage) for s in suppliers) for stage, _ in FUNNEL}
     context = {
         "active": "suppliers", "suppliers": suppliers, "funnel": FUNNEL, "totals": totals,
-        "counted_at": min(counted) if counted else None,
+        "counted_at": min(counted) if counted else None, "channels": channel_names("listings"),
     }  # fmt: skip
     return render(request, "suppliers.html", context, principal)

@@ -3,13 +3,15 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import dagster as dg
 from sqlalchemy import Connection, text
 
 from retail_pipeline.channels.registry import channel as channel_plugin
-from retail_pipeline.defs.resources import DatabaseResource
+from retail_pipeline.db.fx import rates_on
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.domain.listings import ProductForListing, build_draft
 from retail_pipeline.partitions import listing_channels
 
@@ -35,7 +37,10 @@ PRODUCTS = text(
       FROM retail.products p
       JOIN retail.validation_results vr ON vr.product_id = p.id AND vr.passed
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
+      JOIN retail.suppliers s ON s.id = sp.supplier_id
      WHERE p.status = 'enriched' AND sp.removed_at IS NULL AND p.selling_stopped_at IS NULL
+       -- channel selection (012): the product's own, else its supplier's, else every channel
+       AND coalesce(:channel = ANY(CAST(coalesce(p.channels, s.channels) AS text[])), true)
        AND (CAST(:product_ids AS bigint[]) IS NULL OR p.id = ANY(CAST(:product_ids AS bigint[])))
      ORDER BY p.id
     """
@@ -80,13 +85,37 @@ def _product(row) -> ProductForListing:
     )
 
 
-def build_drafts(conn: Connection, channel: str, product_ids: list[int] | None = None) -> dict[str, int]:
+# Drafts of products no longer selected for the channel: gone, unless a listing points at one (it is
+# withdrawn by channel_listings and keeps its draft for its history; SYNC_INTENT skips it).
+DROP_DESELECTED = text(
+    """
+    DELETE FROM retail.listing_drafts d
+     USING retail.products p, retail.supplier_products sp, retail.suppliers s
+     WHERE d.channel = :channel AND p.id = d.product_id AND sp.id = p.supplier_product_id
+       AND s.id = sp.supplier_id AND coalesce(p.channels, s.channels) IS NOT NULL  -- a choice was made
+       AND NOT :channel = ANY(CAST(coalesce(p.channels, s.channels) AS text[]))
+       AND (CAST(:product_ids AS bigint[]) IS NULL OR d.product_id = ANY(CAST(:product_ids AS bigint[])))
+       AND NOT EXISTS (SELECT 1 FROM retail.channel_listings cl WHERE cl.draft_id = d.id)
+    """
+)
+
+
+def drop_deselected_drafts(conn: Connection, channel: str, product_ids: list[int] | None = None) -> int:
+    return conn.execute(DROP_DESELECTED, {"channel": channel, "product_ids": product_ids}).rowcount
+
+
+def build_drafts(
+    conn: Connection, channel: str, product_ids: list[int] | None = None, *, today: date | None = None
+) -> dict[str, int]:
     """Upsert the channel's drafts (or only those of `product_ids`: an operator's change shows at once);
-    unchanged drafts (same input hash) are not rewritten."""
+    unchanged drafts (same input hash) are not rewritten. Prices convert with the latest reference
+    rates on or before `today` (default: today, UTC)."""
     counts = {"products": 0, "valid": 0, "invalid": 0, "inserted": 0, "updated": 0, "unchanged": 0}
     policy = channel_plugin(channel).listing
+    rates = rates_on(conn, today or datetime.now(UTC).date())
+    counts["deselected"] = drop_deselected_drafts(conn, channel, product_ids)
     for row in conn.execute(PRODUCTS, {"channel": channel, "product_ids": product_ids}):
-        draft = build_draft(policy, _product(row))
+        draft = build_draft(policy, _product(row), rates)
         counts["products"] += 1
         counts[draft.status] += 1
         title = draft.title[: policy.max_title]  # the table checks the channel's limit; the error is kept
@@ -118,13 +147,16 @@ def build_drafts(conn: Connection, channel: str, product_ids: list[int] | None =
 
 @dg.asset(
     partitions_def=listing_channels,
-    deps=[dg.AssetDep("validated_products", partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep("validated_products", partition_mapping=dg.AllPartitionMapping()), "fx_rates"],
     group_name="listings",
     kinds={"postgres"},
 )
-def listing_drafts(context: dg.AssetExecutionContext, db: DatabaseResource) -> dg.MaterializeResult:
-    """Drafts for the channel from every product that passed LaunchLock: per-channel pricing, channel
+def listing_drafts(
+    context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
+) -> dg.MaterializeResult:
+    """Drafts for the channel from every product that passed LaunchLock and is selected for it:
+    per-channel pricing (converted with the day's reference rate by the channels' clock), channel
     field mapping and the channel's rules checked locally (status valid/invalid with errors)."""
     with db.engine.begin() as conn:
-        counts = build_drafts(conn, context.partition_key)
+        counts = build_drafts(conn, context.partition_key, today=channels.now().date())
     return dg.MaterializeResult(metadata=counts)

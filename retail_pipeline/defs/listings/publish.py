@@ -49,6 +49,7 @@ SYNC_INTENT = text(
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
      WHERE d.channel = :channel AND d.status = 'valid' AND sp.removed_at IS NULL AND d.quantity > 0
        AND p.selling_stopped_at IS NULL  -- an operator stopped selling it: never listed or relisted
+       AND retail.sells_on(p.id, d.channel)  -- channel selection (012)
        AND (CAST(:draft_ids AS bigint[]) IS NULL OR d.id = ANY(CAST(:draft_ids AS bigint[])))
     ON CONFLICT (channel, sku) DO UPDATE SET
         draft_id = EXCLUDED.draft_id, desired_price = EXCLUDED.desired_price,
@@ -70,10 +71,12 @@ MARK_WITHDRAWN = text(
            withdraw_reason = CASE WHEN p.selling_stopped_at IS NOT NULL
                                   THEN coalesce(p.selling_stopped_reason, 'an operator stopped selling it')
                                   WHEN sp.removed_at IS NOT NULL THEN 'supplier removed the product'
+                                  WHEN NOT retail.sells_on(p.id, cl.channel)
+                                  THEN 'channel deselected for the product'
                                   ELSE 'out of stock at the supplier' END
       FROM retail.products p JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
      WHERE p.id = cl.product_id AND cl.channel = :channel AND cl.desired_state = 'live'
-       AND (p.selling_stopped_at IS NOT NULL
+       AND (p.selling_stopped_at IS NOT NULL OR NOT retail.sells_on(p.id, cl.channel)
             OR sp.removed_at IS NOT NULL OR sp.availability IN ('out_of_stock', 'discontinued')
             OR coalesce(p.stock_quantity, sp.stock_quantity, 1) = 0)
     """
@@ -81,7 +84,8 @@ MARK_WITHDRAWN = text(
 
 WORK = text(
     """
-    SELECT cl.*, d.title, d.payload, d.quantity AS draft_quantity, d.price AS draft_price
+    SELECT cl.*, d.title, d.payload, d.quantity AS draft_quantity, d.price AS draft_price,
+           d.pricing AS draft_pricing
       FROM retail.channel_listings cl
       LEFT JOIN retail.listing_drafts d ON d.id = cl.draft_id
      WHERE cl.channel = :channel
@@ -168,6 +172,20 @@ def _listing_draft(row, media_base_url: str, sign: Callable[[str], str]) -> List
         mpn=payload.get("mpn"),
         fields=payload.get("fields") or {},
     )
+
+
+def _fx(row) -> dict[str, Any]:
+    """The conversion behind the price being set: the draft's (rate, its date and source), when the price
+    is the draft's; none for an operator's own price or a draft priced in the supplier's currency."""
+    pricing = getattr(row, "draft_pricing", None) or {}
+    from_draft = row.draft_price is not None and Decimal(row.desired_price) == Decimal(row.draft_price)
+    if not from_draft or not pricing.get("fx_date"):
+        return {"fx_rate": None, "fx_date": None, "fx_source": None}
+    return {
+        "fx_rate": pricing["fx_rate"],
+        "fx_date": pricing["fx_date"],
+        "fx_source": pricing.get("fx_source"),
+    }
 
 
 def _remote(row) -> RemoteListing:
@@ -262,11 +280,12 @@ class Publisher:
             )  # fmt: skip
             conn.execute(
                 text(
-                    """INSERT INTO retail.price_history (channel_listing_id, old_price, new_price, currency, source, reason)
-                       VALUES (:id, NULL, :price, :currency, 'publish', :reason)"""
+                    """INSERT INTO retail.price_history (channel_listing_id, old_price, new_price, currency, source,
+                                                        reason, fx_rate, fx_date, fx_source)
+                       VALUES (:id, NULL, :price, :currency, 'publish', :reason, :fx_rate, :fx_date, :fx_source)"""
                 ),
                 {"id": row.id, "price": remote.price if remote.price is not None else row.desired_price,
-                 "currency": row.currency, "reason": action},
+                 "currency": row.currency, "reason": action, **_fx(row)},
             )  # fmt: skip
             self._log(
                 conn, f"listing.{action}", "succeeded", row, {"external_listing_id": remote.external_id}
@@ -375,8 +394,9 @@ class Publisher:
         conn.execute(
             text(
                 """INSERT INTO retail.price_history
-                          (channel_listing_id, old_price, new_price, currency, source, reason, operator_command_id)
-                   VALUES (:id, :old, :new, :currency, :source, :reason, :command_id)"""
+                          (channel_listing_id, old_price, new_price, currency, source, reason, operator_command_id,
+                           fx_rate, fx_date, fx_source)
+                   VALUES (:id, :old, :new, :currency, :source, :reason, :command_id, :fx_rate, :fx_date, :fx_source)"""
             ),
             {
                 "id": row.id,
@@ -388,6 +408,7 @@ class Publisher:
                 if self.command_id is not None
                 else "desired price differs from live price",
                 "command_id": self.command_id,
+                **_fx(row),
             },
         )
         self._log(conn, "listing.update_price", "succeeded", row,
@@ -588,6 +609,7 @@ class Publisher:
                                d.title, d.payload, d.quantity AS draft_quantity, d.price AS draft_price
                           FROM retail.listing_drafts d
                          WHERE d.channel = :channel AND d.status = 'valid'
+                           AND retail.sells_on(d.product_id, d.channel)
                            AND (CAST(:draft_ids AS bigint[]) IS NULL OR d.id = ANY(CAST(:draft_ids AS bigint[])))
                            AND NOT EXISTS (SELECT 1 FROM retail.channel_listings cl
                                             WHERE cl.channel = d.channel AND cl.sku = d.sku)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import dagster as dg
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from retail_pipeline.channels.registry import channel
 from retail_pipeline.defs.listings.drafts import build_drafts, listing_drafts
 from retail_pipeline.defs.resources import DatabaseResource
+from retail_pipeline.domain.fx import FxRates, Rate
 from retail_pipeline.domain.listings import ProductForListing
 from retail_pipeline.domain.listings import build_draft as build_with_policy
 from retail_pipeline.domain.pricing import quote
@@ -25,9 +27,18 @@ def product(**overrides) -> ProductForListing:
     return ProductForListing(**(values | overrides))
 
 
-def build_draft(name: str, product: ProductForListing):
+RATES = FxRates.of(
+    date(2025, 6, 2),
+    [
+        Rate("USD", Decimal("1.1380"), date(2025, 5, 30), "ecb"),
+        Rate("NZD", Decimal("1.9068"), date(2025, 5, 30), "ecb"),
+    ],
+)
+
+
+def build_draft(name: str, product: ProductForListing, rates: FxRates = RATES):
     """The draft for a channel, priced and checked by its own listing policy."""
-    return build_with_policy(channel(name).listing, product)
+    return build_with_policy(channel(name).listing, product, rates)
 
 
 def test_pricing_is_per_channel_and_clears_the_minimum():
@@ -42,7 +53,10 @@ def test_pricing_is_per_channel_and_clears_the_minimum():
 
 def test_ebay_prices_in_its_currency_with_the_exchange_rate():
     draft = build_draft("ebay", product())
-    assert draft.currency == "USD" and draft.pricing["fx_rate"] == "0.59"
+    # NZD→USD through EUR: 1.1380 / 1.9068, the rate and its date recorded with the price
+    assert draft.currency == "USD" and draft.pricing["fx_rate"] == "0.596811"
+    assert draft.pricing["fx_date"] == "2025-05-30" and draft.pricing["fx_source"] == "ecb"
+    assert draft.pricing["cost"] == "238.13"  # 399.00 × 0.596811
     assert draft.price < build_draft("trademe", product()).price
 
 
@@ -74,9 +88,9 @@ def test_channel_rules_are_checked_locally():
     assert build_draft("reverb", product(condition="used")).quantity == 1
 
 
-def test_asset_upserts_drafts_and_skips_unchanged(engine, seeded, db_url):
+def test_asset_upserts_drafts_and_skips_unchanged(engine, seeded, db_url, channels):
     context = dg.build_asset_context(partition_key="trademe")
-    result = listing_drafts(context, db=DatabaseResource(url=db_url))
+    result = listing_drafts(context, db=DatabaseResource(url=db_url), channels=channels)
     assert result.metadata["valid"] == 3 and result.metadata["inserted"] == 3
     with engine.begin() as conn:
         again = build_drafts(conn, "trademe")
