@@ -19,6 +19,7 @@ CHANNEL_MODULES: dict[str, str] = {
     "shopify": "retail_pipeline.channels.shopify",
     "reverb": "retail_pipeline.channels.reverb",
     "bestbuy": "retail_pipeline.channels.bestbuy",
+    "kaufland": "retail_pipeline.channels.kaufland",
 }
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .app import Simulator
 
 DEFAULT_RATE_PER_HOUR = 4.0  # purchases per hour on each channel
-MARKETPLACES = ("trademe", "ebay", "shopify", "reverb", "mirakl", "bestbuy")
+MARKETPLACES = ("trademe", "ebay", "shopify", "reverb", "mirakl", "bestbuy", "kaufland")
 
 
 @dataclass(frozen=True)

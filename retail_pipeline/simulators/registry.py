@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from . import canadapost, cashconverters, ebay, llm, mirakl, noelleeming, onecheq, reverb, shopify, trademe
+from . import (
+    canadapost,
+    cashconverters,
+    ebay,
+    kaufland,
+    llm,
+    mirakl,
+    noelleeming,
+    onecheq,
+    reverb,
+    shopify,
+    trademe,
+)
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -43,6 +55,11 @@ SYSTEMS: dict[str, SystemSpec] = {
             "canadapost",
             "Canada Post carrier: ncshipment-v4 labels (XSD-checked), PDF labels, tracking",
             canadapost.build,
+        ),
+        SystemSpec(
+            "kaufland",
+            "Kaufland channel: Seller API v2 (signed), units, order units, tickets (spec-checked)",
+            kaufland.build,
         ),
         SystemSpec(
             "mirakl", "Best Buy (Mirakl) channel: orders OR11/OR21/OR23/OR24, inbox M10-M12", mirakl.build
