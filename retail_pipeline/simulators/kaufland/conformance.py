@@ -7,10 +7,16 @@ Loaded as published with one change: its server is "/v2", made absolute so paths
 production. The document's own schema check is off: it fails on defaults written as strings
 (`"default": "1"` on integer fields), which does not affect validating traffic. The document declares no
 security scheme (Kaufland's signature headers are checked by the simulator's gate, not here).
+
+Erratum (of the reading, not of the document): a nullable reference is written
+`{"allOf": [{"$ref": …}], "nullable": true}`, and openapi-core then refuses null (the referenced schema
+is not nullable; an enum does not list null). Each such field is loaded as the referenced schema itself,
+nullable, with null among its enum values: what the document means.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from pathlib import Path
@@ -34,7 +40,24 @@ BASE_PATH = "/v2"
 def spec() -> dict[str, Any]:
     document = json.loads(SPEC_FILE.read_text(encoding="utf-8"))
     document["servers"] = [{"url": SPEC_HOST + BASE_PATH}]
-    return document
+    schemas = document["components"]["schemas"]
+
+    def nullable_refs(node: Any) -> Any:
+        if isinstance(node, list):
+            return [nullable_refs(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: nullable_refs(value) for key, value in node.items()}
+        refs = node.get("allOf")
+        if node.get("nullable") and isinstance(refs, list) and len(refs) == 1 and "$ref" in refs[0]:
+            target = copy.deepcopy(schemas[refs[0]["$ref"].rsplit("/", 1)[-1]])
+            if "enum" in target:
+                target["enum"] = [*target["enum"], None]
+            rest = {key: value for key, value in node.items() if key != "allOf"}
+            node = target | rest | {"nullable": True}
+        return node
+
+    return nullable_refs(document)
 
 
 @cache
