@@ -6,6 +6,7 @@ from typing import Any
 
 from retail_pipeline.channels.bestbuy import MiraklSettings
 from retail_pipeline.channels.ebay import EbaySettings
+from retail_pipeline.channels.kaufland import KauflandSettings
 from retail_pipeline.channels.reverb import ReverbSettings
 from retail_pipeline.channels.shopify import ShopifySettings
 from retail_pipeline.channels.trademe import TradeMeSettings
@@ -31,4 +32,5 @@ def client_kwargs(sim: Simulator) -> dict[str, dict[str, Any]]:
         "shopify": {"settings": ShopifySettings(_env_file=None), "policy": QUICK},
         "reverb": {"settings": ReverbSettings(_env_file=None), "policy": QUICK},
         "bestbuy": {"settings": MiraklSettings(_env_file=None), "policy": QUICK},
+        "kaufland": {"settings": KauflandSettings(_env_file=None), "policy": QUICK},
     }

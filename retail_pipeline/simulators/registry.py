@@ -57,12 +57,12 @@ SYSTEMS: dict[str, SystemSpec] = {
             canadapost.build,
         ),
         SystemSpec(
+            "mirakl", "Best Buy (Mirakl) channel: orders OR11/OR21/OR23/OR24, inbox M10-M12", mirakl.build
+        ),
+        SystemSpec(
             "kaufland",
             "Kaufland channel: Seller API v2 (signed), units, order units, tickets (spec-checked)",
             kaufland.build,
-        ),
-        SystemSpec(
-            "mirakl", "Best Buy (Mirakl) channel: orders OR11/OR21/OR23/OR24, inbox M10-M12", mirakl.build
         ),
     )
 }

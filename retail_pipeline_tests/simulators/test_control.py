@@ -25,6 +25,7 @@ async def test_index_lists_every_mounted_system(client):
             "ebay",
             "canadapost",
             "mirakl",
+            "kaufland",
         ]
     )
     assert body["systems"][0]["base_url"] == "http://sim/onecheq"
