@@ -14,11 +14,12 @@ from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import Simulator
 
 CHANNELS = ("trademe", "ebay", "shopify", "reverb")  # where we list
-ORDER_CHANNELS = (*CHANNELS, "bestbuy")
+ORDER_CHANNELS = (*CHANNELS, "bestbuy", "kaufland")  # where orders come from (Best Buy: our Shopify offers)
+SELLING_CHANNELS = (*CHANNELS, "bestbuy")  # where the seeded products are on sale, so buyers can buy
 # Every channel we can list on. Kaufland's drafts wait for a chosen Kaufland category (the
 # channel_categories asset) and for a EUR price (the day's exchange rate), so the seeded end-to-end
-# set above leaves it out until those are in the test seeds; its own tests are channels/kaufland.
-LISTING_CHANNELS = (*CHANNELS, "kaufland")  # where orders come from (Best Buy sells our Shopify offers)
+# set (CHANNELS) leaves it out until those are in the test seeds; its own tests are channels/kaufland.
+LISTING_CHANNELS = (*CHANNELS, "kaufland")
 QUICK = RetryPolicy(max_attempts=6, backoff_initial=0.001, backoff_max=0.01)
 
 
