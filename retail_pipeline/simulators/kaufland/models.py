@@ -256,6 +256,10 @@ class RateLimiter:
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a saved world keeps no request times: another process's monotonic clock means nothing here
+        return {"limit": self.limit, "clock": self.clock, "_seen": {}, "_lock": self._lock}
+
     def admit(self, key: str) -> float | None:
         """None when admitted, else the seconds until the next request would be."""
         with self._lock:
