@@ -163,6 +163,27 @@ async def test_the_signature_is_kauflands_documented_hmac(transport):
     ]
 
 
+async def test_the_simulator_holds_requests_to_the_openapi_document(transport):
+    """A client bug (an undefined field, a missing storefront) is refused field by field, as Kaufland does."""
+    body = b'{"id_offer": "X", "listing_price": 100, "handling_time": 1, "price_eur": 1}'
+    async with httpx.AsyncClient(transport=transport) as http:
+        answers = []
+        for url in (f"{API}/units?storefront=de", f"{API}/units"):
+            stamp = str(int(time.time()))
+            headers = {
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "Shop-Client-Key": SIMULATOR_CLIENT_KEY,
+                "Shop-Timestamp": stamp,
+                "Shop-Signature": signature("kaufland-simulator-secret-key", "POST", url, body, stamp),
+            }
+            answers.append(await http.post(url, content=body, headers=headers))
+    assert [a.status_code for a in answers] == [400, 400]
+    assert [e["field"] for e in answers[0].json()["errors"]] == ["price_eur"]
+    assert "storefront" in [e["field"] for e in answers[1].json()["errors"]]
+
+
 async def test_past_its_rate_kaufland_answers_429(settings, backend, recorder):
     assert backend.config.requests_per_second == 111
     backend.limiter = RateLimiter(3, clock=lambda: 1000.0)  # 3 a second, and time stands still
