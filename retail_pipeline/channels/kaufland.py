@@ -24,8 +24,8 @@ Buyers' messages are tickets: `GET /tickets` (by update time), `GET /tickets/{id
 `POST /tickets/{id}/messages` (answers 201 with no body: the message id is read back from the ticket).
 
 Categories (`Taxonomy`): `POST /categories/decide` suggests categories for a title, description and
-manufacturer, most likely first, without a score: the confidence is how well each category's path
-matches the product's words, with a bonus for Kaufland's first choice. Paths come from
+manufacturer, most likely first, without a score: the confidence is half Kaufland's order, half how
+well each category's path matches the product's words (`path_confidence`). Paths come from
 `GET /categories/tree` (read once per client). A category's attributes: `GET /categories/{id}` with
 `embedded=required_attributes,optional_attributes`, values of shared-set attributes from
 `GET /attributes/{id}/shared-set`; turned into a plain JSON Schema.
@@ -740,23 +740,30 @@ class KauflandInbox:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 1}
+    """Lower-case words of two letters or more, plurals folded ("guitars" is "guitar")."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words if len(w) > 1
+    }
 
 
 def path_confidence(text: str, path: tuple[str, ...], position: int) -> float:
-    """How well a category's path matches the product's words (Kaufland gives no score): the share of
-    the category's own name found, then of its branch, and a bonus for Kaufland's first choice."""
+    """Kaufland gives no score, only its order ("the first result is the category the product is most
+    likely in"): half the confidence is that order (1, 1/2, 1/4… of 0.5), the rest how well the
+    category's path matches the product's words (its own name 0.35, its branch 0.15)."""
     words = _words(text)
     own = _words(path[-1]) if path else set()
     branch = set().union(*(_words(p) for p in path[:-1])) if len(path) > 1 else set()
-    score = 0.6 * (len(own & words) / len(own) if own else 0.0)
-    score += 0.2 * (len(branch & words) / len(branch) if branch else 0.0)
-    score += 0.2 if position == 0 else 0.0
+    score = 0.5 / 2**position
+    score += 0.35 * (len(own & words) / len(own) if own else 0.0)
+    score += 0.15 * (len(branch & words) / len(branch) if branch else 0.0)
     return round(min(score, 1.0), 3)
 
 
 async def suggest_categories(client: Any, query: CategoryQuery) -> list[CategorySuggestion]:
-    text = " ".join(p for p in (query.title, query.category or "", " ".join(query.keywords)) if p)
+    text = " ".join(
+        p for p in (query.title, query.category, " ".join(query.keywords), query.description) if p
+    )
     description = query.description or query.title
     found = await client.decide_category(query.title, description, query.brand or "", Decimal("0"))
     tree = await client.category_tree()
