@@ -366,6 +366,15 @@ class KauflandClient(ChannelClient):
             json_body=body,
         )
 
+    async def patch_product_data(self, ean_code: str, attributes: dict[str, list[Any]]) -> None:
+        """Overwrites the given attributes of our product data for the EAN, keeping the rest."""
+        await self._http.call(
+            "PATCH",
+            self._url("/product-data"),
+            params={"locale": self.settings.product_locale()},
+            json_body={"ean": [ean_code], "attributes": attributes},
+        )
+
     async def product_data(self, ean_code: str) -> dict[str, Any]:
         url = self._url(f"/product-data/{ean_code}")
         return (await self._http.call("GET", url, params={"locale": self.settings.product_locale()})).data[

@@ -56,6 +56,11 @@ async def test_a_unit_is_created_repriced_requantified_and_withdrawn(client, bac
     )
     assert json.loads(sent.content)["listing_price"] == 34999  # cents
 
+    await client.patch_product_data("4548736132580", {"description": ["Now with a case."]})
+    data = await client.product_data("4548736132580")
+    assert data["attributes"]["description"] == ["Now with a case."] and data["attributes"]["brand"] == [
+        "Sony"
+    ]
     assert await client.find_by_sku("OC-200001") == listing
     repriced = await client.update_price(listing, Decimal("329.5"))
     assert repriced.price == Decimal("329.50") and unit.listing_price == 32950
