@@ -108,9 +108,9 @@ def test_the_registry_is_the_channel_set_of_every_partition_and_capability():
     assert partitions.message_channels.get_partition_keys() == list(channel_names("buyer_messages"))
     assert partitions.order_channels.get_partition_keys() == list(channel_names("orders"))
     # what each channel declares today (a change here is a change of what the product does)
-    assert channel_names("listings") == ("trademe", "ebay", "shopify", "reverb", "amazon")
+    assert channel_names("listings") == ("trademe", "ebay", "shopify", "reverb", "amazon", "kaufland")
     assert channel_names("acceptance") == ("bestbuy",)
-    assert channel_names("buyer_messages") == ("reverb", "bestbuy")
+    assert channel_names("buyer_messages") == ("reverb", "bestbuy", "kaufland")
     assert channel_names("order_webhooks") == ("shopify",)
     assert set(channel_names("tracking")) == set(channel_names("orders"))
 
@@ -131,10 +131,10 @@ async def push(client, order, lines, shipment, carrier):
 
 
 plugin = types.ModuleType("new_channel")
-plugin.CHANNEL = Channel(name="kaufland", title="Kaufland", client="httpx:AsyncClient", orders=orders,
+plugin.CHANNEL = Channel(name="otto", title="Otto", client="httpx:AsyncClient", orders=orders,
                          push_tracking=push, carrier_names={"canada_post": "Canada Post"})
 sys.modules["new_channel"] = plugin
-registry.CHANNEL_MODULES["kaufland"] = "new_channel"  # the one registry line
+registry.CHANNEL_MODULES["otto"] = "new_channel"  # the one registry line
 
 import json
 from retail_pipeline import partitions
@@ -158,6 +158,6 @@ def test_a_new_channel_is_one_module_and_one_registry_line():
     done = subprocess.run([sys.executable, "-c", NEW_CHANNEL], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["orders"] == [*channel_names("orders"), "kaufland"]
-    assert "kaufland" not in seen["listings"] and "kaufland" not in seen["messages"]
+    assert seen["orders"] == [*channel_names("orders"), "otto"]
+    assert "otto" not in seen["listings"] and "otto" not in seen["messages"]
     assert {"order_sync", "fulfilment"} <= set(seen["order_sync_jobs"])

@@ -20,6 +20,7 @@ CHANNEL_MODULES: dict[str, str] = {
     "reverb": "retail_pipeline.channels.reverb",
     "bestbuy": "retail_pipeline.channels.bestbuy",
     "amazon": "retail_pipeline.channels.amazon",
+    "kaufland": "retail_pipeline.channels.kaufland",
 }
 
 

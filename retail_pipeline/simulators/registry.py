@@ -17,6 +17,7 @@ from . import (
     cashconverters,
     ebay,
     ecb,
+    kaufland,
     llm,
     mirakl,
     noelleeming,
@@ -67,6 +68,11 @@ SYSTEMS: dict[str, SystemSpec] = {
         ),
         SystemSpec(
             "ecb", "European Central Bank: euro reference rates (eurofxref daily, 90 days)", ecb.build
+        ),
+        SystemSpec(
+            "kaufland",
+            "Kaufland channel: Seller API v2 (signed), units, order units, tickets (spec-checked)",
+            kaufland.build,
         ),
     )
 }

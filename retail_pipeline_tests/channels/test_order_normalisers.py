@@ -18,7 +18,7 @@ from retail_pipeline.channels.shopify import order_from_shopify
 from retail_pipeline.channels.trademe import order_from_trademe, trademe_period
 from retail_pipeline.defs.orders.assets import fetch_orders
 from retail_pipeline.domain.order_sources import Window, channel_transition
-from retail_pipeline_tests.simulated_channels import ORDER_CHANNELS
+from retail_pipeline_tests.simulated_channels import SELLING_CHANNELS
 
 SKU = "RP-2001"
 MARKET_NAME = {"bestbuy": "mirakl"}  # the simulator a channel's buyers shop on
@@ -134,7 +134,7 @@ def test_bestbuy_order(sim, channels, market, listed):
         assert order_from_mirakl({**raw, "order_state": state}).initial_status == status
 
 
-@pytest.mark.parametrize("channel", ORDER_CHANNELS)
+@pytest.mark.parametrize("channel", SELLING_CHANNELS)  # Kaufland's: channels/kaufland
 def test_each_order_source_keeps_to_its_day(channel, sim, channels, market, listed):
     """Through the registry: an order is in the window of the day it was placed, and not the next."""
     purchase = market.buy_now(MARKET_NAME.get(channel, channel), SKU)

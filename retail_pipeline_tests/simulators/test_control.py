@@ -27,6 +27,7 @@ async def test_index_lists_every_mounted_system(client):
             "amazon",
             "mirakl",
             "ecb",
+            "kaufland",
         ]
     )
     assert body["systems"][0]["base_url"] == "http://sim/onecheq"

@@ -66,17 +66,19 @@ class ChannelHTTP:
         before_send: Callable[[], Awaitable[None]] | None = None,
         on_response: Callable[[httpx.Response], None] | None = None,
         request_id_header: str | None = None,
+        auth: httpx.Auth | None = None,
     ):
         """`describe` turns the channel's error body into one line; `before_send` may wait (pacing),
         `on_response` sees every response (rate-limit headers); `request_id_header` names the header
-        carrying the channel's id of a request, kept on every error (its support desk asks for it)."""
+        carrying the channel's id of a request, kept on every error (its support desk asks for it);
+        `auth` signs each request as sent (per attempt, over its final URL and body)."""
         self.channel = channel
         self.request_id_header = request_id_header
         self.policy = policy or RetryPolicy()
         self.calls = 0  # HTTP requests sent, retries included
         self._describe, self._before_send, self._on_response = describe, before_send, on_response
         self._client = httpx.AsyncClient(
-            headers=headers, transport=transport, timeout=timeout, verify=tls_context()
+            headers=headers, transport=transport, timeout=timeout, verify=tls_context(), auth=auth
         )
         self._backoff = exponential_backoff(self.policy.backoff_initial, self.policy.backoff_max)
 

@@ -119,7 +119,15 @@ def test_channel_carrier_names_canada_post_per_channel():
 
 
 def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing_again():
-    assert set(channel_names("tracking")) == {"trademe", "ebay", "shopify", "reverb", "bestbuy", "amazon"}
+    assert set(channel_names("tracking")) == {
+        "trademe",
+        "ebay",
+        "shopify",
+        "reverb",
+        "bestbuy",
+        "amazon",
+        "kaufland",
+    }
     # Trade Me answers a repeated courier parcel with "duplicate parcel": its push is its lookup.
     assert {c.name for c in all_channels() if c.find_tracking} == {
         "ebay",
@@ -127,6 +135,7 @@ def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing
         "reverb",
         "bestbuy",
         "amazon",
+        "kaufland",
     }
 
 

@@ -11,13 +11,13 @@ from retail_pipeline.channels.registry import channel, channel_names
 from retail_pipeline.defs.listings.assets import channel_listings
 from retail_pipeline.defs.listings.drafts import listing_drafts
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
-from retail_pipeline_tests.simulated_channels import CATEGORY_FIRST, CHANNELS
+from retail_pipeline_tests.simulated_channels import CHANNELS, LISTING_CHANNELS
 
 from .conftest import listing_rows
 
 
 def test_registry_knows_every_channel():
-    assert set(channel_names("listings")) == set(CHANNELS) | set(CATEGORY_FIRST)
+    assert set(channel_names("listings")) == set(LISTING_CHANNELS)
     assert {channel(c).client_class().channel for c in CHANNELS} == set(CHANNELS)
     with pytest.raises(ValueError, match="unknown channel"):
         channel("vintage_and_rare")

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from retail_pipeline.defs.listings.publish import _listing_draft, _remote
 from retail_pipeline.defs.listings.state import _selling, detect, diff, reconcile
 from retail_pipeline_tests.seeds.listed_products import signed
-from retail_pipeline_tests.simulated_channels import CATEGORY_FIRST, CHANNELS
+from retail_pipeline_tests.simulated_channels import CHANNELS, LISTING_CHANNELS
 
 from .conftest import listing_rows
 from .test_publish import drafts, publish
@@ -127,4 +127,4 @@ def test_schedules_request_one_run_per_channel():
             instance=instance, scheduled_execution_time=datetime(2026, 1, 1, tzinfo=UTC)
         )
         requests = listing_state_every_30_minutes(context)
-    assert sorted(r.partition_key for r in requests) == sorted(CHANNELS + CATEGORY_FIRST)
+    assert sorted(r.partition_key for r in requests) == sorted(LISTING_CHANNELS)

@@ -12,6 +12,7 @@ from retail_pipeline.defs.messages.assets import auto_replies, customer_messages
 from retail_pipeline.defs.messages.schedules import customer_messages_every_10_minutes
 from retail_pipeline.defs.messages.settings import MessagingSettings
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline_tests.channels.rest_support import QUICK_RETRIES
 from retail_pipeline_tests.seeds.simulated_orders import reverb_order
 
 from .conftest import (
@@ -289,3 +290,44 @@ def test_bestbuy_through_the_real_mirakl_client_and_simulator(engine, sim, inbox
     with engine.connect() as conn:
         authors = [r[0] for r in conn.execute(text("SELECT author_type FROM retail.messages ORDER BY id"))]
     assert authors == ["customer", "system"]  # our auto-reply, adopted by the second sync
+
+
+def test_a_kaufland_ticket_is_synced_and_answered_with_tracking_once(engine, sim, transport, settings):
+    """Kaufland's tickets through the same sync and replier (its inbox adapter over the signed client)."""
+    from retail_pipeline.channels.kaufland import SIMULATOR_CLIENT_KEY, SIMULATOR_SECRET_KEY, KauflandSettings
+
+    kaufland = sim.backend("kaufland")
+    unit = kaufland.create_unit(
+        "de",
+        {"ean": "4548736132580", "id_offer": "KL-1", "listing_price": 1999, "handling_time": 1, "amount": 2},
+    )
+    unit.status = "AVAILABLE"  # its product data is ready (the client's own tests make it so)
+    bought = kaufland.buy("KL-1", 1)
+    local_order(engine, "kaufland", bought.order_id, pin="7023210039414604")
+    ticket = kaufland.customer_message(bought.order_id, "Where is my order?")
+    resource = ChannelsResource().with_transport(
+        transport,
+        kaufland={
+            "settings": KauflandSettings(
+                _env_file=None,
+                base_url="http://sim/kaufland/v2",
+                client_key=SIMULATOR_CLIENT_KEY,
+                secret_key=SIMULATOR_SECRET_KEY,
+            ),
+            "policy": QUICK_RETRIES,
+        },
+    )
+
+    first = cycle(engine, resource, settings, channel="kaufland")
+    assert first.counts["sent"] == 1
+    [reply] = [m.text for m in ticket.messages if m.role == "seller"]
+    assert "7023210039414604" in reply
+    second = cycle(engine, resource, settings, channel="kaufland")
+    assert second.counts["sent"] == 0 and [m.role for m in ticket.messages] == ["buyer", "seller"]
+    with engine.connect() as conn:
+        linked = conn.execute(
+            text(
+                "SELECT count(*) FROM retail.conversations WHERE channel = 'kaufland' AND order_id IS NOT NULL"
+            )
+        ).scalar()
+    assert linked == 1  # the ticket is about the order we hold

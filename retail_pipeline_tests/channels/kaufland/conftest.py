@@ -1,0 +1,151 @@
+"""Kaufland fixtures: the simulators in-process, a client bound to them through a transport that records
+every exchange, and after every test the check that each request the client sent and each response the
+simulator gave is one Kaufland's OpenAPI document allows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from retail_pipeline.channels.kaufland import (
+    SIMULATOR_CLIENT_KEY,
+    SIMULATOR_SECRET_KEY,
+    KauflandClient,
+    KauflandSettings,
+)
+from retail_pipeline.integrations.marketplaces.base import ListingDraft
+from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
+from retail_pipeline.simulators.kaufland import KauflandBackend
+from retail_pipeline.simulators.kaufland.conformance import (
+    SpecResponse,
+    find_operation,
+    request_problems,
+    response_problems,
+    spec_request,
+)
+from retail_pipeline.simulators.kaufland.models import categories
+from retail_pipeline_tests.channels import rest_support
+
+API = "http://sim/kaufland/v2"
+
+
+def category_id(key: str = "electronics/audio/headphones/headphones") -> str:
+    return str(next(c.id for c in categories().values() if c.node.key == key))
+
+
+def draft(sku: str = "OC-200001", **overrides: Any) -> ListingDraft:
+    fields = {
+        "ean": "4548736132580",
+        "category": category_id(),
+        "manufacturer": "Sony",
+        "condition": "NEW",
+        "attributes": {
+            "brand": "Sony",
+            "model": "WH-1000XM5",
+            "form_factor": "Over-Ear",
+            "connectivity": ["Bluetooth", "Wired"],
+            "colour": "Black",
+        },
+    }
+    values = {
+        "title": "Sony WH-1000XM5 Wireless Noise Cancelling Headphones",
+        "price": Decimal("349.99"),
+        "currency": "EUR",
+        "brand": "Sony",
+        "gtin": "4548736132580",
+        "mpn": "WH1000XM5/B",
+        "fields": fields,
+    }
+    return rest_support.draft(sku, **(values | overrides))
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: httpx.Request
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """The in-process simulators, keeping every request and the response the client got."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self.exchanges: list[Exchange] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        self.exchanges.append(Exchange(request, response.status_code, response.headers, body))
+        return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
+
+    def calls(self, method: str | None = None, contains: str = "") -> list[Exchange]:
+        return [
+            e
+            for e in self.exchanges
+            if (method is None or e.request.method == method) and contains in e.request.url.path
+        ]
+
+    def spec_violations(self) -> tuple[list[str], set[str]]:
+        """Problems by the OpenAPI document with the API calls seen, and the operations exercised. A 429
+        is Kaufland's (its rate-limit guide) but listed on no operation: its body is checked as an
+        ErrorResponse by the tests that provoke it."""
+        problems, operations = [], set()
+        for exchange in self.exchanges:
+            path = exchange.request.url.path.removeprefix("/kaufland")
+            if not path.startswith("/v2/") or exchange.status == 429:
+                continue
+            operation = find_operation(exchange.request.method, path)
+            assert operation is not None, f"{exchange.request.method} {path} is not a Kaufland operation"
+            operations.add(operation)
+            request = spec_request(
+                exchange.request.method,
+                path,
+                query=exchange.request.url.query.decode(),
+                headers=exchange.request.headers.multi_items(),
+                body=exchange.request.content,
+            )
+            label = f"{exchange.request.method} {path} -> {exchange.status}"
+            problems += [f"{label}: request {p}" for p in request_problems(request)]
+            response = SpecResponse.build(exchange.status, exchange.body, exchange.headers.multi_items())
+            problems += [f"{label}: response {p}" for p in response_problems(request, response)]
+        return problems, operations
+
+
+@pytest.fixture
+def simulator_app():
+    """The simulators with a tiny catalogue: these tests only need the channel."""
+    return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=2))
+
+
+@pytest.fixture
+def backend(sim) -> KauflandBackend:
+    return sim.backend("kaufland")
+
+
+@pytest.fixture
+def recorder(transport) -> Iterator[Recorder]:
+    recorder = Recorder(transport)
+    yield recorder
+    problems, _ = recorder.spec_violations()
+    assert problems == [], json.dumps(problems, indent=1)
+
+
+@pytest.fixture
+def settings() -> KauflandSettings:
+    return KauflandSettings(
+        _env_file=None, base_url=API, client_key=SIMULATOR_CLIENT_KEY, secret_key=SIMULATOR_SECRET_KEY
+    )
+
+
+@pytest.fixture
+async def client(settings, recorder) -> AsyncIterator[KauflandClient]:
+    async with KauflandClient(settings, transport=recorder, policy=rest_support.QUICK_RETRIES) as c:
+        yield c
