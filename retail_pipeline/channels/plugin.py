@@ -84,7 +84,9 @@ class CategoryQuery:
 
 @dataclass(frozen=True)
 class CategorySuggestion:
-    category_id: str  # as the channel's listing call takes it (eBay id, Trade Me number, Amazon product type…)
+    category_id: (
+        str  # as the channel's listing call takes it (eBay id, Trade Me number, Amazon product type…)
+    )
     path: str  # the names from the top, "Electronics > Audio > Headphones"
     confidence: float  # 0..1: the channel's own score where it gives one, else how well the path matches
 
@@ -106,7 +108,9 @@ class Taxonomy:
     `channel_categories` asset asks these and stores the choice; a draft then carries it (see
     `ProductForListing.channel_category`)."""
 
-    suggest: Callable[[Any, CategoryQuery], Awaitable[list[CategorySuggestion]]]  # (client, query), best first
+    suggest: Callable[
+        [Any, CategoryQuery], Awaitable[list[CategorySuggestion]]
+    ]  # (client, query), best first
     attributes: Callable[[Any, str], Awaitable[CategoryAttributes]] | None = None  # None: no attributes
 
 

@@ -118,6 +118,7 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                     {"sp": sp_id, "u": f"https://supplier.example/{sku}/{k}.jpg", "pos": k, "a": asset_id},
                 )
             ids[sku] = product_id
+    seed_channel_categories(engine, ids, products)
     return ids
 
 
@@ -129,3 +130,60 @@ ORDERABLE_PRODUCTS = [
      "Fender", "0144502500", 1),
     ("RP-2003", "Lenovo ThinkPad X1 Carbon Gen 11 14in Laptop", "Laptops", "2100.00", 3, "Lenovo", "21HM", 1),
 ]  # fmt: skip
+
+
+def seed_channel_categories(engine: Engine, product_ids: dict[str, int], products=PRODUCTS) -> None:
+    """Each product's category on every channel with a taxonomy, as `channel_categories` leaves a choice
+    (chosen automatically, required attributes filled), in the simulators' own ids: the leaf the
+    shared tree ranks first for the title (on a channel whose tree lacks it, the nearest it has)."""
+    from retail_pipeline.channels.registry import all_channels
+    from retail_pipeline.simulators import taxonomy_data
+    from retail_pipeline.simulators.ebay import taxonomy as ebay_taxonomy
+    from retail_pipeline.simulators.reverb import taxonomy as reverb_taxonomy
+    from retail_pipeline.simulators.trademe import taxonomy as trademe_taxonomy
+
+    reverb_leaves = tuple(n for n, _, root in reverb_taxonomy.categories() if n.leaf)
+    with engine.begin() as conn:
+        for sku, title, category, _cost, _stock, brand, mpn, _photos in products:
+            node, _ = taxonomy_data.rank(f"{title} {category}", limit=1)[0]
+            for plugin in all_channels():
+                if plugin.taxonomy is None or plugin.listing is None:
+                    continue
+                leaf = node
+                if plugin.name == "ebay":
+                    category_id = ebay_taxonomy.ids()[leaf.key]
+                elif plugin.name == "trademe":
+                    category_id = str(trademe_taxonomy.segments()[leaf.key])
+                elif plugin.name == "reverb":
+                    if leaf not in reverb_leaves:
+                        leaf = taxonomy_data.rank(f"{title} {category}", limit=1, candidates=reverb_leaves)
+                        leaf = leaf[0][0] if leaf else reverb_leaves[0]
+                    category_id = reverb_taxonomy.category_uuid(leaf.key)
+                else:
+                    continue
+                attributes = {}
+                for aspect in leaf.aspects:
+                    if not aspect.required:
+                        continue
+                    name = (
+                        trademe_taxonomy.attribute_name(aspect.name)
+                        if plugin.name == "trademe"
+                        else aspect.name
+                    )
+                    value = {"Brand": brand, "Model": mpn}.get(aspect.name) or (
+                        aspect.values[0] if aspect.values else "Standard"
+                    )
+                    attributes[name] = [value] if aspect.multi else value
+                if plugin.taxonomy.attributes is None:
+                    attributes = {}
+                conn.execute(
+                    text(
+                        """INSERT INTO retail.channel_categories
+                               (product_id, channel, status, category_id, category_path, confidence, chosen_by,
+                                query_hash, attributes)
+                           VALUES (:p, :c, 'chosen', :id, :path, 0.9, 'auto', 'seeded', CAST(:a AS jsonb))
+                           ON CONFLICT (product_id, channel) DO NOTHING"""
+                    ),
+                    {"p": product_ids[sku], "c": plugin.name, "id": category_id,
+                     "path": " > ".join(leaf.path), "a": json.dumps(attributes)},
+                )  # fmt: skip
