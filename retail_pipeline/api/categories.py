@@ -130,7 +130,7 @@ async def post_category(
         raise HTTPException(status.HTTP_404_NOT_FOUND, {"field": "id", "message": str(error)}) from None
     except NotAChoice as error:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, {"field": "category_id", "message": str(error)}
+            status.HTTP_422_UNPROCESSABLE_CONTENT, {"field": "category_id", "message": str(error)}
         ) from None
     finally:
         await client.aclose()

@@ -890,6 +890,8 @@ async def suggest_categories(client: Any, query: CategoryQuery) -> list[Category
     (`relevancy` is reserved), so confidence is its rank plus how much of the path the product names
     (`domain.channel_categories.suggestion_confidence`)."""
     found = await client.category_suggestions(search_text(query))
+    if not found and (wider := search_text(query, with_category=True)) != search_text(query):
+        found = await client.category_suggestions(wider)  # a model name alone found nothing
     return [
         CategorySuggestion(
             str(raw["category"]["categoryId"]),

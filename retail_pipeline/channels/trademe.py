@@ -687,6 +687,8 @@ async def suggest_categories(client: Any, query: CategoryQuery) -> list[Category
     """Trade Me's category suggestions for the title (and our category): ranked, unscored, so
     confidence is the rank plus how much of the path the product names."""
     found = await client.category_suggestions(search_text(query))
+    if not found and (wider := search_text(query, with_category=True)) != search_text(query):
+        found = await client.category_suggestions(wider)  # a model name alone found nothing
     return [
         CategorySuggestion(
             str(raw["Id"]),

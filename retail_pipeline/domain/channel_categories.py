@@ -32,9 +32,10 @@ from retail_pipeline.channels.plugin import CategoryQuery, CategorySuggestion
 RULES_VERSION = "categories-1"
 ATTRIBUTES_PROMPT_VERSION = "attributes-1"
 # Defaults for CATEGORY_MIN_CONFIDENCE and CATEGORY_MARGIN (settings.py). With `suggestion_confidence`,
-# 0.6 takes the channel's first suggestion only with some word of the product's behind it (its
-# leaf or its branch named; the channel's rank alone is 0.55); with `rank_locally` (no channel
-# ranking) it needs most of the leaf's name named. The margin leaves two equally good leaves
+# 0.6 takes the channel's first suggestion only with some word of the product's own behind it (its
+# leaf or its branch named by the title, keywords or description; the channel's rank alone is 0.55,
+# and with only our coarse category naming the branch 0.59: "Guitars & Basses" must not put a
+# guitar among the basses); with `rank_locally` (no channel ranking) most of the leaf's name. The margin leaves two equally good leaves
 # ("Electric Guitars" and "Acoustic Guitars" for a "Guitars" product) for a person to decide.
 MIN_CONFIDENCE = 0.6
 MARGIN = 0.1
@@ -111,10 +112,13 @@ def query_for(
     )
 
 
-def search_text(query: CategoryQuery) -> str:
-    """What a channel's suggestion search is sent: title, then our category (a short, telling phrase)."""
+def search_text(query: CategoryQuery, *, with_category: bool = False) -> str:
+    """What a channel's suggestion search is sent: the title, as a buyer would search; our category only
+    for a title of one or two words, or `with_category` (a second search when the title found nothing):
+    it names a branch, and pulls a search towards its words."""
     parts = [query.title]
-    if query.category and query.category.lower() not in query.title.lower():
+    short = len(words(query.title)) < 3
+    if (short or with_category) and query.category and query.category.lower() not in query.title.lower():
         parts.append(query.category)
     return " ".join(parts)[:350]
 
@@ -136,10 +140,14 @@ def query_hash(channel: str, query: CategoryQuery) -> str:
 
 def path_match(path: Sequence[str], query: CategoryQuery) -> float:
     """0..1: how much of the leaf's name the product's own words name (0.7), and of the branch below the
-    top level (its parent and up) the product or our category names (0.3)."""
-    leaf = _share([path[-1]], own_words(query))
+    top level (its parent and up) they name (0.3); our category naming either counts for 30% of that."""
+    own, every = own_words(query), all_words(query)
+    # Our category names branches ("Guitars & Basses" names two), so it counts for less, leaf and branch.
+    leaf = 0.7 * _share([path[-1]], own) + 0.3 * _share([path[-1]], every)
     branch_names = list(path[1:-1]) if len(path) > 2 else list(path[:-1])
-    branch = _share(branch_names, all_words(query)) if branch_names else leaf
+    if not branch_names:
+        return round(leaf, 3)
+    branch = 0.7 * _share(branch_names, own) + 0.3 * _share(branch_names, every)
     return round(0.7 * leaf + 0.3 * branch, 3)
 
 

@@ -47,8 +47,9 @@ PRODUCTS = [
 ]
 
 
-def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int]:
-    """Supplier, supplier products, enriched products, passed LaunchLock verdicts, stored photos."""
+def seed_products(engine: Engine, media_dir, products=PRODUCTS, *, categories: bool = True) -> dict[str, int]:
+    """Supplier, supplier products, enriched products, passed LaunchLock verdicts, stored photos, and
+    (`categories`) each product's category on the channels with a taxonomy, as if chosen."""
     ids: dict[str, int] = {}
     with engine.begin() as conn:
         supplier_id = conn.scalar(
@@ -57,7 +58,9 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id"""
             )
         )
-        for n, (sku, title, category, cost, stock, brand, mpn, photo_count) in enumerate(products):
+        for n, row in enumerate(products):
+            sku, title, category, cost, stock, brand, mpn, photo_count = row[:8]
+            attributes = row[8] if len(row) > 8 else {"colour": "Black"}  # an optional ninth: attributes
             sp_id = conn.scalar(
                 text(
                     """INSERT INTO retail.supplier_products
@@ -86,7 +89,7 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                        RETURNING id"""
                 ),
                 {"sp": sp_id, "sku": sku, "title": title, "desc": f"{title}.\n\nBrand new, NZ stock.",
-                 "category": category, "attrs": json.dumps({"colour": "Black"}), "stock": stock},
+                 "category": category, "attrs": json.dumps(attributes), "stock": stock},
             )  # fmt: skip
             conn.execute(
                 text(
@@ -118,7 +121,8 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                     {"sp": sp_id, "u": f"https://supplier.example/{sku}/{k}.jpg", "pos": k, "a": asset_id},
                 )
             ids[sku] = product_id
-    seed_channel_categories(engine, ids, products)
+    if categories:
+        seed_channel_categories(engine, ids, products)
     return ids
 
 
@@ -144,7 +148,8 @@ def seed_channel_categories(engine: Engine, product_ids: dict[str, int], product
 
     reverb_leaves = tuple(n for n, _, root in reverb_taxonomy.categories() if n.leaf)
     with engine.begin() as conn:
-        for sku, title, category, _cost, _stock, brand, mpn, _photos in products:
+        for row in products:
+            sku, title, category, _cost, _stock, brand, mpn, _photos = row[:8]
             node, _ = taxonomy_data.rank(f"{title} {category}", limit=1)[0]
             for plugin in all_channels():
                 if plugin.taxonomy is None or plugin.listing is None:
