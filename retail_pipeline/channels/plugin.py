@@ -84,9 +84,7 @@ class CategoryQuery:
 
 @dataclass(frozen=True)
 class CategorySuggestion:
-    category_id: (
-        str  # as the channel's listing call takes it (a numeric id, an MCAT number, a product type…)
-    )
+    category_id: str  # as the channel's listing call takes it (a numeric id, an MCAT number, a product type…)
     path: str  # the names from the top, "Electronics > Audio > Headphones"
     confidence: float  # 0..1: the channel's own score where it gives one, else how well the path matches
 

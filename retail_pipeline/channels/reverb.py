@@ -554,7 +554,9 @@ async def suggest_categories(client: Any, query: CategoryQuery) -> list[Category
     """Reverb has no suggestion endpoint: its flat list (musical gear only) ranked here by how much of
     each category's name the product names; none named at all: no candidate (no Reverb category)."""
     listed = await client.categories()
-    subcategories = [c for c in listed if c.get("root_uuid") not in (None, c["uuid"])]  # roots are not listable
+    subcategories = [
+        c for c in listed if c.get("root_uuid") not in (None, c["uuid"])
+    ]  # roots are not listable
     return rank_locally(((c["uuid"], c["full_name"].split(" / ")) for c in subcategories), query)
 
 
