@@ -164,12 +164,15 @@ def rank_locally(
 ) -> list[CategorySuggestion]:
     """For a channel with no suggestion search: every (id, path) scored by `path_match`. A candidate's
     name must be named by the product's title, keywords or our category (a description mentions too
-    much: a laptop's "backlit keyboard"): all of it, or half of it with its branch named too."""
+    much: a laptop's "backlit keyboard"): half of it with its branch named too, or all of a name of
+    several words ("Digital Pianos")."""
     named = words(" ".join([query.title, query.brand or "", query.category or "", *query.keywords]))
     scored = []
     for category_id, path in categories:
         leaf = _share([path[-1]], named)
-        if leaf < 0.5 or (leaf < 1 and (len(path) < 2 or _share(list(path[:-1]), named) == 0)):
+        branch = len(path) > 1 and _share(list(path[:-1]), named) > 0
+        # A one-word name ("Mixers", "Strings") says too little alone: a stand mixer is no audio mixer.
+        if not (branch and leaf >= 0.5) and not (leaf == 1 and len(words(path[-1])) > 1):
             continue
         scored.append(CategorySuggestion(category_id, " > ".join(path), path_match(path, query)))
     scored.sort(key=lambda s: (-s.confidence, s.path))

@@ -40,6 +40,7 @@ from .exceptions import (
     inventory_error,
     too_many_requests,
 )
+from .taxonomy import required_aspects
 
 SCOPE_ROOT = "https://api.ebay.com/oauth/api_scope"
 GRANTED_SCOPES = frozenset(
@@ -480,7 +481,9 @@ class EbayBackend:
         if not product.get("imageUrls"):
             problems.add(25014, additionalInfo="At least one picture is required.")
         aspects = product.get("aspects", {})
-        for name in config.required_aspects:
+        # The category's own required aspects (Taxonomy API) where it is one of the shared tree's.
+        category_required = required_aspects(str(details.get("categoryId", ""))) or ()
+        for name in dict.fromkeys((*config.required_aspects, *category_required)):
             if not aspects.get(name):
                 problems.add(
                     25002,

@@ -342,7 +342,27 @@ ATTRIBUTES_SCHEMA = "category_attributes"
 
 
 def _phrase(text: str) -> str:
-    return f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    """Lower-case words between spaces, a number and its unit written together ("128 GB" and "128GB"
+    both " 128gb "), so a value is found however the text spaces it."""
+    spaced = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    return re.sub(r"(?<= )(\d+) (gb|tb|mb|kg|g|l|v|w|mah|mm|cm|hz)(?= )", r"\1\2", spaced)
+
+
+_SCREEN = re.compile(r"(\d{1,3}(?:\.\d)?)\s*(?:\"|-?inch\b|in\b)", re.IGNORECASE)
+_PROCESSOR = re.compile(
+    r"\b(Apple M[1-4](?: Pro| Max)?|M[1-4](?: Pro| Max)?|Intel Core (?:Ultra )?[i3579-]+\S*|Core i[3579]|"
+    r"AMD Ryzen \d+|Ryzen \d+|Snapdragon X\S*)\b"
+)
+
+
+def _read(name: str, text: str) -> str | None:
+    """What a model reads off the text for a few free-text attributes: a screen size, a processor."""
+    key = name.lower()
+    if "screen size" in key and (match := _SCREEN.search(text)):
+        return f"{match.group(1)} in"
+    if key == "processor" and (match := _PROCESSOR.search(text)):
+        return match.group(1)
+    return None
 
 
 def _nullable(prop: dict[str, Any]) -> bool:
@@ -389,7 +409,7 @@ def fill_attributes(schema: dict[str, Any], facts: Facts) -> dict[str, Any]:
             model = title[len(brand) :].strip() if brand and title.lower().startswith(brand.lower()) else ""
             value = attributes.get("model") or facts.text("mpn") or " ".join(model.split()[:3]) or None
         else:
-            value = attributes.get(name.lower()) or attributes.get(key) or data.get(name)
+            value = attributes.get(name.lower()) or attributes.get(key) or data.get(name) or _read(name, text)
             value = str(value) if value not in (None, "") else None
         if items is not None and value is not None and not isinstance(value, list):
             value = [value]
