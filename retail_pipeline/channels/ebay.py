@@ -21,6 +21,13 @@ updated and reused), then publishes (publishing a published offer returns its li
 after a crash anywhere in `create` ends with one listing. Withdrawing a listing that is no longer live
 is a success; so is recording a shipment eBay already has.
 
+Categories (the Taxonomy API, `commerce/taxonomy/v1`, with an application token: the client-credentials
+grant, scope `https://api.ebay.com/oauth/api_scope`, minted and kept beside the seller's token):
+getDefaultCategoryTreeId once per client, getCategorySuggestions for a product's title, and
+getItemAspectsForCategory for the chosen leaf, turned into a JSON Schema (SELECTION_ONLY values as an
+enum, MULTI as an array, aspectRequired as `required`). eBay's suggestions carry no score: confidence is
+their rank plus how much of the category path the product names (`domain.channel_categories`).
+
 `ListingDraft.fields` for eBay: `categoryId` (required), `aspects` ({name: value or [values]}), and
 optionally `condition` (a ConditionEnum value; else new -> NEW, used -> USED_EXCELLENT, refurbished ->
 SELLER_REFURBISHED) and `conditionDescription`.

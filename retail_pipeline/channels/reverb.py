@@ -15,6 +15,10 @@ categories (`category_uuids`: required, at most 3), finish and year. Shipping: a
 (`shipping_profile_id`, else REVERB_SHIPPING_PROFILE_ID), else one rate for everywhere
 (`shipping_rate`, else REVERB_SHIPPING_RATE, default 0: our prices already carry shipping).
 
+Categories: `GET /categories/flat` (uuid, full_name "Guitars / Electric Guitars"), asked once per client
+and ranked here (Reverb has no suggestion endpoint); its taxonomy is musical gear only, so most of a
+general catalogue has no Reverb category, and its draft says so. No attributes beyond make and model.
+
 Rate limits: Reverb documents none (it answers 429 past an unpublished limit), so `budget()` counts
 calls against no limit, and a 429 is retried after its Retry-After.
 

@@ -3,6 +3,11 @@
 Trade Me: the selling API (REST v1, OAuth 1.0a) behind `ChannelClient`, plus the My Trade Me calls
 the orders work needs (sold items, sale status, courier parcels, the account summary).
 
+Categories: `GET /v1/Search/Suggestions.json?search_string=` (its CategorySuggestions, ranked without a
+score: confidence is the rank plus how much of the path the product names) and
+`GET /v1/Categories/{id}/Details.json` (the category's Attributes: IsRequiredForSell, Options), sent
+as the listing's `Category` and `Attributes` [{Name, Value}].
+
 Calls are a budget: Trade Me allows 1,000 authenticated calls per clock hour per app+member. Every
 HTTP request (retries included) is taken from the hour's budget before it is sent, and a call that
 would exceed the budget raises `BudgetExhausted` without sending. The budget is shared by every process
