@@ -9,10 +9,12 @@ import dagster as dg
 import pytest
 from sqlalchemy import text
 
+from retail_pipeline.api.keys import create_api_key
 from retail_pipeline.defs.listings.categories import channel_categories
 from retail_pipeline.defs.listings.drafts import listing_drafts
 from retail_pipeline.defs.resources import LLMResource
 from retail_pipeline.simulators.ebay import taxonomy as ebay_taxonomy
+from retail_pipeline_tests.console.test_sessions import sign_in
 from retail_pipeline_tests.seeds.listed_products import seed_products
 
 # sku, title, category, cost, stock, brand, mpn, photos
@@ -153,6 +155,12 @@ def test_ebay_auto_choice_attributes_tasks_and_a_second_run_that_asks_nothing(
     # A later run keeps the operator's choice.
     run(instance, db, channels, "ebay")
     assert rows(engine, "ebay")[ambiguous["product_id"]]["chosen_by"] == "operator"
+
+    # The console's product page shows the categories, what is missing and the candidates to pick.
+    sign_in(client, create_api_key(engine, "operator"))
+    page = client.get(f"/console/products/{headphones['product_id']}").text
+    assert 'id="channel-categories"' in page and "Missing required: Form Factor" in page
+    assert page.count('class="btn pick-category"') == len(headphones["candidates"]) - 1  # not the chosen one
 
 
 def test_reverb_lists_musical_gear_only_and_trademe_uses_its_own_ids(engine, products, db, channels, sim):
