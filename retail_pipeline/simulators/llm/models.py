@@ -357,8 +357,8 @@ _PROCESSOR = re.compile(
 
 def _read(name: str, text: str) -> str | None:
     """What a model reads off the text for a few free-text attributes: a screen size, a processor."""
-    key = name.lower()
-    if "screen size" in key and (match := _SCREEN.search(text)):
+    key = re.sub(r"[^a-z]", "", name.lower())  # "Screen Size", "ScreenSize"
+    if "screensize" in key and (match := _SCREEN.search(text)):
         return f"{match.group(1)} in"
     if key == "processor" and (match := _PROCESSOR.search(text)):
         return match.group(1)
