@@ -76,9 +76,11 @@ def _seed(url: str, media_dir: Path) -> int:
     """LaunchLock-passed products with their photos on disk, then every channel's drafts; returns the
     number of photos per channel."""
     from retail_pipeline.defs.listings.drafts import build_drafts
+    from retail_pipeline_tests.seeds.listed_products import seed_categories
 
     engine = get_engine(url)
     photos = 0
+    categorised = []
     with engine.begin() as conn:
         supplier = conn.scalar(
             text(
@@ -110,6 +112,7 @@ def _seed(url: str, media_dir: Path) -> int:
                      " VALUES (:p, true, 'bench', 'h')"),
                 {"p": product},
             )  # fmt: skip
+            categorised.append((product, title, category, brand, f"M{n}"))
             for k in range(2 + n % 2):  # 2 or 3 photos
                 data = _jpeg(n * 3 + k)
                 digest = hashlib.sha256(data).hexdigest()
@@ -129,6 +132,9 @@ def _seed(url: str, media_dir: Path) -> int:
                     {"sp": sp, "u": f"https://supplier.example/{sku}/{k}.jpg", "k": k, "a": asset},
                 )  # fmt: skip
                 photos += 1
+        # Each product's category on every channel, as `channel_categories` would have chosen it (this
+        # benchmark measures publishing, not the taxonomy calls or the LLM).
+        seed_categories(conn, categorised)
         for channel in CHANNELS:
             counts = build_drafts(conn, channel)
             if counts["valid"] != LISTINGS_PER_CHANNEL:

@@ -137,9 +137,17 @@ ORDERABLE_PRODUCTS = [
 
 
 def seed_channel_categories(engine: Engine, product_ids: dict[str, int], products=PRODUCTS) -> None:
-    """Each product's category on every channel with a taxonomy, as `channel_categories` leaves a choice
-    (chosen automatically, required attributes filled), in the simulators' own ids: the leaf the
-    shared tree ranks first for the title (on a channel whose tree lacks it, the nearest it has)."""
+    """Each product's category on every channel with a taxonomy, as `channel_categories` leaves a choice."""
+    items = [(product_ids[row[0]], row[1], row[2], row[5], row[6]) for row in products]
+    with engine.begin() as conn:
+        seed_categories(conn, items)
+
+
+def seed_categories(conn, items) -> None:
+    """For (product id, title, our category, brand, mpn) items: a chosen category on every channel with a
+    taxonomy (chosen automatically, required attributes filled), in the simulators' own ids: the leaf the
+    shared tree ranks first for the title; on a channel whose tree lacks it (Reverb: musical gear
+    only) the nearest it has, so fixtures that list everything everywhere still can (benchmarks too)."""
     from retail_pipeline.channels.registry import all_channels
     from retail_pipeline.simulators import taxonomy_data
     from retail_pipeline.simulators.ebay import taxonomy as ebay_taxonomy
@@ -147,48 +155,44 @@ def seed_channel_categories(engine: Engine, product_ids: dict[str, int], product
     from retail_pipeline.simulators.trademe import taxonomy as trademe_taxonomy
 
     reverb_leaves = tuple(n for n, _, root in reverb_taxonomy.categories() if n.leaf)
-    with engine.begin() as conn:
-        for row in products:
-            sku, title, category, _cost, _stock, brand, mpn, _photos = row[:8]
-            node, _ = taxonomy_data.rank(f"{title} {category}", limit=1)[0]
-            for plugin in all_channels():
-                if plugin.taxonomy is None or plugin.listing is None:
+    for product_id, title, category, brand, mpn in items:
+        node, _ = taxonomy_data.rank(f"{title} {category}", limit=1)[0]
+        for plugin in all_channels():
+            if plugin.taxonomy is None or plugin.listing is None:
+                continue
+            leaf = node
+            if plugin.name == "ebay":
+                category_id = ebay_taxonomy.ids()[leaf.key]
+            elif plugin.name == "trademe":
+                category_id = str(trademe_taxonomy.segments()[leaf.key])
+            elif plugin.name == "reverb":
+                if leaf not in reverb_leaves:
+                    leaf = taxonomy_data.rank(f"{title} {category}", limit=1, candidates=reverb_leaves)
+                    leaf = leaf[0][0] if leaf else reverb_leaves[0]
+                category_id = reverb_taxonomy.category_uuid(leaf.key)
+            else:
+                continue
+            attributes = {}
+            for aspect in leaf.aspects:
+                if not aspect.required:
                     continue
-                leaf = node
-                if plugin.name == "ebay":
-                    category_id = ebay_taxonomy.ids()[leaf.key]
-                elif plugin.name == "trademe":
-                    category_id = str(trademe_taxonomy.segments()[leaf.key])
-                elif plugin.name == "reverb":
-                    if leaf not in reverb_leaves:
-                        leaf = taxonomy_data.rank(f"{title} {category}", limit=1, candidates=reverb_leaves)
-                        leaf = leaf[0][0] if leaf else reverb_leaves[0]
-                    category_id = reverb_taxonomy.category_uuid(leaf.key)
-                else:
-                    continue
+                name = (
+                    trademe_taxonomy.attribute_name(aspect.name) if plugin.name == "trademe" else aspect.name
+                )
+                value = {"Brand": brand, "Model": mpn}.get(aspect.name) or (
+                    aspect.values[0] if aspect.values else "Standard"
+                )
+                attributes[name] = [value] if aspect.multi else value
+            if plugin.taxonomy.attributes is None:
                 attributes = {}
-                for aspect in leaf.aspects:
-                    if not aspect.required:
-                        continue
-                    name = (
-                        trademe_taxonomy.attribute_name(aspect.name)
-                        if plugin.name == "trademe"
-                        else aspect.name
-                    )
-                    value = {"Brand": brand, "Model": mpn}.get(aspect.name) or (
-                        aspect.values[0] if aspect.values else "Standard"
-                    )
-                    attributes[name] = [value] if aspect.multi else value
-                if plugin.taxonomy.attributes is None:
-                    attributes = {}
-                conn.execute(
-                    text(
-                        """INSERT INTO retail.channel_categories
-                               (product_id, channel, status, category_id, category_path, confidence, chosen_by,
-                                query_hash, attributes)
-                           VALUES (:p, :c, 'chosen', :id, :path, 0.9, 'auto', 'seeded', CAST(:a AS jsonb))
-                           ON CONFLICT (product_id, channel) DO NOTHING"""
-                    ),
-                    {"p": product_ids[sku], "c": plugin.name, "id": category_id,
-                     "path": " > ".join(leaf.path), "a": json.dumps(attributes)},
-                )  # fmt: skip
+            conn.execute(
+                text(
+                    """INSERT INTO retail.channel_categories
+                           (product_id, channel, status, category_id, category_path, confidence, chosen_by,
+                            query_hash, attributes)
+                       VALUES (:p, :c, 'chosen', :id, :path, 0.9, 'auto', 'seeded', CAST(:a AS jsonb))
+                       ON CONFLICT (product_id, channel) DO NOTHING"""
+                ),
+                {"p": product_id, "c": plugin.name, "id": category_id,
+                 "path": " > ".join(leaf.path), "a": json.dumps(attributes)},
+            )  # fmt: skip
