@@ -218,10 +218,8 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     properties = {}
     for name, prop in (schema.get("properties") or {}).items():
         prop = dict(prop)
-        note = "Required by the marketplace. " if name in required else ""
-        prop["description"] = (
-            f"{note}{prop.get('description', '')} null when the product data does not say.".strip()
-        )
+        parts = ["Required by the marketplace." if name in required else "", prop.get("description", "")]
+        prop["description"] = " ".join([*filter(None, parts), "null when the product data does not say."])
         if prop.get("type") == "array":
             properties[name] = {"anyOf": [prop, {"type": "null"}], "description": prop.pop("description")}
             continue
