@@ -78,11 +78,13 @@ def _seed(url: str, media_dir: Path, simulator: str) -> int:
     from retail_pipeline.defs.fx.assets import refresh_fx_rates
     from retail_pipeline.defs.listings.drafts import build_drafts
     from retail_pipeline.integrations.fx import EcbClient
+    from retail_pipeline_tests.seeds.listed_products import seed_categories
 
     engine = get_engine(url)
     _environment(simulator)
     refresh_fx_rates(engine, EcbClient())
     photos = 0
+    categorised = []
     with engine.begin() as conn:
         supplier = conn.scalar(
             text(
@@ -114,6 +116,7 @@ def _seed(url: str, media_dir: Path, simulator: str) -> int:
                      " VALUES (:p, true, 'bench', 'h')"),
                 {"p": product},
             )  # fmt: skip
+            categorised.append((product, title, category, brand, f"M{n}"))
             for k in range(2 + n % 2):  # 2 or 3 photos
                 data = _jpeg(n * 3 + k)
                 digest = hashlib.sha256(data).hexdigest()
@@ -133,6 +136,9 @@ def _seed(url: str, media_dir: Path, simulator: str) -> int:
                     {"sp": sp, "u": f"https://supplier.example/{sku}/{k}.jpg", "k": k, "a": asset},
                 )  # fmt: skip
                 photos += 1
+        # Each product's category on every channel, as `channel_categories` would have chosen it (this
+        # benchmark measures publishing, not the taxonomy calls or the LLM).
+        seed_categories(conn, categorised)
         for channel in CHANNELS:
             counts = build_drafts(conn, channel)
             if counts["valid"] != LISTINGS_PER_CHANNEL:

@@ -73,6 +73,8 @@ def _jpeg(seed: int) -> bytes:
 
 def _seed(engine, media_dir: Path) -> dict[str, int]:
     """LaunchLock-passed products with a photo each; returns sku -> stock."""
+    from retail_pipeline_tests.seeds.listed_products import seed_categories
+
     stock: dict[str, int] = {}
     with engine.begin() as conn:
         supplier = conn.scalar(
@@ -120,6 +122,8 @@ def _seed(engine, media_dir: Path) -> dict[str, int]:
                      " VALUES (:p, true, 'bench', 'h')"),
                 {"p": product},
             )  # fmt: skip
+            # Its category on every channel, as `channel_categories` would have chosen it.
+            seed_categories(conn, [(product, title, category, brand, f"M{n}")])
             data = _jpeg(n)
             digest = hashlib.sha256(data).hexdigest()
             rel = f"bench/{digest}.jpg"

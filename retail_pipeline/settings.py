@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     llm_usd_per_million_completion_tokens: float = Field(
         default=0.60, ge=0, description="LLM price per million completion tokens (console spend estimate)."
     )
+    category_min_confidence: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="A channel's top category suggestion is taken without asking at this confidence or more "
+        "(domain/channel_categories.py says how confidence is computed and why 0.6).",
+    )
+    category_margin: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="... and only this far ahead of the second; else the operator chooses (an ops task).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from retail_pipeline.api import (
     ai,
+    categories,
     channel_selection,
     channels,
     commands,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(home_kpis.router)
     app.include_router(products.router)
+    app.include_router(categories.router)
     app.include_router(ai.router)
     app.include_router(export.router)
     app.include_router(suppliers.router)

@@ -1019,12 +1019,6 @@ def listing_fields(product: ProductForListing) -> dict[str, Any]:
     }
 
 
-def listing_checks(values: Mapping[str, Any]) -> list[str]:
-    if not values["fields"].get("product_type"):
-        return ["no Amazon product type chosen yet (the channel category): pick one for this product"]
-    return []
-
-
 LISTING = ListingPolicy(
     "amazon",
     "CAD",
@@ -1036,7 +1030,6 @@ LISTING = ListingPolicy(
     max_title=200,
     max_photos=9,
     max_description=2000,
-    checks=listing_checks,
 )
 
 CHANNEL = Channel(

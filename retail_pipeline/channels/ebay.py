@@ -21,6 +21,13 @@ updated and reused), then publishes (publishing a published offer returns its li
 after a crash anywhere in `create` ends with one listing. Withdrawing a listing that is no longer live
 is a success; so is recording a shipment eBay already has.
 
+Categories (the Taxonomy API, `commerce/taxonomy/v1`, with an application token: the client-credentials
+grant, scope `https://api.ebay.com/oauth/api_scope`, minted and kept beside the seller's token):
+getDefaultCategoryTreeId once per client, getCategorySuggestions for a product's title, and
+getItemAspectsForCategory for the chosen leaf, turned into a JSON Schema (SELECTION_ONLY values as an
+enum, MULTI as an array, aspectRequired as `required`). eBay's suggestions carry no score: confidence is
+their rank plus how much of the category path the product names (`domain.channel_categories`).
+
 `ListingDraft.fields` for eBay: `categoryId` (required), `aspects` ({name: value or [values]}), and
 optionally `condition` (a ConditionEnum value; else new -> NEW, used -> USED_EXCELLENT, refurbished ->
 SELLER_REFURBISHED) and `conditionDescription`.
@@ -50,8 +57,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
-from retail_pipeline.channels.plugin import Channel, ChannelCarrier
-from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, category_key
+from retail_pipeline.channels.plugin import (
+    CategoryAttributes,
+    CategoryQuery,
+    CategorySuggestion,
+    Channel,
+    ChannelCarrier,
+    Taxonomy,
+)
+from retail_pipeline.domain.channel_categories import search_text, suggestion_confidence
+from retail_pipeline.domain.listings import ListingPolicy, ProductForListing
 from retail_pipeline.domain.order_sources import (
     Window,
     clean,
@@ -80,6 +95,8 @@ from retail_pipeline.settings import get_settings
 EBAY_API = "https://api.ebay.com"
 EBAY_SANDBOX_API = "https://api.sandbox.ebay.com"
 INVENTORY, FULFILLMENT = "/sell/inventory/v1", "/sell/fulfillment/v1"
+TAXONOMY = "/commerce/taxonomy/v1"
+APP_SCOPE = "https://api.ebay.com/oauth/api_scope"  # an application token's: the Taxonomy API takes it
 SCOPES = " ".join(f"https://api.ebay.com/oauth/api_scope/sell.{api}" for api in ("inventory", "fulfillment"))
 # The simulator's seeded seller (retail_pipeline/simulators/ebay/models.py, EbaySimulatorConfig); it
 # takes any client credentials and refresh token.
@@ -299,6 +316,9 @@ class EbayClient(ChannelClient):
         )
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
+        self._app_token: _Token | None = None
+        self._app_token_lock = asyncio.Lock()
+        self._tree_id: str | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -321,8 +341,17 @@ class EbayClient(ChannelClient):
                 token = self._token = await self._mint_token()
             return token.value
 
-    async def _mint_token(self) -> _Token:
-        form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token, "scope": SCOPES}
+    async def _application_token(self, refused: str | None = None) -> str:
+        """The client-credentials token the Taxonomy API takes (no seller involved), kept like the other."""
+        async with self._app_token_lock:
+            token = self._app_token
+            if token is None or token.value == refused or self.clock() >= token.expires_at - TOKEN_MARGIN:
+                form = {"grant_type": "client_credentials", "scope": APP_SCOPE}
+                token = self._app_token = await self._mint_token(form)
+            return token.value
+
+    async def _mint_token(self, form: dict[str, str] | None = None) -> _Token:
+        form = form or {"grant_type": "refresh_token", "refresh_token": self._refresh_token, "scope": SCOPES}
 
         async def attempt() -> _Token:
             await self._spend()
@@ -371,12 +400,19 @@ class EbayClient(ChannelClient):
             raise Transient("unreadable response body", ambiguous=True, status=response.status_code) from None
 
     async def _send(
-        self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        app: bool = False,
     ) -> httpx.Response:
-        """One request with a live token; a 401 renews the token and sends once more."""
+        """One request with a live token (`app`: the application token); a 401 renews the token and
+        sends once more."""
         token = None
         for _ in range(2):
-            token = await self._access_token(refused=token)
+            token = await (self._application_token if app else self._access_token)(refused=token)
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if json is not None:
                 headers["Content-Language"] = self.content_language
@@ -402,13 +438,19 @@ class EbayClient(ChannelClient):
         )
 
     async def _call(
-        self, method: str, url: str, *, json: Any = None, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        app: bool = False,
     ) -> tuple[httpx.Response, Any]:
         """A request with retries: (response, parsed body); eBay's errors raise ChannelError. Where a
         repeat is not harmless by itself, the caller reads the error it gets (an offer that exists)."""
 
         async def attempt() -> tuple[httpx.Response, Any]:
-            response = await self._send(method, url, json=json, params=params)
+            response = await self._send(method, url, json=json, params=params, app=app)
             return response, self._json(response)
 
         response, body = await self._retrying(attempt)
@@ -434,6 +476,39 @@ class EbayClient(ChannelClient):
             for item in body.get(key) or []:
                 yield item
             url, query = body.get("next"), None  # `next` carries its own query
+
+    # --- categories (Taxonomy API, application token)
+
+    async def category_tree_id(self) -> str:
+        """getDefaultCategoryTreeId for our marketplace, asked once per client."""
+        if self._tree_id is None:
+            _, body = await self._call(
+                "GET",
+                f"{TAXONOMY}/get_default_category_tree_id",
+                params={"marketplace_id": self.marketplace_id},
+                app=True,
+            )
+            self._tree_id = str(body["categoryTreeId"])
+        return self._tree_id
+
+    async def category_suggestions(self, q: str) -> list[dict[str, Any]]:
+        """getCategorySuggestions: leaf categories for the words, eBay's best first (204: none)."""
+        tree_id = await self.category_tree_id()
+        _, body = await self._call(
+            "GET", f"{TAXONOMY}/category_tree/{tree_id}/get_category_suggestions", params={"q": q}, app=True
+        )
+        return list((body or {}).get("categorySuggestions") or [])
+
+    async def item_aspects(self, category_id: str) -> list[dict[str, Any]]:
+        """getItemAspectsForCategory: the leaf category's aspects with their constraints and values."""
+        tree_id = await self.category_tree_id()
+        _, body = await self._call(
+            "GET",
+            f"{TAXONOMY}/category_tree/{tree_id}/get_item_aspects_for_category",
+            params={"category_id": category_id},
+            app=True,
+        )
+        return list((body or {}).get("aspects") or [])
 
     # --- listings
 
@@ -809,23 +884,70 @@ async def ebay_orders(client: Any, window: Window) -> AsyncIterator[ChannelOrder
 # --- the plug-in: what the channel can do, for the registry
 
 
-CATEGORIES = {"headphones": "112529", "laptops": "177", "guitars": "33034"}
-DEFAULT_CATEGORY = "9355"
+def _suggestion_path(raw: Mapping[str, Any]) -> list[str]:
+    """Top level first: the ancestors come from the immediate parent up (the tree's root, level 0, left out)."""
+    ancestors = [
+        a for a in raw.get("categoryTreeNodeAncestors") or [] if a.get("categoryTreeNodeLevel", 1) > 0
+    ]
+    return [a["categoryName"] for a in reversed(ancestors)] + [raw["category"]["categoryName"]]
+
+
+async def suggest_categories(client: Any, query: CategoryQuery) -> list[CategorySuggestion]:
+    """getCategorySuggestions on the title (and our category). eBay ranks but gives no score
+    (`relevancy` is reserved), so confidence is its rank plus how much of the path the product names
+    (`domain.channel_categories.suggestion_confidence`)."""
+    found = await client.category_suggestions(search_text(query))
+    if not found and (wider := search_text(query, with_category=True)) != search_text(query):
+        found = await client.category_suggestions(wider)  # a model name alone found nothing
+    return [
+        CategorySuggestion(
+            str(raw["category"]["categoryId"]),
+            " > ".join(path := _suggestion_path(raw)),
+            suggestion_confidence(rank, path, query),
+        )
+        for rank, raw in enumerate(found)
+    ]
+
+
+def aspects_schema(aspects: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """eBay's aspects as a JSON Schema: SELECTION_ONLY values as an enum, MULTI as an array,
+    aspectRequired as `required`."""
+    properties: dict[str, Any] = {}
+    required = []
+    for raw in aspects:
+        name = raw["localizedAspectName"]
+        constraint = raw.get("aspectConstraint") or {}
+        values = [v["localizedValue"] for v in raw.get("aspectValues") or []]
+        single: dict[str, Any] = {"type": "string"}
+        if values and constraint.get("aspectMode") == "SELECTION_ONLY":
+            single["enum"] = values
+        elif constraint.get("aspectMaxLength"):
+            single["description"] = f"at most {constraint['aspectMaxLength']} characters."
+        if constraint.get("itemToAspectCardinality") == "MULTI":
+            properties[name] = {"type": "array", "items": single}
+        else:
+            properties[name] = single
+        if constraint.get("aspectRequired"):
+            required.append(name)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+async def category_aspects(client: Any, category_id: str) -> CategoryAttributes:
+    return CategoryAttributes(category_id, aspects_schema(await client.item_aspects(category_id)))
 
 
 def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    """categoryId and aspects from the chosen category (`channel_categories`); Brand and MPN from the
+    supplier where the filled aspects lack them."""
     aspects: dict[str, Any] = {}
-    if product.brand:
-        aspects["Brand"] = product.brand
-    if product.mpn:
-        aspects["MPN"] = product.mpn
-    for name, value in sorted(product.attributes.items()):
-        if isinstance(value, str | int | float) and name not in aspects and len(name) <= 40:
-            aspects[name[:1].upper() + name[1:]] = str(value)[:65]
-    return {
-        "categoryId": CATEGORIES.get(category_key(product.category), DEFAULT_CATEGORY),
-        "aspects": aspects,
-    }
+    for name, value in product.channel_attributes.items():
+        values = value if isinstance(value, list) else [value]
+        aspects[name] = [str(v)[:MAX_ASPECT_VALUE] for v in values]
+    if product.brand and "Brand" not in aspects:
+        aspects["Brand"] = [product.brand]
+    if product.mpn and "MPN" not in aspects:
+        aspects["MPN"] = [product.mpn]
+    return {"categoryId": product.channel_category, "aspects": aspects}
 
 
 def listing_checks(values: Mapping[str, Any]) -> list[str]:
@@ -848,6 +970,7 @@ LISTING = ListingPolicy(
     max_photos=24,
     checks=listing_checks,
 )
+TAXONOMY_PLUGIN = Taxonomy(suggest=suggest_categories, attributes=category_aspects)
 
 
 async def push_tracking(client: Any, order, lines: list, shipment, carrier: ChannelCarrier) -> dict[str, Any]:
@@ -873,6 +996,7 @@ CHANNEL = Channel(
     client=f"{__name__}:EbayClient",
     listing=LISTING,
     orders=ebay_orders,
+    taxonomy=TAXONOMY_PLUGIN,
     push_tracking=push_tracking,
     find_tracking=find_tracking,
     carrier_names={"canada_post": "CanadaPost"},  # shippingCarrierCode (GeteBayDetails ShippingCarrier)

@@ -832,9 +832,7 @@ def listing_fields(product: ProductForListing) -> dict[str, Any]:
 
 
 def listing_checks(values: Mapping[str, Any]) -> list[str]:
-    fields, errors = values["fields"], []
-    if not fields.get("category"):
-        errors.append("no Kaufland category chosen yet (pick one for this product)")
+    fields, errors = values["fields"], []  # no category chosen: the draft's category_problems say so
     if not fields.get("ean"):
         errors.append("Kaufland lists by EAN: the product needs a GTIN of 12 to 14 digits")
     if not fields.get("manufacturer"):

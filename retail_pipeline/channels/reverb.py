@@ -15,6 +15,10 @@ categories (`category_uuids`: required, at most 3), finish and year. Shipping: a
 (`shipping_profile_id`, else REVERB_SHIPPING_PROFILE_ID), else one rate for everywhere
 (`shipping_rate`, else REVERB_SHIPPING_RATE, default 0: our prices already carry shipping).
 
+Categories: `GET /categories/flat` (uuid, full_name "Guitars / Electric Guitars"), asked once per client
+and ranked here (Reverb has no suggestion endpoint); its taxonomy is musical gear only, so most of a
+general catalogue has no Reverb category, and its draft says so. No attributes beyond make and model.
+
 Rate limits: Reverb documents none (it answers 429 past an unpublished limit), so `budget()` counts
 calls against no limit, and a 429 is retried after its Retry-After.
 
@@ -35,9 +39,16 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from retail_pipeline.channels.plugin import Channel, ChannelCarrier
+from retail_pipeline.channels.plugin import (
+    CategoryQuery,
+    CategorySuggestion,
+    Channel,
+    ChannelCarrier,
+    Taxonomy,
+)
 from retail_pipeline.domain.buyer_messages import RemoteMessage, RemoteThread, message_time
-from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, category_key, listing_condition
+from retail_pipeline.domain.channel_categories import rank_locally
+from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, listing_condition
 from retail_pipeline.domain.order_sources import (
     Window,
     clean,
@@ -148,11 +159,23 @@ class ReverbClient(ChannelClient):
             policy=policy or RetryPolicy(max_attempts=self.settings.max_attempts),
         )
 
+        self._categories: list[dict[str, Any]] | None = None
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
     def budget(self) -> CallBudget:
         return CallBudget(limit=None, used=self._http.calls)
+
+    # --- categories
+
+    async def categories(self) -> list[dict[str, Any]]:
+        """GET /categories/flat: every Reverb category (uuid, full_name "Guitars / Electric Guitars"),
+        asked once per client (Reverb has no suggestion endpoint: the caller ranks these)."""
+        if self._categories is None:
+            reply = await self._http.call("GET", f"{self._api}/categories/flat")
+            self._categories = list((reply.data or {}).get("categories") or [])
+        return self._categories
 
     # --- listings
 
@@ -531,16 +554,24 @@ class ReverbInbox:
 # --- the plug-in: what the channel can do, for the registry
 
 
-CATEGORIES = {"guitars": "dfd39027-d134-4353-b9e4-57dc6be791b9"}
-DEFAULT_CATEGORY = "dfd39027-d134-4353-b9e4-57dc6be791b9"
+async def suggest_categories(client: Any, query: CategoryQuery) -> list[CategorySuggestion]:
+    """Reverb has no suggestion endpoint: its flat list (musical gear only) ranked here by how much of
+    each category's name the product names; none named at all: no candidate (no Reverb category)."""
+    listed = await client.categories()
+    subcategories = [
+        c for c in listed if c.get("root_uuid") not in (None, c["uuid"])
+    ]  # roots are not listable
+    return rank_locally(((c["uuid"], c["full_name"].split(" / ")) for c in subcategories), query)
 
 
 def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    """category_uuids from the chosen category (`channel_categories`); make and model from the brand
+    and MPN. Reverb takes no other attributes through the API, so none are asked for."""
     return {
         "make": product.brand,
         "model": product.mpn or (product.attributes.get("model") if product.attributes else None),
         "condition_uuid": OUR_CONDITIONS[listing_condition(product)],
-        "category_uuids": [CATEGORIES.get(category_key(product.category), DEFAULT_CATEGORY)],
+        "category_uuids": [product.channel_category] if product.channel_category else [],
     }
 
 
@@ -588,6 +619,7 @@ CHANNEL = Channel(
     client=f"{__name__}:ReverbClient",
     listing=LISTING,
     orders=reverb_orders,
+    taxonomy=Taxonomy(suggest=suggest_categories),  # no attributes: make and model are the listing's own
     push_tracking=push_tracking,
     find_tracking=find_tracking,
     inbox=ReverbInbox,

@@ -661,6 +661,8 @@ async def shopify_orders(client: Any, window: Window) -> AsyncIterator[ChannelOr
 
 
 def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    """Shopify has no marketplace taxonomy to choose from: our own category goes as the free-text
+    product_type (so `CHANNEL.taxonomy` is None and `channel_categories` has nothing to do here)."""
     tags = sorted({t for t in (*product.keywords, product.brand or "", product.category or "") if t})[:200]
     return {"product_type": product.category or "General", "tags": tags, "vendor": product.brand}
 

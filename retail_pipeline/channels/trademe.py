@@ -3,6 +3,11 @@
 Trade Me: the selling API (REST v1, OAuth 1.0a) behind `ChannelClient`, plus the My Trade Me calls
 the orders work needs (sold items, sale status, courier parcels, the account summary).
 
+Categories: `GET /v1/Search/Suggestions.json?search_string=` (its CategorySuggestions, ranked without a
+score: confidence is the rank plus how much of the path the product names) and
+`GET /v1/Categories/{id}/Details.json` (the category's Attributes: IsRequiredForSell, Options), sent
+as the listing's `Category` and `Attributes` [{Name, Value}].
+
 Calls are a budget: Trade Me allows 1,000 authenticated calls per clock hour per app+member. Every
 HTTP request (retries included) is taken from the hour's budget before it is sent, and a call that
 would exceed the budget raises `BudgetExhausted` without sending. The budget is shared by every process
@@ -42,8 +47,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
-from retail_pipeline.channels.plugin import Channel, ChannelCarrier
-from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, category_key
+from retail_pipeline.channels.plugin import (
+    CategoryAttributes,
+    CategoryQuery,
+    CategorySuggestion,
+    Channel,
+    ChannelCarrier,
+    Taxonomy,
+)
+from retail_pipeline.domain.channel_categories import search_text, suggestion_confidence
+from retail_pipeline.domain.listings import ListingPolicy, ProductForListing
 from retail_pipeline.domain.order_sources import (
     OutOfReach,
     Window,
@@ -352,6 +365,26 @@ class TradeMeClient(ChannelClient):
                 return
             page += 1
 
+    # --- categories (catalogue methods)
+
+    async def category_suggestions(self, search_string: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Search/Suggestions' CategorySuggestions for the words, Trade Me's best first."""
+        body = await self._call(
+            "GET",
+            "/v1/Search/Suggestions.json",
+            params={
+                "search_string": search_string,
+                "max_category_suggestions": limit,
+                "max_auto_suggestions": 0,
+                "max_recent_searches": 0,
+            },
+        )
+        return list(body.get("CategorySuggestions") or [])
+
+    async def category_details(self, category: str) -> dict[str, Any]:
+        """Categories/{category}/Details: the category's attributes (IsRequiredForSell, Options…)."""
+        return await self._call("GET", f"/v1/Categories/{category}/Details.json")
+
     # --- listings
 
     def listing_url(self, listing_id: int) -> str | None:
@@ -655,13 +688,57 @@ async def trademe_orders(client: Any, window: Window) -> AsyncIterator[ChannelOr
 # --- the plug-in: what the channel can do, for the registry
 
 
-CATEGORIES = {"headphones": "0002-0356-", "laptops": "0002-0358-", "guitars": "0005-0384-"}
-DEFAULT_CATEGORY = "0002-"
+async def suggest_categories(client: Any, query: CategoryQuery) -> list[CategorySuggestion]:
+    """Trade Me's category suggestions for the title (and our category): ranked, unscored, so
+    confidence is the rank plus how much of the path the product names."""
+    found = await client.category_suggestions(search_text(query))
+    if not found and (wider := search_text(query, with_category=True)) != search_text(query):
+        found = await client.category_suggestions(wider)  # a model name alone found nothing
+    return [
+        CategorySuggestion(
+            str(raw["Id"]),
+            " > ".join(path := [*(raw.get("AncestorsNames") or []), raw["Name"]]),
+            suggestion_confidence(rank, path, query),
+        )
+        for rank, raw in enumerate(found)
+    ]
+
+
+def attributes_schema(details: dict[str, Any]) -> dict[str, Any]:
+    """CategoryDetails' Attributes as a JSON Schema keyed by attribute Name (Options as an enum,
+    IsRequiredForSell as `required`)."""
+    properties: dict[str, Any] = {}
+    required = []
+    kinds = {1: "boolean", 2: "integer", 3: "number"}
+    for attribute in details.get("Attributes") or []:
+        name = attribute["Name"]
+        prop: dict[str, Any] = {"type": kinds.get(attribute.get("Type"), "string")}
+        if attribute.get("DisplayName") and attribute["DisplayName"] != name:
+            prop["description"] = attribute["DisplayName"] + "."
+        if options := attribute.get("Options"):
+            prop["enum"] = [o["Value"] for o in options]
+        elif attribute.get("MaxStringLength"):
+            prop["description"] = (
+                f"{prop.get('description', '')} At most {attribute['MaxStringLength']} characters.".strip()
+            )
+        properties[name] = prop
+        if attribute.get("IsRequiredForSell"):
+            required.append(name)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+async def category_attributes(client: Any, category_id: str) -> CategoryAttributes:
+    return CategoryAttributes(category_id, attributes_schema(await client.category_details(category_id)))
 
 
 def listing_fields(product: ProductForListing) -> dict[str, Any]:
+    """Category and Attributes from the chosen category (`channel_categories`)."""
     return {
-        "Category": CATEGORIES.get(category_key(product.category), DEFAULT_CATEGORY),
+        "Category": product.channel_category,
+        "Attributes": [
+            {"Name": name, "Value": ", ".join(map(str, value)) if isinstance(value, list) else str(value)}
+            for name, value in product.channel_attributes.items()
+        ],
         "Duration": 7,
         "Pickup": 1,  # pick-up allowed
         "PaymentMethods": [1, 2],  # bank deposit, credit card
@@ -696,6 +773,7 @@ CHANNEL = Channel(
     client=f"{__name__}:TradeMeClient",
     listing=LISTING,
     orders=trademe_orders,
+    taxonomy=Taxonomy(suggest=suggest_categories, attributes=category_attributes),
     push_tracking=push_tracking,  # CourierCompany is free text; a repeated parcel is recognised
     carrier_names={"canada_post": "Canada Post"},
 )

@@ -16,6 +16,12 @@ from sqlalchemy import Engine
 from retail_pipeline.channels.registry import channel, channel_names
 from retail_pipeline.db.engine import get_engine, resolve_database_url
 from retail_pipeline.domain.buyer_messages import Inbox
+from retail_pipeline.domain.channel_categories import (
+    attribute_messages,
+    offline_fill,
+    parse_attributes,
+    strict_schema,
+)
 from retail_pipeline.domain.enrichment import NOTHING_TO_ENRICH, Enricher, EnrichmentInput, offline_enrich
 from retail_pipeline.integrations.carriers import Carrier, carrier_class
 from retail_pipeline.integrations.fx import EcbClient
@@ -191,6 +197,25 @@ class LLMResource(dg.ConfigurableResource):
         """Requests one product may take in a run (the offline enricher makes none)."""
         self._ready()
         return self._client.max_attempts if self._client else 1
+
+    def fill_attributes(
+        self, channel_title: str, category_path: str, schema: dict[str, Any], payload: dict[str, Any]
+    ) -> EnrichmentResult:
+        """A category's attributes for one product, the category's own schema as the strict
+        structured-output schema (`domain.channel_categories.strict_schema`); `output` is the answer
+        (name -> value or None). Offline: filled from the product's words, no call. Raises
+        EnrichmentFailed / LLMUnavailable as `enrich` does."""
+        strict = strict_schema(schema)
+        if self.enricher.kind == "offline":
+            return EnrichmentResult(offline_fill(schema, payload), Usage(), None, None, attempts=0)
+        return self._client.structured(
+            attribute_messages(channel_title, category_path, payload),
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "category_attributes", "schema": strict, "strict": True},
+            },
+            lambda content: parse_attributes(content, strict),
+        )
 
     def enrich(self, product: EnrichmentInput) -> EnrichmentResult:
         """Listing content for one product. Raises EnrichmentFailed (this product) or

@@ -100,13 +100,17 @@ TREE: dict = {
                             Aspect("Operating System", True, ("Android", "iOS", "Other")),
                             Aspect("Network", values=("Unlocked", "Locked")),
                         ),
-                        ["Smartphones|phone,galaxy,iphone,pixel,android", "Feature Phones", "Rugged Phones"],
+                        [
+                            "Smartphones|phone,galaxy,iphone,pixel,android,smartphone,5g,redmi note,moto g,reno",
+                            "Feature Phones",
+                            "Rugged Phones",
+                        ],
                     ),
                     "Phone Accessories": (
                         (),
                         [
                             "Cases & Covers|case,cover,armor",
-                            "Screen Protectors|glass,protector",
+                            "Screen Protectors|glass,protector,screenforce,ultraglass",
                             "Chargers & Cradles|charger,wall charger,wireless charger",
                             "Power Banks|power bank,battery pack,mah",
                             "Cables & Adapters|cable,usb-c cable,adapter",
@@ -129,7 +133,7 @@ TREE: dict = {
                             Aspect("Operating System", True, ("Windows 11", "macOS", "ChromeOS", "Linux")),
                         ),
                         [
-                            "Laptops & Notebooks|laptop,notebook,ultrabook,macbook,thinkpad",
+                            "Laptops & Notebooks|laptop,notebook,ultrabook,macbook,thinkpad,ideapad,vivobook,zenbook,pavilion,aspire,swift,elitebook,surface laptop",
                             "Gaming Laptops|gaming laptop,rog",
                             "Chromebooks|chromebook",
                             "2-in-1 Laptops|2-in-1,convertible",
@@ -137,7 +141,11 @@ TREE: dict = {
                     ),
                     "Tablets & eReaders": (
                         (SCREEN, STORAGE),
-                        ["Tablets|tablet,ipad,galaxy tab", "eReaders|kindle,ereader", "Drawing Tablets"],
+                        [
+                            "Tablets|tablet,ipad,galaxy tab,tab,pad",
+                            "eReaders|kindle,ereader",
+                            "Drawing Tablets",
+                        ],
                     ),
                     "Desktop Computers": (
                         (Aspect("Processor", True),),
@@ -221,7 +229,7 @@ TREE: dict = {
                             Aspect("Noise Cancellation", values=("Active", "Passive", "None")),
                         ),
                         [
-                            "Headphones|headphones,over-ear,noise cancelling",
+                            "Headphones|headphones,over-ear,noise cancelling,momentum,accentum",
                             "Earbuds|earbuds,buds,airpods,true wireless",
                             "Gaming Headsets|headset",
                             "Sports Headphones",
@@ -230,7 +238,7 @@ TREE: dict = {
                     "Speakers": (
                         (),
                         [
-                            "Portable Speakers|bluetooth speaker,portable speaker",
+                            "Portable Speakers|bluetooth speaker,portable speaker,speaker,emberton",
                             "Smart Speakers",
                             "Bookshelf Speakers",
                             "Party Speakers",
@@ -250,7 +258,7 @@ TREE: dict = {
                             Aspect("Effective Megapixels"),
                         ),
                         [
-                            "Mirrorless Cameras|mirrorless,alpha,eos r,z",
+                            "Mirrorless Cameras|mirrorless,alpha,eos,z50ii,z6iii,z fc,x t5,x s20,x m5,zv e10",
                             "DSLR Cameras|dslr",
                             "Compact Cameras",
                             "Action Cameras|gopro,action camera",
@@ -348,8 +356,8 @@ TREE: dict = {
                     "Small Kitchen Appliances": (
                         (),
                         [
-                            "Coffee Machines|coffee,espresso,nespresso,barista",
-                            "Air Fryers|air fryer",
+                            "Coffee Machines|coffee,espresso,nespresso,barista,bambino,dedica,magnifica,cafe series,eletta",
+                            "Air Fryers|air fryer,airfryer",
                             "Blenders|blender,nutribullet",
                             "Food Processors",
                             "Stand Mixers|mixer,kitchenaid",
@@ -397,7 +405,7 @@ TREE: dict = {
                     "Vacuum Cleaners": (
                         (Aspect("Type", True, ("Stick", "Robot", "Barrel", "Upright", "Handheld")),),
                         [
-                            "Stick Vacuums|stick vacuum,cordless vacuum,dyson",
+                            "Stick Vacuums|stick vacuum,cordless vacuum,dyson,jet,detect",
                             "Robot Vacuums|robot,roomba,roborock",
                             "Barrel Vacuums",
                             "Upright Vacuums",
@@ -513,7 +521,7 @@ TREE: dict = {
                             Aspect("Finish"),
                         ),
                         [
-                            "Electric Guitars|electric guitar,stratocaster,telecaster,les paul,sg,strat",
+                            "Electric Guitars|electric guitar,stratocaster,telecaster,les paul,sg,strat,pacifica",
                             "Acoustic Guitars|acoustic,dreadnought",
                             "Classical Guitars|classical,nylon",
                             "Acoustic-Electric Guitars",

@@ -49,8 +49,9 @@ PRODUCTS = [
 ]
 
 
-def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int]:
-    """Supplier, supplier products, enriched products, passed LaunchLock verdicts, stored photos."""
+def seed_products(engine: Engine, media_dir, products=PRODUCTS, *, categories: bool = True) -> dict[str, int]:
+    """Supplier, supplier products, enriched products, passed LaunchLock verdicts, stored photos, and
+    (`categories`) each product's category on the channels with a taxonomy, as if chosen."""
     ids: dict[str, int] = {}
     with engine.begin() as conn:
         supplier_id = conn.scalar(
@@ -59,7 +60,9 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id"""
             )
         )
-        for n, (sku, title, category, cost, stock, brand, mpn, photo_count) in enumerate(products):
+        for n, row in enumerate(products):
+            sku, title, category, cost, stock, brand, mpn, photo_count = row[:8]
+            attributes = row[8] if len(row) > 8 else {"colour": "Black"}  # an optional ninth: attributes
             sp_id = conn.scalar(
                 text(
                     """INSERT INTO retail.supplier_products
@@ -88,7 +91,7 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                        RETURNING id"""
                 ),
                 {"sp": sp_id, "sku": sku, "title": title, "desc": f"{title}.\n\nBrand new, NZ stock.",
-                 "category": category, "attrs": json.dumps({"colour": "Black"}), "stock": stock},
+                 "category": category, "attrs": json.dumps(attributes), "stock": stock},
             )  # fmt: skip
             conn.execute(
                 text(
@@ -121,6 +124,8 @@ def seed_products(engine: Engine, media_dir, products=PRODUCTS) -> dict[str, int
                 )
             ids[sku] = product_id
         seed_fx_rates(conn)  # the `fx_rates` asset's rows: eBay prices in USD from NZD costs
+    if categories:
+        seed_channel_categories(engine, ids, products)
     return ids
 
 
@@ -132,3 +137,65 @@ ORDERABLE_PRODUCTS = [
      "Fender", "0144502500", 1),
     ("RP-2003", "Lenovo ThinkPad X1 Carbon Gen 11 14in Laptop", "Laptops", "2100.00", 3, "Lenovo", "21HM", 1),
 ]  # fmt: skip
+
+
+def seed_channel_categories(engine: Engine, product_ids: dict[str, int], products=PRODUCTS) -> None:
+    """Each product's category on every channel with a taxonomy, as `channel_categories` leaves a choice."""
+    items = [(product_ids[row[0]], row[1], row[2], row[5], row[6]) for row in products]
+    with engine.begin() as conn:
+        seed_categories(conn, items)
+
+
+def seed_categories(conn, items) -> None:
+    """For (product id, title, our category, brand, mpn) items: a chosen category on every channel with a
+    taxonomy (chosen automatically, required attributes filled), in the simulators' own ids: the leaf the
+    shared tree ranks first for the title; on a channel whose tree lacks it (Reverb: musical gear
+    only) the nearest it has, so fixtures that list everything everywhere still can (benchmarks too)."""
+    from retail_pipeline.channels.registry import all_channels
+    from retail_pipeline.simulators import taxonomy_data
+    from retail_pipeline.simulators.ebay import taxonomy as ebay_taxonomy
+    from retail_pipeline.simulators.reverb import taxonomy as reverb_taxonomy
+    from retail_pipeline.simulators.trademe import taxonomy as trademe_taxonomy
+
+    reverb_leaves = tuple(n for n, _, root in reverb_taxonomy.categories() if n.leaf)
+    for product_id, title, category, brand, mpn in items:
+        node, _ = taxonomy_data.rank(f"{title} {category}", limit=1)[0]
+        for plugin in all_channels():
+            if plugin.taxonomy is None or plugin.listing is None:
+                continue
+            leaf = node
+            if plugin.name == "ebay":
+                category_id = ebay_taxonomy.ids()[leaf.key]
+            elif plugin.name == "trademe":
+                category_id = str(trademe_taxonomy.segments()[leaf.key])
+            elif plugin.name == "reverb":
+                if leaf not in reverb_leaves:
+                    leaf = taxonomy_data.rank(f"{title} {category}", limit=1, candidates=reverb_leaves)
+                    leaf = leaf[0][0] if leaf else reverb_leaves[0]
+                category_id = reverb_taxonomy.category_uuid(leaf.key)
+            else:
+                continue
+            attributes = {}
+            for aspect in leaf.aspects:
+                if not aspect.required:
+                    continue
+                name = (
+                    trademe_taxonomy.attribute_name(aspect.name) if plugin.name == "trademe" else aspect.name
+                )
+                value = {"Brand": brand, "Model": mpn}.get(aspect.name) or (
+                    aspect.values[0] if aspect.values else "Standard"
+                )
+                attributes[name] = [value] if aspect.multi else value
+            if plugin.taxonomy.attributes is None:
+                attributes = {}
+            conn.execute(
+                text(
+                    """INSERT INTO retail.channel_categories
+                           (product_id, channel, status, category_id, category_path, confidence, chosen_by,
+                            query_hash, attributes)
+                       VALUES (:p, :c, 'chosen', :id, :path, 0.9, 'auto', 'seeded', CAST(:a AS jsonb))
+                       ON CONFLICT (product_id, channel) DO NOTHING"""
+                ),
+                {"p": product_id, "c": plugin.name, "id": category_id,
+                 "path": " > ".join(leaf.path), "a": json.dumps(attributes)},
+            )  # fmt: skip

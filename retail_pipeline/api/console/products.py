@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
+from retail_pipeline.api.categories import categories_of
 from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
@@ -115,10 +116,12 @@ def product_page(
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no product {product_id}")
     overridden = [c for c in detail.content if c.optimised]
+    categories = categories_of(engine, product_id) or []
     context = {
         "active": "products",
         "p": detail,
         "overridden": overridden,
+        "categories": categories,
         "channels": channel_names("listings"),
         "channel_titles": _channel_titles(),
         "sparkline": sparkline,

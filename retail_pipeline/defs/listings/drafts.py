@@ -9,6 +9,7 @@ from decimal import Decimal
 import dagster as dg
 from sqlalchemy import Connection, text
 
+from retail_pipeline.channels.plugin import Channel
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.fx import rates_on
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
@@ -29,6 +30,9 @@ PRODUCTS = text(
            CASE WHEN sp.removed_at IS NOT NULL OR sp.availability IN ('out_of_stock', 'discontinued') THEN 0
                 ELSE coalesce(p.stock_quantity, sp.stock_quantity, 1) END AS quantity,
            sp.brand, sp.gtin, sp.mpn, p.attributes, p.keywords,
+           cc.status AS cc_status, cc.category_id AS cc_category_id, cc.category_path AS cc_path,
+           cc.attributes AS cc_attributes, cc.missing_required AS cc_missing, cc.task_id AS cc_task_id,
+           cc.error AS cc_error,
            coalesce((SELECT jsonb_agg(jsonb_build_object('sha256', m.sha256, 'rel_path', m.rel_path,
                                                          'content_type', m.content_type) ORDER BY i.position)
                        FROM retail.supplier_product_images i
@@ -38,6 +42,7 @@ PRODUCTS = text(
       JOIN retail.validation_results vr ON vr.product_id = p.id AND vr.passed
       JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
       JOIN retail.suppliers s ON s.id = sp.supplier_id
+      LEFT JOIN retail.channel_categories cc ON cc.product_id = p.id AND cc.channel = :channel
      WHERE p.status = 'enriched' AND sp.removed_at IS NULL AND p.selling_stopped_at IS NULL
        -- channel selection (012): the product's own, else its supplier's, else every channel
        AND coalesce(:channel = ANY(CAST(coalesce(p.channels, s.channels) AS text[])), true)
@@ -64,7 +69,27 @@ UPSERT = text(
 )
 
 
-def _product(row) -> ProductForListing:
+def category_problems(v: dict, plugin: Channel) -> tuple[str, ...]:
+    """Why the channel's category (`channel_categories`) blocks the draft; () when it does not."""
+    title, status = plugin.title, v.get("cc_status")
+    if plugin.taxonomy is None:
+        return ()
+    if status is None:
+        return (f"no {title} category chosen yet (channel_categories has not run for this product)",)
+    if status == "needs_choice":
+        return (f"waiting for the operator to choose a {title} category (task #{v['cc_task_id']})",)
+    if status == "no_category":
+        return (f"{title} has no category for this product",)
+    if status == "failed":
+        return (f"{title} category not chosen yet: {v.get('cc_error') or 'the taxonomy could not be asked'}",)
+    missing = list(v.get("cc_missing") or ())
+    if missing:
+        names = ", ".join(missing)
+        return (f"{title} requires {names} in {v.get('cc_path')}: not found in the product data",)
+    return ()
+
+
+def _product(row, plugin: Channel) -> ProductForListing:
     v = dict(row._mapping)
     return ProductForListing(
         product_id=v["product_id"],
@@ -82,6 +107,9 @@ def _product(row) -> ProductForListing:
         attributes=v["attributes"] or {},
         keywords=tuple(v["keywords"] or ()),
         photos=tuple(v["photos"] or ()),
+        channel_category=v["cc_category_id"] if v["cc_status"] == "chosen" else None,
+        channel_attributes=dict(v["cc_attributes"] or {}) if v["cc_status"] == "chosen" else {},
+        category_problems=category_problems(v, plugin),
     )
 
 
@@ -111,11 +139,12 @@ def build_drafts(
     unchanged drafts (same input hash) are not rewritten. Prices convert with the latest reference
     rates on or before `today` (default: today, UTC)."""
     counts = {"products": 0, "valid": 0, "invalid": 0, "inserted": 0, "updated": 0, "unchanged": 0}
-    policy = channel_plugin(channel).listing
+    plugin = channel_plugin(channel)
+    policy = plugin.listing
     rates = rates_on(conn, today or datetime.now(UTC).date())
     counts["deselected"] = drop_deselected_drafts(conn, channel, product_ids)
     for row in conn.execute(PRODUCTS, {"channel": channel, "product_ids": product_ids}):
-        draft = build_draft(policy, _product(row), rates)
+        draft = build_draft(policy, _product(row, plugin), rates)
         counts["products"] += 1
         counts[draft.status] += 1
         title = draft.title[: policy.max_title]  # the table checks the channel's limit; the error is kept
@@ -147,7 +176,11 @@ def build_drafts(
 
 @dg.asset(
     partitions_def=listing_channels,
-    deps=[dg.AssetDep("validated_products", partition_mapping=dg.AllPartitionMapping()), "fx_rates"],
+    deps=[
+        dg.AssetDep("validated_products", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetKey("channel_categories"),
+        "fx_rates",
+    ],
     group_name="listings",
     kinds={"postgres"},
 )
@@ -156,7 +189,8 @@ def listing_drafts(
 ) -> dg.MaterializeResult:
     """Drafts for the channel from every product that passed LaunchLock and is selected for it:
     per-channel pricing (converted with the day's reference rate by the channels' clock), channel
-    field mapping and the channel's rules checked locally (status valid/invalid with errors)."""
+    field mapping (the channel's category and attributes from `channel_categories`) and the channel's
+    rules checked locally (status valid/invalid with errors)."""
     with db.engine.begin() as conn:
         counts = build_drafts(conn, context.partition_key, today=channels.now().date())
     return dg.MaterializeResult(metadata=counts)

@@ -6,9 +6,9 @@ from retail_pipeline.partitions import listing_channels
 
 listings_publish_job = dg.define_asset_job(
     "listings_publish",
-    selection=dg.AssetSelection.assets("listing_drafts", "channel_listings"),
+    selection=dg.AssetSelection.assets("channel_categories", "listing_drafts", "channel_listings"),
     partitions_def=listing_channels,
-    description="One channel: drafts, then publish / reprice / withdraw within the channel's call budget.",
+    description="One channel: categories, drafts, then publish / reprice / withdraw within the channel's call budget.",
 )
 
 listing_state_job = dg.define_asset_job(

@@ -19,15 +19,15 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion
 
 from retail_pipeline.domain.enrichment import (
     EnrichmentInput,
-    EnrichmentOutput,
     InvalidOutput,
     build_messages,
     parse_output,
@@ -49,7 +49,7 @@ class Usage:
 
 @dataclass(frozen=True)
 class EnrichmentResult:
-    output: EnrichmentOutput
+    output: Any  # EnrichmentOutput for enrich(); whatever `parse` made for structured()
     usage: Usage  # summed over every attempt: what the product cost
     model: str | None  # as the service reported it; None for the offline enricher
     raw: str | None  # the message content that was accepted
@@ -146,18 +146,29 @@ class LLMClient:
         self._openai.close()
 
     def enrich(self, product: EnrichmentInput) -> EnrichmentResult:
+        return self.structured(build_messages(product), response_format(), parse_output)
+
+    def structured(
+        self,
+        messages: list[dict[str, str]],
+        response_format: dict[str, Any],
+        parse: Callable[[str | None], Any],
+    ) -> EnrichmentResult:
+        """One structured-output answer (`response_format` a strict json_schema), parsed by `parse`
+        (which raises InvalidOutput for an answer to ask again for), with the retries above: how
+        enrichment and category attributes (`domain.channel_categories`) both call the model."""
         spent = Usage()
         attempts = 0
 
         def attempt(_after_ambiguous: bool) -> EnrichmentResult:
             nonlocal spent, attempts
             attempts += 1
-            completion = self._request(product)
+            completion = self._request(messages, response_format)
             if completion.usage:
                 spent += Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
             try:
                 content = _accepted_content(completion)
-                return EnrichmentResult(parse_output(content), spent, completion.model, content, attempts)
+                return EnrichmentResult(parse(content), spent, completion.model, content, attempts)
             except InvalidOutput as invalid:
                 raise _UnusableAnswer(invalid) from invalid
 
@@ -177,12 +188,12 @@ class LLMClient:
         except openai.APIStatusError as error:  # other 4xx, e.g. this product's text is over the context
             raise EnrichmentFailed(_describe(error), usage=spent, attempts=attempts) from error
 
-    def _request(self, product: EnrichmentInput) -> ChatCompletion:
+    def _request(self, messages: list[dict[str, str]], response_format: dict[str, Any]) -> ChatCompletion:
         try:
             return self._openai.chat.completions.create(
                 model=self.model,
-                messages=build_messages(product),
-                response_format=response_format(),
+                messages=messages,
+                response_format=response_format,
                 max_completion_tokens=self.max_completion_tokens,
             )
         except openai.RateLimitError as error:

@@ -28,6 +28,10 @@ from .models import EbayBackend
 
 OPERATION_KEY = "ebay.operation"  # the matched spec operation, for the routes' "not simulated" answer
 SELL_PREFIX = "/sell/"
+# The Taxonomy API: no spec is kept here (see taxonomy.py), so it is admitted by token scope and quota
+# only; its routes check their own parameters.
+TAXONOMY_PREFIX = "/commerce/taxonomy/"
+TAXONOMY_SCOPES = frozenset({"https://api.ebay.com/oauth/api_scope"})
 
 
 class ConformanceError(AssertionError):
@@ -40,6 +44,19 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")[len(scope.get("root_path", "")) :]
+        if scope["type"] == "http" and path.startswith(TAXONOMY_PREFIX):
+            try:
+                headers = dict(
+                    (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+                )
+                self.backend.authorize(headers.get("authorization", ""), TAXONOMY_SCOPES)
+                self.backend.admit_call()
+            except EbayError as error:
+                response = JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+                await response(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http" or not path.startswith(SELL_PREFIX):
             await self.app(scope, receive, send)
             return

@@ -40,6 +40,7 @@ from .exceptions import (
     inventory_error,
     too_many_requests,
 )
+from .taxonomy import required_aspects
 
 SCOPE_ROOT = "https://api.ebay.com/oauth/api_scope"
 GRANTED_SCOPES = frozenset(
@@ -50,6 +51,8 @@ GRANTED_SCOPES = frozenset(
         for suffix in ("", ".readonly")
     }
 )
+
+APP_SCOPES = frozenset({SCOPE_ROOT})
 
 # ConditionEnum (developer.ebay.com/api-docs/sell/inventory/types/slr:ConditionEnum).
 CONDITIONS = frozenset(
@@ -246,7 +249,8 @@ class EbayBackend:
     # --- OAuth ------------------------------------------------------------------------------------
 
     def issue_token(self, authorization: str, form: dict[str, str]) -> tuple[str, int]:
-        """The refresh-token grant: (access token, seconds it lives)."""
+        """The refresh-token grant (a user token) or the client-credentials grant (an application token,
+        for the Taxonomy API): (access token, seconds it lives)."""
         client_id, client_secret = _basic_credentials(authorization)
         config = self.config
         if (
@@ -258,21 +262,25 @@ class EbayBackend:
         grant = form.get("grant_type")
         if not grant:
             raise OAuthError(400, "invalid_request", "request is missing a required parameter or malformed.")
-        if grant != "refresh_token":
+        if grant not in ("refresh_token", "client_credentials"):
             raise OAuthError(
                 400,
                 "unsupported_grant_type",
                 "grant type in request is not supported by the authorization server",
             )
+        # An application token (client credentials) holds only the public scope: the Taxonomy API's.
+        granted = GRANTED_SCOPES if grant == "refresh_token" else APP_SCOPES
         refresh = form.get("refresh_token", "")
-        if not refresh or (config.refresh_token is not None and refresh != config.refresh_token):
+        if grant == "client_credentials":
+            pass
+        elif not refresh or (config.refresh_token is not None and refresh != config.refresh_token):
             raise OAuthError(
                 400,
                 "invalid_grant",
                 "the provided authorization refresh token is invalid or was issued to another client",
             )
-        scopes = frozenset(form["scope"].split()) if form.get("scope") else GRANTED_SCOPES
-        if not scopes <= GRANTED_SCOPES:
+        scopes = frozenset(form["scope"].split()) if form.get("scope") else granted
+        if not scopes <= granted:
             raise OAuthError(
                 400,
                 "invalid_scope",
@@ -473,7 +481,9 @@ class EbayBackend:
         if not product.get("imageUrls"):
             problems.add(25014, additionalInfo="At least one picture is required.")
         aspects = product.get("aspects", {})
-        for name in config.required_aspects:
+        # The category's own required aspects (Taxonomy API) where it is one of the shared tree's.
+        category_required = required_aspects(str(details.get("categoryId", ""))) or ()
+        for name in dict.fromkeys((*config.required_aspects, *category_required)):
             if not aspects.get(name):
                 problems.add(
                     25002,

@@ -4,6 +4,7 @@
 - Sell Inventory: `PUT|GET /sell/inventory/v1/inventory_item/{sku}`, `POST|GET /sell/inventory/v1/offer`,
   `GET|PUT /sell/inventory/v1/offer/{offerId}`, `POST .../offer/{offerId}/publish` and `/withdraw`,
   `POST /sell/inventory/v1/bulk_update_price_quantity`;
+- Commerce Taxonomy: the default tree id, category suggestions, item aspects (taxonomy.py);
 - Sell Fulfillment: `GET /sell/fulfillment/v1/order` (filter, limit, offset, orderIds),
   `GET .../order/{orderId}`, `POST|GET .../order/{orderId}/shipping_fulfillment`,
   `GET .../shipping_fulfillment/{fulfillmentId}`.
@@ -26,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import BuyRequest, ForeignListingRequest, NotBuyable
-from . import responses
+from . import responses, taxonomy
 from .exceptions import (
     EbayError,
     OAuthError,
@@ -290,6 +291,8 @@ def build(sim: Simulator) -> FastAPI:
         return JSONResponse(
             responses.shipping_fulfillment(backend.get_shipping_fulfillment(order_id, fulfillment_id))
         )
+
+    taxonomy.add_routes(app)
 
     # --- hooks over HTTP --------------------------------------------------------------------------
 

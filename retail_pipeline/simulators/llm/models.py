@@ -330,8 +330,91 @@ class Generator:
         return out
 
 
-def answer_json(schema: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
+def answer_json(schema: dict[str, Any], messages: list[dict[str, Any]], name: str | None = None) -> Any:
+    if name == ATTRIBUTES_SCHEMA:
+        return fill_attributes(schema, Facts(messages))
     return Generator(schema, Facts(messages)).value(schema)
+
+
+# --- a marketplace category's attributes ("category_attributes": the schema is the category's) ---------
+
+ATTRIBUTES_SCHEMA = "category_attributes"
+
+
+def _phrase(text: str) -> str:
+    """Lower-case words between spaces, a number and its unit written together ("128 GB" and "128GB"
+    both " 128gb "), so a value is found however the text spaces it."""
+    spaced = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    return re.sub(r"(?<= )(\d+) (gb|tb|mb|kg|g|l|v|w|mah|mm|cm|hz)(?= )", r"\1\2", spaced)
+
+
+_SCREEN = re.compile(r"(\d{1,3}(?:\.\d)?)\s*(?:\"|-?inch\b|in\b)", re.IGNORECASE)
+_PROCESSOR = re.compile(
+    r"\b(Apple M[1-4](?: Pro| Max)?|M[1-4](?: Pro| Max)?|Intel Core (?:Ultra )?[i3579-]+\S*|Core i[3579]|"
+    r"AMD Ryzen \d+|Ryzen \d+|Snapdragon X\S*)\b"
+)
+
+
+def _read(name: str, text: str) -> str | None:
+    """What a model reads off the text for a few free-text attributes: a screen size, a processor."""
+    key = re.sub(r"[^a-z]", "", name.lower())  # "Screen Size", "ScreenSize"
+    if "screensize" in key and (match := _SCREEN.search(text)):
+        return f"{match.group(1)} in"
+    if key == "processor" and (match := _PROCESSOR.search(text)):
+        return match.group(1)
+    return None
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    kind = prop.get("type")
+    return (isinstance(kind, list) and "null" in kind) or any(
+        b.get("type") == "null" for b in prop.get("anyOf", []) if isinstance(b, dict)
+    )
+
+
+def fill_attributes(schema: dict[str, Any], facts: Facts) -> dict[str, Any]:
+    """As a careful model fills a category's attributes from the product text: an allowed value only when
+    its words are in the text (the first of several for a single value), brand, model and MPN from the
+    data, another attribute of the same name; null for what the text does not say (so a required one the
+    text is silent on comes back null, and the caller's draft is blocked for it)."""
+    data = facts.data
+    attributes = {n.lower(): v for n, v in facts.attributes}
+    text = " ".join(
+        [
+            facts.title,
+            facts.text("description"),
+            facts.text("category"),
+            " ".join(f"{n} {v}" for n, v in facts.attributes),
+        ]
+    )
+    phrase = _phrase(text)
+    out: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if "anyOf" in prop:
+            prop = next((b for b in prop["anyOf"] if b.get("type") != "null"), prop)
+        items = prop.get("items") if prop.get("type") == "array" else None
+        allowed = [v for v in (items or prop).get("enum", []) if v is not None]
+        key = name.lower().replace(" ", "")
+        value: Any = None
+        if allowed:
+            hits = [v for v in allowed if _phrase(str(v)) in phrase]
+            if hits:
+                value = hits if items is not None else hits[0]
+        elif key == "brand":
+            value = facts.brand or None
+        elif key == "mpn":
+            value = facts.text("mpn") or None
+        elif key == "model":
+            title, brand = facts.text("title"), facts.brand
+            model = title[len(brand) :].strip() if brand and title.lower().startswith(brand.lower()) else ""
+            value = attributes.get("model") or facts.text("mpn") or " ".join(model.split()[:3]) or None
+        else:
+            value = attributes.get(name.lower()) or attributes.get(key) or data.get(name) or _read(name, text)
+            value = str(value) if value not in (None, "") else None
+        if items is not None and value is not None and not isinstance(value, list):
+            value = [value]
+        out[name] = value
+    return out
 
 
 def answer_text(messages: list[dict[str, Any]]) -> str:

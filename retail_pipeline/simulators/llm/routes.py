@@ -182,13 +182,17 @@ def _check_response_format(response_format: Any, messages: list[dict[str, Any]])
 
 
 def _answer(
-    schema: dict | None, messages: list[dict[str, Any]], fault: FaultKind | None, max_tokens: int | None
+    schema: dict | None,
+    messages: list[dict[str, Any]],
+    fault: FaultKind | None,
+    max_tokens: int | None,
+    schema_name: str | None = None,
 ) -> tuple[str | None, str | None, str]:
     """(content, refusal, finish_reason): the model's answer, spoilt as ``fault`` says, cut to ``max_tokens``."""
     content = (
         answer_text(messages)
         if schema is None
-        else json.dumps(answer_json(schema, messages), ensure_ascii=False)
+        else json.dumps(answer_json(schema, messages, schema_name), ensure_ascii=False)
     )
     if fault == "refusal":
         return None, REFUSAL, "stop"
@@ -297,7 +301,11 @@ def build(sim: Simulator) -> FastAPI:
             )
 
         digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
-        content, refusal, finish_reason = _answer(schema, messages, backend.draw_fault(digest), max_tokens)
+        response_format = body.get("response_format") or {}
+        schema_name = (response_format.get("json_schema") or {}).get("name") if schema else None
+        content, refusal, finish_reason = _answer(
+            schema, messages, backend.draw_fault(digest), max_tokens, schema_name
+        )
         completion_tokens = responses.tokens(content or refusal or "")
 
         number = backend.next_completion_number()

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import Buyer, BuyRequest, ForeignListingRequest, NotBuyable
 from ..storefront import paginate, query_int, site_url
-from . import responses
+from . import responses, taxonomy
 from .exceptions import HAL_JSON, ReverbError, invalid, not_found, reverb_error_handler
 from .models import LISTING_STATES, ReverbBackend, ReverbSimulatorConfig
 
@@ -151,6 +151,12 @@ def build(sim: Simulator) -> FastAPI:
 
     def listing_json(request: Request, listing: Any) -> dict[str, Any]:
         return responses.listing_json(listing, api(request), site_url(request, ""), backend.config.shop_name)
+
+    # --- categories
+
+    @app.get("/api/categories/flat")
+    async def categories_flat(request: Request) -> JSONResponse:
+        return _hal(taxonomy.flat(api(request)))
 
     # --- listings
 

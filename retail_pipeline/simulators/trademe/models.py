@@ -25,6 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .taxonomy import required_attributes
+
 
 class TradeMeSimulatorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -338,6 +340,10 @@ class TradeMeBackend:
             if not attribute.get("Name") or attribute.get("Value") in (None, ""):
                 errors.append("Each attribute needs a Name and a Value.")
                 break
+        given = {a.get("Name") for a in form["Attributes"] if a.get("Value") not in (None, "")}
+        for name in required_attributes(category or "") or ():  # a category of the shared tree
+            if name not in given:
+                errors.append(f"Attribute '{name}' is required in this category.")
         for name in ("SKU", "ExternalReferenceId"):
             if form[name] and len(form[name]) > MAX_REFERENCE:
                 errors.append(f"{name} must be {MAX_REFERENCE} characters or fewer.")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from . import responses
+from . import responses, taxonomy
 from .auth import verify
 from .exceptions import TradeMeHTTPError, bad_request, rate_limited, trademe_error_handler
 from .models import (
@@ -110,6 +110,41 @@ def build(sim: Simulator) -> FastAPI:
 
     async def body_of(request: Request) -> responses.RequestBody:
         return responses.read_json_object(await request.body())
+
+    # --- catalogue (public, not counted) and category suggestions (authenticated)
+
+    def _depth(request: Request) -> int | None:
+        raw = request.query_params.get("depth")
+        if raw is None:
+            return None
+        if not raw.isdigit():
+            raise bad_request(f"'{raw}' is not a valid depth.")
+        return int(raw)
+
+    @app.get("/v1/Categories.json")
+    async def categories(request: Request) -> dict[str, Any]:
+        return taxonomy.category(None, _depth(request))
+
+    @app.get("/v1/Categories/{category}/Details.json")
+    async def category_details(category: str) -> dict[str, Any]:
+        node = taxonomy.find(category)
+        if node is None:
+            raise TradeMeHTTPError(404, f"Category '{category}' does not exist.")
+        return taxonomy.details(node)
+
+    @app.get("/v1/Categories/{category}.json")
+    async def category_tree(category: str, request: Request) -> dict[str, Any]:
+        node = taxonomy.find(category)
+        if node is None:
+            raise TradeMeHTTPError(404, f"Category '{category}' does not exist.")
+        return taxonomy.category(node, _depth(request))
+
+    @api("GET", "/Search/Suggestions.json")
+    async def search_suggestions(request: Request) -> dict[str, Any]:
+        raw = request.query_params.get("max_category_suggestions", "12")
+        if not raw.isdigit():
+            raise bad_request(f"'{raw}' is not a valid max_category_suggestions.")
+        return taxonomy.suggestions(request.query_params.get("search_string", ""), int(raw))
 
     # --- selling
 

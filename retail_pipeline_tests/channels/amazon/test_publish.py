@@ -45,7 +45,7 @@ def test_drafts_wait_for_a_product_type_then_list_reprice_in_one_feed_and_ship(
             text("SELECT validation_errors FROM retail.listing_drafts WHERE channel = 'amazon'")
         )
         assert counts["invalid"] == 3
-        assert all(any("no Amazon product type chosen" in e for e in row[0]) for row in errors)
+        assert all(any("no Amazon category chosen yet" in e for e in row[0]) for row in errors)
     choices = categorised(channels.client("amazon"), "amazon", ROWS)
     assert choices["RP-2001"][0] == "HEADPHONES"
     with with_categories(choices), engine.begin() as conn:

@@ -61,18 +61,33 @@ def test_ebay_prices_in_its_currency_with_the_exchange_rate():
 
 
 def test_channel_field_mapping():
-    tm = build_draft("trademe", product()).payload["fields"]
-    assert tm["Category"] == "0002-0356-" and tm["Duration"] == 7 and tm["PaymentMethods"]
+    """Category and attributes come from the channel's chosen category (`channel_categories`)."""
+    tm = build_draft(
+        "trademe",
+        product(channel_category="7261", channel_attributes={"Brand": "Sony", "FormFactor": "Over-Ear"}),
+    ).payload["fields"]
+    assert tm["Category"] == "7261" and tm["Duration"] == 7 and tm["PaymentMethods"]
+    assert {"Name": "FormFactor", "Value": "Over-Ear"} in tm["Attributes"]
     assert tm["ShippingOptions"] and tm["Pickup"] == 1
-    eb = build_draft("ebay", product()).payload["fields"]
-    assert (
-        eb["categoryId"].isdigit() and eb["aspects"]["Brand"] == "Sony" and eb["aspects"]["Colour"] == "Black"
-    )
+    eb = build_draft(
+        "ebay",
+        product(
+            channel_category="207261", channel_attributes={"Colour": "Black", "Connectivity": ["Bluetooth"]}
+        ),
+    ).payload["fields"]
+    assert eb["categoryId"] == "207261" and eb["aspects"]["Brand"] == ["Sony"]
+    assert eb["aspects"]["Colour"] == ["Black"] and eb["aspects"]["Connectivity"] == ["Bluetooth"]
     sh = build_draft("shopify", product()).payload["fields"]
     assert sh["product_type"] == "Headphones" and "Sony" in sh["tags"]
-    rv = build_draft("reverb", product()).payload["fields"]
-    assert rv["make"] == "Sony" and rv["model"] == "WH1000XM5" and len(rv["category_uuids"]) == 1
+    rv = build_draft("reverb", product(channel_category="f9ae5960")).payload["fields"]
+    assert rv["make"] == "Sony" and rv["model"] == "WH1000XM5" and rv["category_uuids"] == ["f9ae5960"]
     assert rv["condition_uuid"] == "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
+
+
+def test_a_category_problem_blocks_the_draft_with_its_reason():
+    problem = "eBay requires Model in Electronics > Audio > Headphones: not found in the product data"
+    draft = build_draft("ebay", product(channel_category="207261", category_problems=(problem,)))
+    assert draft.status == "invalid" and problem in draft.errors
 
 
 def test_channel_rules_are_checked_locally():
@@ -102,4 +117,4 @@ def test_asset_upserts_drafts_and_skips_unchanged(engine, seeded, db_url, channe
             text("SELECT status, payload, pricing FROM retail.listing_drafts WHERE sku = 'RP-1001'")
         ).one()
     assert row.status == "valid" and row.pricing["cost"] == "450.00"
-    assert row.payload["fields"]["Category"] == "0002-0356-"
+    assert row.payload["fields"]["Category"] == "7261"  # the headphones leaf on the simulated Trade Me

@@ -204,7 +204,7 @@ def test_dry_run_builds_the_exact_payloads_without_calling(channel, engine, seed
     request = next(p["request"] for p in result.payloads if p["sku"] == "RP-1001")
     if channel == "trademe":
         body = request["POST /v1/Selling.json"]
-        assert body["SKU"] == body["ExternalReferenceId"] == "RP-1001" and body["Category"] == "0002-0356-"
+        assert body["SKU"] == body["ExternalReferenceId"] == "RP-1001" and body["Category"] == "7261"
         assert body["StartPrice"] == body["BuyNowPrice"] and len(request["photos_to_upload"]) == 2
     else:
         assert "RP-1001" in str(request)
