@@ -355,14 +355,62 @@ _PROCESSOR = re.compile(
 )
 
 
-def _read(name: str, text: str) -> str | None:
-    """What a model reads off the text for a few free-text attributes: a screen size, a processor."""
-    key = re.sub(r"[^a-z]", "", name.lower())  # "Screen Size", "ScreenSize"
-    if "screensize" in key and (match := _SCREEN.search(text)):
-        return f"{match.group(1)} in"
-    if key == "processor" and (match := _PROCESSOR.search(text)):
-        return match.group(1)
-    return None
+_MODEL_SIZE = re.compile(r"\b[A-Za-z]*?(1[0-7])\b(?![\"])")  # "Zenbook 14", "ThinkPad E14", "Strix G16"
+_VOLTAGE = re.compile(r"\b(\d{2})\s?V\b")
+
+# What a language model knows of well-known products beyond their text: (attribute key, words in the
+# text, value). Only offered where the category's schema allows the value.
+_KNOWN: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (key, re.compile(words, re.IGNORECASE), value)
+    for key, words, value in (
+        ("operatingsystem", r"\b(iphone|ipad)\b", "iOS"),
+        ("operatingsystem", r"\bmacbook\b", "macOS"),
+        ("operatingsystem", r"\bchromebook\b", "ChromeOS"),
+        ("operatingsystem", r"\b(galaxy|pixel|oppo|motorola|moto|xiaomi|redmi|reno)\b", "Android"),
+        ("operatingsystem", r"\bwindows 11\b", "Windows 11"),
+        (
+            "operatingsystem",
+            r"\b(thinkpad|ideapad|zenbook|vivobook|rog|pavilion|aspire|swift|surface)\b",
+            "Windows 11",
+        ),
+        ("formfactor", r"\b(earbuds|buds|airpods)\b", "Earbuds"),
+        ("formfactor", r"\bheadphones\b", "Over-Ear"),
+        ("connectivity", r"\b(wireless|bluetooth|earbuds|buds|airpods)\b", "Bluetooth"),
+        ("platform", r"\b(playstation 5|ps5)\b", "PlayStation 5"),
+        ("platform", r"\bxbox series\b", "Xbox Series X|S"),
+        ("platform", r"\bswitch 2\b", "Nintendo Switch 2"),
+        ("platform", r"\bswitch\b", "Nintendo Switch"),
+        ("type", r"\b(stick|cordless) vac", "Stick"),
+        ("type", r"\b(v8|v12|v15|jet)\b", "Stick"),
+        ("type", r"\brobot\b", "Robot"),
+        ("type", r"\bmirrorless\b", "Mirrorless"),
+        ("processor", r"\bmacbook air\b", "Apple M3"),
+    )
+)
+
+
+def _read(name: str, text: str, allowed: list[Any] | None = None) -> str | None:
+    """What a model reads off the text (a screen size, a processor, a voltage), or knows of a
+    well-known product (an iPhone runs iOS), for an attribute the text does not name outright."""
+    key = re.sub(r"[^a-z]", "", name.lower())  # "Screen Size", "ScreenSize", "screen_size"
+    found: str | None = None
+    if "screensize" in key:
+        match = _SCREEN.search(text) or _MODEL_SIZE.search(text)
+        found = f"{match.group(1)} in" if match else None
+    elif key == "processor" and (match := _PROCESSOR.search(text)):
+        found = match.group(1)
+    elif key == "voltage" and (match := _VOLTAGE.search(text)):
+        found = f"{match.group(1)}V"
+    if found is None:
+        found = next(
+            (
+                value
+                for k, words, value in _KNOWN
+                if k == key and words.search(text) and (not allowed or value in allowed)
+            ),
+            None,
+        )
+    return found
 
 
 def _nullable(prop: dict[str, Any]) -> bool:
@@ -394,17 +442,19 @@ def fill_attributes(schema: dict[str, Any], facts: Facts) -> dict[str, Any]:
             prop = next((b for b in prop["anyOf"] if b.get("type") != "null"), prop)
         items = prop.get("items") if prop.get("type") == "array" else None
         allowed = [v for v in (items or prop).get("enum", []) if v is not None]
-        key = name.lower().replace(" ", "")
+        key = re.sub(r"[^a-z]", "", name.lower())  # "Model Number", "model_number": "modelnumber"
         value: Any = None
         if allowed:
             hits = [v for v in allowed if _phrase(str(v)) in phrase]
+            if not hits and (known := _read(name, text, allowed)):
+                hits = [known]
             if hits:
                 value = hits if items is not None else hits[0]
-        elif key == "brand":
+        elif key in ("brand", "manufacturer", "brandname"):
             value = facts.brand or None
-        elif key == "mpn":
+        elif key in ("mpn", "partnumber", "manufacturerpartnumber"):
             value = facts.text("mpn") or None
-        elif key == "model":
+        elif key in ("model", "modelnumber", "modelname"):
             title, brand = facts.text("title"), facts.brand
             model = title[len(brand) :].strip() if brand and title.lower().startswith(brand.lower()) else ""
             value = attributes.get("model") or facts.text("mpn") or " ".join(model.split()[:3]) or None

@@ -26,6 +26,9 @@ PROFILE = SupplierProfile(
         "gaming": 1.5,
         "cameras": 1,
         "phone-accessories": 2,
+        # OneCheq also clears musical gear: what Reverb (musical instruments only) can list
+        "guitars-basses": 1.5,
+        "music-gear": 1,
     },
     conditions={"New": 7, "Refurbished": 3},
     ref=_sku,

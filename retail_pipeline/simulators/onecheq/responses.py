@@ -61,7 +61,9 @@ def body_html(product: Product) -> str:
 
 
 def _tags(product: Product) -> list[str]:
-    return sorted({product.brand, product.category.name, product.condition, "NZ Stock"})
+    # Shopify splits tags at commas when they are saved: "Keys, Amps & Effects" is two tags
+    words = (product.brand, *product.category.name.split(","), product.condition, "NZ Stock")
+    return sorted({word.strip() for word in words if word.strip()})
 
 
 def product_json(request: Request, state: ProductState, *, single: bool = False) -> dict[str, Any]:

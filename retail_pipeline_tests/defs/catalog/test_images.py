@@ -161,7 +161,7 @@ def _fast_retries(engine, supplier_id: int, **policy) -> None:
 def test_5xx_429_and_latency_are_absorbed_and_no_image_is_lost(env, sim, engine, db, instance):
     supplier_id = add_supplier(engine, instance, "onecheq")
     _fast_retries(engine, supplier_id, max_attempts=8)
-    products = _catalogue(sim, env.simulator_url, 6)
+    products = _catalogue(sim, env.simulator_url, 10)
     add_products(engine, supplier_id, products)
     faults = FaultConfig(error_rate=0.1, rate_limit_rate=0.1, retry_after_seconds=0, latency_ms=20)
     sim.faults.set("onecheq", faults)
