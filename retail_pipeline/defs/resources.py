@@ -13,13 +13,18 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine
 
+from retail_pipeline.channels.plugin import CategorySuggestion
 from retail_pipeline.channels.registry import channel, channel_names
 from retail_pipeline.db.engine import get_engine, resolve_database_url
 from retail_pipeline.domain.buyer_messages import Inbox
 from retail_pipeline.domain.channel_categories import (
+    CHOICE_SCHEMA_NAME,
     attribute_messages,
+    choice_messages,
+    choice_schema,
     offline_fill,
     parse_attributes,
+    parse_choice,
     strict_schema,
 )
 from retail_pipeline.domain.enrichment import NOTHING_TO_ENRICH, Enricher, EnrichmentInput, offline_enrich
@@ -215,6 +220,26 @@ class LLMResource(dg.ConfigurableResource):
                 "json_schema": {"name": "category_attributes", "schema": strict, "strict": True},
             },
             lambda content: parse_attributes(content, strict),
+        )
+
+    def choose_category(
+        self, channel_title: str, candidates: list[CategorySuggestion], payload: dict[str, Any]
+    ) -> EnrichmentResult:
+        """Which of close candidates the product belongs in (`output`: a candidate's id, or None: none
+        clearly fits). Offline: None, no call (the operator chooses)."""
+        if self.enricher.kind == "offline":
+            return EnrichmentResult(None, Usage(), None, None, attempts=0)
+        return self._client.structured(
+            choice_messages(channel_title, candidates, payload),
+            {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": CHOICE_SCHEMA_NAME,
+                    "schema": choice_schema(candidates),
+                    "strict": True,
+                },
+            },
+            lambda content: parse_choice(content, candidates),
         )
 
     def enrich(self, product: EnrichmentInput) -> EnrichmentResult:

@@ -208,6 +208,66 @@ def choose(
     return Choice("chosen", top, f"confidence {top.confidence:.2f}")
 
 
+def tied(
+    suggestions: Sequence[CategorySuggestion], *, min_confidence: float, margin: float
+) -> list[CategorySuggestion]:
+    """The suggestions a model may choose between: those within `margin` of a top one that clears
+    `min_confidence` (a channel's own order or our word match could not tell them apart); [] when the
+    best is simply weak (that is the operator's call)."""
+    ranked = sorted(suggestions, key=lambda s: -s.confidence)
+    if len(ranked) < 2 or ranked[0].confidence < min_confidence:
+        return []
+    close = [s for s in ranked if ranked[0].confidence - s.confidence < margin]
+    return close if len(close) > 1 else []
+
+
+CHOICE_SCHEMA_NAME = "category_choice"
+CHOICE_SYSTEM_PROMPT = (
+    "You place one product in a marketplace category. The candidates are the marketplace's own categories. "
+    "Answer the id of the candidate the product belongs in, or null when none of them clearly fits. Never guess."
+)
+
+
+def choice_messages(
+    channel_title: str, candidates: Sequence[CategorySuggestion], payload: Mapping[str, Any]
+) -> list[dict[str, str]]:
+    data = {"candidates": [{"id": c.category_id, "path": c.path} for c in candidates], "product": payload}
+    return [
+        {"role": "system", "content": CHOICE_SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": f"Marketplace: {channel_title}.\n{json.dumps(data, ensure_ascii=False, sort_keys=True)}",
+        },
+    ]
+
+
+def choice_schema(candidates: Sequence[CategorySuggestion]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "category_id": {"type": ["string", "null"], "enum": [*(c.category_id for c in candidates), None]}
+        },
+        "required": ["category_id"],
+        "additionalProperties": False,
+    }
+
+
+def parse_choice(content: str | None, candidates: Sequence[CategorySuggestion]) -> str | None:
+    """The chosen candidate's id, or None (the model says none fits); InvalidOutput otherwise."""
+    from retail_pipeline.domain.enrichment import InvalidOutput
+
+    try:
+        answer = json.loads(content or "")
+    except ValueError as error:
+        raise InvalidOutput(f"invalid JSON: {error}") from error
+    if not isinstance(answer, dict) or "category_id" not in answer:
+        raise InvalidOutput("the answer lacks category_id")
+    chosen = answer["category_id"]
+    if chosen is not None and chosen not in {c.category_id for c in candidates}:
+        raise InvalidOutput(f"{chosen!r} is not one of the candidates")
+    return chosen
+
+
 # --- attributes ------------------------------------------------------------------------------------
 
 

@@ -69,7 +69,37 @@ _PLACES = (  # street, city, province code, province, postal code
 )
 
 
-def random_buyer(rng: random.Random) -> Buyer:
+_FIRST_DE = ("Lena", "Jonas", "Mia", "Felix", "Hannah", "Lukas", "Emilia", "Paul", "Sophie", "Ben")
+_LAST_DE = ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann")
+_PLACES_DE = (  # street, city, postcode (German addresses have no state line)
+    ("Friedrichstraße 43", "Berlin", "10117"),
+    ("Neuer Wall 19", "Hamburg", "20354"),
+    ("Sendlinger Straße 7", "München", "80331"),
+    ("Hohe Straße 52", "Köln", "50667"),
+    ("Zeil 106", "Frankfurt am Main", "60313"),
+    ("Königstraße 28", "Stuttgart", "70173"),
+)
+
+
+def random_buyer(rng: random.Random, country: str = "CA") -> Buyer:
+    """A shopper in Canada (the marketplaces that sell to Canadians) or Germany (Kaufland.de's)."""
+    if country == "DE":
+        first, last = rng.choice(_FIRST_DE), rng.choice(_LAST_DE)
+        street, city, postcode = rng.choice(_PLACES_DE)
+        number = rng.randint(100, 999)
+        return Buyer(
+            first_name=first,
+            last_name=last,
+            email=f"{first.lower()}.{number}@example.de",
+            phone=f"+49 30 5550 {number}",
+            address1=street,
+            city=city,
+            province_code="",
+            province="",
+            zip=postcode,
+            country_code="DE",
+            country="Germany",
+        )
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     street, city, province_code, province, postal = rng.choice(_PLACES)
     number = rng.randint(100, 999)

@@ -521,7 +521,7 @@ TREE: dict = {
                             Aspect("Finish"),
                         ),
                         [
-                            "Electric Guitars|electric guitar,stratocaster,telecaster,les paul,sg,strat,pacifica",
+                            "Electric Guitars|electric guitar,stratocaster,telecaster,les paul,sg,strat,es 335,semi-hollow,pacifica",
                             "Acoustic Guitars|acoustic,dreadnought",
                             "Classical Guitars|classical,nylon",
                             "Acoustic-Electric Guitars",

@@ -44,6 +44,7 @@ from retail_pipeline.domain.channel_categories import (
     missing_required,
     query_for,
     query_hash,
+    tied,
 )
 from retail_pipeline.integrations.llm.client import EnrichmentFailed
 from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
@@ -127,6 +128,7 @@ class Outcome:
             "unchanged": 0,
             "chosen_auto": 0,
             "chosen_operator": 0,
+            "chosen_by_model": 0,  # of chosen_auto: close candidates the model chose between
             "needs_choice": 0,
             "no_category": 0,
             "failed": 0,
@@ -332,6 +334,27 @@ async def fill_attributes(
     stored.update(changes)
 
 
+async def _model_choice(
+    plugin: Channel, llm: LLMResource, row: dict[str, Any], close: list[CategorySuggestion], choice: Choice,
+    outcome: Outcome,
+) -> Choice:  # fmt: skip
+    """Close candidates the channel's order cannot separate: the model chooses one, or none (then the
+    operator does, as before)."""
+    try:
+        result = await asyncio.to_thread(llm.choose_category, plugin.title, close, product_payload(row))
+    except EnrichmentFailed as failed:
+        outcome.counts["llm_calls"] += failed.attempts
+        return choice
+    outcome.counts["llm_calls"] += result.attempts
+    outcome.counts["prompt_tokens"] += result.usage.prompt_tokens
+    outcome.counts["completion_tokens"] += result.usage.completion_tokens
+    picked = next((c for c in close if c.category_id == result.output), None)
+    if picked is None:
+        return choice
+    outcome.counts["chosen_by_model"] += 1
+    return Choice("chosen", picked, f"the model chose {picked.path} of {len(close)} close candidates")
+
+
 async def categorise(
     engine: Engine,
     channel: str,
@@ -395,6 +418,8 @@ async def categorise(
                     )  # fmt: skip
                 continue
             choice = choose(suggestions, min_confidence=min_confidence, margin=margin)
+            if close := tied(suggestions, min_confidence=min_confidence, margin=margin):
+                choice = await _model_choice(plugin, llm, row, close, choice, outcome)
             with engine.begin() as conn:
                 stored = record_choice(
                     conn, plugin, row, stored, choice, suggestions, query.__dict__, qhash, run_id

@@ -478,7 +478,7 @@ class KauflandBackend:
 
     def buy(self, sku: str, quantity: int = 1, buyer: Buyer | None = None) -> Order:
         """A buyer orders `quantity` of our unit with this offer id: one order unit per item, paid."""
-        buyer = buyer or random_buyer(self._rng)
+        buyer = buyer or random_buyer(self._rng, "DE")  # the simulated market shops on kaufland.de
         with self._lock:
             unit = next(
                 (u for u in self.units.values() if u.id_offer == sku and u.status == "AVAILABLE"), None

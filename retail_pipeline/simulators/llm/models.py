@@ -333,12 +333,39 @@ class Generator:
 def answer_json(schema: dict[str, Any], messages: list[dict[str, Any]], name: str | None = None) -> Any:
     if name == ATTRIBUTES_SCHEMA:
         return fill_attributes(schema, Facts(messages))
+    if name == CHOICE_SCHEMA:
+        return choose_category(Facts(messages))
     return Generator(schema, Facts(messages)).value(schema)
 
 
 # --- a marketplace category's attributes ("category_attributes": the schema is the category's) ---------
 
 ATTRIBUTES_SCHEMA = "category_attributes"
+CHOICE_SCHEMA = "category_choice"
+CLEAR_FIT = 0.5  # below this, the model says no candidate clearly fits
+
+
+def choose_category(facts: Facts) -> dict[str, Any]:
+    """Which candidate category the product belongs in, as a model that knows products (a Les Paul is an
+    electric guitar) would say: each candidate's leaf found in the shared product taxonomy, ranked on the
+    product's text with what is known of each leaf; none clearly fits: null."""
+    from retail_pipeline.simulators import taxonomy_data
+
+    product = facts.data.get("product") or {}
+    text = (
+        " ".join(str(product.get(k) or "") for k in ("title", "brand", "category", "description"))
+        + " "
+        + " ".join(map(str, product.get("keywords") or ()))
+    )
+    by_leaf: dict[str, list[str]] = {}
+    for candidate in facts.data.get("candidates") or ():
+        leaf = str(candidate.get("path", "")).split(" > ")[-1].split(" / ")[-1].strip().lower()
+        by_leaf.setdefault(leaf, []).append(str(candidate.get("id")))
+    nodes = tuple(n for n in taxonomy_data.leaves() if n.name.lower() in by_leaf)
+    ranked = taxonomy_data.rank(text, limit=1, candidates=nodes) if nodes else []
+    if not ranked or ranked[0][1] < CLEAR_FIT:
+        return {"category_id": None}
+    return {"category_id": by_leaf[ranked[0][0].name.lower()][0]}
 
 
 def _phrase(text: str) -> str:
@@ -374,7 +401,7 @@ _KNOWN: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
             "Windows 11",
         ),
         ("formfactor", r"\b(earbuds|buds|airpods)\b", "Earbuds"),
-        ("formfactor", r"\bheadphones\b", "Over-Ear"),
+        ("formfactor", r"\b(wh-?1000xm\d|quietcomfort (ultra )?headphones|momentum \d|accentum|airpods max)\b", "Over-Ear"),
         ("connectivity", r"\b(wireless|bluetooth|earbuds|buds|airpods)\b", "Bluetooth"),
         ("platform", r"\b(playstation 5|ps5)\b", "PlayStation 5"),
         ("platform", r"\bxbox series\b", "Xbox Series X|S"),

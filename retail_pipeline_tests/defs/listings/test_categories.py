@@ -18,8 +18,9 @@ from retail_pipeline_tests.console.test_sessions import sign_in
 from retail_pipeline_tests.seeds.listed_products import seed_products
 
 # sku, title, category, cost, stock, brand, mpn, photos
-HEADPHONES = ("RP-3001", "Sony WH-1000XM5 Wireless Noise Cancelling Headphones", "Headphones", "399.00", 3, "Sony",
-              "WH1000XM5", 1)  # fmt: skip
+# a brand no model knows: nothing but the text says what its form factor is
+HEADPHONES = ("RP-3001", "Kauri Audio KA-200 Wireless Noise Cancelling Headphones", "Headphones", "399.00", 3,
+              "Kauri Audio", "KA200", 1)  # fmt: skip
 GUITAR = ("RP-3002", "Fender Player Stratocaster Electric Guitar, Right-Handed, Solid Body", "Guitars & Basses",
           "1150.00", 1, "Fender", "0144502500", 1, {"Number of Strings": "6"})  # fmt: skip
 AMBIGUOUS = (
@@ -100,7 +101,7 @@ def test_ebay_auto_choice_attributes_tasks_and_a_second_run_that_asks_nothing(
     assert float(headphones["confidence"]) >= 0.6 and len(headphones["candidates"]) > 1
     # Attributes from the title; Form Factor (required, one of Over-Ear / On-Ear / In-Ear / Earbuds) is
     # nowhere in the text: the model says null, and the draft is blocked naming it.
-    assert headphones["attributes"]["Brand"] == "Sony" and headphones["attributes"]["Connectivity"] == [
+    assert headphones["attributes"]["Brand"] == "Kauri Audio" and headphones["attributes"]["Connectivity"] == [
         "Wireless"
     ]
     assert headphones["missing_required"] == ["Form Factor"] and headphones["llm_attempts"] == 1
