@@ -255,7 +255,7 @@ def listed(
         CATEGORY_FIRST,
         CHANNELS,
         categorised,
-        with_categories,
+        store_categories,
     )
 
     ids = seed_products(engine, settings_env.media_dir, ORDERABLE_PRODUCTS)
@@ -269,7 +269,8 @@ def listed(
     ]
     wanted = getattr(getattr(request.node, "callspec", None), "params", {}).get("channel")
     for channel in [c for c in CATEGORY_FIRST if c == wanted]:  # categories first, as channel_categories does
-        with with_categories(categorised(channels.client(channel), channel, rows)), engine.begin() as conn:
+        store_categories(engine, channel, categorised(channels.client(channel), channel, rows))
+        with engine.begin() as conn:
             build_drafts(conn, channel)
         result = run_publish(engine, channels.client(channel), media_url=signed)
         assert result.counts["failed"] == 0 and result.counts["created"] == len(rows), result

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from retail_pipeline.channels.amazon import AmazonSettings
@@ -92,22 +90,30 @@ def categorised(client: Any, channel: str, products: list[Any]) -> dict[str, tup
     return asyncio.run(run())
 
 
-@contextmanager
-def with_categories(choices: Mapping[str, tuple[str, dict]]) -> Iterator[None]:
-    """Drafts built inside carry these channel categories and attributes."""
-    from retail_pipeline.defs.listings import drafts
+def store_categories(engine: Any, channel: str, choices: Mapping[str, tuple[str, dict]]) -> None:
+    """Record these categories (sku -> (category id, attributes)) as the channel_categories asset leaves
+    a confident choice, so drafts built next carry them."""
+    import json
 
-    original = drafts._product
+    from sqlalchemy import text
 
-    def product(row: Any) -> Any:
-        found = original(row)
-        if found.sku not in choices:
-            return found
-        category, attributes = choices[found.sku]
-        return dataclasses.replace(found, channel_category=category, channel_attributes=attributes)
-
-    drafts._product = product
-    try:
-        yield
-    finally:
-        drafts._product = original
+    with engine.begin() as conn:
+        for sku, (category_id, attributes) in choices.items():
+            conn.execute(
+                text(
+                    """INSERT INTO retail.channel_categories
+                           (product_id, channel, status, category_id, category_path, confidence, chosen_by,
+                            query_hash, attributes)
+                       SELECT id, :channel, 'chosen', :category, :category, 0.9, 'auto', 'seeded',
+                              CAST(:attributes AS jsonb)
+                         FROM retail.products WHERE sku = :sku
+                       ON CONFLICT (product_id, channel) DO UPDATE SET status = 'chosen',
+                           category_id = EXCLUDED.category_id, attributes = EXCLUDED.attributes"""
+                ),
+                {
+                    "channel": channel,
+                    "category": category_id,
+                    "attributes": json.dumps(attributes),
+                    "sku": sku,
+                },
+            )

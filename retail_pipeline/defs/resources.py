@@ -109,8 +109,18 @@ class FxResource(dg.ConfigurableResource):
     simulator when USE_SIMULATORS). Tests call the asset's body (`refresh_fx_rates`) with a client
     bound to the in-process simulators."""
 
+    _clock: Callable[[], datetime] | None = PrivateAttr(default=None)
+
     def client(self) -> EcbClient:
         return EcbClient()
+
+    def with_clock(self, clock: Callable[[], datetime]) -> FxResource:
+        self._clock = clock
+        return self
+
+    def now(self) -> datetime:
+        """The day the rates are judged by: the simulated world's when simulating, else the wall clock."""
+        return (self._clock or channel_now)()
 
 
 class CarriersResource(dg.ConfigurableResource):

@@ -18,7 +18,7 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from retail_pipeline.db.fx import latest_rate_date, store_rates
-from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource, FxResource
+from retail_pipeline.defs.resources import DatabaseResource, FxResource
 from retail_pipeline.domain.fx import allowed_age_days
 from retail_pipeline.integrations.fx.ecb import SOURCE, EcbClient
 
@@ -59,7 +59,7 @@ def freshness(engine: Engine, today: date) -> dg.AssetCheckResult:
     )  # fmt: skip
 
 
-@dg.asset(group_name="fx", kinds={"postgres"})
+@dg.asset(group_name="fx", kinds={"postgres"}, pool="ecb_api")
 def fx_rates(context: dg.AssetExecutionContext, db: DatabaseResource, fx: FxResource) -> dg.MaterializeResult:
     """The ECB's reference rates (per EUR) of every business day of the last 90 days, upserted by
     (day, currency): pricing converts with the latest on or before its day."""
@@ -67,6 +67,6 @@ def fx_rates(context: dg.AssetExecutionContext, db: DatabaseResource, fx: FxReso
 
 
 @dg.asset_check(asset=fx_rates, description="The latest rates are at most 4 days old (plus TARGET holidays).")
-def fx_rates_fresh(db: DatabaseResource, channels: ChannelsResource) -> dg.AssetCheckResult:
-    """By the channels' clock (the simulated one against the simulators)."""
-    return freshness(db.engine, channels.now().date())
+def fx_rates_fresh(db: DatabaseResource, fx: FxResource) -> dg.AssetCheckResult:
+    """By the rates' clock (the simulated one against the simulators)."""
+    return freshness(db.engine, fx.now().date())

@@ -450,6 +450,7 @@ async def categorise(
     deps=[dg.AssetDep("validated_products", partition_mapping=dg.AllPartitionMapping())],
     group_name="listings",
     kinds={"postgres"},
+    pool="channel_listing_apis",  # the channels' taxonomy APIs (and the LLM, for attributes)
 )
 def channel_categories(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource, llm: LLMResource

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 from retail_pipeline.channels.plugin import Channel
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.fx import rates_on
-from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.listings import ProductForListing, build_draft
 from retail_pipeline.partitions import listing_channels
 
@@ -184,13 +184,11 @@ def build_drafts(
     group_name="listings",
     kinds={"postgres"},
 )
-def listing_drafts(
-    context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
-) -> dg.MaterializeResult:
+def listing_drafts(context: dg.AssetExecutionContext, db: DatabaseResource) -> dg.MaterializeResult:
     """Drafts for the channel from every product that passed LaunchLock and is selected for it:
-    per-channel pricing (converted with the day's reference rate by the channels' clock), channel
+    per-channel pricing (converted with the latest published reference rate), channel
     field mapping (the channel's category and attributes from `channel_categories`) and the channel's
     rules checked locally (status valid/invalid with errors)."""
     with db.engine.begin() as conn:
-        counts = build_drafts(conn, context.partition_key, today=channels.now().date())
+        counts = build_drafts(conn, context.partition_key)
     return dg.MaterializeResult(metadata=counts)

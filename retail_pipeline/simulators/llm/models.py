@@ -401,7 +401,11 @@ _KNOWN: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
             "Windows 11",
         ),
         ("formfactor", r"\b(earbuds|buds|airpods)\b", "Earbuds"),
-        ("formfactor", r"\b(wh-?1000xm\d|quietcomfort (ultra )?headphones|momentum \d|accentum|airpods max)\b", "Over-Ear"),
+        (
+            "formfactor",
+            r"\b(wh-?1000xm\d|quietcomfort (ultra )?headphones|momentum \d|accentum|airpods max)\b",
+            "Over-Ear",
+        ),
         ("connectivity", r"\b(wireless|bluetooth|earbuds|buds|airpods)\b", "Bluetooth"),
         ("platform", r"\b(playstation 5|ps5)\b", "PlayStation 5"),
         ("platform", r"\bxbox series\b", "Xbox Series X|S"),

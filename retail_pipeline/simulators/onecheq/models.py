@@ -27,8 +27,8 @@ PROFILE = SupplierProfile(
         "cameras": 1,
         "phone-accessories": 2,
         # OneCheq also clears musical gear: what Reverb (musical instruments only) can list
-        "guitars-basses": 1.5,
-        "music-gear": 1,
+        "guitars-basses": 3,
+        "music-gear": 1.5,
     },
     conditions={"New": 7, "Refurbished": 3},
     ref=_sku,

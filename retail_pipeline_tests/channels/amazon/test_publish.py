@@ -20,7 +20,7 @@ from retail_pipeline_tests.defs.fulfilment.conftest import history
 from retail_pipeline_tests.defs.fulfilment.remote import remote_tracking
 from retail_pipeline_tests.defs.fulfilment.test_tracking import labelled_order
 from retail_pipeline_tests.seeds.listed_products import ORDERABLE_PRODUCTS, seed_products, signed
-from retail_pipeline_tests.simulated_channels import QUICK, categorised, client_kwargs, with_categories
+from retail_pipeline_tests.simulated_channels import QUICK, categorised, client_kwargs, store_categories
 
 from .conftest import Recorder, sent
 
@@ -48,7 +48,8 @@ def test_drafts_wait_for_a_product_type_then_list_reprice_in_one_feed_and_ship(
         assert all(any("no Amazon category chosen yet" in e for e in row[0]) for row in errors)
     choices = categorised(channels.client("amazon"), "amazon", ROWS)
     assert choices["RP-2001"][0] == "HEADPHONES"
-    with with_categories(choices), engine.begin() as conn:
+    store_categories(engine, "amazon", choices)
+    with engine.begin() as conn:
         assert build_drafts(conn, "amazon")["valid"] == 3
     result = run_publish(engine, channels.client("amazon"), media_url=signed)
     assert result.counts["created"] == 3 and result.counts["failed"] == 0, result.errors

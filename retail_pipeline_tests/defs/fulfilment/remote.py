@@ -32,6 +32,10 @@ def remote_tracking(sim, channel: str, external: str) -> list[str]:
         order = backend.order(external)
         assert order.status == "SHIPPED" and {p["carrier"] for p in order.packages} == {"Canada Post"}
         return [p["trackingNumber"] for p in order.packages]
+    if channel == "kaufland":  # one order unit per item, each sent with the tracking number
+        units = [u for u in backend.order_units.values() if u.id_order == external]
+        assert units and all(u.status == "sent" and u.carrier_code for u in units)
+        return sorted({n for u in units for n in u.tracking_numbers})
     order = backend.order(int(external))
     assert order.status == "shipped" and order.shipping_provider == "Canada Post"
     return [order.tracking_number]

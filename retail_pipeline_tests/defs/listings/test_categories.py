@@ -101,9 +101,9 @@ def test_ebay_auto_choice_attributes_tasks_and_a_second_run_that_asks_nothing(
     assert float(headphones["confidence"]) >= 0.6 and len(headphones["candidates"]) > 1
     # Attributes from the title; Form Factor (required, one of Over-Ear / On-Ear / In-Ear / Earbuds) is
     # nowhere in the text: the model says null, and the draft is blocked naming it.
-    assert headphones["attributes"]["Brand"] == "Kauri Audio" and headphones["attributes"]["Connectivity"] == [
-        "Wireless"
-    ]
+    assert headphones["attributes"]["Brand"] == "Kauri Audio" and headphones["attributes"][
+        "Connectivity"
+    ] == ["Wireless"]
     assert headphones["missing_required"] == ["Form Factor"] and headphones["llm_attempts"] == 1
     blocked = draft(engine, headphones["product_id"], "ebay")
     assert blocked["status"] == "invalid"

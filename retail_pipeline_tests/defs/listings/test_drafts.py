@@ -105,7 +105,7 @@ def test_channel_rules_are_checked_locally():
 
 def test_asset_upserts_drafts_and_skips_unchanged(engine, seeded, db_url, channels):
     context = dg.build_asset_context(partition_key="trademe")
-    result = listing_drafts(context, db=DatabaseResource(url=db_url), channels=channels)
+    result = listing_drafts(context, db=DatabaseResource(url=db_url))
     assert result.metadata["valid"] == 3 and result.metadata["inserted"] == 3
     with engine.begin() as conn:
         again = build_drafts(conn, "trademe")
