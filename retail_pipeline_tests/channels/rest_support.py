@@ -3,6 +3,7 @@ that loses answers after the channel has acted on the request (what a read timeo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -50,3 +51,33 @@ class LoseAnswers(httpx.AsyncBaseTransport):
             await response.aclose()
             raise httpx.ReadTimeout("the answer was lost on the way", request=request)
         return response
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: httpx.Request
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """The in-process simulators, keeping every request and the response the client got (a channel's
+    conftest adds `spec_violations`, judging them by that channel's official document)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self.exchanges: list[Exchange] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        self.exchanges.append(Exchange(request, response.status_code, response.headers, body))
+        return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
+
+    def calls(self, method: str | None = None, contains: str = "") -> list[Exchange]:
+        return [
+            e
+            for e in self.exchanges
+            if (method is None or e.request.method == method) and contains in e.request.url.path
+        ]

@@ -11,6 +11,7 @@ Errata: none needed; the models load in openapi-core as they are.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -54,6 +55,29 @@ class Operation:
 
 def spec_request(method: str, path: str, **kwargs: Any) -> SpecRequest:
     return SpecRequest.build(method, path, host_url=SPEC_HOST, **kwargs)
+
+
+# "| Rate (requests per second) | Burst |" then its row, or the same with a leading "Plan type" column
+# whose "Default" row holds the plan.
+_USAGE_PLAN = re.compile(
+    r"Rate \(requests per second\)\s*\|\s*Burst\s*\|\s*\n\|[-\s|]+\|\s*\n\|\s*(?:Default\s*\|\s*)?([\d.]+)\s*\|\s*(\d+)\s*\|"
+)
+
+
+@cache
+def usage_plans() -> dict[str, tuple[float, int]]:
+    """Each operation's documented usage plan (requests per second, burst), read from the "Usage Plan"
+    table in its description in the models, as the simulator enforces it."""
+    plans: dict[str, tuple[float, int]] = {}
+    for name in MODELS:
+        spec = json.loads((SPEC_DIR / f"{name}.oas3.json").read_text(encoding="utf-8"))
+        for item in spec["paths"].values():
+            for operation in item.values():
+                if isinstance(operation, dict) and (
+                    found := _USAGE_PLAN.search(operation.get("description", ""))
+                ):
+                    plans[operation["operationId"]] = (float(found[1]), int(found[2]))
+    return plans
 
 
 @cache

@@ -36,6 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ..buyers import Buyer, NotBuyable, random_buyer
 from ..taxonomy_data import rank
 from . import product_types as types
+from .conformance import usage_plans
 from .exceptions import AmazonError, invalid_input, not_found, throttled
 
 if TYPE_CHECKING:
@@ -48,23 +49,6 @@ MARKETPLACES = {
 ISSUE_DELAY = timedelta(minutes=5)  # how long after an ACCEPTED submission its later issues show
 FEED_STEP = timedelta(minutes=1)  # a feed moves one processing step per simulated minute (or per read)
 TOKEN_LIFETIME = 3600
-# The usage plans documented in the models: (requests per second, burst).
-RATES: dict[str, tuple[float, int]] = {
-    "putListingsItem": (5, 10),
-    "patchListingsItem": (5, 5),
-    "deleteListingsItem": (5, 5),
-    "getListingsItem": (5, 10),
-    "searchListingsItems": (5, 5),
-    "searchDefinitionsProductTypes": (5, 10),
-    "getDefinitionsProductType": (5, 10),
-    "createFeedDocument": (0.5, 15),
-    "createFeed": (0.0083, 15),
-    "getFeed": (2, 15),
-    "getFeedDocument": (0.0222, 10),
-    "searchOrders": (0.0056, 20),
-    "getOrder": (0.5, 30),
-    "confirmShipment": (2, 10),
-}
 
 
 class AmazonSimulatorConfig(BaseModel):
@@ -295,7 +279,7 @@ class AmazonBackend:
             self.tokens = {t: (s, self.clock.now()) for t, (s, _) in self.tokens.items()}
 
     def limit(self, operation: str, token: str) -> None:
-        rate, burst = RATES[operation]
+        rate, burst = usage_plans()[operation]
         key = (operation, (self.tokens.get(token) or (None,))[0] or "seller")
         with self._lock:
             bucket = self.buckets.setdefault(key, Bucket(rate * self.config.rate_scale, burst))
@@ -303,7 +287,7 @@ class AmazonBackend:
                 raise throttled()
 
     def bucket(self, operation: str) -> Bucket:
-        rate, burst = RATES[operation]
+        rate, burst = usage_plans()[operation]
         return self.buckets.setdefault((operation, "seller"), Bucket(rate * self.config.rate_scale, burst))
 
     # --- product types

@@ -23,10 +23,10 @@ from ..buyers import BuyRequest, NotBuyable
 from ..storefront import site_url
 from . import product_types as types
 from . import responses
+from .conformance import usage_plans
 from .exceptions import AmazonError, amazon_error_handler, denied, invalid_input, not_found, request_id
 from .models import (
     MARKETPLACES,
-    RATES,
     AmazonBackend,
     AmazonSimulatorConfig,
     OAuthError,
@@ -125,7 +125,9 @@ def build(sim: Simulator) -> FastAPI:
         response.headers.setdefault("x-amzn-RequestId", request_id())
         operation = getattr(request.state, "operation", None)
         if operation:
-            response.headers["x-amzn-RateLimit-Limit"] = str(RATES[operation][0] * backend.config.rate_scale)
+            response.headers["x-amzn-RateLimit-Limit"] = str(
+                usage_plans()[operation][0] * backend.config.rate_scale
+            )
         return response
 
     def gate(request: Request, operation: str) -> str:

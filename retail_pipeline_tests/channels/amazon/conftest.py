@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +23,7 @@ from retail_pipeline.simulators.amazon.conformance import (
     response_problems,
     spec_request,
 )
+from retail_pipeline_tests.channels import rest_support
 
 BASE = "http://sim/amazon"
 SELLER = "A1SIMULATEDSELLER"
@@ -42,33 +42,8 @@ def backend(sim) -> AmazonBackend:
     return sim.backend("amazon")
 
 
-@dataclass(frozen=True)
-class Exchange:
-    request: httpx.Request
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """The in-process simulators, keeping every request and the response the client got."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport):
-        self.inner = inner
-        self.exchanges: list[Exchange] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        body = await response.aread()
-        self.exchanges.append(Exchange(request, response.status_code, response.headers, body))
-        return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
-
-    def calls(self, method: str | None = None, contains: str = "") -> list[Exchange]:
-        return [
-            e
-            for e in self.exchanges
-            if (method is None or e.request.method == method) and contains in e.request.url.path
-        ]
+class Recorder(rest_support.Recorder):
+    """Every exchange with the in-process simulators, judged by Amazon's official document."""
 
     def spec_violations(self) -> tuple[list[str], set[str]]:
         """Problems with SP-API requests and responses by Amazon's models (the LWA endpoint and the
@@ -170,9 +145,9 @@ class LoseAnswer(httpx.AsyncBaseTransport):
         return response
 
 
-def body(exchange: Exchange) -> Any:
+def body(exchange: rest_support.Exchange) -> Any:
     return json.loads(exchange.body) if exchange.body else None
 
 
-def sent(exchange: Exchange) -> Any:
+def sent(exchange: rest_support.Exchange) -> Any:
     return json.loads(exchange.request.content)

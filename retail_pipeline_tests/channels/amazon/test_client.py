@@ -217,3 +217,14 @@ async def _paged(client, start):
     assert "pagination" not in data
     for order in data["orders"]:
         yield order
+
+
+def test_the_clients_rate_table_is_the_models_usage_plans():
+    """The client paces by its own table (it does not read the models at run time); the simulator enforces
+    the plans read from the models' descriptions: they must agree, operation by operation."""
+    from retail_pipeline.channels.amazon import RATES
+    from retail_pipeline.simulators.amazon.conformance import usage_plans
+
+    plans = usage_plans()
+    assert {operation: plans.get(operation) for operation in RATES} == RATES
+    assert plans["confirmShipment"] == (2, 10) and plans["createFeed"] == (0.0083, 15)

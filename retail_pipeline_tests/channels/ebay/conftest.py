@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +25,7 @@ from retail_pipeline.simulators.ebay.conformance import (
     response_problems,
     spec_request,
 )
+from retail_pipeline_tests.channels import rest_support
 
 BASE = "http://sim/ebay"
 
@@ -41,33 +41,8 @@ def backend(sim) -> EbayBackend:
     return sim.backend("ebay")
 
 
-@dataclass(frozen=True)
-class Exchange:
-    request: httpx.Request
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """The in-process simulators, keeping every request and the response the client got."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport):
-        self.inner = inner
-        self.exchanges: list[Exchange] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        body = await response.aread()
-        self.exchanges.append(Exchange(request, response.status_code, response.headers, body))
-        return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
-
-    def calls(self, method: str | None = None, contains: str = "") -> list[Exchange]:
-        return [
-            e
-            for e in self.exchanges
-            if (method is None or e.request.method == method) and contains in e.request.url.path
-        ]
+class Recorder(rest_support.Recorder):
+    """Every exchange with the in-process simulators, judged by eBay's official document."""
 
     def spec_violations(self) -> tuple[list[str], set[str]]:
         """Problems with Sell API requests and responses by eBay's specs (faults injected in front of
@@ -94,7 +69,7 @@ class Recorder(httpx.AsyncBaseTransport):
         return problems, operations
 
 
-def _injected(exchange: Exchange) -> bool:
+def _injected(exchange: rest_support.Exchange) -> bool:
     """A fault page (HTML) or a body cut off by the fault layer: the simulator's own answer behind it
     was checked by its gateway before it was spoilt."""
     if "html" in exchange.headers.get("content-type", ""):

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from retail_pipeline.channels.kaufland import (
@@ -65,33 +63,8 @@ def draft(sku: str = "OC-200001", **overrides: Any) -> ListingDraft:
     return rest_support.draft(sku, **(values | overrides))
 
 
-@dataclass(frozen=True)
-class Exchange:
-    request: httpx.Request
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """The in-process simulators, keeping every request and the response the client got."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport):
-        self.inner = inner
-        self.exchanges: list[Exchange] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        body = await response.aread()
-        self.exchanges.append(Exchange(request, response.status_code, response.headers, body))
-        return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
-
-    def calls(self, method: str | None = None, contains: str = "") -> list[Exchange]:
-        return [
-            e
-            for e in self.exchanges
-            if (method is None or e.request.method == method) and contains in e.request.url.path
-        ]
+class Recorder(rest_support.Recorder):
+    """Every exchange with the in-process simulators, judged by Kaufland's official document."""
 
     def spec_violations(self) -> tuple[list[str], set[str]]:
         """Problems by the OpenAPI document with the API calls seen, and the operations exercised. A 429
