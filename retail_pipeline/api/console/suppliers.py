@@ -14,7 +14,7 @@ from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.suppliers import refresh_funnels, supplier_views
-from retail_pipeline.channels.registry import channel_names
+from retail_pipeline.channels.registry import all_channels, channel_names
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -43,5 +43,6 @@ def page(
     context = {
         "active": "suppliers", "suppliers": suppliers, "funnel": FUNNEL, "totals": totals,
         "counted_at": min(counted) if counted else None, "channels": channel_names("listings"),
+        "channel_titles": {c.name: c.title for c in all_channels()},
     }  # fmt: skip
     return render(request, "suppliers.html", context, principal)
