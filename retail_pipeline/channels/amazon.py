@@ -274,6 +274,7 @@ class AmazonClient(ChannelClient):
         scale = self.settings.rate_scale
         self._buckets = {op: TokenBucket(rate * scale, burst) for op, (rate, burst) in RATES.items()}
         self._schemas: dict[str, dict[str, Any]] = {}  # product type → its JSON Schema
+        self._schema_locks: dict[str, asyncio.Lock] = {}  # one fetch per product type, however many wait
         self.issues: dict[str, list[dict[str, Any]]] = {}  # sku → the issues of its last submission
 
     async def aclose(self) -> None:
@@ -368,13 +369,16 @@ class AmazonClient(ChannelClient):
         return (await self._call("getDefinitionsProductType", "GET", path, params=params)).data
 
     async def schema(self, product_type: str) -> dict[str, Any]:
-        """The product type's JSON Schema (from `schema.link.resource`), once per process."""
+        """The product type's JSON Schema (from `schema.link.resource`), once per client: listings
+        published at once wait for the one fetch of their product type instead of each making it."""
         if product_type not in self._schemas:
-            definition = await self.product_type(product_type)
-            link = definition["schema"]["link"]["resource"]
-            # A pre-signed link: no SP-API token, but the same pacing and retries.
-            reply = await self._http.call("GET", link)
-            self._schemas[product_type] = reply.data
+            async with self._schema_locks.setdefault(product_type, asyncio.Lock()):
+                if product_type not in self._schemas:
+                    definition = await self.product_type(product_type)
+                    link = definition["schema"]["link"]["resource"]
+                    # A pre-signed link: no SP-API token, but the same pacing and retries.
+                    reply = await self._http.call("GET", link)
+                    self._schemas[product_type] = reply.data
         return self._schemas[product_type]
 
     # --- listings
