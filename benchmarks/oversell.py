@@ -38,6 +38,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -276,28 +277,46 @@ def main() -> dict:
             amazon.rate_clock, amazon.buckets = rate_clock, {}
             sensor_cursor = None
 
-            def settle() -> None:
-                """Close the windows of sales whose product is gone from every other channel."""
+            def settle(at=None) -> None:
+                """Close the windows of sales whose product is gone from every other channel (`at`: when
+                that happened, if not now)."""
                 live = {c: market.shops[c].live() for c in CHANNELS}
                 for sale in list(pending):
                     others = listed_on[sale.sku] - {sale.channel}
                     if all(live[c].get(sale.sku, 0) < 1 for c in others):
-                        windows[sale.channel].append((sim.clock.now() - sale.at).total_seconds())
+                        windows[sale.channel].append(((at or sim.clock.now()) - sale.at).total_seconds())
                         pending.remove(sale)
 
-            def execute(job, **kwargs):
+            def execute(job, parallel: bool = False, **kwargs):
                 """The run, its wall time added to the clock; a failed run is counted (as the daemon
-                would leave it failed) and its sales wait for the sensor's next tick."""
+                would leave it failed) and its sales wait for the sensor's next tick. `parallel`: one of
+                a tick's runs, which the daemon runs side by side: the clock is left for `side_by_side`."""
                 nonlocal runs, run_seconds
                 started = time.perf_counter()
                 result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
                 spent = time.perf_counter() - started
                 runs, run_seconds = runs + 1, run_seconds + spent
-                sim.clock.advance(spent / 3600)  # the run took this long on the channels' clock too
                 if not result.success:
                     failed[f"{job.name} {kwargs.get('partition_key') or ''}".strip().split("|")[0]] += 1
+                if parallel:  # it ended `spent` after the tick's runs started
+                    settle(sim.clock.now() + timedelta(seconds=spent))
+                else:
+                    sim.clock.advance(spent / 3600)  # the run took this long on the channels' clock too
+                    settle()
+                return (result if result.success else None), spent
+
+            def side_by_side(job, requests) -> list:
+                """A tick's runs (one per channel × day) as the daemon runs them, at once: each sale's
+                window closes when its own run ends; the clock moves on by the longest run."""
+                done, longest = [], 0.0
+                for request in requests or ():
+                    result, spent = execute(job, parallel=True, partition_key=request.partition_key)
+                    longest = max(longest, spent)
+                    if result is not None:
+                        done.append(result)
+                sim.clock.advance(longest / 3600)
                 settle()
-                return result if result.success else None
+                return done
 
             def evaluate(sensor, context):
                 """A sensor tick; its wall time (one call per channel, retries included) is on the clock."""
@@ -338,10 +357,7 @@ def main() -> dict:
                         tick = evaluate(
                             sold_items_sensor, dg.build_sensor_context(instance=instance, resources=resources)
                         )
-                        for request in tick.run_requests or ():
-                            done = execute(sync_job, partition_key=request.partition_key)
-                            if done is not None:
-                                synced.append(done)
+                        synced.extend(side_by_side(sync_job, tick.run_requests))
                     if elapsed >= next_fulfil:
                         next_fulfil += FULFIL_SENSOR_INTERVAL_S
                         while synced:
