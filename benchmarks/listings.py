@@ -1,20 +1,32 @@
-"""Listing publish throughput (issue 4): 60 drafts per channel, 2-3 photos each, on Trade Me, eBay,
-Shopify and Reverb, every request with 100 ms of injected latency.
+"""Listing publish throughput (issues 4 and 11): 60 drafts per channel, 2-3 photos each, on every
+channel we list on (the registry's `listings` channels: Trade Me, eBay, Shopify, Reverb, Amazon,
+Kaufland), every request with 100 ms of injected latency.
 
 Measured in one run, against one embedded PostgreSQL and simulators in a child process:
 - pipeline: `run_publish`, the channel_listings asset's own work, one process per channel running at
-  once (as the hourly schedule's four partition runs do), `CONCURRENCY` listings in flight per channel;
+  once (as the hourly schedule's partition runs do), `CONCURRENCY` listings in flight per channel;
 - serial baseline: the same code with one listing and one call at a time, channel after channel
   (how the seed scripts worked), on a second database and simulator with the same drafts;
 - calls: counted from each simulator's request journal (photo uploads, retries and token calls
-  included), per listing published; photos per listing from the drafts.
+  included), per listing published; photos per listing from the drafts. Taxonomy reads (category
+  suggestions, trees, attribute schemas) are not publishing calls: they are counted apart
+  (`taxonomy_calls`, by path). The products' categories are seeded as `channel_categories` leaves
+  them (`seed_categories`: the shared tree's leaf in each channel's own ids, required attributes
+  filled), so the only taxonomy reads left are Amazon's: the product type definition and its schema
+  document, fetched once per product type per client (3 product types: 6 reads per run) to check
+  each listing against the schema before the PUT.
 
-Shopify listings are created with one Admin GraphQL `productSet` call each (product, photos and
-stock; GraphQL's cost bucket is separate from REST's 40-call, 2 calls/s one, which would otherwise
-bound the Shopify partition at about (2 x 60 - 40) / 2 = 40 s whatever the concurrency). The
-per-channel speedups and the speedup without Shopify are printed beside the headline.
+Per channel: Trade Me and eBay upload each photo (photos + about 1 calls a listing); Shopify creates a
+listing with one Admin GraphQL `productSet` (product, photos and stock; GraphQL's cost bucket is
+separate from REST's 40-call, 2 calls/s one, which would otherwise bound the Shopify partition at about
+(2 x 60 - 40) / 2 = 40 s whatever the concurrency); Reverb one POST (photos by URL); Amazon one
+`putListingsItem` (photos by URL; its usage plan, 5 calls/s with a burst of 10, bounds the partition at
+about (60 - 10) / 5 = 10 s whatever the concurrency, so Amazon gains nothing from concurrency); Kaufland
+two (the EAN's product data, then our unit; pictures by URL). The products carry EANs (Kaufland lists
+by EAN). The per-channel speedups and the speedup without Shopify are printed beside the headline.
 
-The last line printed is one JSON object with the headline figures.
+Figures (2 cores shared with other work, medians of 2 runs): see the commit that last changed them
+and the issue; the last line printed is one JSON object with the headline figures.
 """
 
 from __future__ import annotations

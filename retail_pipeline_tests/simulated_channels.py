@@ -99,12 +99,14 @@ def with_categories(choices: Mapping[str, tuple[str, dict]]) -> Iterator[None]:
 
     original = drafts._product
 
-    def product(row: Any) -> Any:
-        found = original(row)
+    def product(row: Any, *args: Any) -> Any:
+        found = original(row, *args)
         if found.sku not in choices:
             return found
         category, attributes = choices[found.sku]
-        return dataclasses.replace(found, channel_category=category, channel_attributes=attributes)
+        return dataclasses.replace(
+            found, channel_category=category, channel_attributes=attributes, category_problems=()
+        )
 
     drafts._product = product
     try:
