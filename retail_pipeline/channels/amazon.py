@@ -71,6 +71,7 @@ from retail_pipeline.domain.listings import ListingPolicy, ProductForListing
 from retail_pipeline.domain.order_sources import Window, clean, money, parse_time
 from retail_pipeline.domain.orders import Address, ChannelOrder, Customer, OrderLine, OrderStatus
 from retail_pipeline.domain.pricing import PricingPolicy
+from retail_pipeline.integrations.http import retry_after_seconds
 from retail_pipeline.integrations.marketplaces.base import (
     BulkChange,
     BulkResult,
@@ -219,6 +220,20 @@ def describe_issues(issues: list[dict[str, Any]]) -> str:
     )
 
 
+def quota_wait(response: httpx.Response) -> float | None:
+    """How long a 429 asks to wait: Amazon sends no Retry-After, but `x-amzn-RateLimit-Limit` (the
+    operation's rate per second): the next call can pass one token later, 1/rate seconds. An operation
+    whose token is further away than the retry policy waits (searchOrders: 180 s) is not retried at once
+    into more 429s: the caller (a sensor's next tick, a run's retry) comes back later."""
+    if response.status_code != 429:
+        return retry_after_seconds(response)
+    try:
+        rate = float(response.headers.get("x-amzn-RateLimit-Limit", ""))
+    except ValueError:
+        return None
+    return 1 / rate if rate > 0 else None
+
+
 class TokenBucket:
     """Amazon's usage plan on our side: `rate` tokens a second up to `burst`; a call takes one."""
 
@@ -268,6 +283,7 @@ class AmazonClient(ChannelClient):
             timeout=self.settings.timeout_seconds,
             policy=policy or RetryPolicy(max_attempts=self.settings.max_attempts),
             request_id_header=REQUEST_ID,
+            retry_after=quota_wait,
         )
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
