@@ -35,6 +35,15 @@ state (the simulator's live listings) no longer offers it. `oversold_units` coun
 beyond the stock: what such a window costs. The last line printed is one JSON object with
 `p95_window_s` per channel (of the sale; Best Buy's simulator is "mirakl"); goals: p95 <= 60 s on
 polled channels, <= 15 s where the channel pushes a webhook (`goals_met`).
+
+Figures (issue 11, one run stopped at 0.77 simulated hours by OVERSELL_WALL_LIMIT_S=480, 52 purchases,
+2 shared cores): p95 trademe 42.9 s, ebay 55.9, reverb 46.9, kaufland 54.4, shopify (webhook) 8.8:
+goals met; Best Buy (mirakl) 81.1 s and Amazon 814.6 s: missed. Amazon: searchOrders' usage plan (one
+call per 180 s, burst 20) is spent by the sensor's 60 s polls, so the order syncs it requests are
+refused (7 failed runs) and its sales wait for a token: polling cannot reach 60 s on the default plan
+(Amazon's Notifications API, ORDER_CHANGE, would make it a pushed channel). Best Buy: its window
+includes the acceptance run after the sync, and here the clock also moved by the tick's longest run
+(a failing Amazon sync with 30 s of step retries) before the fulfilment sensor's turn.
 """
 
 from __future__ import annotations
