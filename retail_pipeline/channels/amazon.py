@@ -71,6 +71,7 @@ from retail_pipeline.domain.listings import ListingPolicy, ProductForListing
 from retail_pipeline.domain.order_sources import Window, clean, money, parse_time
 from retail_pipeline.domain.orders import Address, ChannelOrder, Customer, OrderLine, OrderStatus
 from retail_pipeline.domain.pricing import PricingPolicy
+from retail_pipeline.integrations.http import retry_after_seconds
 from retail_pipeline.integrations.marketplaces.base import (
     BulkChange,
     BulkResult,
@@ -219,6 +220,20 @@ def describe_issues(issues: list[dict[str, Any]]) -> str:
     )
 
 
+def quota_wait(response: httpx.Response) -> float | None:
+    """How long a 429 asks to wait: Amazon sends no Retry-After, but `x-amzn-RateLimit-Limit` (the
+    operation's rate per second): the next call can pass one token later, 1/rate seconds. An operation
+    whose token is further away than the retry policy waits (searchOrders: 180 s) is not retried at once
+    into more 429s: the caller (a sensor's next tick, a run's retry) comes back later."""
+    if response.status_code != 429:
+        return retry_after_seconds(response)
+    try:
+        rate = float(response.headers.get("x-amzn-RateLimit-Limit", ""))
+    except ValueError:
+        return None
+    return 1 / rate if rate > 0 else None
+
+
 class TokenBucket:
     """Amazon's usage plan on our side: `rate` tokens a second up to `burst`; a call takes one."""
 
@@ -268,12 +283,14 @@ class AmazonClient(ChannelClient):
             timeout=self.settings.timeout_seconds,
             policy=policy or RetryPolicy(max_attempts=self.settings.max_attempts),
             request_id_header=REQUEST_ID,
+            retry_after=quota_wait,
         )
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         scale = self.settings.rate_scale
         self._buckets = {op: TokenBucket(rate * scale, burst) for op, (rate, burst) in RATES.items()}
         self._schemas: dict[str, dict[str, Any]] = {}  # product type → its JSON Schema
+        self._schema_locks: dict[str, asyncio.Lock] = {}  # one fetch per product type, however many wait
         self.issues: dict[str, list[dict[str, Any]]] = {}  # sku → the issues of its last submission
 
     async def aclose(self) -> None:
@@ -368,13 +385,16 @@ class AmazonClient(ChannelClient):
         return (await self._call("getDefinitionsProductType", "GET", path, params=params)).data
 
     async def schema(self, product_type: str) -> dict[str, Any]:
-        """The product type's JSON Schema (from `schema.link.resource`), once per process."""
+        """The product type's JSON Schema (from `schema.link.resource`), once per client: listings
+        published at once wait for the one fetch of their product type instead of each making it."""
         if product_type not in self._schemas:
-            definition = await self.product_type(product_type)
-            link = definition["schema"]["link"]["resource"]
-            # A pre-signed link: no SP-API token, but the same pacing and retries.
-            reply = await self._http.call("GET", link)
-            self._schemas[product_type] = reply.data
+            async with self._schema_locks.setdefault(product_type, asyncio.Lock()):
+                if product_type not in self._schemas:
+                    definition = await self.product_type(product_type)
+                    link = definition["schema"]["link"]["resource"]
+                    # A pre-signed link: no SP-API token, but the same pacing and retries.
+                    reply = await self._http.call("GET", link)
+                    self._schemas[product_type] = reply.data
         return self._schemas[product_type]
 
     # --- listings

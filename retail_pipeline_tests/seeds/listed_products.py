@@ -139,63 +139,116 @@ ORDERABLE_PRODUCTS = [
 ]  # fmt: skip
 
 
-def seed_channel_categories(engine: Engine, product_ids: dict[str, int], products=PRODUCTS) -> None:
-    """Each product's category on every channel with a taxonomy, as `channel_categories` leaves a choice."""
+def seed_channel_categories(
+    engine: Engine, product_ids: dict[str, int], products=PRODUCTS, channels: tuple[str, ...] | None = None
+) -> None:
+    """Each product's category on `channels` (default: the channels the seeds list on, whose drafts need
+    no category choice first), as `channel_categories` leaves a choice."""
+    from retail_pipeline_tests.simulated_channels import CHANNELS
+
     items = [(product_ids[row[0]], row[1], row[2], row[5], row[6]) for row in products]
     with engine.begin() as conn:
-        seed_categories(conn, items)
+        seed_categories(conn, items, CHANNELS if channels is None else channels)
 
 
-def seed_categories(conn, items) -> None:
-    """For (product id, title, our category, brand, mpn) items: a chosen category on every channel with a
-    taxonomy (chosen automatically, required attributes filled), in the simulators' own ids: the leaf the
-    shared tree ranks first for the title; on a channel whose tree lacks it (Reverb: musical gear
-    only) the nearest it has, so fixtures that list everything everywhere still can (benchmarks too)."""
+def ean13(n: int, prefix: str = "94210") -> str:
+    """A valid EAN-13 (check digit included) for the number `n`: Kaufland lists by EAN, and each
+    product's data is per EAN, so every seeded product needs its own."""
+    body = f"{prefix}{n:07d}"[:12]
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def _category_id(channel: str, leaf) -> str | None:
+    """The leaf's id in `channel`'s own scheme, as its simulator serves it (None: no taxonomy known)."""
+    if channel == "ebay":
+        from retail_pipeline.simulators.ebay import taxonomy as ebay_taxonomy
+
+        return ebay_taxonomy.ids()[leaf.key]
+    if channel == "trademe":
+        from retail_pipeline.simulators.trademe import taxonomy as trademe_taxonomy
+
+        return str(trademe_taxonomy.segments()[leaf.key])
+    if channel == "reverb":
+        from retail_pipeline.simulators.reverb import taxonomy as reverb_taxonomy
+
+        return reverb_taxonomy.category_uuid(leaf.key)
+    if channel == "amazon":  # a product type: UPPER_SNAKE of the leaf's name
+        from retail_pipeline.simulators.amazon import product_types
+
+        return product_types.name_of(leaf)
+    if channel == "kaufland":  # Kaufland's numeric category id
+        return str(leaf.number())
+    return None
+
+
+def _attribute_name(channel: str, aspect) -> str:
+    """The name `channel`'s listing takes the aspect under (its attribute schema's property)."""
+    if channel == "trademe":
+        from retail_pipeline.simulators.trademe import taxonomy as trademe_taxonomy
+
+        return trademe_taxonomy.attribute_name(aspect.name)
+    if channel == "amazon":
+        from retail_pipeline.simulators.amazon import product_types
+
+        return product_types.attribute_name(aspect)
+    if channel == "kaufland":
+        from retail_pipeline.simulators.kaufland.models import attribute_name
+
+        return attribute_name(aspect.name)
+    return aspect.name
+
+
+def seed_categories(conn, items, channels: tuple[str, ...] | None = None) -> None:
+    """For (product id, title, our category, brand, mpn) items: a chosen category on each of `channels`
+    (default: every listing channel) with a taxonomy (chosen automatically, required attributes filled),
+    in the simulators' own ids: the leaf the shared tree ranks first for the title; on a channel whose
+    tree lacks it (Reverb: musical gear only) the nearest it has, so fixtures that list everything
+    everywhere still can (benchmarks too). Amazon gets the leaf's product type and Kaufland its category
+    number, each with the required attributes under its own names (drafts still need what else the
+    channel takes: Kaufland a GTIN on the supplier product, prices in the channel's currency)."""
     from retail_pipeline.channels.registry import all_channels
     from retail_pipeline.simulators import taxonomy_data
-    from retail_pipeline.simulators.ebay import taxonomy as ebay_taxonomy
     from retail_pipeline.simulators.reverb import taxonomy as reverb_taxonomy
-    from retail_pipeline.simulators.trademe import taxonomy as trademe_taxonomy
 
     reverb_leaves = tuple(n for n, _, root in reverb_taxonomy.categories() if n.leaf)
+    plugins = [
+        p
+        for p in all_channels()
+        if p.taxonomy is not None and p.listing is not None and (channels is None or p.name in channels)
+    ]
+    rows = []
     for product_id, title, category, brand, mpn in items:
         node, _ = taxonomy_data.rank(f"{title} {category}", limit=1)[0]
-        for plugin in all_channels():
-            if plugin.taxonomy is None or plugin.listing is None:
-                continue
+        for plugin in plugins:
             leaf = node
-            if plugin.name == "ebay":
-                category_id = ebay_taxonomy.ids()[leaf.key]
-            elif plugin.name == "trademe":
-                category_id = str(trademe_taxonomy.segments()[leaf.key])
-            elif plugin.name == "reverb":
-                if leaf not in reverb_leaves:
-                    leaf = taxonomy_data.rank(f"{title} {category}", limit=1, candidates=reverb_leaves)
-                    leaf = leaf[0][0] if leaf else reverb_leaves[0]
-                category_id = reverb_taxonomy.category_uuid(leaf.key)
-            else:
+            if plugin.name == "reverb" and leaf not in reverb_leaves:
+                leaf = taxonomy_data.rank(f"{title} {category}", limit=1, candidates=reverb_leaves)
+                leaf = leaf[0][0] if leaf else reverb_leaves[0]
+            category_id = _category_id(plugin.name, leaf)
+            if category_id is None:
                 continue
             attributes = {}
-            for aspect in leaf.aspects:
-                if not aspect.required:
-                    continue
-                name = (
-                    trademe_taxonomy.attribute_name(aspect.name) if plugin.name == "trademe" else aspect.name
-                )
-                value = {"Brand": brand, "Model": mpn}.get(aspect.name) or (
-                    aspect.values[0] if aspect.values else "Standard"
-                )
-                attributes[name] = [value] if aspect.multi else value
-            if plugin.taxonomy.attributes is None:
-                attributes = {}
-            conn.execute(
-                text(
-                    """INSERT INTO retail.channel_categories
-                           (product_id, channel, status, category_id, category_path, confidence, chosen_by,
-                            query_hash, attributes)
-                       VALUES (:p, :c, 'chosen', :id, :path, 0.9, 'auto', 'seeded', CAST(:a AS jsonb))
-                       ON CONFLICT (product_id, channel) DO NOTHING"""
-                ),
-                {"p": product_id, "c": plugin.name, "id": category_id,
-                 "path": " > ".join(leaf.path), "a": json.dumps(attributes)},
+            if plugin.taxonomy.attributes is not None:
+                for aspect in leaf.aspects:
+                    if not aspect.required:
+                        continue
+                    value = {"Brand": brand, "Model": mpn}.get(aspect.name) or (
+                        aspect.values[0] if aspect.values else "Standard"
+                    )
+                    attributes[_attribute_name(plugin.name, aspect)] = [value] if aspect.multi else value
+            rows.append(
+                {"p": product_id, "c": plugin.name, "id": category_id, "path": " > ".join(leaf.path),
+                 "a": json.dumps(attributes)}
             )  # fmt: skip
+    if rows:
+        conn.execute(
+            text(
+                """INSERT INTO retail.channel_categories
+                       (product_id, channel, status, category_id, category_path, confidence, chosen_by,
+                        query_hash, attributes)
+                   VALUES (:p, :c, 'chosen', :id, :path, 0.9, 'auto', 'seeded', CAST(:a AS jsonb))
+                   ON CONFLICT (product_id, channel) DO NOTHING"""
+            ),
+            rows,
+        )

@@ -67,16 +67,20 @@ class ChannelHTTP:
         on_response: Callable[[httpx.Response], None] | None = None,
         request_id_header: str | None = None,
         auth: httpx.Auth | None = None,
+        retry_after: Callable[[httpx.Response], float | None] | None = None,
     ):
         """`describe` turns the channel's error body into one line; `before_send` may wait (pacing),
         `on_response` sees every response (rate-limit headers); `request_id_header` names the header
         carrying the channel's id of a request, kept on every error (its support desk asks for it);
-        `auth` signs each request as sent (per attempt, over its final URL and body)."""
+        `auth` signs each request as sent (per attempt, over its final URL and body); `retry_after`
+        reads how long a refused (429/5xx) response asks to wait, for a channel that says it otherwise
+        than with Retry-After (default: Retry-After)."""
         self.channel = channel
         self.request_id_header = request_id_header
         self.policy = policy or RetryPolicy()
         self.calls = 0  # HTTP requests sent, retries included
         self._describe, self._before_send, self._on_response = describe, before_send, on_response
+        self._retry_after = retry_after or _retry_after
         self._client = httpx.AsyncClient(
             headers=headers, transport=transport, timeout=timeout, verify=tls_context(), auth=auth
         )
@@ -131,7 +135,10 @@ class ChannelHTTP:
         said = f" ({self.request_id_header} {request_id})" if request_id else ""
         if status in RETRYABLE_STATUS:
             raise Transient(
-                f"HTTP {status}{said}", ambiguous=status != 429, status=status, wait=_retry_after(response)
+                f"HTTP {status}{said}",
+                ambiguous=status != 429,
+                status=status,
+                wait=self._retry_after(response),
             )
         try:
             data = response.json() if response.content else None

@@ -24,6 +24,7 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -71,11 +72,12 @@ class _FromEnvironment(BaseSettings, AmazonSimulatorConfig):
 
 
 class Bucket:
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), time.monotonic()
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.at = float(burst), clock()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         if now < self.at:  # restored from another process's state: its clock started elsewhere
             self.at = now
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
@@ -86,7 +88,7 @@ class Bucket:
         return True
 
     def drain(self) -> None:
-        self.tokens, self.at = 0.0, time.monotonic()
+        self.tokens, self.at = 0.0, self.clock()
 
 
 @dataclass
@@ -241,6 +243,9 @@ class AmazonBackend:
         self.feeds: dict[str, Feed] = {}
         self.documents: dict[str, Document] = {}
         self.buckets: dict[tuple[str, str], Bucket] = {}
+        # what the usage plans' seconds are: real time (a benchmark that steps a simulated clock faster
+        # than real time sets its own, so that rates hold per second of that clock)
+        self.rate_clock: Callable[[], float] = time.monotonic
         self._ids = itertools.count(1)
         self.default_seller = config.seller_id or "A1SIMULATEDSELLER"
 
@@ -282,13 +287,17 @@ class AmazonBackend:
         rate, burst = usage_plans()[operation]
         key = (operation, (self.tokens.get(token) or (None,))[0] or "seller")
         with self._lock:
-            bucket = self.buckets.setdefault(key, Bucket(rate * self.config.rate_scale, burst))
+            bucket = self.buckets.setdefault(
+                key, Bucket(rate * self.config.rate_scale, burst, self.rate_clock)
+            )
             if not bucket.take():
                 raise throttled()
 
     def bucket(self, operation: str) -> Bucket:
         rate, burst = usage_plans()[operation]
-        return self.buckets.setdefault((operation, "seller"), Bucket(rate * self.config.rate_scale, burst))
+        return self.buckets.setdefault(
+            (operation, "seller"), Bucket(rate * self.config.rate_scale, burst, self.rate_clock)
+        )
 
     # --- product types
 
