@@ -71,18 +71,15 @@ class JournalMiddleware:
             return
         scope[FAULT_SCOPE_KEY] = None
         status: int | None = None
+        recorded = False
         arrived, started = time.time(), time.perf_counter()
         sim_time = self.now()
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             self.journal.record(
                 JournalEntry(
@@ -98,3 +95,16 @@ class JournalMiddleware:
                     fault=scope[FAULT_SCOPE_KEY],
                 )
             )
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()  # before the last byte leaves: a client that has its answer finds the entry
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            record()  # no answer sent (the app failed, or the client went away)
