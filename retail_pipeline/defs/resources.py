@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -70,27 +70,33 @@ def channel_now() -> datetime:
     return datetime.now(UTC)
 
 
-class ChannelsResource(dg.ConfigurableResource):
+class WorldClock(dg.ConfigurableResource):
+    """The time the outside world keeps (`channel_now`: the simulated clock when simulating), which tests
+    replace with `with_clock`: one for the channels and the exchange rates alike."""
+
+    _clock: Callable[[], datetime] | None = PrivateAttr(default=None)
+
+    def with_clock(self, clock: Callable[[], datetime]) -> Self:
+        self._clock = clock
+        return self
+
+    def now(self) -> datetime:
+        return (self._clock or channel_now)()
+
+
+class ChannelsResource(WorldClock):
     """Creates a sales channel's client and its buyer inbox (the channel's own plug-in says how), and
     tells the channels' time. Tests bind clients to an in-process simulator with
     `ChannelsResource().with_transport(transport, <channel>={...})` and the clock with `with_clock`."""
 
     _kwargs: dict[str, Any] = PrivateAttr(default_factory=dict)
     _per_channel: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
-    _clock: Callable[[], datetime] | None = PrivateAttr(default=None)
 
     def with_transport(self, transport: Any = None, /, **per_channel: dict[str, Any]) -> ChannelsResource:
         if transport is not None:
             self._kwargs["transport"] = transport
         self._per_channel.update(per_channel)
         return self
-
-    def with_clock(self, clock: Callable[[], datetime]) -> ChannelsResource:
-        self._clock = clock
-        return self
-
-    def now(self) -> datetime:
-        return (self._clock or channel_now)()
 
     def _client_kwargs(self, name: str) -> dict[str, Any]:
         return {**self._kwargs, **self._per_channel.get(name, {})}
@@ -104,23 +110,13 @@ class ChannelsResource(dg.ConfigurableResource):
         return channel(name).new_inbox(**self._client_kwargs(name))
 
 
-class FxResource(dg.ConfigurableResource):
+class FxResource(WorldClock):
     """The exchange-rate source: the European Central Bank's reference rates (ECB_* settings, the
     simulator when USE_SIMULATORS). Tests call the asset's body (`refresh_fx_rates`) with a client
     bound to the in-process simulators."""
 
-    _clock: Callable[[], datetime] | None = PrivateAttr(default=None)
-
     def client(self) -> EcbClient:
         return EcbClient()
-
-    def with_clock(self, clock: Callable[[], datetime]) -> FxResource:
-        self._clock = clock
-        return self
-
-    def now(self) -> datetime:
-        """The day the rates are judged by: the simulated world's when simulating, else the wall clock."""
-        return (self._clock or channel_now)()
 
 
 class CarriersResource(dg.ConfigurableResource):

@@ -3,6 +3,7 @@ that loses answers after the channel has acted on the request (what a read timeo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -81,3 +82,33 @@ class Recorder(httpx.AsyncBaseTransport):
             for e in self.exchanges
             if (method is None or e.request.method == method) and contains in e.request.url.path
         ]
+
+    def judged(
+        self, conformance: Any, *, prefix: str, skip: Callable[[str, Exchange], bool], api: str
+    ) -> tuple[list[str], set[str]]:
+        """Each exchange not skipped, judged by a channel's conformance module (`find_operation`,
+        `spec_request`, `request_problems`, `response_problems`, `SpecResponse`): the problems found, and
+        the operations exercised. `prefix` is the simulator's mount point, `api` names it in messages."""
+        problems: list[str] = []
+        operations: set[str] = set()
+        for exchange in self.exchanges:
+            method, path = exchange.request.method, exchange.request.url.path.removeprefix(prefix)
+            if skip(path, exchange):
+                continue
+            operation = conformance.find_operation(method, path)
+            assert operation is not None, f"{method} {path} is not an {api} operation"
+            operations.add(getattr(operation, "operation_id", operation))
+            request = conformance.spec_request(
+                method,
+                path,
+                query=exchange.request.url.query.decode(),
+                headers=exchange.request.headers.multi_items(),
+                body=exchange.request.content,
+            )
+            label = f"{method} {path} -> {exchange.status}"
+            problems += [f"{label}: request {p}" for p in conformance.request_problems(request)]
+            response = conformance.SpecResponse.build(
+                exchange.status, exchange.body, exchange.headers.multi_items()
+            )
+            problems += [f"{label}: response {p}" for p in conformance.response_problems(request, response)]
+        return problems, operations

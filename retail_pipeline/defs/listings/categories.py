@@ -142,6 +142,8 @@ class Outcome:
             "schemas_fetched": 0,
         }
     )
+    # category id -> its attribute schema, read once per run (many products share a category)
+    schemas: dict[str, dict] = field(default_factory=dict)
 
 
 def _row_params(
@@ -264,9 +266,12 @@ def record_choice(
 
 
 async def _schema(engine: Engine, plugin: Channel, client: Any, category_id: str, outcome: Outcome) -> dict:
+    if category_id in outcome.schemas:
+        return outcome.schemas[category_id]
     with engine.connect() as conn:
         cached = conn.scalar(SCHEMA, {"channel": plugin.name, "id": category_id})
     if cached is not None:
+        outcome.schemas[category_id] = cached
         return cached
     attributes = await plugin.taxonomy.attributes(client, category_id)
     outcome.counts["schemas_fetched"] += 1
@@ -274,6 +279,7 @@ async def _schema(engine: Engine, plugin: Channel, client: Any, category_id: str
         conn.execute(
             STORE_SCHEMA, {"channel": plugin.name, "id": category_id, "schema": json.dumps(attributes.schema)}
         )
+    outcome.schemas[category_id] = attributes.schema
     return attributes.schema
 
 

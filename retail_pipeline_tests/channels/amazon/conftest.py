@@ -15,14 +15,7 @@ from retail_pipeline.channels.amazon import AmazonClient, AmazonSettings
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.integrations.marketplaces.rest import RetryPolicy
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
-from retail_pipeline.simulators.amazon import AmazonBackend
-from retail_pipeline.simulators.amazon.conformance import (
-    SpecResponse,
-    find_operation,
-    request_problems,
-    response_problems,
-    spec_request,
-)
+from retail_pipeline.simulators.amazon import AmazonBackend, conformance
 from retail_pipeline_tests.channels import rest_support
 
 BASE = "http://sim/amazon"
@@ -48,27 +41,14 @@ class Recorder(rest_support.Recorder):
     def spec_violations(self) -> tuple[list[str], set[str]]:
         """Problems with SP-API requests and responses by Amazon's models (the LWA endpoint and the
         pre-signed document URLs are not SP-API operations), and the operations exercised."""
-        problems, operations = [], set()
-        for exchange in self.exchanges:
-            path = exchange.request.url.path.removeprefix("/amazon")
+
+        def skip(path: str, exchange: rest_support.Exchange) -> bool:
             if path.startswith(("/auth/", "/_schemas/", "/_documents/")):
-                continue
+                return True
             assert exchange.headers.get("x-amzn-RequestId"), f"{path}: no x-amzn-RequestId"
-            request = spec_request(
-                exchange.request.method,
-                path,
-                query=exchange.request.url.query.decode(),
-                headers=exchange.request.headers.multi_items(),
-                body=exchange.request.content,
-            )
-            operation = find_operation(exchange.request.method, path)
-            assert operation is not None, f"{exchange.request.method} {path} is not an SP-API operation"
-            operations.add(operation.operation_id)
-            label = f"{exchange.request.method} {path} -> {exchange.status}"
-            problems += [f"{label}: request {p}" for p in request_problems(request)]
-            response = SpecResponse.build(exchange.status, exchange.body, exchange.headers.multi_items())
-            problems += [f"{label}: response {p}" for p in response_problems(request, response)]
-        return problems, operations
+            return False
+
+        return self.judged(conformance, prefix="/amazon", skip=skip, api="SP-API")
 
 
 @pytest.fixture

@@ -17,14 +17,7 @@ from retail_pipeline.channels.ebay import EbayClient, EbaySettings
 from retail_pipeline.integrations.budgets import WindowedCallBudget
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
-from retail_pipeline.simulators.ebay import EbayBackend
-from retail_pipeline.simulators.ebay.conformance import (
-    SpecResponse,
-    find_operation,
-    request_problems,
-    response_problems,
-    spec_request,
-)
+from retail_pipeline.simulators.ebay import EbayBackend, conformance
 from retail_pipeline_tests.channels import rest_support
 
 BASE = "http://sim/ebay"
@@ -47,26 +40,12 @@ class Recorder(rest_support.Recorder):
     def spec_violations(self) -> tuple[list[str], set[str]]:
         """Problems with Sell API requests and responses by eBay's specs (faults injected in front of
         eBay are skipped: they are not eBay's answers), and the operations exercised."""
-        problems, operations = [], set()
-        for exchange in self.exchanges:
-            path = exchange.request.url.path.removeprefix("/ebay")
-            if not path.startswith("/sell/") or _injected(exchange):
-                continue
-            request = spec_request(
-                exchange.request.method,
-                path,
-                query=exchange.request.url.query.decode(),
-                headers=exchange.request.headers.multi_items(),
-                body=exchange.request.content,
-            )
-            operation = find_operation(exchange.request.method, path)
-            assert operation is not None, f"{exchange.request.method} {path} is not an eBay operation"
-            operations.add(operation.operation_id)
-            label = f"{exchange.request.method} {path} -> {exchange.status}"
-            problems += [f"{label}: request {p}" for p in request_problems(request)]
-            response = SpecResponse.build(exchange.status, exchange.body, exchange.headers.multi_items())
-            problems += [f"{label}: response {p}" for p in response_problems(request, response)]
-        return problems, operations
+        return self.judged(
+            conformance,
+            prefix="/ebay",
+            skip=lambda path, exchange: not path.startswith("/sell/") or _injected(exchange),
+            api="eBay",
+        )
 
 
 def _injected(exchange: rest_support.Exchange) -> bool:

@@ -19,14 +19,7 @@ from retail_pipeline.channels.kaufland import (
 )
 from retail_pipeline.integrations.marketplaces.base import ListingDraft
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
-from retail_pipeline.simulators.kaufland import KauflandBackend
-from retail_pipeline.simulators.kaufland.conformance import (
-    SpecResponse,
-    find_operation,
-    request_problems,
-    response_problems,
-    spec_request,
-)
+from retail_pipeline.simulators.kaufland import KauflandBackend, conformance
 from retail_pipeline.simulators.kaufland.models import categories
 from retail_pipeline_tests.channels import rest_support
 
@@ -70,26 +63,12 @@ class Recorder(rest_support.Recorder):
         """Problems by the OpenAPI document with the API calls seen, and the operations exercised. A 429
         is Kaufland's (its rate-limit guide) but listed on no operation: its body is checked as an
         ErrorResponse by the tests that provoke it."""
-        problems, operations = [], set()
-        for exchange in self.exchanges:
-            path = exchange.request.url.path.removeprefix("/kaufland")
-            if not path.startswith("/v2/") or exchange.status == 429:
-                continue
-            operation = find_operation(exchange.request.method, path)
-            assert operation is not None, f"{exchange.request.method} {path} is not a Kaufland operation"
-            operations.add(operation)
-            request = spec_request(
-                exchange.request.method,
-                path,
-                query=exchange.request.url.query.decode(),
-                headers=exchange.request.headers.multi_items(),
-                body=exchange.request.content,
-            )
-            label = f"{exchange.request.method} {path} -> {exchange.status}"
-            problems += [f"{label}: request {p}" for p in request_problems(request)]
-            response = SpecResponse.build(exchange.status, exchange.body, exchange.headers.multi_items())
-            problems += [f"{label}: response {p}" for p in response_problems(request, response)]
-        return problems, operations
+        return self.judged(
+            conformance,
+            prefix="/kaufland",
+            skip=lambda path, exchange: not path.startswith("/v2/") or exchange.status == 429,
+            api="Kaufland",
+        )
 
 
 @pytest.fixture
