@@ -10,6 +10,7 @@ Unknown remote listings are never adopted: they open an ops task (kind unknown_r
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import asyncio
+import dataclasses
 import json
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline.defs.listings.adoption import apply_unknown_listing
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
@@ -41,9 +43,8 @@ def _json(value: Any) -> str:
 
 def diff(row: dict[str, Any] | None, remote: RemoteListing | None) -> list[tuple[str, Any, Any]]:
     """(event_type, local, remote) for one listing; pure."""
-    if row is None and remote is not None:
-        return [("unknown_listing", None, {"sku": remote.sku, "title": remote.title, "state": remote.state,
-                                            "price": remote.price})]  # fmt: skip
+    if row is None and remote is not None:  # all the channel shows of it: adoption matches on it
+        return [("unknown_listing", None, dataclasses.asdict(remote))]
     if row is not None and remote is None:
         return [("removed", {"state": row["actual_state"]}, None)] if row["actual_state"] == "live" else []
     assert row is not None and remote is not None
@@ -151,13 +152,7 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
                      {"id": lid})  # fmt: skip
     elif event.event_type == "unknown_listing":
-        open_task(
-            conn, kind="unknown_remote_listing", key=f"unknown_remote_listing:{channel}:{event.external_listing_id}",
-            severity="warning",
-            title=f"{channel} listing {event.external_listing_id} ({remote.get('sku') or 'no SKU'}) is not ours",
-            details=remote, channel=channel, entity_type="remote_listing", entity_id=event.external_listing_id,
-            run_id=run_id,
-        )  # fmt: skip
+        apply_unknown_listing(conn, channel, event, run_id)
     if lid:
         log_activity(
             conn, action="listing.sync", run_id=run_id, channel=channel, entity_type="channel_listing",

@@ -70,6 +70,15 @@ class RemoteListing:
     # The channel's own complaints about the listing, code and message each (a marketplace that checks
     # a listing after accepting it reports them later, and takes the listing off sale for them).
     problems: tuple[str, ...] = ()
+    # What the channel shows of the item, where its selling list gives it: adopting a listing we did
+    # not make (matching it to a product, or importing it as one) reads these.
+    gtin: str | None = None
+    brand: str | None = None
+    mpn: str | None = None
+    description: str | None = None
+    currency: str | None = None
+    condition: str | None = None  # new | used | refurbished, as far as the channel says
+    photos: tuple[str, ...] = ()  # photo URLs, in the channel's order
 
 
 @dataclass(frozen=True)
