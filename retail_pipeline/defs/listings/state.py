@@ -152,7 +152,9 @@ def reconcile(
                 if event is None:
                     continue
                 _apply(conn, channel, event, run_id)
-                conn.execute(MARK_DONE, {"id": event_id, "status": "processed", "error": None, "run_id": run_id})
+                conn.execute(
+                    MARK_DONE, {"id": event_id, "status": "processed", "error": None, "run_id": run_id}
+                )
             counts["processed"] += 1
         except Exception as failure:  # this event only: its effect is rolled back, the reason kept on it
             with engine.begin() as conn:

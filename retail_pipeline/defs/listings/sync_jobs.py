@@ -53,7 +53,9 @@ def apply_sync_events(context: dg.OpExecutionContext, config: ApplyConfig, db: D
         db.engine, channel, context.run_id, detect_run_id=config.detect_run_id, event_ids=config.event_ids
     )
     if applied["failed"]:
-        context.log.warning(f"{applied['failed']} sync event(s) failed; their errors are on retail.sync_events")
+        context.log.warning(
+            f"{applied['failed']} sync event(s) failed; their errors are on retail.sync_events"
+        )
     if applied["processed"]:
         yield dg.AssetMaterialization(asset_key="listing_state", partition=channel, metadata=dict(applied))
     yield dg.Output(applied, metadata=dict(applied))
