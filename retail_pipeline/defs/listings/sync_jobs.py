@@ -20,6 +20,8 @@ from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.partitions import listing_channels
 
 DETECT_JOB = "listing_sync_detect"
+# One op per job: a step subprocess (the multiprocess executor) would only load the code a second time.
+ONE_STEP = dg.in_process_executor
 APPLY_JOB = "listing_sync_apply"
 
 
@@ -64,6 +66,7 @@ def apply_sync_events(context: dg.OpExecutionContext, config: ApplyConfig, db: D
 @dg.job(
     name=DETECT_JOB,
     partitions_def=listing_channels,
+    executor_def=ONE_STEP,
     tags={"retail/area": "listings"},
     description="One channel: detect differences into pending sync_events, apply nothing (review, then "
     f"run {APPLY_JOB}).",
@@ -75,6 +78,7 @@ def listing_sync_detect_job() -> None:
 @dg.job(
     name=APPLY_JOB,
     partitions_def=listing_channels,
+    executor_def=ONE_STEP,
     tags={"retail/area": "listings"},
     description="One channel: apply its pending sync_events (all, one detection run's, or chosen ids).",
 )
