@@ -220,18 +220,17 @@ def apply_event(principal: Operator, engine: Database, event_id: int) -> Any:
         event = conn.execute(EVENT, {"id": event_id}).one_or_none()
     if event is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"sync event {event_id} does not exist")
-    applied = (
-        reconcile(engine, event.channel, None, event_ids=[event_id]) if event.status == "pending" else {}
-    )
+    done = reconcile(engine, event.channel, None, event_ids=[event_id]) if event.status == "pending" else {}
+    applied_now = sum(done.values()) > 0  # false also when a concurrent run applied it first
     with engine.begin() as conn:
         event = conn.execute(EVENT, {"id": event_id}).one()
-        if applied:
+        if applied_now:
             log_activity(
                 conn, action="sync.apply_event", outcome="succeeded" if event.status == "processed" else "failed",
                 actor=f"api_key:{principal.key_prefix}", channel=event.channel, entity_type="sync_event",
                 entity_id=event_id, details={"event_type": event.event_type, "error": event.error},
             )  # fmt: skip
-    return EventView(**event._mapping, applied_now=sum(applied.values()) > 0)
+    return EventView(**event._mapping, applied_now=applied_now)
 
 
 class EventCounts(BaseModel):

@@ -118,7 +118,7 @@ async def _reprice_by_hand(client, external_id: str, price: Decimal) -> None:
         await client.update_price(listing, price)
 
 
-def test_detect_launched_through_the_webserver_then_its_counts(
+def test_detect_then_apply_launched_through_the_webserver_with_their_counts(
     engine, settings_env, database_url, simulator_url, channels, operator
 ):
     from retail_pipeline.api.app import create_app
@@ -140,17 +140,25 @@ def test_detect_launched_through_the_webserver_then_its_counts(
             assert launched.status_code == 202, launched.text
             (run,) = launched.json()["runs"]
             assert run["channel"] == CHANNEL and run["job"] == "listing_sync_detect"
-            body = _sync_run(client, operator, run["run_id"])
-    assert body["status"] == "SUCCESS", body
-    assert (body["job"], body["channel"]) == ("listing_sync_detect", CHANNEL)
-    assert body["detected"] == {"total": 1, "by_type": {"price": 1}, "by_status": {"pending": 1}}
-    assert body["applied"]["total"] == 0
-    assert (
-        listing_rows(engine, CHANNEL)["RP-1001"]["actual_price"] == listing["actual_price"]
-    )  # nothing applied
+            detected = _sync_run(client, operator, run["run_id"])
+            assert detected["status"] == "SUCCESS", detected
+            # reviewed: nothing applied yet; then apply that detection's events
+            assert listing_rows(engine, CHANNEL)["RP-1001"]["actual_price"] == listing["actual_price"]
+            url = f"/api/sync/{CHANNEL}?mode=apply&detect_run_id={run['run_id']}"
+            (apply_run,) = client.post(url, headers=operator).json()["runs"]
+            applied = _sync_run(client, operator, apply_run["run_id"])
+    assert (detected["job"], detected["channel"]) == ("listing_sync_detect", CHANNEL)
+    assert detected["detected"] == {"total": 1, "by_type": {"price": 1}, "by_status": {"pending": 1}}
+    assert detected["applied"]["total"] == 0
+    assert (applied["status"], applied["job"]) == ("SUCCESS", "listing_sync_apply"), applied
+    assert applied["applied"] == {"total": 1, "by_type": {"price": 1}, "by_status": {"processed": 1}}
+    assert listing_rows(engine, CHANNEL)["RP-1001"]["actual_price"] == listing["actual_price"] + 3
     with engine.connect() as conn:
-        launch = conn.execute(text("SELECT * FROM retail.activity_log WHERE action = 'sync.launch'")).one()
-    assert launch.entity_id == run["run_id"] and launch.actor.startswith("api_key:")
+        launches = conn.execute(
+            text("SELECT * FROM retail.activity_log WHERE action = 'sync.launch' ORDER BY id")
+        ).all()
+    assert [r.entity_id for r in launches] == [run["run_id"], apply_run["run_id"]]
+    assert launches[0].actor.startswith("api_key:")
 
 
 class FakeLauncher(DagsterLauncher):

@@ -186,75 +186,62 @@ def _apply_config(**config):
     return {"ops": {"apply_sync_events": {"config": config}}}
 
 
-def test_detect_only_job_writes_pending_events_and_changes_nothing_else(
-    engine, seeded, sim, simulator_url, db_url, make_client
-):
-    import dagster as dg
-
-    from retail_pipeline.defs.listings.sync_jobs import listing_sync_detect_job
-
-    rogue = _tampered_channel(engine, make_client)
-    before = _world(engine)
-    instance = dg.DagsterInstance.ephemeral()
-    result = listing_sync_detect_job.execute_in_process(
-        partition_key=SYNC_CHANNEL, resources=_resources(db_url), instance=instance
-    )
-    assert result.success
-    assert not instance.get_latest_materialization_event(dg.AssetKey("listing_state"))
-    after = _world(engine)
-    assert {k: v for k, v in after.items() if k != "events"} == {
-        k: v for k, v in before.items() if k != "events"
-    }
-    events = _rows(engine, "SELECT event_type, external_listing_id, status, run_id FROM retail.sync_events")
-    assert sorted(events) == sorted(
-        [("price", listing_rows(engine, SYNC_CHANNEL)["RP-1001"]["external_listing_id"], "pending", result.run_id),
-         ("unknown_listing", rogue.external_id, "pending", result.run_id)]
-    )  # fmt: skip
-    assert result.output_for_node("detect_listing_differences") == {
-        "remote_listings": 4, "price": 1, "unknown_listing": 1,
-    }  # fmt: skip
-
-
-def test_detect_then_apply_ends_exactly_like_one_sync_run(
+def test_detect_only_run_then_apply_run_end_exactly_like_one_sync_run(
     engine, seeded, sim, simulator_url, db_url, pg_server_url, make_client
 ):
-    """Two worlds from one start: a detection run then an apply run of its events, and the scheduled
-    detect+apply asset run on a copy of the same database; they end in the same rows."""
+    """Two worlds from one start (the channel tampered with: a listing repriced by hand, one made there):
+    a detection-only run, then an apply run of its events; and the scheduled detect+apply asset run on a
+    copy of the same database. The detection changes nothing but sync_events; both worlds end alike."""
     import dagster as dg
 
     from retail_pipeline.db.urls import app_url
     from retail_pipeline.defs.listings.state import listing_state
     from retail_pipeline.defs.listings.sync_jobs import listing_sync_apply_job, listing_sync_detect_job
 
-    _tampered_channel(engine, make_client)
+    rogue = _tampered_channel(engine, make_client)
     twin_url = app_url(_clone(pg_server_url, engine))
-    instance = dg.DagsterInstance.ephemeral()
-    detected = listing_sync_detect_job.execute_in_process(
-        partition_key=SYNC_CHANNEL, resources=_resources(db_url), instance=instance
-    )
-    applied = listing_sync_apply_job.execute_in_process(
-        partition_key=SYNC_CHANNEL, resources=_resources(db_url), instance=instance,
-        run_config=_apply_config(detect_run_id=detected.run_id),
-    )  # fmt: skip
-    one_run = dg.materialize(
-        [listing_state], partition_key=SYNC_CHANNEL, resources=_resources(twin_url), instance=instance
-    )
-    assert applied.success and one_run.success
-    materialized = applied.asset_materializations_for_node("apply_sync_events")
-    assert [(m.asset_key.to_user_string(), m.partition) for m in materialized] == [
-        ("listing_state", "reverb")
-    ]
     twin = get_engine(twin_url)
     try:
+        instance = dg.DagsterInstance.ephemeral()
+        detected = listing_sync_detect_job.execute_in_process(
+            partition_key=SYNC_CHANNEL, resources=_resources(db_url), instance=instance
+        )
+        assert detected.output_for_node("detect_listing_differences") == {
+            "remote_listings": 4, "price": 1, "unknown_listing": 1,
+        }  # fmt: skip
+        after_detection, start = _world(engine), _world(twin)
+        assert {k: v for k, v in after_detection.items() if k != "events"} == {
+            k: v for k, v in start.items() if k != "events"
+        }  # nothing changed but the events
+        repriced = listing_rows(engine, SYNC_CHANNEL)["RP-1001"]
+        events = _rows(
+            engine, "SELECT event_type, external_listing_id, status, run_id FROM retail.sync_events"
+        )
+        assert sorted(events) == [
+            ("price", repriced["external_listing_id"], "pending", detected.run_id),
+            ("unknown_listing", rogue.external_id, "pending", detected.run_id),
+        ]
+        assert instance.get_latest_materialization_event(dg.AssetKey("listing_state")) is None
+
+        applied = listing_sync_apply_job.execute_in_process(
+            partition_key=SYNC_CHANNEL, resources=_resources(db_url), instance=instance,
+            run_config=_apply_config(detect_run_id=detected.run_id),
+        )  # fmt: skip
+        one_run = dg.materialize(
+            [listing_state], partition_key=SYNC_CHANNEL, resources=_resources(twin_url), instance=instance
+        )
+        assert applied.success and one_run.success
+        materialized = applied.asset_materializations_for_node("apply_sync_events")
+        assert [(m.asset_key.to_user_string(), m.partition) for m in materialized] == [
+            ("listing_state", "reverb")
+        ]
         ours, theirs = _world(engine), _world(twin)
     finally:
         twin.dispose()
         drop_database(pg_server_url, twin.url.database)
     assert ours == theirs
     assert len(ours["tasks"]) == 1 and {e[-2] for e in ours["events"]} == {"processed"}
-    assert (
-        ours["listings"][0][3] == Decimal(listing_rows(engine, SYNC_CHANNEL)["RP-1001"]["desired_price"]) + 7
-    )
+    assert listing_rows(engine, SYNC_CHANNEL)["RP-1001"]["actual_price"] == repriced["desired_price"] + 7
     assert _rows(engine, "SELECT DISTINCT applied_run_id FROM retail.sync_events") == [(applied.run_id,)]
 
 
