@@ -358,3 +358,35 @@ def test_an_event_that_fails_is_marked_failed_with_its_error_and_the_others_appl
     # a failed event is not retried by applying again; the next detection that still sees it makes a new one
     assert reconcile(engine, SYNC_CHANNEL, "again") == {"processed": 0, "failed": 0}
     assert detect(engine, SYNC_CHANNEL, remote, "detect-2") == {"remote_listings": 3, "status": 1}
+
+
+def test_a_kill_mid_apply_leaves_each_event_whole_and_the_rerun_finishes(
+    engine, seeded, sim, make_client, monkeypatch
+):
+    from retail_pipeline.defs.listings import state
+
+    drafts(engine, SYNC_CHANNEL)
+    publish(engine, make_client(SYNC_CHANNEL))
+    rows = listing_rows(engine, SYNC_CHANNEL)
+    detect(engine, SYNC_CHANNEL, _remote_of(rows, RP_1001={"quantity": 4}, RP_1002={"quantity": 5}), "detect")
+    apply_one = state._apply
+    calls = []
+
+    def killed_on_the_second(conn, channel, event, run_id):
+        calls.append(event.id)
+        apply_one(conn, channel, event, run_id)  # its effect is written, then the process dies uncommitted
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed mid-way")
+
+    monkeypatch.setattr(state, "_apply", killed_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        reconcile(engine, SYNC_CHANNEL, "killed")
+    monkeypatch.undo()
+    assert sorted(_rows(engine, "SELECT status FROM retail.sync_events")) == [("pending",), ("processed",)]
+    assert (
+        listing_rows(engine, SYNC_CHANNEL)["RP-1002"]["actual_quantity"] == rows["RP-1002"]["actual_quantity"]
+    )
+    assert reconcile(engine, SYNC_CHANNEL, "rerun") == {"processed": 1, "failed": 0}
+    after = listing_rows(engine, SYNC_CHANNEL)
+    assert (after["RP-1001"]["actual_quantity"], after["RP-1002"]["actual_quantity"]) == (4, 5)
+    assert _rows(engine, "SELECT count(*) FROM retail.activity_log WHERE action = 'listing.sync'") == [(2,)]
