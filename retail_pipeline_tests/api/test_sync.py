@@ -26,6 +26,7 @@ from retail_pipeline.integrations.marketplaces.base import RemoteListing
 from retail_pipeline.settings import PROJECT_ROOT
 from retail_pipeline_tests.defs.listings.conftest import listing_rows
 from retail_pipeline_tests.defs.listings.test_publish import drafts, publish
+from retail_pipeline_tests.defs.listings.test_state import live_listings
 from retail_pipeline_tests.seeds.listed_products import seed_products
 
 CHANNEL = "reverb"
@@ -282,16 +283,5 @@ def test_apply_one_event_now_idempotent_and_unknown(
 
 @pytest.fixture
 def seeded_listings(engine: Engine, settings_env) -> dict[str, dict[str, Any]]:
-    """Three live listings on the channel, written as a publish pass leaves them (no channel calls)."""
     seed_products(engine, settings_env.media_dir)
-    drafts(engine, CHANNEL)
-    with engine.begin() as conn:
-        conn.execute(
-            text("""INSERT INTO retail.channel_listings
-                        (channel, sku, product_id, draft_id, external_listing_id, currency, desired_price,
-                         actual_price, desired_quantity, actual_quantity, actual_state)
-                    SELECT channel, sku, product_id, id, 'R-' || sku, currency, price, price, quantity, quantity, 'live'
-                      FROM retail.listing_drafts WHERE channel = :c"""),
-            {"c": CHANNEL},
-        )  # fmt: skip
-    return listing_rows(engine, CHANNEL)
+    return live_listings(engine, CHANNEL)
