@@ -10,6 +10,7 @@ values again where they differ. An `unknown_listing` event goes to `adoption.app
 Who calls them: the `listing_state` asset (detect + apply in one run, every 30 minutes), the
 `listing_sync_detect` / `listing_sync_apply` jobs (sync_jobs.py) and the sidecar (api/sync.py).
 """
+
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
 
 import asyncio
