@@ -132,6 +132,24 @@ def test_schedules_request_one_run_per_channel():
     assert sorted(r.partition_key for r in requests) == sorted(LISTING_CHANNELS)
 
 
+def test_the_detect_only_schedule_is_off_by_default_and_requests_detection_per_channel():
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from retail_pipeline.defs.listings.schedules import listing_sync_detect_every_30_minutes as schedule
+
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.job_name == "listing_sync_detect"
+    tick = datetime(2026, 1, 1, tzinfo=UTC)
+    context = dg.build_schedule_context(
+        instance=dg.DagsterInstance.ephemeral(), scheduled_execution_time=tick
+    )
+    requests = schedule(context)
+    assert sorted(r.partition_key for r in requests) == sorted(LISTING_CHANNELS)
+    assert requests[0].run_key.startswith("detect:")
+
+
 # --- sync you can review: detection-only runs, applying later (by run, by event, all), per-event isolation
 
 SYNC_CHANNEL = "reverb"
