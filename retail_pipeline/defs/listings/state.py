@@ -4,7 +4,8 @@ Detection only compares the channel's selling list with `retail.channel_listings
 `retail.sync_events` (one pending event per channel + remote listing + kind). Reconciliation then
 applies the pending events to `channel_listings` (actual_* columns: what the channel says) and marks
 them processed; the next `channel_listings` run pushes desired values again where they differ.
-Unknown remote listings are never adopted: they open an ops task (kind unknown_remote_listing).
+Unknown remote listings are matched to our products (defs/listings/adoption.py): adopted when exact,
+proposed to the operator otherwise (ops task kind listing_adoption).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
-from retail_pipeline.defs.listings.adoption import apply_unknown_listing
+from retail_pipeline.defs.listings.adoption import apply_unknown_listing, load_catalogue
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
@@ -115,8 +116,12 @@ def reconcile(engine: Engine, channel: str, run_id: str | None = None) -> dict[s
             ),
             {"c": channel},
         ).all()
+        # matching needs the catalogue indexed: once per reconciliation, not once per listing
+        catalogue = load_catalogue(conn) if any(e.event_type == "unknown_listing" for e in events) else None
         for event in events:
-            _apply(conn, channel, event, run_id)
+            outcome = _apply(conn, channel, event, run_id, catalogue)
+            if outcome:
+                counts[outcome] = counts.get(outcome, 0) + 1
             conn.execute(
                 text(
                     "UPDATE retail.sync_events SET status = 'processed', processed_at = now() WHERE id = :id"
@@ -127,7 +132,7 @@ def reconcile(engine: Engine, channel: str, run_id: str | None = None) -> dict[s
     return counts
 
 
-def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
+def _apply(conn: Connection, channel: str, event, run_id: str | None, catalogue=None) -> str | None:
     remote = event.remote_value or {}
     lid = event.channel_listing_id
     if event.event_type == "price" and lid:
@@ -152,12 +157,13 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
                      {"id": lid})  # fmt: skip
     elif event.event_type == "unknown_listing":
-        apply_unknown_listing(conn, channel, event, run_id)
+        return apply_unknown_listing(conn, channel, event, run_id, catalogue)
     if lid:
         log_activity(
             conn, action="listing.sync", run_id=run_id, channel=channel, entity_type="channel_listing",
             entity_id=lid, details={"event": event.event_type, "remote": remote},
         )  # fmt: skip
+    return None
 
 
 @dg.asset(
