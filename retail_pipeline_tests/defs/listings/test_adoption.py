@@ -1,0 +1,139 @@
+"""Adopting listings a shop already has: exact matches become our listings, the rest one ops task each,
+never a second listing for a product, and a publish pass after adoption creates nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from retail_pipeline.channels.registry import channel
+from retail_pipeline.defs.listings.publish import _listing_draft
+from retail_pipeline.defs.listings.state import _selling, detect, reconcile
+from retail_pipeline.integrations.marketplaces.base import RemoteListing
+from retail_pipeline_tests.seeds.listed_products import signed
+
+from .conftest import create_calls, listing_rows
+from .test_publish import drafts, publish
+
+CHANNEL = "reverb"
+EAN = "4006381333931"  # RP-1003's GTIN in these tests (GTIN-13; the listing shows it as a UPC-less 14)
+BY_SKU = RemoteListing("E-1", "RP-1001", Decimal("379.00"), 2, "live", title="Sony XM5 headphones",
+                       url="https://reverb.example/item/E-1", remote_ids={"slug": "e-1"}, currency="USD")  # fmt: skip
+BY_GTIN = RemoteListing("E-3", "THEIR-3", Decimal("1999.00"), 1, "live", title="ThinkPad X1 Carbon",
+                        gtin="0" + EAN)  # fmt: skip
+LIKELY = RemoteListing("E-2", None, Decimal("1100.00"), 1, "live", brand="Fender", mpn="0144502500",
+                       title="Fender Player Strat, sunburst, barely played")  # fmt: skip
+STRANGER = RemoteListing("E-4", "X-9", Decimal("50.00"), 1, "live", title="Yamaha PSR-E373 keyboard")
+
+
+def _sync(engine, remote, channel=CHANNEL):
+    detected = detect(engine, channel, remote)
+    return detected, reconcile(engine, channel)
+
+
+def _tasks(engine):
+    with engine.connect() as conn:
+        return {
+            r.entity_id: r
+            for r in conn.execute(text("SELECT * FROM retail.ops_tasks WHERE kind = 'listing_adoption' ORDER BY id"))
+        }
+
+
+def _with_gtin(engine, seeded):
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE retail.supplier_products SET gtin = :g WHERE id = (SELECT supplier_product_id FROM retail.products WHERE id = :p)"),
+            {"g": EAN, "p": seeded["RP-1003"]},
+        )  # fmt: skip
+
+
+def test_exact_matches_are_adopted_the_rest_proposed_and_a_second_sync_changes_nothing(engine, seeded):
+    _with_gtin(engine, seeded)
+    detected, applied = _sync(engine, [BY_SKU, BY_GTIN, LIKELY, STRANGER])
+    assert detected["unknown_listing"] == 4
+    assert (applied["adopted"], applied["proposed"], applied["unmatched"]) == (2, 1, 1), applied
+
+    rows = listing_rows(engine, CHANNEL)
+    assert set(rows) == {"RP-1001", "THEIR-3"}  # the SKU the listing carries on the channel
+    sony, laptop = rows["RP-1001"], rows["THEIR-3"]
+    assert sony["product_id"] == seeded["RP-1001"] and laptop["product_id"] == seeded["RP-1003"]
+    assert sony["external_listing_id"] == "E-1" and sony["listing_url"] == BY_SKU.url
+    assert sony["remote_ids"] == {"slug": "e-1"} and sony["currency"] == "USD"
+    assert laptop["currency"] == channel(CHANNEL).listing.currency  # the channel's, when it does not say
+    # the remote values as both actual and desired: nothing to push at adoption
+    assert sony["actual_price"] == sony["desired_price"] == Decimal("379.00")
+    assert sony["actual_quantity"] == sony["desired_quantity"] == 2
+    assert sony["actual_state"] == "live" and sony["desired_state"] == "live"
+
+    tasks = _tasks(engine)
+    assert set(tasks) == {"E-2", "E-4"}
+    likely, stranger = tasks["E-2"], tasks["E-4"]
+    assert likely.dedupe_key == f"listing_adoption:{CHANNEL}:E-2" and likely.status == "open"
+    assert [c["product_id"] for c in likely.details["candidates"]][:1] == [seeded["RP-1002"]]
+    assert likely.details["candidates"][0]["score"] >= 0.5 and likely.details["remote"]["mpn"] == "0144502500"
+    assert stranger.details["candidates"] == [] and stranger.details["actions"] == ["create_product", "ignore"]
+    with engine.connect() as conn:
+        adopted_log = conn.execute(
+            text("SELECT entity_id, details FROM retail.activity_log WHERE action = 'listing.adopt' ORDER BY id")
+        ).all()
+    assert [d["external_listing_id"] for _, d in adopted_log] == ["E-1", "E-3"]
+
+    again, applied_again = _sync(engine, [BY_SKU, BY_GTIN, LIKELY, STRANGER])
+    assert again.get("unknown_listing") == 2 and "price" not in again  # adopted ones are simply ours now
+    assert (applied_again.get("adopted", 0), applied_again["proposed"], applied_again["unmatched"]) == (0, 1, 1)
+    assert listing_rows(engine, CHANNEL) == rows
+    tasks_again = _tasks(engine)
+    assert set(tasks_again) == {"E-2", "E-4"} and tasks_again["E-2"].occurrences == 2
+
+
+def test_a_product_that_has_a_listing_is_never_given_a_second(engine, seeded):
+    _sync(engine, [BY_SKU])
+    duplicate = RemoteListing("E-9", "RP-1001", Decimal("360.00"), 1, "live", title="Sony XM5 (second copy)")
+    _, applied = _sync(engine, [BY_SKU, duplicate])
+    assert applied == {"processed": 1, "proposed": 1}
+    rows = listing_rows(engine, CHANNEL)
+    assert [r["external_listing_id"] for r in rows.values()] == ["E-1"]
+    task = _tasks(engine)["E-9"]
+    assert "already has listing E-1" in task.details["reason"]
+    assert [c["product_id"] for c in task.details["candidates"]] == [seeded["RP-1001"]]
+
+
+def test_an_ignored_listing_is_left_alone_by_later_syncs(engine, seeded):
+    _sync(engine, [STRANGER])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE retail.ops_tasks SET status = 'dismissed', resolved_at = now() WHERE entity_id = 'E-4'"))
+    _, applied = _sync(engine, [STRANGER])
+    assert applied == {"processed": 1, "ignored": 1}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM retail.ops_tasks WHERE kind = 'listing_adoption'")) == 1
+
+
+async def _list_by_hand(client, draft):
+    async with client:
+        return await client.create(draft)
+
+
+def test_after_adoption_a_publish_pass_creates_nothing_for_the_adopted_product(engine, seeded, sim, make_client):
+    drafts(engine, CHANNEL)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("""SELECT sku, title, payload, price AS desired_price, currency, quantity AS desired_quantity
+                      FROM retail.listing_drafts WHERE channel = :c AND sku = 'RP-1002'"""),
+            {"c": CHANNEL},
+        ).one()  # fmt: skip
+    existing = asyncio.run(_list_by_hand(make_client(CHANNEL), _listing_draft(row, "", signed)))
+    assert create_calls(sim, CHANNEL) == 1  # the shop's own listing, made before we came
+
+    _, applied = _sync(engine, asyncio.run(_selling(make_client(CHANNEL))))
+    assert applied["adopted"] == 1
+    assert listing_rows(engine, CHANNEL)["RP-1002"]["external_listing_id"] == existing.external_id
+
+    result = publish(engine, make_client(CHANNEL))
+    assert result.counts["created"] == 2, result.counts  # the two products not yet on the channel
+    assert create_calls(sim, CHANNEL) == 3  # and none for the adopted one
+    rows = listing_rows(engine, CHANNEL)
+    assert rows["RP-1002"]["external_listing_id"] == existing.external_id and rows["RP-1002"]["draft_id"] is not None
+    again = detect(engine, CHANNEL, asyncio.run(_selling(make_client(CHANNEL))))
+    assert "unknown_listing" not in again, again
