@@ -547,7 +547,7 @@ class TradeMeBackend:
             "Duration": 7,
             "Quantity": quantity,
             "PaymentMethods": [PAYMENT_METHODS["BankDeposit"]],
-            "ShippingOptions": [{"Type": UNDECIDED}],
+            "ShippingOptions": [{"Type": UNDECIDED, "Price": None, "Method": None}],
             "SKU": sku,
             "ExternalReferenceId": external_reference_id,
         }
@@ -582,7 +582,7 @@ class TradeMeBackend:
                     "Quantity": item.quantity,
                     "PhotoIds": photo_ids,
                     "PaymentMethods": [PAYMENT_METHODS["BankDeposit"]],
-                    "ShippingOptions": [{"Type": UNDECIDED}],
+                    "ShippingOptions": [{"Type": UNDECIDED, "Price": None, "Method": None}],
                     "SKU": item.sku,
                     "ExternalReferenceId": item.sku,
                 }
