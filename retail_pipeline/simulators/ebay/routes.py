@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import BuyRequest, ForeignListingRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from . import responses, taxonomy
 from .exceptions import (
     EbayError,
@@ -308,6 +309,8 @@ def build(sim: Simulator) -> FastAPI:
     async def control_foreign_listing(body: ForeignListingRequest) -> JSONResponse:
         listing_id = backend.create_foreign_listing(body.title, body.sku, body.price, body.quantity)
         return JSONResponse({"listingId": listing_id}, status_code=201)
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.get("/_control/live_skus")
     async def control_live_skus() -> dict[str, int]:
