@@ -189,7 +189,9 @@ class CatalogueIndex:
             return None  # a different maker is never the same item
         same_brand = bool(their_brand) and (brand == their_brand or (not brand and their_brand in words))
         their_model = self.model_keys[pid]
-        same_model = bool(their_model) and (model == their_model or (not model and self.model_words[pid] <= words))
+        same_model = bool(their_model) and (
+            model == their_model or (not model and self.model_words[pid] <= words)
+        )
         title = dice(words, ours)
         score = round(TITLE_WEIGHT * title + BRAND_WEIGHT * same_brand + MODEL_WEIGHT * same_model, 3)
         why = ", ".join(

@@ -50,7 +50,9 @@ def test_a_gtin_several_products_share_is_only_proposed_with_them_as_candidates(
 
 def test_brand_and_model_with_a_reworded_title_is_likely_never_exact():
     match = INDEX.match(
-        ListingFacts(sku="X9", brand="FENDER", mpn="0113900700", title="2021 Fender AmPro II Strat, 3-tone burst")
+        ListingFacts(
+            sku="X9", brand="FENDER", mpn="0113900700", title="2021 Fender AmPro II Strat, 3-tone burst"
+        )
     )
     assert match.kind == "likely" and match.product_id is None
     best = match.candidates[0]

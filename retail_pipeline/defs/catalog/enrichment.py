@@ -382,7 +382,10 @@ def enriched_products(
             )
         if supplier.config.get("enrich") is False:  # products imported from a channel's own listings
             return dg.MaterializeResult(
-                metadata={"skipped": True, "reason": "this supplier's products keep the content they were imported with"}
+                metadata={
+                    "skipped": True,
+                    "reason": "this supplier's products keep the content they were imported with",
+                }
             )
         rows = conn.execute(CANDIDATES, {"supplier_id": supplier.id}).all()
 

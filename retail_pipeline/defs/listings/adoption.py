@@ -220,7 +220,9 @@ def _decided(task: Any, action: str, product_id: int | None = None) -> dict[str,
     if task.status in ("open", "acknowledged"):
         return None
     decision = (task.details or {}).get("decision") or {}
-    same = decision.get("action") == action and (product_id is None or decision.get("product_id") == product_id)
+    same = decision.get("action") == action and (
+        product_id is None or decision.get("product_id") == product_id
+    )
     if not same:
         raise AdoptionConflict(
             f"task {task.id} was already answered ({decision.get('action') or task.status}"
@@ -253,7 +255,9 @@ def adopt(conn: Connection, task_id: int, product_id: int, actor: str) -> dict[s
         text("SELECT id FROM retail.products WHERE sku = :s AND id <> :p"), {"s": remote.get("sku") or "", "p": product_id}
     )  # fmt: skip
     if sku_owner is not None:
-        raise AdoptionConflict(f"the listing carries the SKU of product {sku_owner}, not of product {product_id}")
+        raise AdoptionConflict(
+            f"the listing carries the SKU of product {sku_owner}, not of product {product_id}"
+        )
     adopted = adopt_listing(conn, task.channel, remote, product_id, reason=f"chosen by {actor}", actor=actor)
     if adopted.listing_id is None:
         raise AdoptionConflict(adopted.conflict or "not adopted")
@@ -305,10 +309,14 @@ def import_product(conn: Connection, channel: str, remote: dict[str, Any]) -> in
     condition; the same listing imported twice is the same product."""
     ext = str(remote["external_id"])
     remote_sku = (remote.get("sku") or "").strip()
-    taken = remote_sku and conn.scalar(text("SELECT 1 FROM retail.products WHERE sku = :s"), {"s": remote_sku})
+    taken = remote_sku and conn.scalar(
+        text("SELECT 1 FROM retail.products WHERE sku = :s"), {"s": remote_sku}
+    )
     sku = remote_sku if remote_sku and len(remote_sku) <= MAX_SKU and not taken else _sku_for(channel, ext)
     supplier_id = listing_supplier(conn, channel)
-    condition = remote.get("condition") if remote.get("condition") in ("new", "used", "refurbished") else "unknown"
+    condition = (
+        remote.get("condition") if remote.get("condition") in ("new", "used", "refurbished") else "unknown"
+    )
     price = remote.get("price")
     record = ProductRecord(
         sku=sku, url=remote.get("url"), title=remote.get("title"), description=remote.get("description"),

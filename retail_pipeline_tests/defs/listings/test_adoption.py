@@ -37,7 +37,9 @@ def _tasks(engine):
     with engine.connect() as conn:
         return {
             r.entity_id: r
-            for r in conn.execute(text("SELECT * FROM retail.ops_tasks WHERE kind = 'listing_adoption' ORDER BY id"))
+            for r in conn.execute(
+                text("SELECT * FROM retail.ops_tasks WHERE kind = 'listing_adoption' ORDER BY id")
+            )
         }
 
 
@@ -73,16 +75,25 @@ def test_exact_matches_are_adopted_the_rest_proposed_and_a_second_sync_changes_n
     assert likely.dedupe_key == f"listing_adoption:{CHANNEL}:E-2" and likely.status == "open"
     assert [c["product_id"] for c in likely.details["candidates"]][:1] == [seeded["RP-1002"]]
     assert likely.details["candidates"][0]["score"] >= 0.5 and likely.details["remote"]["mpn"] == "0144502500"
-    assert stranger.details["candidates"] == [] and stranger.details["actions"] == ["create_product", "ignore"]
+    assert stranger.details["candidates"] == [] and stranger.details["actions"] == [
+        "create_product",
+        "ignore",
+    ]
     with engine.connect() as conn:
         adopted_log = conn.execute(
-            text("SELECT entity_id, details FROM retail.activity_log WHERE action = 'listing.adopt' ORDER BY id")
+            text(
+                "SELECT entity_id, details FROM retail.activity_log WHERE action = 'listing.adopt' ORDER BY id"
+            )
         ).all()
     assert [d["external_listing_id"] for _, d in adopted_log] == ["E-1", "E-3"]
 
     again, applied_again = _sync(engine, [BY_SKU, BY_GTIN, LIKELY, STRANGER])
     assert again.get("unknown_listing") == 2 and "price" not in again  # adopted ones are simply ours now
-    assert (applied_again.get("adopted", 0), applied_again["proposed"], applied_again["unmatched"]) == (0, 1, 1)
+    assert (applied_again.get("adopted", 0), applied_again["proposed"], applied_again["unmatched"]) == (
+        0,
+        1,
+        1,
+    )
     assert listing_rows(engine, CHANNEL) == rows
     tasks_again = _tasks(engine)
     assert set(tasks_again) == {"E-2", "E-4"} and tasks_again["E-2"].occurrences == 2
@@ -103,7 +114,11 @@ def test_a_product_that_has_a_listing_is_never_given_a_second(engine, seeded):
 def test_an_ignored_listing_is_left_alone_by_later_syncs(engine, seeded):
     _sync(engine, [STRANGER])
     with engine.begin() as conn:
-        conn.execute(text("UPDATE retail.ops_tasks SET status = 'dismissed', resolved_at = now() WHERE entity_id = 'E-4'"))
+        conn.execute(
+            text(
+                "UPDATE retail.ops_tasks SET status = 'dismissed', resolved_at = now() WHERE entity_id = 'E-4'"
+            )
+        )
     _, applied = _sync(engine, [STRANGER])
     assert applied == {"processed": 1, "ignored": 1}
     with engine.connect() as conn:
@@ -115,7 +130,9 @@ async def _list_by_hand(client, draft):
         return await client.create(draft)
 
 
-def test_after_adoption_a_publish_pass_creates_nothing_for_the_adopted_product(engine, seeded, sim, make_client):
+def test_after_adoption_a_publish_pass_creates_nothing_for_the_adopted_product(
+    engine, seeded, sim, make_client
+):
     drafts(engine, CHANNEL)
     with engine.connect() as conn:
         row = conn.execute(
@@ -134,6 +151,9 @@ def test_after_adoption_a_publish_pass_creates_nothing_for_the_adopted_product(e
     assert result.counts["created"] == 2, result.counts  # the two products not yet on the channel
     assert create_calls(sim, CHANNEL) == 3  # and none for the adopted one
     rows = listing_rows(engine, CHANNEL)
-    assert rows["RP-1002"]["external_listing_id"] == existing.external_id and rows["RP-1002"]["draft_id"] is not None
+    assert (
+        rows["RP-1002"]["external_listing_id"] == existing.external_id
+        and rows["RP-1002"]["draft_id"] is not None
+    )
     again = detect(engine, CHANNEL, asyncio.run(_selling(make_client(CHANNEL))))
     assert "unknown_listing" not in again, again
