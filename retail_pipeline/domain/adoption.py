@@ -159,8 +159,8 @@ class CatalogueIndex:
             return Match("likely", None, f"GTIN {code} belongs to {len(owners)} products", shared)
         candidates = self._similar(listing)
         if candidates and candidates[0].score >= LIKELY_MIN:
-            best = candidates[0]
-            return Match("likely", None, f"similar to product {best.product_id}: {best.why}", candidates)
+            alike = f"{len(candidates)} product{'s' if len(candidates) > 1 else ''}"
+            return Match("likely", None, f"{alike} alike by brand, model or title", candidates)
         return Match("none", None, "no product with this SKU, GTIN, brand and model or title")
 
     def _similar(self, listing: ListingFacts) -> tuple[Candidate, ...]:
