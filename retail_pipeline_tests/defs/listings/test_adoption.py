@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import text
 
 from retail_pipeline.channels.registry import channel
-from retail_pipeline.defs.listings.publish import _listing_draft
+from retail_pipeline.defs.listings.publish import Scope, _listing_draft, run_publish
 from retail_pipeline.defs.listings.state import _selling, detect, reconcile
 from retail_pipeline.integrations.marketplaces.base import RemoteListing
+from retail_pipeline.simulators.existing_listings import ExistingListing
 from retail_pipeline_tests.seeds.listed_products import signed
+from retail_pipeline_tests.simulated_channels import LISTING_CHANNELS
 
 from .conftest import create_calls, listing_rows
 from .test_publish import drafts, publish
@@ -157,3 +160,56 @@ def test_after_adoption_a_publish_pass_creates_nothing_for_the_adopted_product(
     )
     again = detect(engine, CHANNEL, asyncio.run(_selling(make_client(CHANNEL))))
     assert "unknown_listing" not in again, again
+
+
+def _existing(currency: str) -> list[ExistingListing]:
+    """What a shop made by hand before us: one of our products under our SKU, one of our products
+    retitled with no SKU, one item we never carried (each with a GTIN no product of ours has: Kaufland
+    lists by EAN only)."""
+    common = {"description": "As new, NZ stock.", "currency": currency, "photos": (), "category": None}
+    return [
+        ExistingListing(sku="RP-1001", title="Sony WH-1000XM5 Wireless Noise Cancelling Headphones",
+                        price=Decimal("389.00"), quantity=2, brand="Sony", gtin="4548736132610", mpn="WH1000XM5",
+                        condition="new", origin="ours", catalogue_sku="RP-1001", **common),
+        ExistingListing(sku=None, title="Fender Player Stratocaster Electric Guitar 3-Colour Sunburst - NZ stock",
+                        price=Decimal("1090.00"), quantity=1, brand="Fender", gtin="0885978910992",
+                        mpn="0144502500", condition="used", origin="by_hand", catalogue_sku="RP-1002", **common),
+        ExistingListing(sku="SHOP-41533", title="Handmade rimu guitar stand", price=Decimal("120.00"), quantity=1,
+                        brand=None, gtin="9421902960017", mpn=None, condition="new", **common),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("channel", LISTING_CHANNELS)
+def test_a_shop_already_selling_on_the_channel_is_adopted_without_a_second_remote_listing(
+    channel, engine, seeded, sim, channels
+):
+    sim.backend(channel).seed_existing(_existing(channel_currency(channel)))
+    remote = asyncio.run(_selling(channels.client(channel)))
+    assert len(remote) == 3
+    _, applied = _sync(engine, remote, channel)
+    assert (applied.get("adopted"), applied.get("proposed"), applied.get("unmatched")) == (1, 1, 1), applied
+    adopted = listing_rows(engine, channel)["RP-1001"]
+    assert adopted["product_id"] == seeded["RP-1001"] and adopted["actual_state"] == "live"
+    assert adopted["actual_price"] == adopted["desired_price"] == Decimal("389.00")
+    proposals = [t.details["candidates"] for t in _tasks(engine).values() if t.details["candidates"]]
+    assert [[c["sku"] for c in candidates][:1] for candidates in proposals] == [["RP-1002"]]
+
+    # a publish pass with a draft for the adopted product takes the adopted row, never makes a second listing
+    with engine.begin() as conn:
+        draft = conn.scalar(
+            text("""INSERT INTO retail.listing_drafts (product_id, channel, sku, title, price, currency, quantity,
+                                                       status, payload)
+                    VALUES (:p, :c, 'RP-1001', 'Sony WH-1000XM5', 389, :cur, 2, 'valid', '{}') RETURNING id"""),
+            {"p": seeded["RP-1001"], "c": channel, "cur": adopted["currency"].strip()},
+        )  # fmt: skip
+    result = run_publish(engine, channels.client(channel), media_url=signed, scope=Scope(draft_ids=(draft,)))
+    assert result.counts["created"] == 0 and result.counts["adopted"] == 0, result.counts
+    after = asyncio.run(_selling(channels.client(channel)))
+    assert sorted(r.external_id for r in after) == sorted(r.external_id for r in remote)  # no second listing
+    row = listing_rows(engine, channel)["RP-1001"]
+    assert row["draft_id"] == draft and row["external_listing_id"] == adopted["external_listing_id"]
+    assert "unknown_listing" not in detect(engine, channel, [r for r in after if r.sku == "RP-1001"])
+
+
+def channel_currency(name: str) -> str:
+    return channel(name).listing.currency
