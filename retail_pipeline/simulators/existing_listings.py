@@ -149,7 +149,7 @@ def _catalogue_listing(
     title = product.title if variant.option is None else f"{product.title} {variant.option}"
     sku: str | None = item.our_sku
     if origin == "by_hand":
-        sku = None if rng.random() < 0.5 else f"SHOP-{rng.randrange(10_000, 99_999)}"
+        sku = None if rng.random() < 0.5 else _shop_code(number)
         title = _reworded(rng, title, product.brand)
     photos = tuple(
         f"{photo_base}/{slugify(title)[:40]}-{number}-{i}.jpg" for i in range(1, product.image_count + 1)
@@ -194,7 +194,7 @@ def _unrelated_listing(rng: random.Random, currency: str, photo_base: str, numbe
         body = f"{rng.randrange(10**11, 10**12)}"
         gtin = f"{body}{gtin_check_digit(body)}"  # a real-looking UPC no supplier of ours has
     return ExistingListing(
-        sku=f"SHOP-{rng.randrange(10_000, 99_999)}" if rng.random() < 0.5 else None,
+        sku=_shop_code(number) if rng.random() < 0.5 else None,
         title=title,
         description=f"{title}. Selling as pictured, pick up or courier.",
         price=_price(rng, rng.uniform(low, high)),
@@ -207,6 +207,11 @@ def _unrelated_listing(rng: random.Random, currency: str, photo_base: str, numbe
         photos=tuple(f"{photo_base}/{slugify(title)[:40]}-{number}-{i}.jpg" for i in range(1, 3)),
         category=None,
     )
+
+
+def _shop_code(number: int) -> str:
+    """The shop's own SKU for its `number`th listing (unique in the shop, never one of ours)."""
+    return f"SHOP-{10_000 + number}"
 
 
 def _price(rng: random.Random, around: float) -> Decimal:

@@ -926,7 +926,7 @@ class ShopifyBackend:
                     title=item.title,
                     handle=handle,
                     body_html=item.description,
-                    vendor=item.brand or self.config.shop,
+                    vendor=item.brand or "",  # left blank in the admin
                     product_type=item.category or "",
                     tags=[],
                     status="active",
