@@ -70,10 +70,6 @@ INSERT_ADOPTED = text(
 HOLDER_OF = text(
     "SELECT product_id, sku, external_listing_id FROM retail.channel_listings WHERE channel = :c AND (sku = :sku OR external_listing_id = :ext)"
 )
-IGNORED = text(
-    "SELECT 1 FROM retail.ops_tasks WHERE kind = :kind AND dedupe_key = :key AND status = 'dismissed' LIMIT 1"
-)
-PRODUCTS = text("SELECT id, sku, title FROM retail.products WHERE id = ANY(CAST(:ids AS bigint[]))")
 
 
 class AdoptionConflict(Exception):
@@ -95,9 +91,34 @@ def task_key(channel: str, external_id: str) -> str:
 
 
 def load_catalogue(conn: Connection) -> CatalogueIndex:
-    """The whole catalogue, indexed for matching: once per reconciliation."""
+    """The whole catalogue, indexed for matching."""
     return CatalogueIndex.build(
         CatalogueProduct(r.id, r.sku, r.title, r.brand, r.gtin, r.mpn) for r in conn.execute(CATALOGUE)
+    )
+
+
+@dataclass
+class Known:
+    """What applying many unknown listings of a channel reads once per reconciliation, not per listing:
+    the catalogue's index, the listings an operator ignored, the listings with an unresolved task."""
+
+    catalogue: CatalogueIndex
+    ignored: set[str]
+    unresolved: set[str]
+
+
+def known(conn: Connection, channel: str) -> Known:
+    keys = conn.execute(
+        text(
+            """SELECT dedupe_key, status FROM retail.ops_tasks
+                WHERE kind = :kind AND dedupe_key LIKE :prefix AND status IN ('open', 'acknowledged', 'dismissed')"""
+        ),
+        {"kind": KIND, "prefix": task_key(channel, "%")},
+    ).all()
+    return Known(
+        load_catalogue(conn),
+        ignored={k for k, status in keys if status == "dismissed"},
+        unresolved={k for k, status in keys if status != "dismissed"},
     )
 
 
@@ -109,24 +130,35 @@ def facts(remote: dict[str, Any]) -> ListingFacts:
 
 
 def apply_unknown_listing(
-    conn: Connection, channel: str, event: Any, run_id: str | None, catalogue: CatalogueIndex | None = None
+    conn: Connection, channel: str, event: Any, run_id: str | None, context: Known | None = None
 ) -> str:
     """Apply one pending `unknown_listing` event in the caller's transaction; returns what was done:
-    adopted | proposed | unmatched | ignored. Pass `catalogue` when applying many (built once)."""
+    adopted | proposed | unmatched | ignored. Pass `context` (`known`) when applying many."""
+    context = context or known(conn, channel)
     remote = dict(event.remote_value or {})
-    ext = event.external_listing_id
-    key = task_key(channel, ext)
-    if conn.execute(IGNORED, {"kind": KIND, "key": key}).first():
+    key = task_key(channel, event.external_listing_id)
+    if key in context.ignored:
         return "ignored"  # an operator said this listing is not ours to manage
-    match = (catalogue or load_catalogue(conn)).match(facts(remote))
+    match = context.catalogue.match(facts(remote))
     if match.kind == "exact":
         assert match.product_id is not None
-        adopted = adopt_listing(conn, channel, remote, match.product_id, reason=match.reason, run_id=run_id)
+        product = context.catalogue.products[match.product_id]
+        adopted = adopt_listing(
+            conn,
+            channel,
+            remote,
+            match.product_id,
+            reason=match.reason,
+            run_id=run_id,
+            product_sku=product.sku,
+        )
         if adopted.listing_id is not None:
-            resolve_task(conn, kind=KIND, key=key, by=f"run:{run_id}" if run_id else "system")
+            if key in context.unresolved:
+                resolve_task(conn, kind=KIND, key=key, by=f"run:{run_id}" if run_id else "system")
             return "adopted"
         match = Match("likely", None, adopted.conflict or match.reason, match.candidates)
-    propose(conn, channel, remote, match, run_id)
+    propose(conn, channel, remote, match, run_id, context.catalogue)
+    context.unresolved.add(key)
     return "proposed" if match.candidates else "unmatched"
 
 
@@ -139,6 +171,7 @@ def adopt_listing(
     reason: str,
     run_id: str | None = None,
     actor: str | None = None,
+    product_sku: str | None = None,
 ) -> Adopted:
     """Link the remote listing to the product as its listing on the channel (or say why not). Its
     remote price, quantity and state become actual AND desired: adoption changes nothing remotely."""
@@ -151,7 +184,9 @@ def adopt_listing(
                              f"{channel}: this one would be a second (a duplicate?)")  # fmt: skip
     if remote.get("price") is None:
         return Adopted(None, f"{channel} shows no price for listing {ext}")
-    product_sku = conn.scalar(text("SELECT sku FROM retail.products WHERE id = :p"), {"p": product_id})
+    product_sku = product_sku or conn.scalar(
+        text("SELECT sku FROM retail.products WHERE id = :p"), {"p": product_id}
+    )
     if product_sku is None:
         return Adopted(None, f"no product {product_id}")
     remote_sku = (remote.get("sku") or "").strip()
@@ -183,14 +218,20 @@ def adopt_listing(
     return Adopted(listing_id)
 
 
-def propose(conn: Connection, channel: str, remote: dict[str, Any], match: Match, run_id: str | None) -> None:
+def propose(
+    conn: Connection,
+    channel: str,
+    remote: dict[str, Any],
+    match: Match,
+    run_id: str | None,
+    catalogue: CatalogueIndex,
+) -> None:
     """One `listing_adoption` task for the listing (bumped, with the latest candidates, when seen again)."""
     ext = str(remote["external_id"])
-    known = {r.id: r for r in conn.execute(PRODUCTS, {"ids": [c.product_id for c in match.candidates]})}
     candidates = [
-        {"product_id": c.product_id, "sku": known[c.product_id].sku, "title": known[c.product_id].title,
-         "score": c.score, "why": c.why}
-        for c in match.candidates if c.product_id in known
+        {"product_id": c.product_id, "sku": catalogue.products[c.product_id].sku,
+         "title": catalogue.products[c.product_id].title, "score": c.score, "why": c.why}
+        for c in match.candidates
     ]  # fmt: skip
     name = f"{channel} listing {ext} ({remote.get('sku') or 'no SKU'}) “{remote.get('title') or ''}”"
     title = f"{name} may be product {candidates[0]['sku']}" if candidates else f"{name} matches no product"

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
-from retail_pipeline.defs.listings.adoption import apply_unknown_listing, load_catalogue
+from retail_pipeline.defs.listings.adoption import apply_unknown_listing, known
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
@@ -116,10 +116,10 @@ def reconcile(engine: Engine, channel: str, run_id: str | None = None) -> dict[s
             ),
             {"c": channel},
         ).all()
-        # matching needs the catalogue indexed: once per reconciliation, not once per listing
-        catalogue = load_catalogue(conn) if any(e.event_type == "unknown_listing" for e in events) else None
+        # adoption reads the catalogue's index (and the channel's adoption tasks) once, not per listing
+        adoption = known(conn, channel) if any(e.event_type == "unknown_listing" for e in events) else None
         for event in events:
-            outcome = _apply(conn, channel, event, run_id, catalogue)
+            outcome = _apply(conn, channel, event, run_id, adoption)
             if outcome:
                 counts[outcome] = counts.get(outcome, 0) + 1
             conn.execute(
@@ -132,7 +132,7 @@ def reconcile(engine: Engine, channel: str, run_id: str | None = None) -> dict[s
     return counts
 
 
-def _apply(conn: Connection, channel: str, event, run_id: str | None, catalogue=None) -> str | None:
+def _apply(conn: Connection, channel: str, event, run_id: str | None, adoption=None) -> str | None:
     remote = event.remote_value or {}
     lid = event.channel_listing_id
     if event.event_type == "price" and lid:
@@ -157,7 +157,7 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None, catalogue=
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
                      {"id": lid})  # fmt: skip
     elif event.event_type == "unknown_listing":
-        return apply_unknown_listing(conn, channel, event, run_id, catalogue)
+        return apply_unknown_listing(conn, channel, event, run_id, adoption)
     if lid:
         log_activity(
             conn, action="listing.sync", run_id=run_id, channel=channel, entity_type="channel_listing",
