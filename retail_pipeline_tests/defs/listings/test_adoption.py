@@ -10,15 +10,14 @@ import pytest
 from sqlalchemy import text
 
 from retail_pipeline.channels.registry import channel
-from retail_pipeline.defs.listings.publish import Scope, _listing_draft, run_publish
+from retail_pipeline.defs.listings.publish import Scope, run_publish
 from retail_pipeline.defs.listings.state import _selling, detect, reconcile
 from retail_pipeline.integrations.marketplaces.base import RemoteListing
 from retail_pipeline.simulators.existing_listings import ExistingListing
 from retail_pipeline_tests.seeds.listed_products import signed
 from retail_pipeline_tests.simulated_channels import LISTING_CHANNELS
 
-from .conftest import create_calls, listing_rows
-from .test_publish import drafts, publish
+from .conftest import listing_rows
 
 CHANNEL = "reverb"
 EAN = "4006381333931"  # RP-1003's GTIN in these tests (GTIN-13; the listing shows it as a UPC-less 14)
@@ -126,40 +125,6 @@ def test_an_ignored_listing_is_left_alone_by_later_syncs(engine, seeded):
     assert applied == {"processed": 1, "ignored": 1}
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM retail.ops_tasks WHERE kind = 'listing_adoption'")) == 1
-
-
-async def _list_by_hand(client, draft):
-    async with client:
-        return await client.create(draft)
-
-
-def test_after_adoption_a_publish_pass_creates_nothing_for_the_adopted_product(
-    engine, seeded, sim, make_client
-):
-    drafts(engine, CHANNEL)
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("""SELECT sku, title, payload, price AS desired_price, currency, quantity AS desired_quantity
-                      FROM retail.listing_drafts WHERE channel = :c AND sku = 'RP-1002'"""),
-            {"c": CHANNEL},
-        ).one()  # fmt: skip
-    existing = asyncio.run(_list_by_hand(make_client(CHANNEL), _listing_draft(row, "", signed)))
-    assert create_calls(sim, CHANNEL) == 1  # the shop's own listing, made before we came
-
-    _, applied = _sync(engine, asyncio.run(_selling(make_client(CHANNEL))))
-    assert applied["adopted"] == 1
-    assert listing_rows(engine, CHANNEL)["RP-1002"]["external_listing_id"] == existing.external_id
-
-    result = publish(engine, make_client(CHANNEL))
-    assert result.counts["created"] == 2, result.counts  # the two products not yet on the channel
-    assert create_calls(sim, CHANNEL) == 3  # and none for the adopted one
-    rows = listing_rows(engine, CHANNEL)
-    assert (
-        rows["RP-1002"]["external_listing_id"] == existing.external_id
-        and rows["RP-1002"]["draft_id"] is not None
-    )
-    again = detect(engine, CHANNEL, asyncio.run(_selling(make_client(CHANNEL))))
-    assert "unknown_listing" not in again, again
 
 
 def _existing(currency: str) -> list[ExistingListing]:
