@@ -14,7 +14,7 @@ adoption) as the `listing_state` asset runs it.
   same scoring), timed on a sample, against the index's time per listing over all of them.
 
 Prints one JSON line per channel, then one JSON object with the totals and the baseline ratio.
-Usage: python benchmarks/adoption.py [--listings N] [--products N]
+Usage: python benchmarks/adoption.py [--listings N] [--products N] [--channels NAME ...]
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listings", type=int, default=10_000, help="existing listings per channel")
     parser.add_argument("--products", type=int, default=20_000, help="supplier products (variants: more)")
+    parser.add_argument("--channels", nargs="*", default=list(CHANNELS), choices=CHANNELS)
     args = parser.parse_args()
 
     from retail_pipeline.defs.listings.adoption import facts
@@ -185,7 +186,7 @@ def main() -> None:
         products = _catalogue(engine, items)
         results, facts_seen = [], []
         started = time.perf_counter()
-        for number, name in enumerate(CHANNELS):
+        for number, name in enumerate(args.channels):
             rng = random.Random(100 + number)
             shop = shop_inventory(
                 rng, args.listings, from_catalogue=items, currency=channel(name).listing.currency
