@@ -10,6 +10,8 @@ adoption) as the `listing_state` asset runs it.
 - The catalogue: that supplier's products (every variant, our SKU as the pipeline gives it), written to
   a fresh database on an embedded PostgreSQL as the enrichment leaves them.
 - Calls: counted from the simulator's journal for the channel during its sync (token calls included).
+- Correctness: each adopted listing's product against the catalogue item the listing was drawn from;
+  for proposals, whether that product is the first candidate.
 - Baseline, in the same process: matching each unknown listing against every product (all pairs, the
   same scoring), timed on a sample, against the index's time per listing over all of them.
 
@@ -74,14 +76,43 @@ def _catalogue(engine, items) -> int:
         return conn.scalar(text("SELECT count(*) FROM retail.products"))
 
 
-def _seed_shop(sim, name: str, items) -> list:
-    try:
-        sim.backend(name).seed_existing(items)
-        return items
-    except ValueError:  # lists by EAN only: the shop's items that have one
-        with_gtin = [i for i in items if i.gtin]
-        sim.backend(name).seed_existing(with_gtin)
-        return with_gtin
+def _seed_shop(sim, name: str, items) -> tuple[list, dict[str, str | None]]:
+    """Seeds the shop one item at a time (a channel that lists by EAN only refuses an item without one,
+    and a refused batch would be half made); returns the items seeded and, by the channel's id, the
+    catalogue SKU each one is."""
+    seeded, truth = [], {}
+    for item in items:
+        try:
+            [listing_id] = sim.backend(name).seed_existing([item])
+        except ValueError:
+            continue
+        seeded.append(item)
+        truth[str(listing_id)] = item.catalogue_sku
+    return seeded, truth
+
+
+def _correctness(engine, name: str, truth: dict[str, str | None]) -> dict:
+    """Adopted to the product the listing really is; the right product first among a proposal's candidates;
+    catalogue items left without a candidate."""
+    with engine.connect() as conn:
+        adopted = conn.execute(
+            text("""SELECT cl.external_listing_id, p.sku FROM retail.channel_listings cl
+                      JOIN retail.products p ON p.id = cl.product_id WHERE cl.channel = :c"""),
+            {"c": name},
+        ).all()  # fmt: skip
+        tasks = conn.execute(
+            text("SELECT entity_id, details -> 'candidates' FROM retail.ops_tasks WHERE kind = 'listing_adoption' AND channel = :c"),
+            {"c": name},
+        ).all()  # fmt: skip
+    proposed = [(ext, cands) for ext, cands in tasks if cands]
+    return {
+        "adopted_wrong_product": sum(1 for ext, sku in adopted if truth.get(ext) != sku),
+        "likely_right_product_first": sum(1 for ext, c in proposed if truth.get(ext) == c[0]["sku"]),
+        "likely_right_product_listed": sum(
+            1 for ext, c in proposed if truth.get(ext) in {x["sku"] for x in c}
+        ),
+        "catalogue_items_unmatched": sum(1 for ext, c in tasks if not c and truth.get(ext)),
+    }
 
 
 async def _selling(client):
@@ -191,8 +222,8 @@ def main() -> None:
             shop = shop_inventory(
                 rng, args.listings, from_catalogue=items, currency=channel(name).listing.currency
             )
-            seeded = _seed_shop(sim, name, shop)
-            result = _sync(engine, sim, name, seeded)
+            seeded, truth = _seed_shop(sim, name, shop)
+            result = _sync(engine, sim, name, seeded) | _correctness(engine, name, truth)
             results.append(result)
             print(json.dumps(result), flush=True)
             with engine.connect() as conn:
@@ -212,8 +243,10 @@ def main() -> None:
         "adopted": adopted, "likely": sum(r["likely"] for r in results), "none": sum(r["none"] for r in results),
         "adopted_per_minute": round(adopted / wall * 60),
         "calls_per_adopted": round(sum(r["calls"] for r in results) / max(1, adopted), 4),
+        "adopted_wrong_product": sum(r["adopted_wrong_product"] for r in results),
         "by_channel": {r["channel"]: {k: r[k] for k in ("adopted_per_minute", "calls_per_adopted", "exact", "likely",
-                                                         "none", "seconds")} for r in results},
+                                                         "none", "seconds", "adopted_wrong_product",
+                                                         "likely_right_product_first")} for r in results},
         "baseline": baseline,
     }), flush=True)  # fmt: skip
 
