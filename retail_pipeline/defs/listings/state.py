@@ -177,7 +177,8 @@ def listing_state(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
     """Detection (the channel's selling list vs channel_listings → sync_events), then one
-    reconciliation step applying the pending events. Unknown remote listings → ops inbox."""
+    reconciliation step applying the pending events. Unknown remote listings are adopted when they are
+    exactly one of our products, else proposed in the ops inbox."""
     channel = context.partition_key
     remote = asyncio.run(_selling(channels.client(channel)))
     detected = detect(db.engine, channel, remote, context.run_id)
