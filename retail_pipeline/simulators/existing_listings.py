@@ -123,15 +123,17 @@ def shop_inventory(
     our_sku_share: float = 0.3,
     by_hand_share: float = 0.4,
     photo_base: str = DEFAULT_PHOTO_BASE,
+    start: int = 0,
 ) -> list[ExistingListing]:
     """`n` listings of a shop that already sells: `our_sku_share` of them are catalogue products under
     our SKU, `by_hand_share` are catalogue products the seller listed by hand (about half without a SKU,
     the rest with a shop SKU of its own), the rest are unrelated items. Without `from_catalogue` every
-    listing is unrelated. A catalogue product appears at most once (a shop lists an item once)."""
+    listing is unrelated. A catalogue product appears at most once (a shop lists an item once). Listings are numbered from
+    `start` (their shop SKUs and photo names): a second batch for the same shop starts past the first."""
     pool = list(from_catalogue)
     rng.shuffle(pool)
     listings: list[ExistingListing] = []
-    for number in range(n):
+    for number in range(start, start + n):
         draw = rng.random()
         if pool and draw < our_sku_share:
             listings.append(_catalogue_listing(rng, pool.pop(), "ours", currency, photo_base, number))
