@@ -240,6 +240,18 @@ def shop_sku(item: ExistingListing, number: int) -> str:
     return item.sku or f"SELLER-{number:06d}"
 
 
+def check_batch(
+    channel: str, items: Iterable[ExistingListing], currencies: Iterable[str], *, ean: bool = False
+) -> None:
+    """Refuses the whole batch (ValueError) when the channel cannot carry one of its items: a currency
+    it does not sell in, or (`ean`: a channel that lists by EAN only) an item without a GTIN."""
+    items, allowed = list(items), set(currencies)
+    if unsold := sorted({i.currency for i in items} - allowed):
+        raise ValueError(f"{channel} sells in {', '.join(sorted(allowed))}, not {', '.join(unsold)}")
+    if ean and (missing := [i.title for i in items if not i.gtin]):
+        raise ValueError(f"{channel} lists by EAN: {missing[0]!r} has none")
+
+
 def add_existing_listings_route(app: FastAPI, seed: Callable[[list[ExistingListing]], list[str]]) -> None:
     """`POST /_control/existing_listings` (a JSON list) on a channel's app: `seed` makes them, as
     `seed_existing` does in-process; answers the channel's ids in the same order."""

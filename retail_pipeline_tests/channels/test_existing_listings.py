@@ -175,3 +175,56 @@ def test_a_shop_of_2000_listings_is_read_whole_within_the_page_bound(simulators,
     assert len(seen) == len(set(seen)) == len(before) + 2000  # every one, once
     assert set(seen) - before == set(ids)
     assert _calls(sim, name) <= CALL_BOUND[name](len(seen))
+
+
+def test_a_shop_inventory_mixes_our_skus_hand_made_listings_and_other_items(simulators):
+    app, sim = simulators
+    catalogue = catalogue_items(sim.backend("onecheq").snapshot(), "onecheq")
+    items = shop_inventory(random.Random(5), 60, from_catalogue=catalogue)
+    assert items == shop_inventory(random.Random(5), 60, from_catalogue=catalogue)  # seeded
+    by_sku = {c.our_sku: c for c in catalogue}
+    origins = {
+        origin: [i for i in items if i.origin == origin] for origin in ("ours", "by_hand", "unrelated")
+    }
+    assert all(origins.values())
+    for item in origins["ours"]:  # our SKU exactly, the supplier's product as it is
+        source = by_sku[item.sku]
+        assert item.catalogue_sku == item.sku and item.gtin == source.variant.gtin
+        assert item.title.startswith(source.product.title) and item.brand == source.product.brand
+    for item in origins["by_hand"]:  # no SKU or the shop's own, the title retyped
+        assert item.sku is None or item.sku.startswith("SHOP-")
+        assert item.catalogue_sku in by_sku and item.title != by_sku[item.catalogue_sku].product.title
+    assert all(i.catalogue_sku is None and i.sku not in by_sku for i in origins["unrelated"])
+    listed = [i.catalogue_sku for i in items if i.catalogue_sku]
+    assert len(listed) == len(set(listed))  # a product is listed once
+
+    async def fetch() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+            return await http.get(items[0].photos[0].replace("http://127.0.0.1:8900", "http://sim"))
+
+    photo = asyncio.run(fetch())
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
+
+
+def test_existing_listings_are_seeded_over_http_and_refused_whole_when_the_channel_cannot_carry_one(
+    simulators,
+):
+    app, sim = simulators
+    body = [
+        {"title": "Boss DS-1 Distortion", "price": "89.00", "currency": "EUR", "gtin": "4957054010306"},
+        {"title": "Box of cables", "price": "12.00", "currency": "EUR"},  # no EAN: Kaufland cannot list it
+    ]
+
+    async def post(system: str, items: list[dict[str, Any]]) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http:
+            return await http.post(f"/{system}/_control/existing_listings", json=items)
+
+    units = len(sim.backend("kaufland").units)
+    refused = asyncio.run(post("kaufland", body))
+    assert refused.status_code == 422 and "lists by EAN" in refused.text
+    assert len(sim.backend("kaufland").units) == units  # nothing of the batch made
+
+    made = asyncio.run(post("kaufland", body[:1]))
+    assert made.status_code == 201 and made.json()["count"] == 1
+    unit = sim.backend("kaufland").units[int(made.json()["ids"][0])]
+    assert (unit.ean, unit.listing_price, unit.status) == ("4957054010306", 8900, "AVAILABLE")
