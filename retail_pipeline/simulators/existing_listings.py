@@ -26,7 +26,7 @@ from retail_pipeline.domain.enrichment import product_sku
 from .catalogue import Product, ProductState, Variant, gtin_check_digit, slugify
 
 Origin = Literal["ours", "by_hand", "unrelated"]
-DEFAULT_PHOTO_BASE = "http://127.0.0.1:8900/_control/photos"  # the simulator's default address
+DEFAULT_PHOTO_BASE = "http://127.0.0.1:8765/_control/photos"  # the simulator's default address
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def test_a_shop_inventory_mixes_our_skus_hand_made_listings_and_other_items(simu
 
     async def fetch() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-            return await http.get(items[0].photos[0].replace("http://127.0.0.1:8900", "http://sim"))
+            return await http.get(items[0].photos[0].replace("http://127.0.0.1:8765", "http://sim"))
 
     photo = asyncio.run(fetch())
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
