@@ -26,7 +26,7 @@ from retail_pipeline.domain.enrichment import product_sku
 from .catalogue import Product, ProductState, Variant, gtin_check_digit, slugify
 
 Origin = Literal["ours", "by_hand", "unrelated"]
-DEFAULT_PHOTO_BASE = "http://127.0.0.1:8900/_control/photos"  # the simulator's default address
+DEFAULT_PHOTO_BASE = "http://127.0.0.1:8765/_control/photos"  # the simulator's default address
 
 
 @dataclass(frozen=True)
@@ -123,27 +123,41 @@ def shop_inventory(
     our_sku_share: float = 0.3,
     by_hand_share: float = 0.4,
     photo_base: str = DEFAULT_PHOTO_BASE,
+    start: int = 0,
+    gtin_required: bool = False,
 ) -> list[ExistingListing]:
     """`n` listings of a shop that already sells: `our_sku_share` of them are catalogue products under
     our SKU, `by_hand_share` are catalogue products the seller listed by hand (about half without a SKU,
     the rest with a shop SKU of its own), the rest are unrelated items. Without `from_catalogue` every
-    listing is unrelated. A catalogue product appears at most once (a shop lists an item once)."""
-    pool = list(from_catalogue)
+    listing is unrelated. A catalogue product appears at most once (a shop lists an item once). Listings are numbered from
+    `start` (their shop SKUs and photo names): a second batch for the same shop starts past the first.
+    `gtin_required`: every listing carries its GTIN (a channel that lists by EAN only, as Kaufland)."""
+    pool = [item for item in from_catalogue if item.variant.gtin or not gtin_required]
     rng.shuffle(pool)
     listings: list[ExistingListing] = []
-    for number in range(n):
+    for number in range(start, start + n):
         draw = rng.random()
         if pool and draw < our_sku_share:
-            listings.append(_catalogue_listing(rng, pool.pop(), "ours", currency, photo_base, number))
+            listings.append(
+                _catalogue_listing(rng, pool.pop(), "ours", currency, photo_base, number, gtin_required)
+            )
         elif pool and draw < our_sku_share + by_hand_share:
-            listings.append(_catalogue_listing(rng, pool.pop(), "by_hand", currency, photo_base, number))
+            listings.append(
+                _catalogue_listing(rng, pool.pop(), "by_hand", currency, photo_base, number, gtin_required)
+            )
         else:
-            listings.append(_unrelated_listing(rng, currency, photo_base, number))
+            listings.append(_unrelated_listing(rng, currency, photo_base, number, gtin_required))
     return listings
 
 
 def _catalogue_listing(
-    rng: random.Random, item: CatalogueItem, origin: Origin, currency: str, photo_base: str, number: int
+    rng: random.Random,
+    item: CatalogueItem,
+    origin: Origin,
+    currency: str,
+    photo_base: str,
+    number: int,
+    gtin_required: bool,
 ) -> ExistingListing:
     product, variant = item.product, item.variant
     title = product.title if variant.option is None else f"{product.title} {variant.option}"
@@ -162,7 +176,8 @@ def _catalogue_listing(
         currency=currency,
         quantity=1 if product.condition not in _CONDITIONS else rng.randint(1, 12),  # second-hand: one
         brand=product.brand,
-        gtin=variant.gtin if origin == "ours" or rng.random() < 0.6 else None,  # by hand: often left out
+        # by hand, the barcode is often left out (where the channel lets it)
+        gtin=variant.gtin if origin == "ours" or gtin_required or rng.random() < 0.6 else None,
         mpn=variant.mpn,
         condition=_CONDITIONS.get(product.condition, "used"),
         photos=photos,
@@ -185,12 +200,14 @@ def _reworded(rng: random.Random, title: str, brand: str) -> str:
     return f"{' '.join(words)} - {rng.choice(_SHOP_WORDS)}"
 
 
-def _unrelated_listing(rng: random.Random, currency: str, photo_base: str, number: int) -> ExistingListing:
+def _unrelated_listing(
+    rng: random.Random, currency: str, photo_base: str, number: int, gtin_required: bool
+) -> ExistingListing:
     brand, title, (low, high) = rng.choice(_UNRELATED)
     title = f"{title} #{number}" if rng.random() < 0.5 else title
     used = rng.random() < 0.7
     gtin = None
-    if brand and rng.random() < 0.5:
+    if gtin_required or (brand and rng.random() < 0.5):
         body = f"{rng.randrange(10**11, 10**12)}"
         gtin = f"{body}{gtin_check_digit(body)}"  # a real-looking UPC no supplier of ours has
     return ExistingListing(
@@ -221,6 +238,18 @@ def _price(rng: random.Random, around: float) -> Decimal:
 def shop_sku(item: ExistingListing, number: int) -> str:
     """The SKU a channel that requires one (Amazon, eBay's inventory) shows for an item listed without."""
     return item.sku or f"SELLER-{number:06d}"
+
+
+def check_batch(
+    channel: str, items: Iterable[ExistingListing], currencies: Iterable[str], *, ean: bool = False
+) -> None:
+    """Refuses the whole batch (ValueError) when the channel cannot carry one of its items: a currency
+    it does not sell in, or (`ean`: a channel that lists by EAN only) an item without a GTIN."""
+    items, allowed = list(items), set(currencies)
+    if unsold := sorted({i.currency for i in items} - allowed):
+        raise ValueError(f"{channel} sells in {', '.join(sorted(allowed))}, not {', '.join(unsold)}")
+    if ean and (missing := [i.title for i in items if not i.gtin]):
+        raise ValueError(f"{channel} lists by EAN: {missing[0]!r} has none")
 
 
 def add_existing_listings_route(app: FastAPI, seed: Callable[[list[ExistingListing]], list[str]]) -> None:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
-from ..existing_listings import ExistingListing, shop_sku
+from ..existing_listings import ExistingListing, check_batch, shop_sku
 from ..taxonomy_data import rank
 from . import product_types as types
 from .conformance import usage_plans
@@ -574,13 +574,12 @@ class AmazonBackend:
         item's currency: no rule checked, no call counted. Returns their SKUs (an item listed without
         one gets the seller's own: every Amazon listing has a SKU)."""
         currencies = {currency: marketplace for marketplace, (_, currency, _) in MARKETPLACES.items()}
+        check_batch("Amazon", items, currencies)  # the whole batch or nothing
         seller, skus = self.default_seller, []
         with self._lock:
             now = self.clock.now()
             for item in items:
-                marketplace = currencies.get(item.currency)
-                if marketplace is None:
-                    raise ValueError(f"no Amazon marketplace here sells in {item.currency}")
+                marketplace = currencies[item.currency]
                 sku = shop_sku(item, next(self._ids))
                 self.listings[(seller, sku)] = Listing(
                     seller_id=seller,

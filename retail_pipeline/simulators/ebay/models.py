@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
 from ..clock import SimClock
-from ..existing_listings import ExistingListing, shop_sku
+from ..existing_listings import ExistingListing, check_batch, shop_sku
 from .exceptions import (
     OAuthError,
     Problems,
@@ -779,12 +779,11 @@ class EbayBackend:
         on the marketplace that sells in the item's currency. No rule checked, no call counted.
         Returns the listing ids. An item without a SKU gets the seller's own (inventory items need one)."""
         config, marketplaces = self.config, {currency: m for m, currency in reversed(CURRENCIES.items())}
+        check_batch("eBay", items, marketplaces)  # the whole batch or nothing
         ids = []
         with self._lock:
             for item in items:
-                marketplace = marketplaces.get(item.currency)
-                if marketplace is None:
-                    raise ValueError(f"no eBay marketplace sells in {item.currency}")
+                marketplace = marketplaces[item.currency]
                 serial = self._next()
                 sku = shop_sku(item, serial)
                 product: dict[str, Any] = {

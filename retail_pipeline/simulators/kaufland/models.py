@@ -38,7 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .. import taxonomy_data
 from ..buyers import Buyer, NotBuyable, random_buyer
-from ..existing_listings import ExistingListing
+from ..existing_listings import ExistingListing, check_batch
 from .exceptions import KauflandError, field_error, invalid, not_allowed, not_found
 
 if TYPE_CHECKING:
@@ -476,16 +476,11 @@ class KauflandBackend:
         checked, no call counted. Returns the unit ids. Kaufland lists by EAN only: an item without a
         GTIN is refused (ValueError); a 12-digit UPC is kept as its EAN-13 (a leading 0)."""
         currency = CURRENCY[storefront]
+        check_batch("Kaufland", items, [currency], ean=True)  # the whole batch or nothing
         ids = []
         with self._lock:
             now = self.clock.now()
             for item in items:
-                if item.currency != currency:
-                    raise ValueError(
-                        f"Kaufland's {storefront} storefront sells in {currency}, not {item.currency}"
-                    )
-                if not item.gtin:
-                    raise ValueError(f"Kaufland lists by EAN: {item.title!r} has none")
                 ean = item.gtin.zfill(13)
                 if ean not in self.product_data:
                     values = {

@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
 from ..catalogue import slugify
-from ..existing_listings import ExistingListing
+from ..existing_listings import ExistingListing, check_batch
 from .exceptions import constraint, invalid, not_found
 
 if TYPE_CHECKING:
@@ -552,12 +552,11 @@ class ReverbBackend:
     def seed_existing(self, items: list[ExistingListing]) -> list[str]:
         """Listings the seller made on reverb.com before us: live, no rule checked, no call counted.
         Returns their ids. Reverb keeps a brand as the make and a part number as the model."""
+        check_batch("Reverb", items, [self.config.currency])  # the whole batch or nothing
         ids = []
         with self._lock:
             now = self.clock.now()
             for item in items:
-                if item.currency != self.config.currency:
-                    raise ValueError(f"this Reverb shop lists in {self.config.currency}, not {item.currency}")
                 condition = _SEEDED_CONDITIONS[item.condition]
                 multi = CONDITIONS[condition].multi_quantity
                 listing = Listing(

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
-from ..existing_listings import ExistingListing
+from ..existing_listings import ExistingListing, check_batch
 from . import responses
 from .exceptions import ShopifyError, invalid, missing_parameter, not_found, refused
 from .responses import CENT
@@ -906,15 +906,12 @@ class ShopifyBackend:
         """Products the merchant made in the Shopify admin before us: active, one tracked variant each,
         stocked at the primary location; no call counted. Returns the product ids. Shopify has no
         field for a part number or an item's condition."""
+        check_batch("Shopify", items, [self.config.currency])  # the whole batch or nothing
         ids = []
         with self._lock:
             now = self.clock.now()
             taken = {p.handle for p in self.products.values()}
             for item in items:
-                if item.currency != self.config.currency:
-                    raise ValueError(
-                        f"this Shopify store sells in {self.config.currency}, not {item.currency}"
-                    )
                 handle = base = normalize_handle(item.title) or "product"
                 for n in itertools.count(1):
                     if handle not in taken:

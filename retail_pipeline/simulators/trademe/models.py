@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..existing_listings import ExistingListing
+from ..existing_listings import ExistingListing, check_batch
 from .taxonomy import required_attributes
 
 
@@ -558,11 +558,10 @@ class TradeMeBackend:
         """Listings the seller made on the Trade Me website before us: Buy Now, live, no rule checked,
         no call counted; their photos kept as Trade Me's own (drawn when first served). Returns the
         listing ids. Trade Me keeps no brand, GTIN or part number, and only whether an item is new."""
+        check_batch("Trade Me", items, ["NZD"])  # the whole batch or nothing
         ids = []
         with self._lock:
             for item in items:
-                if item.currency != "NZD":
-                    raise ValueError(f"Trade Me lists in NZD, not {item.currency}")
                 photo_ids = []
                 for url in item.photos[:MAX_PHOTOS]:
                     photo = Photo(
