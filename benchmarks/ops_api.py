@@ -215,7 +215,7 @@ LOAD = [
     (
         "ops_tasks",
         """INSERT INTO retail.ops_tasks (kind, dedupe_key, status, title, created_at, resolved_at)
-           SELECT (ARRAY['unknown_remote_listing', 'scrape_error', 'enrichment_failed', 'publish_failed',
+           SELECT (ARRAY['listing_adoption', 'scrape_error', 'enrichment_failed', 'publish_failed',
                          'webhook_error'])[1 + g % 5], 'key-' || g,
                   CASE WHEN g % 2 = 0 THEN 'resolved' WHEN g % 7 = 0 THEN 'acknowledged' ELSE 'open' END,
                   'task ' || g, now() - g * interval '1 minute',

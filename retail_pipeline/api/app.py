@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from retail_pipeline.api import (
+    adoptions,
     ai,
     categories,
     channel_selection,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ops_inbox.router)
     app.include_router(tasks.router)
+    app.include_router(adoptions.router)
     app.include_router(kpis.router)
     app.include_router(llm_health.router)
     app.include_router(commands.router)

@@ -1,6 +1,6 @@
 """``GET /ops/inbox`` (operator): what needs a person, one group per kind of trouble, each with its exact
 count and its newest items (``?limit=``): commands that need a human, failed Dagster runs, orders
-stopped on a failed acceptance or label, invalid drafts, unknown remote listings, every unresolved ops
+stopped on a failed acceptance or label, invalid drafts, remote listings waiting for adoption, every unresolved ops
 task by kind, and customer messages waiting longer than ``INBOX_MESSAGE_WAIT_MINUTES`` (longest wait
 first).
 
@@ -150,7 +150,9 @@ class Inbox(BaseModel):
     failed_runs: FailedRuns
     failed_orders: FailedOrders
     invalid_drafts: InvalidDrafts
-    unknown_remote_listings: Group[TaskItem]
+    listing_adoptions: Group[TaskItem] = Field(
+        description="Remote listings we did not make, waiting for adopt / create product / ignore."
+    )
     open_tasks: OpenTasks = Field(description="Every unresolved (open or acknowledged) task, any kind.")
     messages_waiting: WaitingMessages
 
@@ -252,18 +254,18 @@ _INVALID_DRAFTS = f"""
 
 _TASK_COLUMNS = """id, kind, status, severity, title, details, channel, entity_type, entity_id, run_id,
                   occurrences, created_at, last_seen_at"""
-_UNKNOWN_LISTINGS_ITEMS = _items(
+_LISTING_ADOPTIONS_ITEMS = _items(
     f"""SELECT {_TASK_COLUMNS} FROM retail.ops_tasks
-            WHERE kind = 'unknown_remote_listing' AND status IN ('open', 'acknowledged')
+            WHERE kind = 'listing_adoption' AND status IN ('open', 'acknowledged')
             ORDER BY created_at DESC, id DESC LIMIT :limit""",
     "i.created_at DESC, i.id DESC",
 )
-_UNKNOWN_LISTINGS = f"""
+_LISTING_ADOPTIONS = f"""
     SELECT json_build_object(
         'count', (SELECT coalesce(sum(n), 0) FROM kpi
-                   WHERE metric = 'ops_tasks' AND dim1 = 'unknown_remote_listing'
+                   WHERE metric = 'ops_tasks' AND dim1 = 'listing_adoption'
                      AND dim2 IN ('open', 'acknowledged')),
-        'items', {_UNKNOWN_LISTINGS_ITEMS})"""
+        'items', {_LISTING_ADOPTIONS_ITEMS})"""
 
 # The newest items per kind from ops_tasks_unresolved_idx, merged: one short index scan per kind that
 # has any unresolved task.
@@ -323,7 +325,7 @@ def _inbox_statement(failed_runs: str):
             'failed_runs', ({failed_runs}),
             'failed_orders', ({_FAILED_ORDERS}),
             'invalid_drafts', ({_INVALID_DRAFTS}),
-            'unknown_remote_listings', ({_UNKNOWN_LISTINGS}),
+            'listing_adoptions', ({_LISTING_ADOPTIONS}),
             'open_tasks', ({_OPEN_TASKS}),
             'messages_waiting', ({_WAITING})) AS text) AS body,
             (SELECT count(*) FROM retail.kpi_counts) AS kpi_rows

@@ -100,6 +100,7 @@ ORDERS = "/orders/2026-01-01/orders"
 SIMULATOR_CREDENTIALS = ("amzn1.application-oa2-client.simulator", "simulator-secret", "Atzr|simulator")
 SIMULATOR_SELLER = "A1SIMULATEDSELLER"
 ITEM_DATA = "summaries,issues,offers,fulfillmentAvailability"
+SEARCH_PAGE_SIZE = 20  # searchListingsItems' largest page
 ORDER_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 
@@ -143,6 +144,19 @@ OWN_ATTRIBUTES = frozenset(
 )
 # Attributes whose values are text in a language (carry language_tag).
 PLAIN = frozenset({"condition_type", "merchant_suggested_asin"})
+
+
+def _value(attributes: dict[str, Any], name: str, key: str = "value") -> Any:
+    """The first value of a listing attribute (attributes are lists of {value, marketplace_id…})."""
+    entries = attributes.get(name) or ()
+    return entries[0].get(key) if entries else None
+
+
+def _our_condition(condition_type: str | None) -> str | None:
+    """new | used | refurbished for an Amazon condition_type (new_new, used_good, refurbished_…)."""
+    if not condition_type:
+        return None
+    return next((ours for ours in ("new", "used", "refurbished") if condition_type.startswith(ours)), "used")
 
 
 class AmazonSettings(BaseSettings):
@@ -635,8 +649,9 @@ class AmazonClient(ChannelClient):
     async def selling(self) -> AsyncIterator[RemoteListing]:
         params: dict[str, Any] = {
             "marketplaceIds": self._marketplace,
-            "includedData": ITEM_DATA,
-            "pageSize": 20,
+            # the attributes too: the item's title, brand, identifiers and photos in the same call
+            "includedData": f"{ITEM_DATA},attributes",
+            "pageSize": SEARCH_PAGE_SIZE,
         }
         path = f"{LISTINGS}/{self._seller}"
         while True:
@@ -675,6 +690,8 @@ class AmazonClient(ChannelClient):
             state = "ended"
         asin = summary.get("asin")
         errors = [i for i in issues if i.get("severity") == "ERROR"]
+        attributes = item.get("attributes") or {}
+        codes = attributes.get("externally_assigned_product_identifier") or ()
         return RemoteListing(
             external_id=item["sku"],
             sku=item["sku"],
@@ -693,6 +710,20 @@ class AmazonClient(ChannelClient):
                 ],
             },
             problems=tuple(f"{i.get('code')}: {i.get('message')}" for i in errors),
+            gtin=next((c.get("value") for c in codes if c.get("type") in ("ean", "upc", "gtin")), None),
+            brand=_value(attributes, "brand"),
+            mpn=_value(attributes, "part_number"),
+            description=_value(attributes, "product_description"),
+            currency=offer["price"].get("currencyCode") if offer else None,
+            condition=_our_condition(summary.get("conditionType") or _value(attributes, "condition_type")),
+            photos=tuple(
+                url
+                for name in (
+                    "main_product_image_locator",
+                    *(f"other_product_image_locator_{n}" for n in range(1, 9)),
+                )
+                if (url := _value(attributes, name, "media_location"))
+            ),
         )
 
     # --- bulk: JSON_LISTINGS_FEED

@@ -138,6 +138,7 @@ MAX_SKU, MAX_TITLE, MAX_DESCRIPTION, MAX_IMAGES, MAX_BRAND_MPN = 50, 80, 4000, 2
 MAX_ASPECT_NAME, MAX_ASPECT_VALUE = 40, 50
 REQUIRED_ASPECTS = ("Brand",)  # most eBay categories require it; the category decides (Taxonomy API)
 LISTING_STATES: dict[str, RemoteState] = {"ACTIVE": "live"}  # every other ListingStatusEnum: not live
+MAX_ITEMS_PAGE = 200  # getInventoryItems' largest page
 TOKEN_MARGIN = timedelta(seconds=60)
 OFFER_EXISTS, OFFER_NOT_AVAILABLE, FULFILLMENT_EXISTS = 25002, 25713, 34500
 T = TypeVar("T")
@@ -221,6 +222,21 @@ def _error_parameter(error: ChannelError, name: str) -> str | None:
             if parameter.get("name") == name:
                 return parameter.get("value")
     return None
+
+
+def _brand(product: dict[str, Any]) -> str | None:
+    """The product's brand, else its Brand item specific ("Unbranded" is eBay's word for none)."""
+    brand = product.get("brand") or next(iter((product.get("aspects") or {}).get("Brand") or ()), None)
+    return None if brand == "Unbranded" else brand
+
+
+def _our_condition(condition: str | None) -> str | None:
+    """new | used | refurbished for an eBay ConditionEnum value."""
+    if not condition:
+        return None
+    if "REFURBISHED" in condition:
+        return "refurbished"
+    return "new" if condition.startswith("NEW") or condition == "LIKE_NEW" else "used"
 
 
 def _money(value: Decimal, currency: str) -> dict[str, str]:
@@ -515,8 +531,9 @@ class EbayClient(ChannelClient):
     def _url(self, listing_id: str) -> str:
         return f"https://{self._site}/itm/{listing_id}"
 
-    def _remote(self, offer: dict[str, Any]) -> RemoteListing | None:
-        """The listing behind a published offer; None for an unpublished one (no listing)."""
+    def _remote(self, offer: dict[str, Any], item: dict[str, Any] | None = None) -> RemoteListing | None:
+        """The listing behind a published offer, with what its inventory `item` says of the product
+        where given; None for an unpublished offer (no listing)."""
         listing = offer.get("listing")
         if offer.get("status") != "PUBLISHED" or not listing:
             return None
@@ -525,14 +542,24 @@ class EbayClient(ChannelClient):
         if status == "OUT_OF_STOCK" and listing.get("soldQuantity"):
             state = "sold"
         price = offer.get("pricingSummary", {}).get("price")
+        product = (item or {}).get("product") or {}
+        codes = [*(product.get("ean") or ()), *(product.get("upc") or ())]
         return RemoteListing(
             external_id=listing["listingId"],
             sku=offer.get("sku"),
             price=Decimal(price["value"]) if price else None,
             quantity=offer.get("availableQuantity"),
             state=state,
+            title=product.get("title"),
             url=self._url(listing["listingId"]),
             remote_ids={"offer_id": offer["offerId"], "marketplace_id": offer.get("marketplaceId")},
+            gtin=codes[0] if codes else None,
+            brand=_brand(product),
+            mpn=product.get("mpn"),
+            description=offer.get("listingDescription") or product.get("description"),
+            currency=price["currency"] if price else None,
+            condition=_our_condition((item or {}).get("condition")),
+            photos=tuple(product.get("imageUrls") or ()),
         )
 
     def _problems(self, draft: ListingDraft) -> list[str]:
@@ -615,10 +642,16 @@ class EbayClient(ChannelClient):
         return None
 
     async def selling(self) -> AsyncIterator[RemoteListing]:
-        """Every listing behind our offers on this marketplace (withdrawn offers have none)."""
+        """Every listing behind our offers on this marketplace (withdrawn offers have none), with its
+        inventory item's product: the items first (getInventoryItems, 200 a page), then the offers."""
+        items = {}
+        async for item in self._pages(
+            f"{INVENTORY}/inventory_item", {"limit": str(MAX_ITEMS_PAGE)}, "inventoryItems"
+        ):
+            items[item["sku"]] = item
         params = {"marketplace_id": self.marketplace_id, "limit": str(self.settings.page_size)}
         async for offer in self._pages(f"{INVENTORY}/offer", params, "offers"):
-            if remote := self._remote(offer):
+            if remote := self._remote(offer, items.get(offer.get("sku"))):
                 yield remote
 
     async def upload_photo(self, photo: Photo) -> str:

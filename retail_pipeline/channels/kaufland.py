@@ -52,6 +52,7 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
@@ -200,6 +201,11 @@ def describe_error(body: Any) -> str:
     kind = body.get("type")
     head = str(body.get("message", "")) + (f" ({kind})" if kind and kind != "about:blank" else "")
     return " | ".join(part for part in (head, details) if part)
+
+
+def _our_condition(condition: str | None) -> str | None:
+    """new | used | refurbished for a Kaufland unit condition (NEW, USED___GOOD, REFURBISHED___…)."""
+    return condition.split("___")[0].lower() if condition else None
 
 
 def cents(amount: Decimal) -> int:
@@ -449,9 +455,30 @@ class KauflandClient(ChannelClient):
         url = self._url(f"/units/{id_unit}")
         return self._remote((await self._http.call("GET", url, params=self._front())).data["data"])
 
+    # The units list (with each unit's product) shows the title, EAN, maker and main picture; the
+    # description, part number and every picture are in the EAN's product data (`describe`).
+    selling_lacks = frozenset({"description", "mpn"})
+    described = frozenset({"description", "mpn", "photos"})
+
     async def selling(self) -> AsyncIterator[RemoteListing]:
-        async for item in self._pages("/units", self._front()):
+        async for item in self._pages("/units", self._front(embedded="products")):
             yield self._remote(item)
+
+    async def describe(self, listing: RemoteListing) -> RemoteListing:
+        """The product data of the listing's EAN (one call): description, part number, pictures."""
+        if not listing.gtin:
+            return listing
+        attributes = (await self.product_data(listing.gtin)).get("attributes") or {}
+
+        def first(name: str) -> str | None:
+            return next((str(v) for v in attributes.get(name) or () if str(v).strip()), None)
+
+        return replace(
+            listing,
+            description=first("description"),
+            mpn=first("mpn"),
+            photos=tuple(str(p) for p in attributes.get("picture") or () if p) or listing.photos,
+        )
 
     def _remote(self, unit: Mapping[str, Any]) -> RemoteListing:
         status, amount = unit.get("status"), int(unit.get("amount") or 0)
@@ -460,13 +487,18 @@ class KauflandClient(ChannelClient):
         product = unit.get("product") or {}
         return RemoteListing(
             external_id=str(unit["id_unit"]),
-            sku=unit.get("id_offer"),
+            sku=unit.get("id_offer") or None,  # a unit made in the seller portal may have none
             price=from_cents(unit["listing_price"]) if unit.get("listing_price") is not None else None,
             quantity=amount,
             state=state,
             title=product.get("title"),
             url=product.get("url"),
             remote_ids={"id_product": unit.get("id_product"), "status": status},
+            gtin=next(iter(product.get("eans") or ()), None),
+            brand=product.get("manufacturer") or None,
+            currency=unit.get("currency"),
+            condition=_our_condition(unit.get("condition")),
+            photos=(product["main_picture"],) if product.get("main_picture") else (),
         )
 
     # --- orders: order units

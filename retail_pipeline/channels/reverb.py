@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
+from bs4 import BeautifulSoup
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -416,8 +417,38 @@ class ReverbClient(ChannelClient):
             state=STATES.get(state, "ended"),
             title=item.get("title"),
             url=item.get("_links", {}).get("web", {}).get("href"),
-            remote_ids={"slug": item.get("slug"), "self": item.get("_links", {}).get("self", {}).get("href")},
+            remote_ids={
+                "slug": item.get("slug"),
+                "self": item.get("_links", {}).get("self", {}).get("href"),
+                # what Reverb names an instrument by, for matching it to a product
+                **{name: item[name] for name in ("make", "model", "finish", "year") if item.get(name)},
+            },
+            gtin=item.get("upc") or None,
+            brand=item.get("make") if item.get("make") not in (None, "", "Unknown") else None,
+            description=_text(item.get("description")),
+            currency=price.get("currency") or item.get("listing_currency"),
+            condition=_our_condition((item.get("condition") or {}).get("slug")),
+            photos=tuple(
+                href
+                for photo in item.get("photos") or ()
+                if (href := photo["_links"].get("full", {}).get("href"))
+            ),
         )
+
+    # Reverb keeps a make and a model (remote_ids), no part number.
+    selling_lacks = frozenset({"mpn"})
+
+
+def _text(description: str | None) -> str | None:
+    """A listing's description (HTML) as text."""
+    return (
+        BeautifulSoup(description, "html.parser").get_text(" ", strip=True) or None if description else None
+    )
+
+
+def _our_condition(slug: str | None) -> str | None:
+    """new | used | refurbished for a Reverb condition slug (B-Stock: a maker's refurbished return)."""
+    return {"new": "new", "b-stock": "refurbished", None: None, "": None}.get(slug, "used")
 
 
 # --- its orders: Reverb orders (/my/orders/selling) as our orders

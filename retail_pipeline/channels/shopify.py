@@ -46,6 +46,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
+from bs4 import BeautifulSoup
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -77,7 +78,7 @@ SIMULATOR_WEBHOOK_SECRET = (
 )
 ALL_STATUSES = "active,archived,draft"
 STATES = {"active": "live", "archived": "withdrawn", "draft": "ended"}
-PRODUCT_FIELDS = "id,title,handle,status,variants"
+PRODUCT_FIELDS = "id,title,handle,status,variants,body_html,vendor,images"
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="next"')
 
 
@@ -444,6 +445,9 @@ class ShopifyClient(ChannelClient):
         )
         return self._remote(reply.data["product"], listing.sku)
 
+    # A Shopify product has no field for a part number or for the item's condition.
+    selling_lacks = frozenset({"mpn", "condition"})
+
     async def selling(self) -> AsyncIterator[RemoteListing]:
         params = {"limit": 250, "status": ALL_STATUSES, "fields": PRODUCT_FIELDS}
         async for product in self._pages("products", params):
@@ -567,6 +571,7 @@ class ShopifyClient(ChannelClient):
     def _remote(self, product: dict[str, Any], sku: str | None = None) -> RemoteListing:
         variants = product.get("variants") or [{}]
         variant = next((v for v in variants if sku and v.get("sku") == sku), variants[0])
+        body = product.get("body_html")
         return RemoteListing(
             external_id=str(product["id"]),
             sku=variant.get("sku"),
@@ -581,6 +586,11 @@ class ShopifyClient(ChannelClient):
                 "inventory_item_id": variant.get("inventory_item_id"),
                 "handle": product.get("handle"),
             },
+            gtin=variant.get("barcode") or None,
+            brand=product.get("vendor") or None,
+            description=BeautifulSoup(body, "html.parser").get_text(" ", strip=True) if body else None,
+            currency=self.settings.currency,  # Shopify prices carry none: the shop's
+            photos=tuple(i["src"] for i in product.get("images") or () if i.get("src")),
         )
 
 

@@ -91,6 +91,7 @@ SIMULATOR_CREDENTIALS = (
     "sim-trademe-oauth-token-secret",
 )
 FILE_TYPES = {"image/jpeg": "JPG", "image/png": "PNG", "image/gif": "GIF", "image/bmp": "BMP"}
+CURRENCY = "NZD"  # Trade Me sells in NZD only
 WITHDRAW_NOT_SOLD = 2
 MAX_WITHDRAW_REASON = 255
 SoldPeriod = Literal[
@@ -354,10 +355,12 @@ class TradeMeClient(ChannelClient):
     def _refused(self, what: str, body: dict[str, Any]) -> ChannelError:
         return ChannelError(self.channel, f"{what} refused: {body.get('Description')}", details=body)
 
-    async def _pages(self, path: str) -> AsyncIterator[dict[str, Any]]:
+    async def _pages(self, path: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
         page = 1
         while True:
-            body = await self._call("GET", path, params={"page": page, "rows": self.settings.page_size})
+            body = await self._call(
+                "GET", path, params={**params, "page": page, "rows": self.settings.page_size}
+            )
             items = body.get("List") or []
             for item in items:
                 yield item
@@ -392,8 +395,10 @@ class TradeMeClient(ChannelClient):
         return f"{self._site}/Browse/Listing.aspx?id={listing_id}" if self._site else None
 
     def _remote(self, item: dict[str, Any]) -> RemoteListing:
+        """A SellingItems item (every one is live: the list holds only current listings)."""
         listing_id = item["ListingId"]
         price = item.get("BuyNowPrice") or item.get("StartPrice")
+        picture = item.get("PictureHref")
         return RemoteListing(
             external_id=str(listing_id),
             sku=item.get("SKU") or item.get("ExternalReferenceId"),
@@ -402,7 +407,30 @@ class TradeMeClient(ChannelClient):
             state="live",
             title=item.get("Title"),
             url=self.listing_url(listing_id),
-            remote_ids={"ListingId": listing_id},
+            remote_ids={"ListingId": listing_id, "PhotoId": item.get("PhotoId")},
+            currency=CURRENCY,
+            photos=(picture,) if picture else (),  # the primary photo; describe() reads them all
+        )
+
+    # The list shows the primary photo only, and neither the description nor whether the item is new;
+    # Trade Me keeps no brand, GTIN or part number for a general listing.
+    selling_lacks = frozenset({"description", "condition", "gtin", "brand", "mpn"})
+    described = frozenset({"description", "condition", "photos"})
+
+    async def describe(self, listing: RemoteListing) -> RemoteListing:
+        """The listing's edit form (one call): its description, whether it is brand new, and every
+        photo, at the photo server address the list gave for the primary one (only the id differs)."""
+        form = await self._call("GET", f"/v1/Selling/Listings/{int(listing.external_id)}.json")
+        photos = listing.photos
+        primary = listing.remote_ids.get("PhotoId")
+        if photos and primary and f"/{primary}." in photos[0]:
+            head, tail = photos[0].rsplit(f"/{primary}.", 1)
+            photos = tuple(f"{head}/{photo_id}.{tail}" for photo_id in form.get("PhotoIds") or [])
+        return replace(
+            listing,
+            description="\n".join(form.get("Description") or ()) or None,
+            condition="new" if form.get("IsBrandNew") else "used",
+            photos=photos,
         )
 
     def create_requests(self, draft: ListingDraft, photo_refs: dict[str, str]) -> dict[str, Any]:
@@ -429,7 +457,7 @@ class TradeMeClient(ChannelClient):
         return None
 
     async def selling(self) -> AsyncIterator[RemoteListing]:
-        async for item in self._pages("/v1/MyTradeMe/SellingItems/All.json"):
+        async for item in self._pages("/v1/MyTradeMe/SellingItems/All.json", photo_size="FullSize"):
             yield self._remote(item)
 
     async def upload_photo(self, photo: Photo) -> str:

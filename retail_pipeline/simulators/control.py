@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from .config import FaultConfig
+from .images import listing_photo
 
 if TYPE_CHECKING:
     from .app import Simulator
@@ -68,6 +69,11 @@ def control_router(sim: Simulator) -> APIRouter:
     def reset_faults() -> Response:
         sim.faults.reset()
         return Response(status_code=204)
+
+    @router.get("/photos/{name}.jpg")
+    def seller_photo(name: str) -> Response:
+        """The photos of listings a shop made by hand (`existing_listings.py`): any name draws one."""
+        return Response(listing_photo(name), media_type="image/jpeg")
 
     @router.get("/journal")
     def get_journal(system: str | None = None, limit: int | None = Query(None, ge=1)) -> dict[str, Any]:

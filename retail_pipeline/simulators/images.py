@@ -24,6 +24,11 @@ def product_photo(product: Product, number: int) -> bytes:
     )
 
 
+def listing_photo(name: str) -> bytes:
+    """A photo a seller put on a listing by hand (`existing_listings.py`), drawn from its file name."""
+    return _render(name.rsplit("-", 2)[0].replace("-", " "), "seller photo", name)
+
+
 # Bounded: a 5,000-product benchmark would otherwise keep every photo it ever drew.
 @lru_cache(maxsize=4096)
 def _render(title: str, caption: str, palette_key: str) -> bytes:

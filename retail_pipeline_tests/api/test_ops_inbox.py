@@ -23,7 +23,7 @@ GROUPS = (
     "failed_runs",
     "failed_orders",
     "invalid_drafts",
-    "unknown_remote_listings",
+    "listing_adoptions",
     "open_tasks",
     "messages_waiting",
 )
@@ -62,12 +62,12 @@ def seeded(engine: Engine) -> dict[str, int]:
         add_draft(conn, products[4], "trademe", "pending")
 
         ids["unknown_old"] = add_task(
-            conn, "unknown_remote_listing", "trademe:111", created_at=ago(days=2), channel="trademe"
+            conn, "listing_adoption", "trademe:111", created_at=ago(days=2), channel="trademe"
         )
         ids["unknown_new"] = add_task(
-            conn, "unknown_remote_listing", "ebay:222", created_at=ago(hours=1), channel="ebay"
+            conn, "listing_adoption", "ebay:222", created_at=ago(hours=1), channel="ebay"
         )
-        add_task(conn, "unknown_remote_listing", "ebay:333", status="resolved")
+        add_task(conn, "listing_adoption", "ebay:333", status="resolved")
         ids["ack"] = add_task(conn, "invalid_draft", "d:1", status="acknowledged", created_at=ago(minutes=30))
         ids["scrape"] = add_task(conn, "scrape_error", "onecheq", created_at=ago(minutes=5))
         add_task(conn, "webhook_error", "w:1", status="dismissed")
@@ -127,13 +127,13 @@ def test_every_group_counts_exactly_and_lists_newest_first(client, operator, see
         "aspects",
     }
 
-    unknown = body["unknown_remote_listings"]
+    unknown = body["listing_adoptions"]
     assert unknown["count"] == 2
     assert [t["id"] for t in unknown["items"]] == [seeded["unknown_new"], seeded["unknown_old"]]
 
     tasks = body["open_tasks"]
     assert tasks["count"] == 4
-    assert tasks["by_kind"] == {"unknown_remote_listing": 2, "invalid_draft": 1, "scrape_error": 1}
+    assert tasks["by_kind"] == {"listing_adoption": 2, "invalid_draft": 1, "scrape_error": 1}
     assert [t["id"] for t in tasks["items"]] == [
         seeded["scrape"],
         seeded["ack"],
@@ -159,7 +159,7 @@ def test_limit_caps_items_not_counts(client, operator, seeded):
         "failed_runs": (0, 0),
         "failed_orders": (2, 1),
         "invalid_drafts": (3, 1),
-        "unknown_remote_listings": (2, 1),
+        "listing_adoptions": (2, 1),
         "open_tasks": (4, 1),
         "messages_waiting": (2, 1),
     }

@@ -29,7 +29,7 @@ def _task(engine: Engine, task_id: int) -> dict:
 
 def test_acknowledge_then_resolve_is_audited_and_leaves_the_inbox(client, operator, engine):
     with engine.begin() as conn:
-        task_id = add_task(conn, "unknown_remote_listing", "trademe:42", channel="trademe")
+        task_id = add_task(conn, "listing_adoption", "trademe:42", channel="trademe")
     prefix = operator["X-API-Key"][:11]
 
     ack = client.post(f"/ops/tasks/{task_id}/resolve", headers=operator, json={"status": "acknowledged"})
@@ -37,8 +37,8 @@ def test_acknowledge_then_resolve_is_audited_and_leaves_the_inbox(client, operat
     assert ack.json()["changed"] is True and ack.json()["previous_status"] == "open"
     assert _task(engine, task_id) == {"status": "acknowledged", "resolved_at": None, "resolved_by": None}
     inbox = client.get("/ops/inbox", headers=operator).json()
-    assert inbox["unknown_remote_listings"]["count"] == 1  # acknowledged = being looked at, still listed
-    assert inbox["unknown_remote_listings"]["items"][0]["status"] == "acknowledged"
+    assert inbox["listing_adoptions"]["count"] == 1  # acknowledged = being looked at, still listed
+    assert inbox["listing_adoptions"]["items"][0]["status"] == "acknowledged"
 
     done = client.post(f"/ops/tasks/{task_id}/resolve", headers=operator, json={"note": "relisted by hand"})
     assert done.status_code == 200
@@ -46,7 +46,7 @@ def test_acknowledge_then_resolve_is_audited_and_leaves_the_inbox(client, operat
     assert body["task"]["status"] == "resolved" and body["previous_status"] == "acknowledged"
     assert body["resolved_by"] == f"api_key:{prefix}" and body["resolved_at"] is not None
     inbox = client.get("/ops/inbox", headers=operator).json()
-    assert inbox["unknown_remote_listings"]["count"] == 0 and inbox["open_tasks"]["count"] == 0
+    assert inbox["listing_adoptions"]["count"] == 0 and inbox["open_tasks"]["count"] == 0
 
     assert _log(engine) == [
         {
@@ -56,7 +56,7 @@ def test_acknowledge_then_resolve_is_audited_and_leaves_the_inbox(client, operat
             "channel": "trademe",
             "entity_type": "ops_task",
             "entity_id": str(task_id),
-            "details": {"kind": "unknown_remote_listing", "from": "open", "to": "acknowledged", "note": None},
+            "details": {"kind": "listing_adoption", "from": "open", "to": "acknowledged", "note": None},
         },
         {
             "actor": f"api_key:{prefix}",
@@ -66,7 +66,7 @@ def test_acknowledge_then_resolve_is_audited_and_leaves_the_inbox(client, operat
             "entity_type": "ops_task",
             "entity_id": str(task_id),
             "details": {
-                "kind": "unknown_remote_listing",
+                "kind": "listing_adoption",
                 "from": "acknowledged",
                 "to": "resolved",
                 "note": "relisted by hand",

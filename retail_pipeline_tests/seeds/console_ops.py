@@ -201,7 +201,7 @@ def seed_console_ops(
              "bestbuy", {}),
             ("acceptance_failed", "order:accept:2", "error", "Best Buy refused acceptance of BB-24014: offer out of stock",
              "bestbuy", {}),
-            ("unknown_remote_listing", "trademe:4471920331", "warning",
+            ("listing_adoption", "trademe:4471920331", "warning",
              "Trade Me lists 4471920331 (RP-1042) that we never published", "trademe", {}),
             ("scrape_error", "cashconverters:timeout", "warning",
              "Cash Converters: 14 product pages timed out after 3 tries", None, {}),

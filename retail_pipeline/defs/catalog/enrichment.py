@@ -2,6 +2,8 @@
 
 Per product (not removed by the supplier), by state:
 
+- supplier whose config says ``"enrich": false`` (products imported from listings already on a
+  channel, issue 12): skipped, they keep the content they were imported with;
 - supplier blocked from enrichment (seed 002): a ``status = 'blocked'`` row carrying the store's own
   content, the reason in ``error``; no enricher runs, LaunchLock judges the store's words;
 - ``input_hash`` unchanged since the last enrichment: cached, no call (only the quality score is
@@ -49,7 +51,7 @@ SAMPLE_SIZE = 5
 PREVIEW_ROWS = 10
 
 SUPPLIER = text(
-    "SELECT id, enrichment_blocked, enrichment_blocked_reason FROM retail.suppliers WHERE code = :code"
+    "SELECT id, enrichment_blocked, enrichment_blocked_reason, config FROM retail.suppliers WHERE code = :code"
 )
 
 CANDIDATES = text(
@@ -377,6 +379,13 @@ def enriched_products(
         if supplier is None:
             raise dg.Failure(
                 f"partition {code!r} has no row in retail.suppliers; sync the supplier partitions"
+            )
+        if supplier.config.get("enrich") is False:  # products imported from a channel's own listings
+            return dg.MaterializeResult(
+                metadata={
+                    "skipped": True,
+                    "reason": "this supplier's products keep the content they were imported with",
+                }
             )
         rows = conn.execute(CANDIDATES, {"supplier_id": supplier.id}).all()
 

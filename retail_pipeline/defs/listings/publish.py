@@ -51,7 +51,9 @@ SYNC_INTENT = text(
        AND p.selling_stopped_at IS NULL  -- an operator stopped selling it: never listed or relisted
        AND retail.sells_on(p.id, d.channel)  -- channel selection (012)
        AND (CAST(:draft_ids AS bigint[]) IS NULL OR d.id = ANY(CAST(:draft_ids AS bigint[])))
-    ON CONFLICT (channel, sku) DO UPDATE SET
+    -- One listing per product and channel (013): a draft of a product whose listing was adopted updates
+    -- that row (keeping the SKU the listing carries), never a second remote listing.
+    ON CONFLICT (channel, product_id) DO UPDATE SET
         draft_id = EXCLUDED.draft_id, desired_price = EXCLUDED.desired_price,
         desired_quantity = EXCLUDED.desired_quantity, desired_state = 'live', withdraw_reason = NULL,
         actual_state = CASE WHEN cl.actual_state = 'failed' AND cl.draft_id IS DISTINCT FROM EXCLUDED.draft_id

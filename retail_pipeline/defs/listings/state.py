@@ -5,7 +5,8 @@
 the detection run that last saw it); it changes nothing else. `reconcile` applies pending events to
 `channel_listings` (actual_* columns: what the channel says) one by one, each marked processed (or
 failed, with its error) in the transaction of its effect; the next `channel_listings` run pushes desired
-values again where they differ. An `unknown_listing` event goes to `adoption.apply_unknown_listing`.
+values again where they differ. An `unknown_listing` event goes to `adoption.apply_unknown_listing`:
+matched to our products, adopted when exact, proposed to the operator otherwise (task kind listing_adoption).
 
 Who calls them: the `listing_state` asset (detect + apply in one run, every 30 minutes), the
 `listing_sync_detect` / `listing_sync_apply` jobs (sync_jobs.py) and the sidecar (api/sync.py).
@@ -25,7 +26,7 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
-from retail_pipeline.defs.listings.adoption import apply_unknown_listing
+from retail_pipeline.defs.listings.adoption import apply_unknown_listing, known
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
@@ -146,13 +147,18 @@ def reconcile(
             "event_ids": None if event_ids is None else list(event_ids),
         }))  # fmt: skip
     counts: dict[str, int] = {"processed": 0, "failed": 0}
+    adoption = None  # the catalogue's index (and the channel's adoption tasks), read once, not per listing
     for event_id in ids:
         try:
             with engine.begin() as conn:
                 event = conn.execute(LOCK_PENDING, {"id": event_id}).one_or_none()
                 if event is None:
                     continue
-                _apply(conn, channel, event, run_id)
+                if event.event_type == "unknown_listing" and adoption is None:
+                    adoption = known(conn, channel)
+                outcome = _apply(conn, channel, event, run_id, adoption)
+                if outcome:
+                    counts[outcome] = counts.get(outcome, 0) + 1
                 conn.execute(
                     MARK_DONE, {"id": event_id, "status": "processed", "error": None, "run_id": run_id}
                 )
@@ -172,7 +178,7 @@ def _reason(failure: Exception) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"[:2000]
 
 
-def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
+def _apply(conn: Connection, channel: str, event, run_id: str | None, adoption=None) -> str | None:
     remote = event.remote_value or {}
     lid = event.channel_listing_id
     if event.event_type == "price" and lid:
@@ -197,12 +203,13 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = 'ended', last_synced_at = now() WHERE id = :id"),
                      {"id": lid})  # fmt: skip
     elif event.event_type == "unknown_listing":
-        apply_unknown_listing(conn, channel, event, run_id)
+        return apply_unknown_listing(conn, channel, event, run_id, adoption)
     if lid:
         log_activity(
             conn, action="listing.sync", run_id=run_id, channel=channel, entity_type="channel_listing",
             entity_id=lid, details={"event": event.event_type, "remote": remote},
         )  # fmt: skip
+    return None
 
 
 @dg.asset(
@@ -216,7 +223,8 @@ def listing_state(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
     """Detection (the channel's selling list vs channel_listings → sync_events), then reconciliation
-    of every pending event of the channel (the same two functions the separate sync jobs run)."""
+    of every pending event of the channel (the same two functions the separate sync jobs run). Unknown
+    remote listings are adopted when they are exactly one of our products, else proposed in the ops inbox."""
     channel = context.partition_key
     detected = detect_channel(db.engine, channels.client(channel), channel, context.run_id)
     applied = reconcile(db.engine, channel, context.run_id)

@@ -216,4 +216,16 @@ class ChannelClient(ABC):
 
     @abstractmethod
     def selling(self) -> AsyncIterator[RemoteListing]:
-        """Every listing of ours the channel has (live and recently ended), paging handled."""
+        """Every listing of ours the channel has (live and recently ended), paging handled, with what
+        the channel's list calls show of each item (`selling_lacks` names what they never show)."""
+
+    # RemoteListing fields `selling()` leaves empty: the channel's list calls do not carry them (some
+    # of them `describe` reads, one call per listing); the rest the channel keeps nowhere.
+    selling_lacks: ClassVar[frozenset[str]] = frozenset()
+    # Of `selling_lacks`, those `describe` fills.
+    described: ClassVar[frozenset[str]] = frozenset()
+
+    async def describe(self, listing: RemoteListing) -> RemoteListing:
+        """`listing` with what only the channel's per-listing call shows (`described`); as it is where
+        the list calls already show everything (no call made)."""
+        return listing

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
+from ..existing_listings import ExistingListing, check_batch, shop_sku
 from ..taxonomy_data import rank
 from . import product_types as types
 from .conformance import usage_plans
@@ -568,6 +569,32 @@ class AmazonBackend:
 
     # --- orders
 
+    def seed_existing(self, items: list[ExistingListing]) -> list[str]:
+        """Listings the seller made in Seller Central before us, on the marketplace that sells in the
+        item's currency: no rule checked, no call counted. Returns their SKUs (an item listed without
+        one gets the seller's own: every Amazon listing has a SKU)."""
+        currencies = {currency: marketplace for marketplace, (_, currency, _) in MARKETPLACES.items()}
+        check_batch("Amazon", items, currencies)  # the whole batch or nothing
+        seller, skus = self.default_seller, []
+        with self._lock:
+            now = self.clock.now()
+            for item in items:
+                marketplace = currencies[item.currency]
+                sku = shop_sku(item, next(self._ids))
+                self.listings[(seller, sku)] = Listing(
+                    seller_id=seller,
+                    sku=sku,
+                    marketplace_id=marketplace,
+                    product_type="PRODUCT",
+                    attributes=_seeded_attributes(item, marketplace),
+                    asin="B0" + hashlib.sha1(f"{seller}:{sku}".encode()).hexdigest()[:8].upper(),
+                    created=now,
+                    updated=now,
+                    submission_id=self.submission_id(),
+                )
+                skus.append(sku)
+        return skus
+
     def live_skus(self) -> dict[str, int]:
         now = self.clock.now()
         with self._lock:
@@ -689,6 +716,44 @@ class AmazonBackend:
             complete = all(shipped.get(i.order_item_id, 0) >= i.quantity for i in order.items)
             order.status = "SHIPPED" if complete else "PARTIALLY_SHIPPED"
             order.updated = now
+
+
+_SEEDED_CONDITIONS = {"new": "new_new", "used": "used_good", "refurbished": "refurbished_refurbished"}
+
+
+def _seeded_attributes(item: ExistingListing, marketplace: str) -> dict[str, Any]:
+    """A listing's attributes as Seller Central stores what the seller typed."""
+    language = MARKETPLACES[marketplace][2]
+
+    def text(value: Any) -> list[dict[str, Any]]:
+        return [{"value": value, "language_tag": language, "marketplace_id": marketplace}]
+
+    attributes: dict[str, Any] = {
+        "item_name": text(item.title),
+        "product_description": text(item.description),
+        "condition_type": [{"value": _SEEDED_CONDITIONS[item.condition], "marketplace_id": marketplace}],
+        "purchasable_offer": [
+            {
+                "marketplace_id": marketplace,
+                "currency": item.currency,
+                "our_price": [{"schedule": [{"value_with_tax": float(item.price)}]}],
+            }
+        ],
+        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": item.quantity}],
+    }
+    if item.brand:
+        attributes["brand"] = text(item.brand)
+    if item.mpn:
+        attributes["part_number"] = [{"value": item.mpn, "marketplace_id": marketplace}]
+    if item.gtin:
+        kind = "upc" if len(item.gtin) == 12 else "ean"
+        attributes["externally_assigned_product_identifier"] = [
+            {"type": kind, "value": item.gtin, "marketplace_id": marketplace}
+        ]
+    for n, url in enumerate(item.photos[:9]):
+        name = "main_product_image_locator" if n == 0 else f"other_product_image_locator_{n}"
+        attributes[name] = [{"media_location": url, "marketplace_id": marketplace}]
+    return attributes
 
 
 def page_token(offset: int) -> str:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import BuyRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from ..storefront import site_url
 from . import product_types as types
 from . import responses
@@ -444,6 +445,8 @@ def build(sim: Simulator) -> FastAPI:
         except NotBuyable as error:
             return JSONResponse({"message": str(error)}, status_code=409)
         return JSONResponse({"order": responses.order_json(order, set(ORDER_DATA))}, status_code=201)
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.get("/_control/live_skus")
     async def live_skus() -> dict[str, int]:

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
 from ..clock import SimClock
+from ..existing_listings import ExistingListing, check_batch, shop_sku
 from .exceptions import (
     OAuthError,
     Problems,
@@ -771,6 +772,62 @@ class EbayBackend:
                 }
             )
             return self.publish_offer(offer_id)
+
+    def seed_existing(self, items: list[ExistingListing]) -> list[str]:
+        """Listings the seller made on ebay.com before us (migrated to the Inventory API, as eBay does
+        for a seller who starts using it): an inventory item and a published fixed-price offer each,
+        on the marketplace that sells in the item's currency. No rule checked, no call counted.
+        Returns the listing ids. An item without a SKU gets the seller's own (inventory items need one)."""
+        config, marketplaces = self.config, {currency: m for m, currency in reversed(CURRENCIES.items())}
+        check_batch("eBay", items, marketplaces)  # the whole batch or nothing
+        ids = []
+        with self._lock:
+            for item in items:
+                marketplace = marketplaces[item.currency]
+                serial = self._next()
+                sku = shop_sku(item, serial)
+                product: dict[str, Any] = {
+                    "title": item.title,
+                    "description": item.description,
+                    "imageUrls": list(item.photos),
+                    "aspects": {"Brand": [item.brand or "Unbranded"]},
+                }
+                product |= {"brand": item.brand} if item.brand else {}
+                product |= {"mpn": item.mpn} if item.mpn else {}
+                if item.gtin:
+                    product["upc" if len(item.gtin) == 12 else "ean"] = [item.gtin]
+                self.items[sku] = InventoryItem(
+                    sku,
+                    "en_US",
+                    {
+                        "availability": {"shipToLocationAvailability": {"quantity": item.quantity}},
+                        "condition": _SEEDED_CONDITIONS[item.condition],
+                        "product": product,
+                    },
+                )
+                offer_id = str(5_000_000_000 + serial)
+                details = {
+                    "availableQuantity": item.quantity,
+                    "categoryId": "9355",
+                    "listingDescription": item.description,
+                    "listingDuration": "GTC",
+                    "pricingSummary": {"price": {"value": f"{item.price:.2f}", "currency": item.currency}},
+                    "listingPolicies": {
+                        "fulfillmentPolicyId": config.fulfillment_policy_ids[0],
+                        "paymentPolicyId": config.payment_policy_ids[0],
+                        "returnPolicyId": config.return_policy_ids[0],
+                    },
+                    "merchantLocationKey": config.merchant_location_keys[0],
+                }
+                offer = Offer(offer_id, sku, marketplace, "FIXED_PRICE", details, "PUBLISHED")
+                offer.listing = Listing(str(110_000_000_000 + serial))
+                self.offers[offer_id] = offer
+                self._restock(offer)
+                ids.append(offer.listing.listing_id)
+        return ids
+
+
+_SEEDED_CONDITIONS = {"new": "NEW", "used": "USED_EXCELLENT", "refurbished": "SELLER_REFURBISHED"}
 
 
 def _detail(error_id: int, **values: str) -> dict[str, Any]:

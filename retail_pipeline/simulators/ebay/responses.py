@@ -26,6 +26,18 @@ def inventory_item(item: InventoryItem) -> dict[str, Any]:
     return {"sku": item.sku, "locale": item.locale, **item.data}
 
 
+def inventory_items_page(
+    items: list[InventoryItem], *, links: dict[str, str], limit: int, total: int
+) -> dict[str, Any]:
+    return {
+        **links,
+        "inventoryItems": [inventory_item(i) for i in items],
+        "limit": limit,
+        "size": len(items),
+        "total": total,
+    }
+
+
 def offer(offer: Offer) -> dict[str, Any]:
     body: dict[str, Any] = {
         "offerId": offer.offer_id,

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import BuyRequest, ForeignListingRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from . import responses, taxonomy
 from .exceptions import (
     EbayError,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 INVENTORY, FULFILLMENT = "/sell/inventory/v1", "/sell/fulfillment/v1"
 LOCALE = re.compile(r"[a-z]{2}-[A-Z]{2}")
 DEFAULT_OFFERS_LIMIT, DEFAULT_ORDERS_LIMIT, MAX_ORDERS_LIMIT, MAX_ORDER_IDS = 100, 50, 200, 50
+DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT = 25, 200  # getInventoryItems: limit 1 to 200
 CRITERION = re.compile(r"(?P<name>[A-Za-z]+):(?P<value>\[[^\]]*\]|\{[^}]*\})")
 EBAY_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z")
 FULFILLMENT_FILTERS = {"{NOT_STARTED|IN_PROGRESS}", "{FULFILLED|IN_PROGRESS}"}  # the only supported pairs
@@ -167,6 +169,28 @@ def build(sim: Simulator) -> FastAPI:
         backend.put_inventory_item(sku, _locale(request), _json(await request.body()))
         # The spec allows 200/201/204; eBay's own samples answer 204, for a new item too.
         return Response(status_code=204)
+
+    @app.get(INVENTORY + "/inventory_item")
+    async def get_inventory_items(request: Request) -> JSONResponse:
+        """getInventoryItems: the seller's items, `limit` (1-200, default 25) a page, `offset` the page."""
+        query = request.query_params
+        limit = _int(query.get("limit"), DEFAULT_ITEMS_LIMIT, low=1, high=MAX_ITEMS_LIMIT)
+        page = _int(query.get("offset"), 0, low=0)
+        if limit is None or page is None:
+            raise inventory_error(
+                25706, additionalInfo=f"limit must be 1 to {MAX_ITEMS_LIMIT}, offset 0 or more"
+            )
+        items = list(backend.items.values())
+        links = responses.page_links(
+            _system_url(request, INVENTORY + "/inventory_item"),
+            {"limit": str(limit)},
+            key="offset",
+            current=page,
+            step=1,
+            more=(page + 1) * limit < len(items),
+        )
+        shown = items[page * limit : (page + 1) * limit]
+        return JSONResponse(responses.inventory_items_page(shown, links=links, limit=limit, total=len(items)))
 
     @app.get(INVENTORY + "/inventory_item/{sku}")
     async def get_inventory_item(sku: str) -> JSONResponse:
@@ -308,6 +332,8 @@ def build(sim: Simulator) -> FastAPI:
     async def control_foreign_listing(body: ForeignListingRequest) -> JSONResponse:
         listing_id = backend.create_foreign_listing(body.title, body.sku, body.price, body.quantity)
         return JSONResponse({"listingId": listing_id}, status_code=201)
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.get("/_control/live_skus")
     async def control_live_skus() -> dict[str, int]:

@@ -38,6 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .. import taxonomy_data
 from ..buyers import Buyer, NotBuyable, random_buyer
+from ..existing_listings import ExistingListing, check_batch
 from .exceptions import KauflandError, field_error, invalid, not_allowed, not_found
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ CANCEL_REASONS = (
 )  # fmt: skip
 OWN_ATTRIBUTES = ("title", "description", "picture", "manufacturer", "category")
 SHOP_NAME = "Retail Pipeline Sim"
+_SEEDED_CONDITIONS = {"new": "NEW", "used": "USED___VERY_GOOD", "refurbished": "REFURBISHED___VERY_GOOD"}
 _EAN = re.compile(r"\d{13,14}")
 
 
@@ -467,6 +469,51 @@ class KauflandBackend:
         with self._lock:
             self.unit(id_unit, storefront)
             del self.units[id_unit]
+
+    def seed_existing(self, items: list[ExistingListing], storefront: str = "de") -> list[str]:
+        """Units the seller made in the Kaufland seller portal before us, with the product data by EAN
+        they were offered against (kept where Kaufland already has that EAN's): available, no rule
+        checked, no call counted. Returns the unit ids. Kaufland lists by EAN only: an item without a
+        GTIN is refused (ValueError); a 12-digit UPC is kept as its EAN-13 (a leading 0)."""
+        currency = CURRENCY[storefront]
+        check_batch("Kaufland", items, [currency], ean=True)  # the whole batch or nothing
+        ids = []
+        with self._lock:
+            now = self.clock.now()
+            for item in items:
+                ean = item.gtin.zfill(13)
+                if ean not in self.product_data:
+                    values = {
+                        "title": [item.title],
+                        "description": [item.description],
+                        "picture": list(item.photos),
+                        "manufacturer": [item.brand] if item.brand else [],
+                        "mpn": [item.mpn] if item.mpn else [],
+                    }
+                    self.product_data[ean] = ProductData(
+                        ean, {k: v for k, v in values.items() if v}, _product_id(ean), now
+                    )
+                unit = Unit(
+                    id_unit=next(self._unit_ids),
+                    ean=ean,
+                    id_offer=item.sku or "",
+                    storefront=storefront,
+                    condition=_SEEDED_CONDITIONS[item.condition],
+                    listing_price=round(item.price * 100),
+                    minimum_price=None,
+                    amount=item.quantity,
+                    handling_time=1,
+                    note=None,
+                    id_shipping_group=None,
+                    id_warehouse=None,
+                    vat_indicator="standard_rate",
+                    status="AVAILABLE",
+                    created_at=now,
+                    updated_at=now,
+                )
+                self.units[unit.id_unit] = unit
+                ids.append(str(unit.id_unit))
+        return ids
 
     def live_skus(self) -> dict[str, int]:
         with self._lock:

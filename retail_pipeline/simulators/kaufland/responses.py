@@ -171,7 +171,7 @@ def unit_json(backend: KauflandBackend, unit: Unit, embedded: list[str] = ()) ->
         "fulfillment_type": "fulfilled_by_merchant",
         "vat_indicator": unit.vat_indicator,
     }
-    if "product" in embedded:
+    if "products" in embedded:  # the spec's UnitAndProductEmbeddedEnum value
         body["product"] = product_json(backend, unit.ean, unit.storefront)
     return body
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import Buyer, BuyRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from . import conformance, responses
 from .exceptions import KauflandError, invalid, kaufland_error_handler, not_found, unauthorized
 from .models import CARRIERS, KauflandBackend, KauflandSimulatorConfig
@@ -331,6 +332,8 @@ def build(sim: Simulator) -> FastAPI:
         return JSONResponse(
             {"ticket": responses.ticket_with_embedded(backend, ticket, ["messages"])}, status_code=201
         )
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.get("/_control/live_skus")
     async def live_skus() -> dict[str, int]:

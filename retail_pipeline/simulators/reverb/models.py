@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
 from ..catalogue import slugify
+from ..existing_listings import ExistingListing, check_batch
 from .exceptions import constraint, invalid, not_found
 
 if TYPE_CHECKING:
@@ -53,6 +54,12 @@ CONDITIONS = {
     "6db7df88-293b-4017-a1c1-cdb5e599fa1a": Condition("Mint (with inventory)", "mint-inventory", True),
     "9225283f-60c2-4413-ad18-1f5eba7a856f": Condition("B-Stock", "b-stock", True),
     "7c3f45de-2ae0-4c81-8400-fdb6b1d74890": Condition("Brand New", "new", True),
+}
+# A seeded listing's condition (existing_listings.py): Brand New, Excellent, B-Stock.
+_SEEDED_CONDITIONS = {
+    "new": "7c3f45de-2ae0-4c81-8400-fdb6b1d74890",
+    "used": "df268ad1-c462-4ba6-b6db-e007e23922ea",
+    "refurbished": "9225283f-60c2-4413-ad18-1f5eba7a856f",
 }
 CURRENCIES = ("USD", "CAD", "EUR", "GBP", "AUD", "JPY", "NZD", "MXN")
 END_REASONS = ("not_sold", "reverb_sale")
@@ -541,6 +548,43 @@ class ReverbBackend:
                 "publish": True,
             }
         )
+
+    def seed_existing(self, items: list[ExistingListing]) -> list[str]:
+        """Listings the seller made on reverb.com before us: live, no rule checked, no call counted.
+        Returns their ids. Reverb keeps a brand as the make and a part number as the model."""
+        check_batch("Reverb", items, [self.config.currency])  # the whole batch or nothing
+        ids = []
+        with self._lock:
+            now = self.clock.now()
+            for item in items:
+                condition = _SEEDED_CONDITIONS[item.condition]
+                multi = CONDITIONS[condition].multi_quantity
+                listing = Listing(
+                    id=next(self._listing_ids),
+                    title=item.title,
+                    make=item.brand or "Unknown",
+                    model=item.mpn or "Unknown",
+                    description=item.description,
+                    condition_uuid=condition,
+                    category_uuids=["62835d2e-ac92-41fc-9b8d-4aba8c1c25d5"],
+                    price=item.price,
+                    currency=item.currency,
+                    sku=item.sku,
+                    has_inventory=multi,
+                    inventory=item.quantity if multi else 1,
+                    shipping_profile_id=None,
+                    shipping_rates=[],
+                    local_pickup=True,
+                    photos=list(item.photos),
+                    state="live",
+                    created_at=now,
+                    updated_at=now,
+                    upc=item.gtin,
+                    published_at=now,
+                )
+                self.listings[listing.id] = listing
+                ids.append(str(listing.id))
+        return ids
 
     def live_skus(self) -> dict[str, int]:
         """SKU -> units a shopper could buy now."""

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import Buyer, BuyRequest, ForeignListingRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from ..storefront import paginate, query_int, site_url
 from . import responses, taxonomy
 from .exceptions import HAL_JSON, ReverbError, invalid, not_found, reverb_error_handler
@@ -250,6 +251,8 @@ def build(sim: Simulator) -> FastAPI:
     async def foreign_listing(request: Request, body: ForeignListingRequest) -> JSONResponse:
         listing = backend.create_foreign_listing(body.title, body.sku, body.price, body.quantity)
         return JSONResponse({"listing": listing_json(request, listing)}, status_code=201)
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.post("/_control/customer_messages", status_code=201)
     async def customer_message(request: Request, body: CustomerMessageRequest) -> JSONResponse:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable, random_buyer
+from ..existing_listings import ExistingListing, check_batch
 from . import responses
 from .exceptions import ShopifyError, invalid, missing_parameter, not_found, refused
 from .responses import CENT
@@ -607,11 +608,9 @@ class ShopifyBackend:
     # --- inventory
 
     def inventory_quantity(self, variant: Variant) -> int:
-        return sum(
-            level.available
-            for (item, _), level in self.inventory_levels.items()
-            if item == variant.inventory_item_id
-        )
+        # By key, location by location: a shop of 10,000 products renders in time.
+        levels = (self.inventory_levels.get((variant.inventory_item_id, loc.id)) for loc in self.locations)
+        return sum(level.available for level in levels if level is not None)
 
     def _level(self, inventory_item_id: int, location_id: int, now: datetime) -> InventoryLevel:
         key = (inventory_item_id, location_id)
@@ -902,6 +901,49 @@ class ShopifyBackend:
         )
         self.set_inventory(product.variants[0].inventory_item_id, self.locations[0].id, quantity)
         return product
+
+    def seed_existing(self, items: list[ExistingListing]) -> list[str]:
+        """Products the merchant made in the Shopify admin before us: active, one tracked variant each,
+        stocked at the primary location; no call counted. Returns the product ids. Shopify has no
+        field for a part number or an item's condition."""
+        check_batch("Shopify", items, [self.config.currency])  # the whole batch or nothing
+        ids = []
+        with self._lock:
+            now = self.clock.now()
+            taken = {p.handle for p in self.products.values()}
+            for item in items:
+                handle = base = normalize_handle(item.title) or "product"
+                for n in itertools.count(1):
+                    if handle not in taken:
+                        break
+                    handle = f"{base}-{n}"
+                taken.add(handle)
+                product = Product(
+                    id=self._next("product"),
+                    title=item.title,
+                    handle=handle,
+                    body_html=item.description,
+                    vendor=item.brand or "",  # left blank in the admin
+                    product_type=item.category or "",
+                    tags=[],
+                    status="active",
+                    created_at=now,
+                    updated_at=now,
+                    published_at=now,
+                )
+                variant = {"sku": item.sku, "price": str(item.price), "barcode": item.gtin}
+                product.variants = [
+                    self._new_variant(product, variant | {"inventory_management": "shopify"}, 1, now)
+                ]
+                product.images = [
+                    self._new_image(product, {"src": src}, n, now) for n, src in enumerate(item.photos, 1)
+                ]
+                self.products[product.id] = product
+                self._level(
+                    product.variants[0].inventory_item_id, self.locations[0].id, now
+                ).available = item.quantity
+                ids.append(str(product.id))
+        return ids
 
     def live_skus(self) -> dict[str, int]:
         """SKU -> units a shopper could buy now, over active products."""

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import BuyRequest, ForeignListingRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from ..storefront import site_url
 from . import responses
 from .exceptions import (
@@ -439,6 +440,8 @@ def build(sim: Simulator) -> FastAPI:
             return JSONResponse({"errors": str(error)}, status_code=409)
         tasks.add_task(backend.deliver_webhooks)  # after answering, as Shopify sends webhooks asynchronously
         return JSONResponse({"order": responses.order_json(order, backend.shop_domain)}, status_code=201)
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.post("/_control/foreign_listings", status_code=201)
     async def foreign_listing(request: Request, body: ForeignListingRequest) -> JSONResponse:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..existing_listings import ExistingListing, check_batch
 from .taxonomy import required_attributes
 
 
@@ -546,12 +547,46 @@ class TradeMeBackend:
             "Duration": 7,
             "Quantity": quantity,
             "PaymentMethods": [PAYMENT_METHODS["BankDeposit"]],
-            "ShippingOptions": [{"Type": UNDECIDED}],
+            "ShippingOptions": [{"Type": UNDECIDED, "Price": None, "Method": None}],
             "SKU": sku,
             "ExternalReferenceId": external_reference_id,
         }
         with self._lock:
             return self._open(form, via_api=False)
+
+    def seed_existing(self, items: list[ExistingListing]) -> list[str]:
+        """Listings the seller made on the Trade Me website before us: Buy Now, live, no rule checked,
+        no call counted; their photos kept as Trade Me's own (drawn when first served). Returns the
+        listing ids. Trade Me keeps no brand, GTIN or part number, and only whether an item is new."""
+        check_batch("Trade Me", items, ["NZD"])  # the whole batch or nothing
+        ids = []
+        with self._lock:
+            for item in items:
+                photo_ids = []
+                for url in item.photos[:MAX_PHOTOS]:
+                    photo = Photo(
+                        next(self._photo_ids), self.config.member_id, url.rsplit("/", 1)[-1], "JPG", b""
+                    )
+                    self.photos[photo.photo_id] = photo
+                    photo_ids.append(photo.photo_id)
+                form = {
+                    **blank_form(),
+                    "Category": "0187-",
+                    "Title": item.title[:MAX_TITLE],
+                    "Description": item.description.splitlines() or [item.title],
+                    "StartPrice": item.price,
+                    "BuyNowPrice": item.price,
+                    "Duration": 7,
+                    "IsBrandNew": item.condition == "new",
+                    "Quantity": item.quantity,
+                    "PhotoIds": photo_ids,
+                    "PaymentMethods": [PAYMENT_METHODS["BankDeposit"]],
+                    "ShippingOptions": [{"Type": UNDECIDED, "Price": None, "Method": None}],
+                    "SKU": item.sku,
+                    "ExternalReferenceId": item.sku,
+                }
+                ids.append(str(self._open(form, via_api=False).listing_id))
+        return ids
 
     # --- buying and after the sale
 

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+from ..existing_listings import add_existing_listings_route
+from ..images import listing_photo
 from . import responses, taxonomy
 from .auth import verify
 from .exceptions import TradeMeHTTPError, bad_request, rate_limited, trademe_error_handler
@@ -262,7 +264,10 @@ def build(sim: Simulator) -> FastAPI:
         found = backend.photos.get(photo_id)
         if found is None or size.lower() not in {s.lower() for s in responses.PHOTO_SIZES}:
             raise TradeMeHTTPError(404, "Photo not found.")
-        return Response(found.data, media_type=PHOTO_MEDIA_TYPES[found.file_type])
+        # a seeded listing's photo (existing_listings.py) is drawn when first asked for
+        return Response(
+            found.data or listing_photo(found.file_name), media_type=PHOTO_MEDIA_TYPES[found.file_type]
+        )
 
     # --- control
 
@@ -301,6 +306,8 @@ def build(sim: Simulator) -> FastAPI:
             external_reference_id=body.ExternalReferenceId,
         )
         return {"ListingId": listing.listing_id}
+
+    add_existing_listings_route(app, backend.seed_existing)
 
     for route in app.routes:
         if isinstance(route, Route):  # Trade Me's paths are case-insensitive

@@ -40,6 +40,7 @@ async def test_every_request_and_response_of_a_full_flow_conforms(client, backen
     assert operations == {
         "createOrReplaceInventoryItem",
         "getInventoryItem",
+        "getInventoryItems",  # selling() reads each listing's product
         "createOffer",
         "getOffers",
         "getOffer",

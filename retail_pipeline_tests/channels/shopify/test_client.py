@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -52,7 +53,15 @@ async def test_create_reads_back_and_shows_in_the_selling_list(client, backend):
         backend.inventory_quantity(product.variants[0]) == 3 and product.variants[0].barcode == "885978911234"
     )
 
-    assert await client.find_by_sku("OC-100123") == listing
+    # read back, the listing shows the item as Shopify holds it (the selling list's fields)
+    assert await client.find_by_sku("OC-100123") == replace(
+        listing,
+        gtin="885978911234",
+        brand="Fender",
+        description="Solid alder body. Ships in a padded gig bag.",
+        currency="NZD",
+        photos=("https://media.example/m/front.jpg", "https://media.example/m/back.jpg"),
+    )
     assert [item.external_id for item in [x async for x in client.selling()]] == [listing.external_id]
     assert await client.upload_photo(draft().photos[0]) == "https://media.example/m/front.jpg"
 

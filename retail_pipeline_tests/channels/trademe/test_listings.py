@@ -64,7 +64,9 @@ async def test_create_reads_back_and_appears_in_selling_items(client, backend, w
             state="live",
             title="Sony WH-1000XM5 Wireless Noise Cancelling Headphones",
             url=None,
-            remote_ids={"ListingId": listing_id},
+            remote_ids={"ListingId": listing_id, "PhotoId": photo_ids[0]},
+            currency="NZD",
+            photos=(f"http://sim/trademe/photoserver/fullsize/{photo_ids[0]}.jpg",),  # the primary, full size
         )
     ]
     item = (await wire("GET", "/v1/MyTradeMe/SellingItems/All.json")).json()["List"][0]

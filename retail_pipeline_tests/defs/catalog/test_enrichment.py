@@ -318,3 +318,18 @@ def test_a_product_with_nothing_to_enrich_fails_without_a_call(env, sim, engine,
     assert (
         _metadata(_materialize(instance, db, llm))["cached"] == 1
     )  # not retried: it would fail the same way
+
+
+def test_products_imported_from_a_channels_listings_are_never_enriched(env, sim, engine, db, instance, llm):
+    from retail_pipeline.defs.listings.adoption import import_product, listing_supplier
+
+    remote = {"external_id": "E-7", "sku": "SHOP-7", "title": "Marshall MG15 practice amp", "price": "149.00",
+              "currency": "NZD", "quantity": 1, "description": "As sold on the channel.", "condition": "used"}  # fmt: skip
+    with engine.begin() as conn:
+        import_product(conn, "reverb", remote)
+        instance.add_dynamic_partitions("supplier", ["listings_reverb"])
+        assert listing_supplier(conn, "reverb")  # made once, found again
+    before = _rows(engine)
+    meta = _metadata(_materialize(instance, db, llm, "listings_reverb"))
+    assert meta["skipped"] is True and _calls(sim) == []
+    assert _rows(engine) == before and before["SHOP-7"].title == "Marshall MG15 practice amp"

@@ -67,7 +67,7 @@ def test_detect_and_reconcile(channel, engine, seeded, sim, make_client):
     assert row["actual_price"] == row["desired_price"] + 7  # our record now says what the channel says
     with engine.connect() as conn:
         task = conn.execute(
-            text("SELECT * FROM retail.ops_tasks WHERE kind = 'unknown_remote_listing' AND entity_id = :e"),
+            text("SELECT * FROM retail.ops_tasks WHERE kind = 'listing_adoption' AND entity_id = :e"),
             {"e": rogue.external_id},
         ).one()
         assert conn.scalar(text("SELECT count(*) FROM retail.sync_events WHERE status = 'pending'")) == 0
@@ -98,14 +98,14 @@ def test_unknown_remote_listing_opens_one_ops_task_however_often_it_is_seen(
         reconcile(engine, channel)
     with engine.connect() as conn:
         tasks = conn.execute(
-            text("SELECT * FROM retail.ops_tasks WHERE kind = 'unknown_remote_listing' AND status = 'open'")
+            text("SELECT * FROM retail.ops_tasks WHERE kind = 'listing_adoption' AND status = 'open'")
         ).all()
         ours = conn.scalar(
             text("SELECT count(*) FROM retail.channel_listings WHERE channel = :c"), {"c": channel}
         )
     assert len(tasks) == 1, tasks  # one inbox row, by dedupe_key, however many syncs see it
     task = tasks[0]
-    assert task.dedupe_key == f"unknown_remote_listing:{channel}:{rogue.external_id}"
+    assert task.dedupe_key == f"listing_adoption:{channel}:{rogue.external_id}"
     assert task.occurrences == 3 and task.entity_id == rogue.external_id and "ROGUE-2" in task.title
     assert ours == 3  # never adopted
 
@@ -394,9 +394,9 @@ def test_a_kill_mid_apply_leaves_each_event_whole_and_the_rerun_finishes(engine,
     apply_one = state._apply
     calls = []
 
-    def killed_on_the_second(conn, channel, event, run_id):
+    def killed_on_the_second(conn, channel, event, run_id, *more):
         calls.append(event.id)
-        apply_one(conn, channel, event, run_id)  # its effect is written, then the process dies uncommitted
+        apply_one(conn, channel, event, run_id, *more)  # its effect is written, then the process dies uncommitted
         if len(calls) == 2:
             raise KeyboardInterrupt("killed mid-way")
 

@@ -45,12 +45,34 @@
     }
   }
 
+  // A remote listing we did not make: adopt it to a candidate, make a product of it, or ignore it.
+  async function answerAdoption(row, button) {
+    const error = row.querySelector(".error");
+    error.textContent = "";
+    button.disabled = true;
+    const answer = button.dataset.adoption;
+    const result = await consoleFetch(`/api/adoptions/${row.dataset.taskId}/${answer}`, {
+      method: "POST", body: answer === "adopt" ? { product_id: Number(button.dataset.productId) } : undefined,
+    });
+    button.disabled = false;
+    if (!result.ok) {
+      const detail = result.body && result.body.detail;
+      error.textContent = typeof detail === "string" ? detail : `HTTP ${result.status}`;
+      return;
+    }
+    removeTask(row);
+  }
+
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("button");
     if (!button) return;
     const row = button.closest("tr.task");
     if (row && button.dataset.action) {
       await act(row, button.dataset.action, button);
+      return;
+    }
+    if (row && button.dataset.adoption) {
+      await answerAdoption(row, button);
       return;
     }
     if (button.dataset.retry) {
