@@ -131,6 +131,9 @@ class Channel:
     taxonomy: Taxonomy | None = None  # its categories (None: it takes our own category as free text)
     carrier_names: Mapping[str, str] = field(default_factory=dict)  # our carrier → the channel's name
     carrier_codes: Mapping[str, str] = field(default_factory=dict)  # our carrier → its registered code
+    # A Dagster pool the channel's listing work holds a slot of besides its step's own (a browser-driven
+    # channel: "browser", one browser at a time); None: the step's pool is enough.
+    pool: str | None = None
 
     @property
     def capabilities(self) -> frozenset[str]:

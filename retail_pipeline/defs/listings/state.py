@@ -22,7 +22,8 @@ from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.defs.listings.adoption import apply_unknown_listing
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
-from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
+from retail_pipeline.defs.listings.blocked import open_blocked_task
+from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
 
 UPSERT_EVENT = text(
@@ -173,7 +174,12 @@ def listing_state(
     """Detection (the channel's selling list vs channel_listings → sync_events), then one
     reconciliation step applying the pending events. Unknown remote listings → ops inbox."""
     channel = context.partition_key
-    remote = asyncio.run(_selling(channels.client(channel)))
+    try:
+        remote = asyncio.run(_selling(channels.client(channel)))
+    except ChannelBlocked as blocked:  # a person must act first: nothing detected, one ops task
+        with db.engine.begin() as conn:
+            open_blocked_task(conn, blocked, context.run_id)
+        return dg.MaterializeResult(metadata={"blocked": blocked.message})
     detected = detect(db.engine, channel, remote, context.run_id)
     applied = reconcile(db.engine, channel, context.run_id)
     return dg.MaterializeResult(metadata={**{f"detected_{k}": v for k, v in detected.items()}, **applied})
