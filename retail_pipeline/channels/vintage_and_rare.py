@@ -72,10 +72,25 @@ THEIR_CONDITIONS = {"Mint": "new", "Excellent": "refurbished"}  # the rest: used
 STATES = {"for_sale": "live", "sold": "sold"}
 MAX_IMAGES = 20
 MAX_REFERENCE = 50
-CSV_COLUMNS = (
-    "item_id,external_id,brand,model,title,year,category,subcategory,price,currency,quantity,condition,"
-    "status,url,image_urls,description,updated_at"
-).split(",")
+CSV_COLUMNS = [
+    "item_id",
+    "external_id",
+    "brand",
+    "model",
+    "title",
+    "year",
+    "category",
+    "subcategory",
+    "price",
+    "currency",
+    "quantity",
+    "condition",
+    "status",
+    "url",
+    "image_urls",
+    "description",
+    "updated_at",
+]
 SIGN_IN_TASK = "channel_sign_in"
 LOGIN_COMMAND = "retail-pipeline vr login --headed"
 CHALLENGE_TITLE = "Just a moment..."
@@ -90,10 +105,14 @@ class VintageAndRareSettings(BaseSettings):
     base_url: str | None = Field(default=None, description="Unset: the simulator when simulating, else live.")
     email: str | None = None
     password: SecretStr | None = None
-    storage_state: Path | None = Field(default=None, description="Default: <data dir>/vintage_and_rare/session.json")
+    storage_state: Path | None = Field(
+        default=None, description="Default: <data dir>/vintage_and_rare/session.json"
+    )
     chromium_path: str = "/usr/bin/chromium"
     headless: bool = True
-    cdp_url: str | None = Field(default=None, description="A running Chromium's CDP endpoint instead of a launch.")
+    cdp_url: str | None = Field(
+        default=None, description="A running Chromium's CDP endpoint instead of a launch."
+    )
     timeout_seconds: float = Field(default=20.0, gt=0)
     trace_dir: Path | None = Field(default=None, description="Default: <media root>/traces/vintage_and_rare")
 
@@ -306,7 +325,11 @@ class VintageAndRareClient(ChannelClient):
 
     async def _check_blocked(self, page: Any, status: int | None) -> None:
         """A bot-protection challenge stops the work: a person signs in again (never evaded)."""
-        if status == 403 or await page.title() == CHALLENGE_TITLE or await page.locator("#challenge-stage").count():
+        if (
+            status == 403
+            or await page.title() == CHALLENGE_TITLE
+            or await page.locator("#challenge-stage").count()
+        ):
             raise ChannelBlocked(
                 self.channel,
                 f"the site shows a bot-protection challenge at {urlsplit(page.url).path}: a person must sign "
@@ -449,7 +472,8 @@ class VintageAndRareClient(ChannelClient):
                 await self._goto(page, "/dealer/items/new")
                 options = page.get_by_label("Category", exact=True).locator("option")
                 tops = [
-                    (await o.get_attribute("value"), (await o.inner_text()).strip()) for o in await options.all()
+                    (await o.get_attribute("value"), (await o.inner_text()).strip())
+                    for o in await options.all()
                 ]
                 found = []
                 for value, top in tops:
@@ -514,7 +538,9 @@ class VintageAndRareClient(ChannelClient):
         match = re.search(r"/dealer/items/(\d+)/edit", page.url)
         alert = await self._alert_text(page)
         if match is None or alert:
-            raise ChannelError(self.channel, f"{what} refused: {alert or page.url}", details={"url": page.url})
+            raise ChannelError(
+                self.channel, f"{what} refused: {alert or page.url}", details={"url": page.url}
+            )
         return match.group(1)
 
     async def _upload(self, page: Any, item_id: str, photo: Photo, number: int) -> None:
@@ -547,13 +573,19 @@ class VintageAndRareClient(ChannelClient):
             for number, photo in enumerate(draft.photos, start=1):
                 await self._upload(page, item_id, photo, number)
             return await self._confirmed(
-                page, item_id, price=Decimal(values["Price"]), quantity=draft.quantity, photos=len(draft.photos)
+                page,
+                item_id,
+                price=Decimal(values["Price"]),
+                quantity=draft.quantity,
+                photos=len(draft.photos),
             )
 
     async def after_submit(self, sku: str, item_id: str) -> None:
         """A test seam between the saved form and the rest of `create` (raise to simulate a crash)."""
 
-    async def _edit(self, listing: RemoteListing, values: Mapping[str, str], **expected: Any) -> RemoteListing:
+    async def _edit(
+        self, listing: RemoteListing, values: Mapping[str, str], **expected: Any
+    ) -> RemoteListing:
         async with self._step(f"edit {listing.external_id}") as page:
             await self._goto(page, f"/dealer/items/{listing.external_id}/edit")
             await self._fill(page, values, brand_typed=False)

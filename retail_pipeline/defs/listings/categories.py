@@ -33,6 +33,7 @@ from retail_pipeline.channels.plugin import CategorySuggestion, Channel
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task, resolve_task
+from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource, LLMResource
 from retail_pipeline.domain.channel_categories import (
@@ -475,7 +476,8 @@ def channel_categories(
         finally:
             await client.aclose()
 
-    counts = asyncio.run(run())
+    with holding_channel_pool(context, channel):
+        counts = asyncio.run(run())
     return dg.MaterializeResult(metadata=counts)
 
 

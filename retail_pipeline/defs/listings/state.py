@@ -20,9 +20,10 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.adoption import apply_unknown_listing
-from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.defs.listings.blocked import open_blocked_task
+from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
 
@@ -175,7 +176,8 @@ def listing_state(
     reconciliation step applying the pending events. Unknown remote listings → ops inbox."""
     channel = context.partition_key
     try:
-        remote = asyncio.run(_selling(channels.client(channel)))
+        with holding_channel_pool(context, channel):
+            remote = asyncio.run(_selling(channels.client(channel)))
     except ChannelBlocked as blocked:  # a person must act first: nothing detected, one ops task
         with db.engine.begin() as conn:
             open_blocked_task(conn, blocked, context.run_id)
