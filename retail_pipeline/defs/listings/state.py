@@ -18,11 +18,14 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
 from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.adoption import apply_unknown_listing
 from retail_pipeline.defs.listings.blocked import open_blocked_task
+from retail_pipeline.defs.listings.sold_remotely import record_remote_sale
+from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
@@ -139,6 +142,7 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
         conn.execute(text("UPDATE retail.channel_listings SET actual_quantity = :q, last_synced_at = now() WHERE id = :id"),
                      {"q": remote["quantity"], "id": lid})  # fmt: skip
     elif event.event_type == "status" and lid:
+        record_remote_sale(conn, channel, event, run_id)  # a channel without orders: the only sign of a sale
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = :s, last_synced_at = now() WHERE id = :id"),
                      {"s": remote["state"], "id": lid})  # fmt: skip
         if remote.get("problems"):  # the channel's own words on the listing and in the ops inbox
@@ -184,4 +188,6 @@ def listing_state(
         return dg.MaterializeResult(metadata={"blocked": blocked.message})
     detected = detect(db.engine, channel, remote, context.run_id)
     applied = reconcile(db.engine, channel, context.run_id)
+    if "orders" not in channel_plugin(channel).capabilities:  # sales seen here: the others withdraw now
+        applied["stock_pushed"] = summarise(push_stock(db.engine, channels, run_id=context.run_id))
     return dg.MaterializeResult(metadata={**{f"detected_{k}": v for k, v in detected.items()}, **applied})
