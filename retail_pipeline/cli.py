@@ -61,6 +61,31 @@ def _engine_after(runtime):
     return get_engine(runtime.database_url)
 
 
+def _cmd_vr(args: argparse.Namespace) -> int:
+    """Sign in to the Vintage & Rare dealer site and save the session the channel's client reuses; a
+    person solves a bot-protection challenge in the headed browser (never the pipeline)."""
+    import asyncio
+
+    from retail_pipeline.channels.vintage_and_rare import SIGN_IN_TASK, sign_in_and_save
+    from retail_pipeline.db.ops_tasks import resolve_task
+    from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelError
+    from retail_pipeline.runtime import prepare
+
+    try:
+        saved = asyncio.run(sign_in_and_save(headed=args.headed))
+    except ChannelBlocked as blocked:
+        print(f"vr login: {blocked.message}; run it with --headed and solve it yourself", file=sys.stderr)
+        return 1
+    except ChannelError as error:
+        print(f"vr login: {error}", file=sys.stderr)
+        return 1
+    print(f"signed in to Vintage & Rare; session saved to {saved}")
+    with _engine_after(prepare()).begin() as conn:
+        if resolve_task(conn, kind=SIGN_IN_TASK, key=f"{SIGN_IN_TASK}:vintage_and_rare", by="cli:vr login"):
+            print(f"resolved the open {SIGN_IN_TASK} task")
+    return 0
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     """Print the environment Dagster's own tools need, for `eval "$(retail-pipeline env)"`."""
     import shlex
@@ -164,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", default=None, help="resolve relative links (and stand in for a file's URL)"
     )
     extract.set_defaults(func=_cmd_extract_product)
+
+    vr = sub.add_parser("vr", help="Vintage & Rare's dealer site (driven by a browser)")
+    vr_sub = vr.add_subparsers(dest="action", required=True)
+    login = vr_sub.add_parser("login", help="sign in and save the session (VR_STORAGE_STATE)")
+    login.add_argument("--headed", action="store_true", help="show the browser: a person solves a challenge")
+    vr.set_defaults(func=_cmd_vr)
 
     demo = sub.add_parser("demo", help="database, simulators, sidecar, Dagster UI and a first run")
     demo.add_argument("--no-first-run", action="store_true")

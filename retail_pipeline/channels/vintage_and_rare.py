@@ -625,6 +625,15 @@ class VintageAndRareClient(ChannelClient):
             return RemoteListing(item_id, listing.sku, listing.price, 0, "withdrawn", url=listing.url)
 
 
+async def sign_in_and_save(*, headed: bool = False, settings: VintageAndRareSettings | None = None) -> Path:
+    """`retail-pipeline vr login`: a fresh sign-in, its session saved to the storage-state file."""
+    settings = settings or VintageAndRareSettings()
+    if headed:
+        settings = settings.model_copy(update={"headless": False})
+    async with VintageAndRareClient(settings) as client:
+        return await client.sign_in()
+
+
 # --- the plug-in
 
 
