@@ -24,6 +24,11 @@ def product_photo(product: Product, number: int) -> bytes:
     )
 
 
+def card_photo(title: str, caption: str, key: str) -> bytes:
+    """A photo of anything with a title (a dealer's item seeded without its pictures)."""
+    return _render(title, caption, key)
+
+
 # Bounded: a 5,000-product benchmark would otherwise keep every photo it ever drew.
 @lru_cache(maxsize=4096)
 def _render(title: str, caption: str, palette_key: str) -> bytes:
