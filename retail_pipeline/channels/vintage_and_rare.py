@@ -514,15 +514,17 @@ class VintageAndRareClient(ChannelClient):
         return photo.path
 
     async def _fill(self, page: Any, values: Mapping[str, str], *, brand_typed: bool) -> None:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
         for label, value in values.items():
             field = page.get_by_label(label, exact=True)
-            if label == "Brand" and brand_typed:
+            if label == "Brand" and brand_typed:  # typed as a person would, then the site's suggestion
                 await field.fill("")
                 await field.press_sequentially(value)
                 suggestion = page.get_by_role("option", name=value, exact=True)
-                with contextlib.suppress(Exception):  # the list is a help; the server checks the brand
+                # No list shown: the typed brand stands, and the server checks it.
+                with contextlib.suppress(PlaywrightTimeout):
                     await suggestion.first.click(timeout=3000)
-                await field.fill(value)
             elif label in ("Category", "Subcategory", "Currency", "Condition"):
                 if value:
                     await field.select_option(label=value)  # waits for the options the script loads
