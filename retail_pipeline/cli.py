@@ -61,28 +61,32 @@ def _engine_after(runtime):
     return get_engine(runtime.database_url)
 
 
-def _cmd_vr(args: argparse.Namespace) -> int:
-    """Sign in to the Vintage & Rare dealer site and save the session the channel's client reuses; a
-    person solves a bot-protection challenge in the headed browser (never the pipeline)."""
+def _cmd_sign_in(args: argparse.Namespace) -> int:
+    """Sign in to a channel's website and save the session its client reuses; a person solves a
+    bot-protection challenge in the headed browser (never the pipeline)."""
     import asyncio
 
-    from retail_pipeline.channels.vintage_and_rare import SIGN_IN_TASK, sign_in_and_save
     from retail_pipeline.db.ops_tasks import resolve_task
     from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelError
     from retail_pipeline.runtime import prepare
 
+    plugin, sign_in = args.channel, args.channel.sign_in
     try:
-        saved = asyncio.run(sign_in_and_save(headed=args.headed))
+        saved = asyncio.run(sign_in.run(args.headed))
     except ChannelBlocked as blocked:
-        print(f"vr login: {blocked.message}; run it with --headed and solve it yourself", file=sys.stderr)
+        print(
+            f"{sign_in.command} login: {blocked.message}; run it with --headed and solve it yourself",
+            file=sys.stderr,
+        )
         return 1
     except ChannelError as error:
-        print(f"vr login: {error}", file=sys.stderr)
+        print(f"{sign_in.command} login: {error}", file=sys.stderr)
         return 1
-    print(f"signed in to Vintage & Rare; session saved to {saved}")
+    print(f"signed in to {plugin.title}; session saved to {saved}")
     with _engine_after(prepare()).begin() as conn:
-        if resolve_task(conn, kind=SIGN_IN_TASK, key=f"{SIGN_IN_TASK}:vintage_and_rare", by="cli:vr login"):
-            print(f"resolved the open {SIGN_IN_TASK} task")
+        key = f"{sign_in.task_kind}:{plugin.name}"
+        if resolve_task(conn, kind=sign_in.task_kind, key=key, by=f"cli:{sign_in.command} login"):
+            print(f"resolved the open {sign_in.task_kind} task")
     return 0
 
 
@@ -190,11 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     extract.set_defaults(func=_cmd_extract_product)
 
-    vr = sub.add_parser("vr", help="Vintage & Rare's dealer site (driven by a browser)")
-    vr_sub = vr.add_subparsers(dest="action", required=True)
-    login = vr_sub.add_parser("login", help="sign in and save the session (VR_STORAGE_STATE)")
-    login.add_argument("--headed", action="store_true", help="show the browser: a person solves a challenge")
-    vr.set_defaults(func=_cmd_vr)
+    from retail_pipeline.channels.registry import all_channels
+
+    for plugin in all_channels():  # channels a person signs into for us: `<command> login`
+        if plugin.sign_in is not None:
+            site = sub.add_parser(
+                plugin.sign_in.command, help=f"{plugin.title}'s website (driven by a browser)"
+            )
+            actions = site.add_subparsers(dest="action", required=True)
+            login = actions.add_parser(
+                "login", help="sign in and save the session the channel's client reuses"
+            )
+            login.add_argument(
+                "--headed", action="store_true", help="show the browser: a person solves a challenge"
+            )
+            site.set_defaults(func=_cmd_sign_in, channel=plugin)
 
     demo = sub.add_parser("demo", help="database, simulators, sidecar, Dagster UI and a first run")
     demo.add_argument("--no-first-run", action="store_true")

@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from retail_pipeline.channels.plugin import CategoryQuery, CategorySuggestion, Channel, Taxonomy
+from retail_pipeline.channels.plugin import CategoryQuery, CategorySuggestion, Channel, SignIn, Taxonomy
 from retail_pipeline.domain.channel_categories import rank_locally
 from retail_pipeline.domain.listings import ListingPolicy, ProductForListing, listing_condition
 from retail_pipeline.domain.pricing import PricingPolicy
@@ -627,7 +627,7 @@ class VintageAndRareClient(ChannelClient):
             return RemoteListing(item_id, listing.sku, listing.price, 0, "withdrawn", url=listing.url)
 
 
-async def sign_in_and_save(*, headed: bool = False, settings: VintageAndRareSettings | None = None) -> Path:
+async def sign_in_and_save(headed: bool = False, settings: VintageAndRareSettings | None = None) -> Path:
     """`retail-pipeline vr login`: a fresh sign-in, its session saved to the storage-state file."""
     settings = settings or VintageAndRareSettings()
     if headed:
@@ -688,4 +688,5 @@ CHANNEL = Channel(
     listing=LISTING,
     taxonomy=Taxonomy(suggest=suggest_categories),
     pool="browser",  # one browser at a time (the dealer site, not an API: no call budget to keep)
+    sign_in=SignIn(command="vr", run=sign_in_and_save, task_kind=SIGN_IN_TASK),
 )

@@ -1,4 +1,4 @@
-"""A sale seen only in a channel's selling list: a channel without an orders API (Vintage & Rare)
+"""A sale seen only in a channel's selling list: a channel without an orders API (a dealer website)
 shows a sale as its listing turning `sold`, and nothing else. The state sync hands each such status
 change here; it is sold through the order path's own `sell_units` (stock decremented, the other
 channels' listings cut or marked withdrawn for `push_stock`), exactly once per listing.
