@@ -220,6 +220,15 @@ def local_problems(draft: ListingDraft) -> list[str]:
     return problems
 
 
+def field(page: Any, label: str) -> Any:
+    """The form control labelled `label`: its label's text starts with `label`, and no other word
+    goes on from it. A label wrapping a select has its options' text too ("CategoryChoose a
+    categoryGuitars…"), so an exact match misses it; a substring match takes "Category" for
+    "Subcategory"; the Brand suggestions list (labelled "Brand suggestions") is no form control."""
+    named = page.get_by_label(re.compile(rf"^\s*{re.escape(label)}(?![a-z])"))
+    return named.and_(page.locator("input, select, textarea"))
+
+
 def is_sign_in_page(url: str) -> bool:
     return urlsplit(url).path.rstrip("/").endswith("/login")
 
@@ -470,7 +479,7 @@ class VintageAndRareClient(ChannelClient):
         if self._categories is None:
             async with self._step("categories") as page:
                 await self._goto(page, "/dealer/items/new")
-                options = page.get_by_label("Category", exact=True).locator("option")
+                options = field(page, "Category").locator("option")
                 tops = [
                     (await o.get_attribute("value"), (await o.inner_text()).strip())
                     for o in await options.all()
@@ -517,19 +526,19 @@ class VintageAndRareClient(ChannelClient):
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
         for label, value in values.items():
-            field = page.get_by_label(label, exact=True)
+            control = field(page, label)
             if label == "Brand" and brand_typed:  # typed as a person would, then the site's suggestion
-                await field.fill("")
-                await field.press_sequentially(value)
+                await control.fill("")
+                await control.press_sequentially(value)
                 suggestion = page.get_by_role("option", name=value, exact=True)
                 # No list shown: the typed brand stands, and the server checks it.
                 with contextlib.suppress(PlaywrightTimeout):
                     await suggestion.first.click(timeout=3000)
             elif label in ("Category", "Subcategory", "Currency", "Condition"):
                 if value:
-                    await field.select_option(label=value)  # waits for the options the script loads
+                    await control.select_option(label=value)  # waits for the options the script loads
             else:
-                await field.fill(value)
+                await control.fill(value)
 
     async def _save(self, page: Any, what: str) -> str:
         """Click "Save item"; the item id from the page it lands on, or the form's own messages."""
@@ -547,7 +556,7 @@ class VintageAndRareClient(ChannelClient):
 
     async def _upload(self, page: Any, item_id: str, photo: Photo, number: int) -> None:
         path = get_settings().media_dir / photo.path
-        await page.get_by_label("Add image", exact=True).set_input_files(str(path))
+        await field(page, "Add image").set_input_files(str(path))
         async with page.expect_navigation():
             await page.get_by_role("button", name="Upload image").click()
         self.pages += 1
