@@ -96,6 +96,8 @@ LOGIN_COMMAND = "retail-pipeline vr login --headed"
 CHALLENGE_TITLE = "Just a moment..."
 # A withdrawal for these reasons marks the item sold (it sold elsewhere / is out of stock); any other
 # reason (the operator stopped selling it, the supplier removed it) deletes it.
+# A browser error that is the network's, not the page's (worth trying again later).
+UNREACHABLE = re.compile(r"net::ERR_|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN")
 SOLD_REASONS = re.compile(r"\bsold\b|out of stock", re.I)
 
 
@@ -310,7 +312,7 @@ class VintageAndRareClient(ChannelClient):
                 if isinstance(failure, ChannelError):
                     failure.details = {**(failure.details or {}), "trace": trace}
                     raise
-                retryable = isinstance(failure, PlaywrightTimeout) or "net::ERR_" in str(failure)
+                retryable = isinstance(failure, PlaywrightTimeout) or bool(UNREACHABLE.search(str(failure)))
                 raise ChannelError(
                     self.channel, f"{name}: {str(failure).splitlines()[0]}", retryable=retryable,
                     details={"trace": trace, "url": page.url},

@@ -42,7 +42,8 @@ def holding_channel_pool(context: dg.AssetExecutionContext, channel: str) -> Ite
         return
     ensure_pool_limit(instance, pool)
     run_id = context.run_id
-    step_key = f"{context.op_execution_context.step_key}[{channel}]"  # not the step's own claims
+    step = context.op_execution_context.get_step_execution_context().step.key
+    step_key = f"{step}[{channel}]"  # its own claim, apart from the step's claims in its own pool
     waited = False
     while not storage.claim_concurrency_slot(pool, run_id, step_key).is_claimed:
         if not waited:

@@ -86,11 +86,17 @@ def vr_backend(vr_app):
     return get_simulator(vr_app).backend("vintage_and_rare")
 
 
+@pytest.fixture(scope="module")
+def session_file(tmp_path_factory) -> Path:
+    """One saved session for the module, as in production: a client signs in only when it has expired."""
+    return tmp_path_factory.mktemp("vr") / "session.json"
+
+
 @pytest.fixture
-def vr_settings(vr_base, cdp_url, tmp_path) -> VintageAndRareSettings:
+def vr_settings(vr_base, cdp_url, session_file) -> VintageAndRareSettings:
     return VintageAndRareSettings(
         _env_file=None, base_url=vr_base, email=SIMULATOR_EMAIL, password=SIMULATOR_PASSWORD, cdp_url=cdp_url,
-        storage_state=tmp_path / "vr-session.json", timeout_seconds=8,
+        storage_state=session_file, timeout_seconds=8,
     )  # fmt: skip
 
 

@@ -88,7 +88,7 @@ async def test_create_with_every_field_and_photos_then_reprice_requantify_withdr
 @pytest.mark.anyio
 async def test_layout_b_and_an_expired_session_work_with_the_same_code(site, vr_settings, vr_backend):
     async with client(vr_settings) as vr:
-        await vr.find_by_sku("none")  # signs in, saves the session
+        await vr.find_by_sku("none")  # signs in (or reuses the module's session), saves it
     saved = vr_settings.storage_state.read_text()
     assert "vr_session" in saved
     site.put("/_control/site", json={"layout": "b", "expire_sessions": True})
@@ -214,10 +214,10 @@ def test_a_challenge_stops_the_pass_opens_one_task_with_the_trace_and_the_browse
         return await inventory(self, page)
 
     monkeypatch.setattr(VintageAndRareClient, "_inventory", watched)
-    resources = {
-        "db": DatabaseResource(url=db_url),
-        "channels": ChannelsResource().with_transport(vintage_and_rare={"settings": vr_settings}),
-    }
+    for name in ("base_url", "email", "cdp_url", "storage_state"):  # the client the asset makes reads these
+        monkeypatch.setenv(f"VR_{name.upper()}", str(getattr(vr_settings, name)))
+    monkeypatch.setenv("VR_PASSWORD", vr_settings.password.get_secret_value())
+    resources = {"db": DatabaseResource(url=db_url), "channels": ChannelsResource()}
     with dg.instance_for_test() as instance:
         for _ in range(2):
             result = dg.materialize(
@@ -225,7 +225,7 @@ def test_a_challenge_stops_the_pass_opens_one_task_with_the_trace_and_the_browse
             )
             assert result.success  # the run does not fail
             meta = result.asset_materializations_for_node("channel_listings")[0].metadata
-            assert meta["blocked"].value == 1 and meta["failed"].value == 0 and meta["deferred"].value == 1
+            assert (meta["blocked"].value, meta["failed"].value, meta["deferred"].value) == (1, 0, 1)
         info = instance.event_log_storage.get_concurrency_info("browser")
         assert info.slot_count == 1 and info.claimed_slots == []  # one browser; released after the step
     assert len(claimed) == 2 and {s.step_key for s in claimed} == {"channel_listings[vintage_and_rare]"}
