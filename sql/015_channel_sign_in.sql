@@ -11,7 +11,7 @@ BEGIN
       FROM pg_constraint c, regexp_matches(pg_get_constraintdef(c.oid), '''([a-z_]+)''', 'g') AS m
      WHERE c.conname = 'ops_tasks_kind_check' AND c.conrelid = 'retail.ops_tasks'::regclass;
     IF NOT 'channel_sign_in' = ANY (kinds) THEN
-        kinds := kinds || 'channel_sign_in';
+        kinds := array_append(kinds, 'channel_sign_in');
     END IF;
     ALTER TABLE retail.ops_tasks DROP CONSTRAINT ops_tasks_kind_check;
     EXECUTE format('ALTER TABLE retail.ops_tasks ADD CONSTRAINT ops_tasks_kind_check CHECK (kind = ANY (%L::text[]))',
