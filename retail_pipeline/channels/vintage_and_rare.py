@@ -506,9 +506,7 @@ class VintageAndRareClient(ChannelClient):
         problems = local_problems(draft)
         brand = form_values(draft)["Brand"]
         if brand:
-            async with self._step(f"brand {brand}") as page:
-                if self._context.request is None:
-                    await self._goto(page, "/dealer/items")
+            async with self._step(f"brand {brand}"):
                 if not await self._known_brand(brand):
                     problems.append(f"Unknown brand {brand!r}: Vintage & Rare does not list it")
         return problems

@@ -48,7 +48,7 @@ from retail_pipeline.domain.channel_categories import (
     tied,
 )
 from retail_pipeline.integrations.llm.client import EnrichmentFailed
-from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
+from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelBlocked, ChannelError
 from retail_pipeline.partitions import listing_channels
 from retail_pipeline.settings import get_settings
 
@@ -411,7 +411,7 @@ async def categorise(
             outcome.counts["asked"] += 1
             try:
                 suggestions = await plugin.taxonomy.suggest(client, query)
-            except BudgetExhausted:
+            except (BudgetExhausted, ChannelBlocked):  # blocked: a person first (the listing pass asks)
                 budget_spent = True
                 outcome.counts["deferred"] += 1
                 continue
