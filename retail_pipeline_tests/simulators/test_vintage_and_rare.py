@@ -22,6 +22,7 @@ from retail_pipeline.simulators.vintage_and_rare import (
     VintageAndRareBackend,
     VintageAndRareSimulatorConfig,
 )
+from retail_pipeline.simulators.vintage_and_rare.models import SiteSettingsUpdate
 
 pytestmark = pytest.mark.anyio
 
@@ -411,3 +412,48 @@ async def test_a_market_sale_marks_the_item_sold_and_the_state_survives_a_restar
     backend.items.clear()
     assert "vintage_and_rare" in load_state(sim, path)
     assert [i.status for i in backend.items.values()] == ["sold"]
+
+
+async def test_in_chromium_the_brand_suggestions_and_the_subcategories_come_from_the_script(
+    shared_simulator_app, simulator_app, sim
+):
+    """Headless Chromium on layout b (labels wrap their controls): typing suggests brands, choosing a
+    category fills the subcategories, the item saves; locators by label and role only."""
+    from playwright.async_api import async_playwright
+
+    from retail_pipeline.simulators.serving import serve_in_thread
+
+    sim.backend("vintage_and_rare").configure(SiteSettingsUpdate(layout="b"))
+    with serve_in_thread(simulator_app) as base_url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+            )
+            try:
+                page = await browser.new_page()
+                page.set_default_timeout(5000)
+                await page.goto(f"{base_url}{VR}/dealer/items/new")
+                await page.get_by_label("Email").fill(DEALER_EMAIL)
+                await page.get_by_label("Password").fill(DEALER_PASSWORD)
+                await page.get_by_role("button", name="Sign in").click()
+                subcategory = page.get_by_label("Subcategory", exact=True)
+                assert await subcategory.locator("option").count() == 0  # empty until a category is chosen
+                await page.get_by_label("Brand", exact=True).press_sequentially("rick")
+                await page.get_by_role("option", name="Rickenbacker", exact=True).click()
+                await page.get_by_label("Model", exact=True).fill("360/12")
+                await page.get_by_label("Category", exact=True).select_option(label="Guitars")
+                await subcategory.select_option(label="Electric Guitars")
+                await page.get_by_label("Price").fill("8500")
+                await page.get_by_label("Condition").select_option("Very good")
+                await page.get_by_label("Description").fill("Fireglo, 1966.")
+                await page.get_by_label("Your reference").fill("SKU-RIC")
+                await page.get_by_role("button", name="Save item").click()
+                assert await page.get_by_role("status").inner_text() == "Item saved"
+            finally:
+                await browser.close()
+    (item,) = sim.backend("vintage_and_rare").items.values()
+    assert (item.brand, item.model, item.subcategory_name, item.reference) == (
+        "Rickenbacker", "360/12", "Electric Guitars", "SKU-RIC",
+    )  # fmt: skip

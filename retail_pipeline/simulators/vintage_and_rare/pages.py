@@ -319,9 +319,13 @@ def _fields(layout: Layout, values: dict[str, str], this_year: int) -> str:
         if layout.name == "a":
             out.append(f'<div class="form-row"><label for="a-{key}">{spec.label}</label>{control}</div>')
         else:  # the label wraps its control, no for=
+            # aria-labelledby names the control by the span alone: a wrapping label's text would also take
+            # in a select's chosen option ("Category Guitars")
             wide = " wide" if spec.kind == "textarea" else ""
+            control = control.replace(f'id="b-{key}"', f'id="b-{key}" aria-labelledby="b-{key}-label"', 1)
             out.append(
-                f'<label class="fld{wide}"><span class="fld-label">{spec.label}</span>{control}</label>'
+                f'<label class="fld{wide}"><span class="fld-label" id="b-{key}-label">{spec.label}</span>'
+                f"{control}</label>"
             )
     return "".join(out)
 
@@ -392,8 +396,9 @@ def _images_section(base: str, layout: Layout, csrf: str, item: Item) -> str:
         f'<label for="{ident}">Add image</label><input id="{ident}" type="file" name="{layout.image_field}" '
         'accept="image/jpeg,image/png,image/webp">'
         if layout.name == "a"
-        else f'<label class="fld"><span>Add image</span><input type="file" name="{layout.image_field}" '
-        'accept="image/jpeg,image/png,image/webp"></label>'
+        else f'<label class="fld"><span id="{ident}-label">Add image</span><input type="file" '
+        f'name="{layout.image_field}" aria-labelledby="{ident}-label" accept="image/jpeg,image/png,image/webp">'
+        "</label>"
     )
     return (
         f'<section class="images-{layout.name}" aria-labelledby="{layout.name}-images-heading">'
