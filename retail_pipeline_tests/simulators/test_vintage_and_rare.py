@@ -168,10 +168,13 @@ async def test_a_missing_or_expired_session_redirects_to_sign_in(client, sim):
 
 async def test_an_item_with_every_field_is_saved_and_an_unknown_brand_saves_nothing(client, sim):
     token = await _sign_in(client)
-    unknown = await client.post(f"{VR}/dealer/items/new", data=_form(token, Brand="Xyz", Year="1899"))
+    unknown = await client.post(
+        f"{VR}/dealer/items/new", data=_form(token, Brand="Xyz", Year="1899", Price="1e400")
+    )
     assert unknown.status_code == 422
     assert "Unknown brand 'Xyz'. Choose a brand from the list." in _alert(unknown.text)
     assert "Year must be between 1900 and 2025." in _alert(unknown.text)
+    assert "Price can be at most 10000000." in _alert(unknown.text)
     soup = BeautifulSoup(unknown.text, "html.parser")
     assert soup.find(id="a-brand")["value"] == "Xyz" and soup.find(id="a-reference")["value"] == "SKU-1"
     assert sim.backend("vintage_and_rare").items == {}
@@ -432,12 +435,13 @@ async def test_in_chromium_the_brand_suggestions_and_the_subcategories_come_from
                 args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
             )
             try:
-                page = await browser.new_page()
+                # Signed in as the sign-in form would (its own test is above): the session's cookie.
+                session = sim.backend("vintage_and_rare").sign_in(DEALER_EMAIL, DEALER_PASSWORD)
+                context = await browser.new_context()
+                await context.add_cookies([{"name": "vr_session", "value": session.id, "url": base_url + VR}])
+                page = await context.new_page()
                 page.set_default_timeout(5000)
                 await page.goto(f"{base_url}{VR}/dealer/items/new")
-                await page.get_by_label("Email").fill(DEALER_EMAIL)
-                await page.get_by_label("Password").fill(DEALER_PASSWORD)
-                await page.get_by_role("button", name="Sign in").click()
                 subcategory = page.get_by_label("Subcategory", exact=True)
                 assert await subcategory.locator("option").count() == 0  # empty until a category is chosen
                 await page.get_by_label("Brand", exact=True).press_sequentially("rick")
