@@ -130,6 +130,15 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3rem 
 _SCRIPT = """
 (() => {
   const base = document.body.dataset.base || "";
+  // [] when the answer is not JSON (an expired session redirects to the sign-in page).
+  const getJson = async (path) => {
+    try {
+      const answer = await fetch(base + path, {headers: {Accept: "application/json"}});
+      return answer.ok ? await answer.json() : [];
+    } catch (error) {
+      return [];
+    }
+  };
   document.querySelectorAll("[data-brand-input]").forEach((input) => {
     const list = document.getElementById(input.dataset.suggestions);
     let timer = null, asked = 0;
@@ -139,9 +148,7 @@ _SCRIPT = """
       timer = setTimeout(async () => {
         const query = input.value.trim(), ask = ++asked;
         if (!query) { close(); return; }
-        const answer = await fetch(base + "/dealer/brands?q=" + encodeURIComponent(query),
-                                   {headers: {Accept: "application/json"}});
-        const brands = answer.ok ? await answer.json() : [];
+        const brands = await getJson("/dealer/brands?q=" + encodeURIComponent(query));
         if (ask !== asked) return;  // a later keystroke's answer wins
         list.replaceChildren(...brands.map((brand) => {
           const option = document.createElement("li");
@@ -159,9 +166,7 @@ _SCRIPT = """
     category.addEventListener("change", async () => {
       sub.replaceChildren();
       if (!category.value) return;
-      const answer = await fetch(base + "/dealer/categories/" + category.value + "/subcategories",
-                                 {headers: {Accept: "application/json"}});
-      const subs = answer.ok ? await answer.json() : [];
+      const subs = await getJson("/dealer/categories/" + category.value + "/subcategories");
       sub.replaceChildren(new Option("Choose a subcategory", ""),
                           ...subs.map((s) => new Option(s.name, String(s.id))));
     });
