@@ -3,7 +3,9 @@
 Layout "a" is a one-column form with `<label for=…>`; layout "b" (a redesign) has the same fields and
 label texts in another order, in a two-column grid, labels wrapping their controls, other ids, names
 and classes, and the buttons in a sticky footer: only locators by label text and role work on both.
-The JavaScript finds its elements by data attributes, so it serves both layouts.
+The JavaScript finds its elements by data attributes, so it serves both layouts. Item forms are
+`novalidate`: the server checks every field and answers with its messages (role="alert"); the browser's own
+checks never hold a form back silently.
 """
 
 from __future__ import annotations
@@ -183,8 +185,8 @@ def shell(base: str, title: str, main: str, *, signed_in: bool = False, layout: 
         else ""
     )
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} | Vintage &amp; Rare'
-        f"</title><style>{_STYLE}</style></head>"
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+        f"<style>{_STYLE}</style></head>"
         f'<body data-base="{e(base)}" class="layout-{layout}">'
         f'<header class="site"><strong>Vintage &amp; Rare</strong>{nav}</header>'
         f"<main>{main}</main><script>{_SCRIPT}</script></body></html>"
@@ -379,13 +381,13 @@ def item_form_page(
     if layout.name == "a":
         main = (
             f"<h1>{e(title)}</h1>{status}{alert}{sold}"
-            f'<form id="{form_id}" class="vr-form" method="post" action="{action}">{hidden}{fields}'
+            f'<form id="{form_id}" class="vr-form" method="post" action="{action}" novalidate>{hidden}{fields}'
             f'{save}</form>{images}{actions}<p class="actions">{buttons}</p>'
         )
     else:
         main = (
             f'<section class="editor"><h2 class="page-title">{e(title)}</h2>{alert}{status}{sold}{images}'
-            f'<form id="{form_id}" class="grid-2 item-editor" method="post" action="{action}">{hidden}'
+            f'<form id="{form_id}" class="grid-2 item-editor" method="post" action="{action}" novalidate>{hidden}'
             f'{fields}</form>{actions}</section><footer class="sticky-actions">{buttons}{save}</footer>'
         )
     return shell(base, title, main, signed_in=True, layout=layout.name)
