@@ -49,10 +49,12 @@ def shared_simulator_app():
 
 @pytest.fixture
 def simulator_app(shared_simulator_app):
-    """The shared app with a fresh Vintage & Rare site (routes keep their backend: its state is replaced)."""
+    """The shared app with a fresh Vintage & Rare site (routes keep their backend: its state is replaced)
+    and no faults."""
     sim = get_simulator(shared_simulator_app)
     live = sim.backend("vintage_and_rare")
     live.__dict__.update(VintageAndRareBackend(sim, VintageAndRareSimulatorConfig()).__dict__)
+    sim.faults.reset()
     return shared_simulator_app
 
 
@@ -395,6 +397,12 @@ async def test_the_bot_challenge_answers_every_sign_in_and_dealer_page_and_slow_
     started = time.perf_counter()
     assert (await client.get(f"{VR}/dealer/items")).status_code == 200
     assert time.perf_counter() - started >= 0.15
+    # The simulators' generic latency fault applies too (to every path of the system).
+    await client.put(f"{VR}/_control/site", json={"slow_ms": 0})
+    await client.put("/_control/faults/vintage_and_rare", json={"latency_ms": 120})
+    started = time.perf_counter()
+    assert (await client.get(f"{VR}/dealer/export/inventory.csv")).status_code == 200
+    assert time.perf_counter() - started >= 0.12
     assert (await client.put(f"{VR}/_control/site", json={"layout": "c"})).status_code == 422
 
 
