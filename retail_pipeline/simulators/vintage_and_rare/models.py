@@ -42,6 +42,7 @@ FOR_SALE, SOLD = "for_sale", "sold"
 MAX_IMAGES = 20
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_REFERENCE = 50
+MAX_PRICE = 10_000_000
 FIRST_YEAR = 1900
 # What an upload's first bytes must be: the site checks the file, not its name.
 IMAGE_TYPES = (
@@ -308,6 +309,8 @@ class VintageAndRareBackend:
             price = None
         if price is None or not price.is_finite() or price <= 0:
             errors.append("Price must be a number greater than 0.")
+        elif price > MAX_PRICE:
+            errors.append(f"Price can be at most {MAX_PRICE}.")
         elif price.as_tuple().exponent < -2:  # type: ignore[operator]
             errors.append("Price can have at most 2 decimal places.")
         else:

@@ -3,7 +3,9 @@
 Layout "a" is a one-column form with `<label for=…>`; layout "b" (a redesign) has the same fields and
 label texts in another order, in a two-column grid, labels wrapping their controls, other ids, names
 and classes, and the buttons in a sticky footer: only locators by label text and role work on both.
-The JavaScript finds its elements by data attributes, so it serves both layouts.
+The JavaScript finds its elements by data attributes, so it serves both layouts. Item forms are
+`novalidate`: the server checks every field and answers with its messages (role="alert"); the browser's own
+checks never hold a form back silently.
 """
 
 from __future__ import annotations
@@ -130,6 +132,15 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3rem 
 _SCRIPT = """
 (() => {
   const base = document.body.dataset.base || "";
+  // [] when the answer is not JSON (an expired session redirects to the sign-in page).
+  const getJson = async (path) => {
+    try {
+      const answer = await fetch(base + path, {headers: {Accept: "application/json"}});
+      return answer.ok ? await answer.json() : [];
+    } catch (error) {
+      return [];
+    }
+  };
   document.querySelectorAll("[data-brand-input]").forEach((input) => {
     const list = document.getElementById(input.dataset.suggestions);
     let timer = null, asked = 0;
@@ -139,9 +150,7 @@ _SCRIPT = """
       timer = setTimeout(async () => {
         const query = input.value.trim(), ask = ++asked;
         if (!query) { close(); return; }
-        const answer = await fetch(base + "/dealer/brands?q=" + encodeURIComponent(query),
-                                   {headers: {Accept: "application/json"}});
-        const brands = answer.ok ? await answer.json() : [];
+        const brands = await getJson("/dealer/brands?q=" + encodeURIComponent(query));
         if (ask !== asked) return;  // a later keystroke's answer wins
         list.replaceChildren(...brands.map((brand) => {
           const option = document.createElement("li");
@@ -159,9 +168,7 @@ _SCRIPT = """
     category.addEventListener("change", async () => {
       sub.replaceChildren();
       if (!category.value) return;
-      const answer = await fetch(base + "/dealer/categories/" + category.value + "/subcategories",
-                                 {headers: {Accept: "application/json"}});
-      const subs = answer.ok ? await answer.json() : [];
+      const subs = await getJson("/dealer/categories/" + category.value + "/subcategories");
       sub.replaceChildren(new Option("Choose a subcategory", ""),
                           ...subs.map((s) => new Option(s.name, String(s.id))));
     });
@@ -178,8 +185,8 @@ def shell(base: str, title: str, main: str, *, signed_in: bool = False, layout: 
         else ""
     )
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} | Vintage &amp; Rare'
-        f"</title><style>{_STYLE}</style></head>"
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+        f"<style>{_STYLE}</style></head>"
         f'<body data-base="{e(base)}" class="layout-{layout}">'
         f'<header class="site"><strong>Vintage &amp; Rare</strong>{nav}</header>'
         f"<main>{main}</main><script>{_SCRIPT}</script></body></html>"
@@ -319,9 +326,13 @@ def _fields(layout: Layout, values: dict[str, str], this_year: int) -> str:
         if layout.name == "a":
             out.append(f'<div class="form-row"><label for="a-{key}">{spec.label}</label>{control}</div>')
         else:  # the label wraps its control, no for=
+            # aria-labelledby names the control by the span alone: a wrapping label's text would also take
+            # in a select's chosen option ("Category Guitars")
             wide = " wide" if spec.kind == "textarea" else ""
+            control = control.replace(f'id="b-{key}"', f'id="b-{key}" aria-labelledby="b-{key}-label"', 1)
             out.append(
-                f'<label class="fld{wide}"><span class="fld-label">{spec.label}</span>{control}</label>'
+                f'<label class="fld{wide}"><span class="fld-label" id="b-{key}-label">{spec.label}</span>'
+                f"{control}</label>"
             )
     return "".join(out)
 
@@ -370,13 +381,13 @@ def item_form_page(
     if layout.name == "a":
         main = (
             f"<h1>{e(title)}</h1>{status}{alert}{sold}"
-            f'<form id="{form_id}" class="vr-form" method="post" action="{action}">{hidden}{fields}'
+            f'<form id="{form_id}" class="vr-form" method="post" action="{action}" novalidate>{hidden}{fields}'
             f'{save}</form>{images}{actions}<p class="actions">{buttons}</p>'
         )
     else:
         main = (
             f'<section class="editor"><h2 class="page-title">{e(title)}</h2>{alert}{status}{sold}{images}'
-            f'<form id="{form_id}" class="grid-2 item-editor" method="post" action="{action}">{hidden}'
+            f'<form id="{form_id}" class="grid-2 item-editor" method="post" action="{action}" novalidate>{hidden}'
             f'{fields}</form>{actions}</section><footer class="sticky-actions">{buttons}{save}</footer>'
         )
     return shell(base, title, main, signed_in=True, layout=layout.name)
@@ -392,8 +403,9 @@ def _images_section(base: str, layout: Layout, csrf: str, item: Item) -> str:
         f'<label for="{ident}">Add image</label><input id="{ident}" type="file" name="{layout.image_field}" '
         'accept="image/jpeg,image/png,image/webp">'
         if layout.name == "a"
-        else f'<label class="fld"><span>Add image</span><input type="file" name="{layout.image_field}" '
-        'accept="image/jpeg,image/png,image/webp"></label>'
+        else f'<label class="fld"><span id="{ident}-label">Add image</span><input type="file" '
+        f'name="{layout.image_field}" aria-labelledby="{ident}-label" accept="image/jpeg,image/png,image/webp">'
+        "</label>"
     )
     return (
         f'<section class="images-{layout.name}" aria-labelledby="{layout.name}-images-heading">'
