@@ -317,6 +317,10 @@ class VintageAndRareClient(ChannelClient):
                     self.channel, f"{name}: {str(failure).splitlines()[0]}", retryable=retryable,
                     details={"trace": trace, "url": page.url},
                 ) from failure  # fmt: skip
+            except BaseException:  # not the site's doing (a crash, a cancel): no trace kept
+                with contextlib.suppress(Exception):
+                    await self._context.tracing.stop_chunk()
+                raise
             else:
                 await self._context.tracing.stop_chunk()
 

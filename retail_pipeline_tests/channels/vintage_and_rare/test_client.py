@@ -289,3 +289,28 @@ def test_sold_on_vintage_and_rare_takes_the_stock_once_and_withdraws_elsewhere(
     assert (stock, sales) == (0, 1)
     assert reverb.desired_state == "withdrawn" and "Vintage & Rare" in reverb.withdraw_reason
     assert listing(engine, sku)["actual_state"] == "sold"
+
+
+def test_vr_login_refuses_a_challenge_headless_then_signs_in_and_resolves_the_task(
+    engine, settings_env, site, vr_settings, monkeypatch, capsys
+):
+    from retail_pipeline.cli import main
+    from retail_pipeline.db.ops_tasks import open_task
+
+    for name in ("base_url", "email", "cdp_url", "storage_state"):
+        monkeypatch.setenv(f"VR_{name.upper()}", str(getattr(vr_settings, name)))
+    monkeypatch.setenv("VR_PASSWORD", vr_settings.password.get_secret_value())
+    for name in ("DAGSTER_HOME", "DAGSTER_POSTGRES_URL"):  # what prepare() sets, restored after the test
+        monkeypatch.setenv(name, "")
+    with engine.begin() as conn:
+        open_task(conn, kind="channel_sign_in", key="channel_sign_in:vintage_and_rare", title="Sign in again",
+                  channel="vintage_and_rare")  # fmt: skip
+    site.put("/_control/site", json={"challenge": True})
+    assert main(["vr", "login"]) == 1
+    assert "bot-protection challenge" in capsys.readouterr().err
+    site.put("/_control/site", json={"challenge": False})  # a person got past it
+    assert main(["vr", "login"]) == 0
+    assert str(vr_settings.storage_state) in capsys.readouterr().out
+    with engine.connect() as conn:
+        status = conn.scalar(text("SELECT status FROM retail.ops_tasks WHERE kind = 'channel_sign_in'"))
+    assert status == "resolved"
