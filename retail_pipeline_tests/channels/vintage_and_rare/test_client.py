@@ -20,6 +20,10 @@ from retail_pipeline.integrations.marketplaces.base import ChannelError
 
 from .conftest import client, draft, seed_vr_draft
 
+SEEDED = {
+    "brand": "Fender", "model": "Player Stratocaster", "category": "Guitars", "subcategory": "Electric Guitars",
+    "price": "1500.00", "currency": "GBP", "quantity": "1", "condition": "Mint", "description": "Listed by us",
+}  # fmt: skip
 FENDER = (
     "RP-1002",
     "Fender Player Stratocaster Electric Guitar",
@@ -79,10 +83,10 @@ async def test_create_with_every_field_and_photos_then_reprice_requantify_withdr
         gone = await vr.withdraw(requantified, "an operator stopped selling it")  # delete + confirm
         assert gone.state == "withdrawn" and item.deleted and await vr.find_by_sku("VR-A1") is None
 
-        other = await vr.create(draft("VR-A2"))
-        sold = await vr.withdraw(other, "sold out: ebay order 17-1")  # sold elsewhere: "Mark as sold"
-        assert sold.state == "sold" and vr_backend.items[int(other.external_id)].status == "sold"
-        assert (await vr.find_by_sku("VR-A2")).state == "sold"
+        (other,) = vr_backend.seed_existing([{**SEEDED, "external_id": "VR-A2"}])  # the form is tested above
+        listed = await vr.find_by_sku("VR-A2")
+        sold = await vr.withdraw(listed, "sold out: ebay order 17-1")  # sold elsewhere: "Mark as sold"
+        assert sold.state == "sold" and other.status == "sold" and not other.deleted
 
 
 @pytest.mark.anyio
@@ -251,11 +255,7 @@ def test_sold_on_vintage_and_rare_takes_the_stock_once_and_withdraws_elsewhere(
     product = seed_products(engine, settings_env.media_dir, products=[(sku, *FENDER[1:])], categories=False)[
         sku
     ]
-    (item,) = vr_backend.seed_existing([
-        {"external_id": sku, "brand": "Fender", "model": "Player Stratocaster", "category": "Guitars",
-         "subcategory": "Electric Guitars", "price": "1500.00", "currency": "GBP", "quantity": "1",
-         "condition": "Mint", "description": "Listed by us"},
-    ])  # fmt: skip
+    (item,) = vr_backend.seed_existing([{**SEEDED, "external_id": sku}])
     with engine.begin() as conn:
         for channel, ext in (("vintage_and_rare", str(item.id)), ("reverb", "rv-1")):
             conn.execute(
