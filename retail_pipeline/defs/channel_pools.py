@@ -31,7 +31,9 @@ def ensure_pool_limit(instance: dg.DagsterInstance, pool: str) -> None:
 
 
 @contextmanager
-def holding_channel_pool(context: dg.AssetExecutionContext, channel: str) -> Iterator[str | None]:
+def holding_channel_pool(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext, channel: str
+) -> Iterator[str | None]:
     """Holds a slot of the channel's pool (waiting for one) for the block; the pool's name, or None
     when the channel has none (or the instance keeps no pools: an in-memory test instance)."""
     pool = channel_plugin(channel).pool
@@ -42,7 +44,8 @@ def holding_channel_pool(context: dg.AssetExecutionContext, channel: str) -> Ite
         return
     ensure_pool_limit(instance, pool)
     run_id = context.run_id
-    step = context.op_execution_context.get_step_execution_context().step.key
+    op_context = getattr(context, "op_execution_context", context)  # an asset's, or an op's own
+    step = op_context.get_step_execution_context().step.key
     step_key = f"{step}[{channel}]"  # its own claim, apart from the step's claims in its own pool
     waited = False
     while not storage.claim_concurrency_slot(pool, run_id, step_key).is_claimed:

@@ -189,5 +189,7 @@ def listing_state(
     detected = detect(db.engine, channel, remote, context.run_id)
     applied = reconcile(db.engine, channel, context.run_id)
     if "orders" not in channel_plugin(channel).capabilities:  # sales seen here: the others withdraw now
-        applied["stock_pushed"] = summarise(push_stock(db.engine, channels, run_id=context.run_id))
+        applied["stock_pushed"] = summarise(
+            push_stock(db.engine, channels, run_id=context.run_id, context=context)
+        )
     return dg.MaterializeResult(metadata={**{f"detected_{k}": v for k, v in detected.items()}, **applied})
