@@ -375,7 +375,12 @@ def run_once(*, use_simulators: bool = True, api_url: str | None = None) -> dict
     runtime = prepare()
     try:
         with simulators_on_loopback() if use_simulators else nullcontext():
-            summary = execute_graph(build_defs(), dg.DagsterInstance.get(), packer=simulated_packer(api_url))
+            instance = dg.DagsterInstance.get()
+            # dagster-postgres opens a new connection per event written (NullPool, for processes that
+            # come and go); one process running the whole graph keeps a few open instead, as the
+            # webserver does. No statement timeout: a run-once step may wait on a slow query legitimately.
+            instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=10)
+            summary = execute_graph(build_defs(), instance, packer=simulated_packer(api_url))
     except Exception as error:  # a systemic failure still yields a readable summary and exit 1
         summary = {"ok": False, "stages": {}, "runs": [], "error": f"{type(error).__name__}: {error}"}
     summary["database"] = database

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=None,
         description="Where people open the Dagster UI (run links); defaults to 127.0.0.1:DAGSTER_PORT.",
     )
+    dagster_webserver_url: str | None = Field(
+        default=None,
+        description="Where the sidecar reaches the Dagster webserver's GraphQL API to launch runs (POST "
+        "/api/sync/…); defaults to http://127.0.0.1:DAGSTER_PORT, the demo's `dagster dev`.",
+    )
     console_events_heartbeat_seconds: float = Field(
         default=15.0,
         gt=0,
@@ -100,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def dagster_ui_base(self) -> str:
         return (self.dagster_ui_url or f"http://127.0.0.1:{self.dagster_port}").rstrip("/")
+
+    @property
+    def dagster_webserver_base(self) -> str:
+        return (self.dagster_webserver_url or f"http://127.0.0.1:{self.dagster_port}").rstrip("/")
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -33,6 +33,7 @@ from retail_pipeline.api import (
     packing,
     products,
     suppliers,
+    sync,
     tasks,
     webhooks,
 )
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(suppliers.router)
     app.include_router(channel_selection.router)
     app.include_router(key_admin.router)
+    app.include_router(sync.router)
     console_session.install(
         app,
         [

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from retail_pipeline.defs.listings.sync_jobs import listing_sync_detect_job
 from retail_pipeline.partitions import listing_channels
 
 listings_publish_job = dg.define_asset_job(
@@ -41,3 +42,12 @@ def hourly_listings_publish(context: dg.ScheduleEvaluationContext) -> list[dg.Ru
 )
 def listing_state_every_30_minutes(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
     return _per_channel(context, "state")
+
+
+@dg.schedule(
+    job=listing_sync_detect_job, cron_schedule="*/30 * * * *", default_status=dg.DefaultScheduleStatus.STOPPED
+)
+def listing_sync_detect_every_30_minutes(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    """For a shop that reviews every change: turn this on and listing_state_every_30_minutes off; the
+    differences wait as pending sync_events for listing_sync_apply (or POST /api/sync/…)."""
+    return _per_channel(context, "detect")

@@ -1,10 +1,14 @@
-"""`listing_state` [channel] (seed 001): detect, then reconcile in one place.
+"""Listing state sync (seed 001): detection, then reconciliation, as two separable steps.
 
-Detection only compares the channel's selling list with `retail.channel_listings` and upserts
-`retail.sync_events` (one pending event per channel + remote listing + kind). Reconciliation then
-applies the pending events to `channel_listings` (actual_* columns: what the channel says) and marks
-them processed; the next `channel_listings` run pushes desired values again where they differ.
-Unknown remote listings are never adopted: they open an ops task (kind unknown_remote_listing).
+`detect` only compares the channel's selling list with `retail.channel_listings` and upserts
+`retail.sync_events` (one pending event per channel + remote listing + kind; a pending event belongs to
+the detection run that last saw it); it changes nothing else. `reconcile` applies pending events to
+`channel_listings` (actual_* columns: what the channel says) one by one, each marked processed (or
+failed, with its error) in the transaction of its effect; the next `channel_listings` run pushes desired
+values again where they differ. An `unknown_listing` event goes to `adoption.apply_unknown_listing`.
+
+Who calls them: the `listing_state` asset (detect + apply in one run, every 30 minutes), the
+`listing_sync_detect` / `listing_sync_apply` jobs (sync_jobs.py) and the sidecar (api/sync.py).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotations at runtime.
@@ -12,6 +16,7 @@ Unknown remote listings are never adopted: they open an ops task (kind unknown_r
 import asyncio
 import dataclasses
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -78,6 +83,28 @@ async def _selling(client: ChannelClient) -> list[RemoteListing]:
         return [listing async for listing in client.selling()]
 
 
+def detect_channel(engine: Engine, client: ChannelClient, channel: str, run_id: str | None) -> dict[str, int]:
+    """Read the channel's selling list and record its differences as pending events (`detect`)."""
+    return detect(engine, channel, asyncio.run(_selling(client)), run_id)
+
+
+def detect_in_step(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    engine: Engine,
+    channels: ChannelsResource,
+    channel: str,
+) -> dict[str, int] | None:
+    """`detect_channel` in a Dagster step, holding the channel's own pool; a channel that wants a
+    person first (`ChannelBlocked`) opens its one ops task and detects nothing (None)."""
+    try:
+        with holding_channel_pool(context, channel):
+            return detect_channel(engine, channels.client(channel), channel, context.run_id)
+    except ChannelBlocked as blocked:
+        with engine.begin() as conn:
+            open_blocked_task(conn, blocked, context.run_id)
+        return None
+
+
 def detect(
     engine: Engine, channel: str, remote: list[RemoteListing], run_id: str | None = None
 ) -> dict[str, int]:
@@ -110,26 +137,61 @@ def detect(
     return counts
 
 
-def reconcile(engine: Engine, channel: str, run_id: str | None = None) -> dict[str, int]:
-    """Apply every pending event of the channel; the one place sync changes our tables."""
-    counts: dict[str, int] = {"processed": 0}
-    with engine.begin() as conn:
-        events = conn.execute(
-            text(
-                "SELECT * FROM retail.sync_events WHERE channel = :c AND status = 'pending' ORDER BY id FOR UPDATE"
-            ),
-            {"c": channel},
-        ).all()
-        for event in events:
-            _apply(conn, channel, event, run_id)
-            conn.execute(
-                text(
-                    "UPDATE retail.sync_events SET status = 'processed', processed_at = now() WHERE id = :id"
-                ),
-                {"id": event.id},
-            )
+PENDING_IDS = """SELECT id FROM retail.sync_events
+                  WHERE channel = :c AND status = 'pending'
+                    AND (CAST(:detect_run_id AS text) IS NULL OR run_id = :detect_run_id)
+                    AND (CAST(:event_ids AS bigint[]) IS NULL OR id = ANY(CAST(:event_ids AS bigint[])))
+                  ORDER BY id"""
+# Re-read under the row lock: a concurrent apply that got there first leaves nothing to do.
+LOCK_PENDING = text("SELECT * FROM retail.sync_events WHERE id = :id AND status = 'pending' FOR UPDATE")
+MARK_DONE = text(
+    """UPDATE retail.sync_events SET status = :status, error = :error, applied_run_id = :run_id, processed_at = now()
+        WHERE id = :id AND status = 'pending'"""
+)
+
+
+def reconcile(
+    engine: Engine,
+    channel: str,
+    run_id: str | None = None,
+    *,
+    detect_run_id: str | None = None,
+    event_ids: Sequence[int] | None = None,
+) -> dict[str, int]:
+    """Apply the channel's pending events, the one place sync changes our tables: all of them, or only
+    those of one detection run (`detect_run_id`) and/or the given `event_ids` (both narrow). Each event
+    is applied and marked processed in one transaction; one that fails is marked failed with its error
+    and the others go on. Only pending events are read, so applying twice changes nothing."""
+    with engine.connect() as conn:
+        ids = list(conn.scalars(text(PENDING_IDS), {
+            "c": channel, "detect_run_id": detect_run_id,
+            "event_ids": None if event_ids is None else list(event_ids),
+        }))  # fmt: skip
+    counts: dict[str, int] = {"processed": 0, "failed": 0}
+    for event_id in ids:
+        try:
+            with engine.begin() as conn:
+                event = conn.execute(LOCK_PENDING, {"id": event_id}).one_or_none()
+                if event is None:
+                    continue
+                _apply(conn, channel, event, run_id)
+                conn.execute(
+                    MARK_DONE, {"id": event_id, "status": "processed", "error": None, "run_id": run_id}
+                )
             counts["processed"] += 1
+        except Exception as failure:  # this event only: its effect is rolled back, the reason kept on it
+            with engine.begin() as conn:
+                conn.execute(MARK_DONE, {"id": event_id, "status": "failed", "error": _reason(failure),
+                                         "run_id": run_id})  # fmt: skip
+            counts["failed"] += 1
     return counts
+
+
+def _reason(failure: Exception) -> str:
+    # A database error's own first line, not SQLAlchemy's wrapper with its statement and docs link.
+    cause = getattr(failure, "orig", None) or failure
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"[:2000]
 
 
 def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
@@ -176,17 +238,12 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None) -> None:
 def listing_state(
     context: dg.AssetExecutionContext, db: DatabaseResource, channels: ChannelsResource
 ) -> dg.MaterializeResult:
-    """Detection (the channel's selling list vs channel_listings → sync_events), then one
-    reconciliation step applying the pending events. Unknown remote listings → ops inbox."""
+    """Detection (the channel's selling list vs channel_listings → sync_events), then reconciliation
+    of every pending event of the channel (the same two functions the separate sync jobs run)."""
     channel = context.partition_key
-    try:
-        with holding_channel_pool(context, channel):
-            remote = asyncio.run(_selling(channels.client(channel)))
-    except ChannelBlocked as blocked:  # a person must act first: nothing detected, one ops task
-        with db.engine.begin() as conn:
-            open_blocked_task(conn, blocked, context.run_id)
-        return dg.MaterializeResult(metadata={"blocked": blocked.message})
-    detected = detect(db.engine, channel, remote, context.run_id)
+    detected = detect_in_step(context, db.engine, channels, channel)
+    if detected is None:  # blocked: nothing detected, nothing to apply
+        return dg.MaterializeResult(metadata={"blocked": True})
     applied = reconcile(db.engine, channel, context.run_id)
     if "orders" not in channel_plugin(channel).capabilities:  # sales seen here: the others withdraw now
         applied["stock_pushed"] = summarise(
