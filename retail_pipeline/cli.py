@@ -61,6 +61,35 @@ def _engine_after(runtime):
     return get_engine(runtime.database_url)
 
 
+def _cmd_sign_in(args: argparse.Namespace) -> int:
+    """Sign in to a channel's website and save the session its client reuses; a person solves a
+    bot-protection challenge in the headed browser (never the pipeline)."""
+    import asyncio
+
+    from retail_pipeline.db.ops_tasks import resolve_task
+    from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelError
+    from retail_pipeline.runtime import prepare
+
+    plugin, sign_in = args.channel, args.channel.sign_in
+    try:
+        saved = asyncio.run(sign_in.run(args.headed))
+    except ChannelBlocked as blocked:
+        print(
+            f"{sign_in.command} login: {blocked.message}; run it with --headed and solve it yourself",
+            file=sys.stderr,
+        )
+        return 1
+    except ChannelError as error:
+        print(f"{sign_in.command} login: {error}", file=sys.stderr)
+        return 1
+    print(f"signed in to {plugin.title}; session saved to {saved}")
+    with _engine_after(prepare()).begin() as conn:
+        key = f"{sign_in.task_kind}:{plugin.name}"
+        if resolve_task(conn, kind=sign_in.task_kind, key=key, by=f"cli:{sign_in.command} login"):
+            print(f"resolved the open {sign_in.task_kind} task")
+    return 0
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     """Print the environment Dagster's own tools need, for `eval "$(retail-pipeline env)"`."""
     import shlex
@@ -164,6 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", default=None, help="resolve relative links (and stand in for a file's URL)"
     )
     extract.set_defaults(func=_cmd_extract_product)
+
+    from retail_pipeline.channels.registry import all_channels
+
+    for plugin in all_channels():  # channels a person signs into for us: `<command> login`
+        if plugin.sign_in is not None:
+            site = sub.add_parser(
+                plugin.sign_in.command, help=f"{plugin.title}'s website (driven by a browser)"
+            )
+            actions = site.add_subparsers(dest="action", required=True)
+            login = actions.add_parser(
+                "login", help="sign in and save the session the channel's client reuses"
+            )
+            login.add_argument(
+                "--headed", action="store_true", help="show the browser: a person solves a challenge"
+            )
+            site.set_defaults(func=_cmd_sign_in, channel=plugin)
 
     demo = sub.add_parser("demo", help="database, simulators, sidecar, Dagster UI and a first run")
     demo.add_argument("--no-first-run", action="store_true")

@@ -30,7 +30,9 @@ SELLING_CHANNELS = (*CHANNELS, "bestbuy")  # where the seeded products are on sa
 # Every channel we can list on. Kaufland's drafts wait for a chosen Kaufland category (the
 # channel_categories asset) and for a EUR price (the day's exchange rate), so the seeded end-to-end
 # set (CHANNELS) leaves it out until those are in the test seeds; its own tests are channels/kaufland.
-LISTING_CHANNELS = (*CHANNELS, *CATEGORY_FIRST, "kaufland")
+# Vintage & Rare is driven by a browser (no HTTP client to bind here): its tests are
+# channels/vintage_and_rare, with one browser for the module.
+LISTING_CHANNELS = (*CHANNELS, *CATEGORY_FIRST, "kaufland", "vintage_and_rare")
 QUICK = RetryPolicy(max_attempts=6, backoff_initial=0.001, backoff_max=0.01)
 
 

@@ -108,7 +108,10 @@ def test_the_registry_is_the_channel_set_of_every_partition_and_capability():
     assert partitions.message_channels.get_partition_keys() == list(channel_names("buyer_messages"))
     assert partitions.order_channels.get_partition_keys() == list(channel_names("orders"))
     # what each channel declares today (a change here is a change of what the product does)
-    assert channel_names("listings") == ("trademe", "ebay", "shopify", "reverb", "amazon", "kaufland")
+    assert channel_names("listings") == (
+        "trademe", "ebay", "shopify", "reverb", "amazon", "kaufland", "vintage_and_rare",
+    )  # fmt: skip
+    assert "vintage_and_rare" not in channel_names("orders")  # no orders API: sales show in its CSV only
     assert channel_names("acceptance") == ("bestbuy",)
     assert channel_names("buyer_messages") == ("reverb", "bestbuy", "kaufland")
     assert channel_names("order_webhooks") == ("shopify",)

@@ -115,6 +115,17 @@ class Taxonomy:
 
 
 @dataclass(frozen=True)
+class SignIn:
+    """A channel a person signs into for us (a website behind bot protection): `retail-pipeline
+    <command> login [--headed]` runs `run(headed)`, which saves the session and returns where, and
+    then resolves the open ops task of `task_kind` for the channel (`ChannelBlocked` opened it)."""
+
+    command: str
+    run: Callable[[bool], Awaitable[Any]]
+    task_kind: str
+
+
+@dataclass(frozen=True)
 class Channel:
     """One sales channel. A piece left as None is a capability the channel does not have."""
 
@@ -131,6 +142,10 @@ class Channel:
     taxonomy: Taxonomy | None = None  # its categories (None: it takes our own category as free text)
     carrier_names: Mapping[str, str] = field(default_factory=dict)  # our carrier → the channel's name
     carrier_codes: Mapping[str, str] = field(default_factory=dict)  # our carrier → its registered code
+    # A Dagster pool the channel's listing work holds a slot of besides its step's own (a browser-driven
+    # channel: "browser", one browser at a time); None: the step's pool is enough.
+    pool: str | None = None
+    sign_in: SignIn | None = None  # a person's sign-in, from the command line
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -21,6 +21,7 @@ CHANNEL_MODULES: dict[str, str] = {
     "bestbuy": "retail_pipeline.channels.bestbuy",
     "amazon": "retail_pipeline.channels.amazon",
     "kaufland": "retail_pipeline.channels.kaufland",
+    "vintage_and_rare": "retail_pipeline.channels.vintage_and_rare",
 }
 
 

@@ -26,7 +26,12 @@ def product_photo(product: Product, number: int) -> bytes:
 
 def listing_photo(name: str) -> bytes:
     """A photo a seller put on a listing by hand (`existing_listings.py`), drawn from its file name."""
-    return _render(name.rsplit("-", 2)[0].replace("-", " "), "seller photo", name)
+    return card_photo(name.rsplit("-", 2)[0].replace("-", " "), "seller photo", name)
+
+
+def card_photo(title: str, caption: str, key: str) -> bytes:
+    """A photo of anything with a title (a dealer's item seeded without its pictures)."""
+    return _render(title, caption, key)
 
 
 # Bounded: a 5,000-product benchmark would otherwise keep every photo it ever drew.

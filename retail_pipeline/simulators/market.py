@@ -5,7 +5,8 @@ purchases arrive as a Poisson process (`rate_per_hour` per channel, seeded, so a
 way) and each buys one unit of a random live listing through the channel simulator's own `buy` hook, at
 its simulated instant. The channels then show those orders on their APIs exactly as a real sale
 would (Trade Me SoldItems, eBay getOrders, Shopify orders.json plus the orders/create webhook, Reverb
-orders, Best Buy's Mirakl OR11 in WAITING_ACCEPTANCE, Kaufland order units), and take the units off
+orders, Best Buy's Mirakl OR11 in WAITING_ACCEPTANCE, Kaufland order units; Vintage & Rare, with no orders
+API, shows the item sold in its inventory CSV), and take the units off
 the listings.
 
 Over HTTP: `POST /_control/market/advance?minutes=N[&rate_per_hour=R]`.
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
     from .app import Simulator
 
 DEFAULT_RATE_PER_HOUR = 4.0  # purchases per hour on each channel
-MARKETPLACES = ("trademe", "ebay", "shopify", "reverb", "mirakl", "bestbuy", "amazon", "kaufland")
+MARKETPLACES = (
+    "trademe", "ebay", "shopify", "reverb", "mirakl", "bestbuy", "amazon", "kaufland", "vintage_and_rare",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

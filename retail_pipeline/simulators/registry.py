@@ -25,6 +25,7 @@ from . import (
     reverb,
     shopify,
     trademe,
+    vintage_and_rare,
 )
 
 if TYPE_CHECKING:
@@ -73,6 +74,11 @@ SYSTEMS: dict[str, SystemSpec] = {
             "kaufland",
             "Kaufland channel: Seller API v2 (signed), units, order units, tickets (spec-checked)",
             kaufland.build,
+        ),
+        SystemSpec(
+            "vintage_and_rare",
+            "Vintage & Rare channel: the dealer website (sign-in, item forms, images, inventory CSV)",
+            vintage_and_rare.build,
         ),
     )
 }

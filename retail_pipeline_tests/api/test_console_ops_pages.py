@@ -16,6 +16,16 @@ def test_the_inbox_renders_task_text_inert_and_actions_only_for_operators(
     with engine.begin() as conn:
         task = open_task(conn, kind="scrape_error", key="x", title=f"Supplier page said {MARKUP}")
         open_task(conn, kind="run_failure", key="run-1", title="Run failed", run_id="0f1e2d3c-aaaa")
+        open_task(
+            conn,
+            kind="publish_failed",
+            key="p-1",
+            title="Browser step failed",
+            details={"trace": "traces/site/step.zip"},
+        )  # a kept browser trace: linked, signed
+        open_task(
+            conn, kind="publish_failed", key="p-2", title="Odd trace", details={"trace": "../etc/passwd"}
+        )
 
     seen_by_viewer = client.get("/console/inbox", headers=viewer)
     assert seen_by_viewer.status_code == 200
@@ -25,6 +35,8 @@ def test_the_inbox_renders_task_text_inert_and_actions_only_for_operators(
         f'data-task-id="{task}"' in seen_by_viewer.text and 'data-action="resolve"' not in seen_by_viewer.text
     )
     assert 'href="http://127.0.0.1:3000/runs/0f1e2d3c-aaaa"' in seen_by_viewer.text
+    assert 'href="/media/traces/site/step.zip?expires=' in seen_by_viewer.text
+    assert seen_by_viewer.text.count('class="trace"') == 1  # a path the media route refuses: no link
 
     seen_by_operator = client.get("/console/inbox", headers=operator)
     assert 'data-action="resolve"' in seen_by_operator.text

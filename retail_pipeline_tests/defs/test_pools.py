@@ -47,3 +47,17 @@ def test_every_step_that_calls_an_external_api_has_a_documented_pool():
     used = {pool for _, pool in steps.values() if pool}
     assert used <= documented_in_yaml, used - documented_in_yaml
     assert all(f"`{pool}`" in readme for pool in used), [p for p in used if f"`{p}`" not in readme]
+
+
+def test_channel_pools_are_documented():
+    """A pool a channel plug-in names (held by `holding_channel_pool` while a step works that channel,
+    one slot to start: tested with the channel, retail_pipeline_tests/channels/vintage_and_rare) is
+    documented like the step pools."""
+    from retail_pipeline.channels.registry import all_channels
+
+    named = {c.pool for c in all_channels() if c.pool}
+    assert "browser" in named
+    documented_in_yaml = set(re.findall(r"^\s*#\s+(\w+):", (PROJECT_ROOT / "dagster.yaml").read_text(), re.M))
+    assert named <= documented_in_yaml
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert all(f"`{pool}`" in readme for pool in named)

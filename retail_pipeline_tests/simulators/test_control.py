@@ -28,6 +28,7 @@ async def test_index_lists_every_mounted_system(client):
             "mirakl",
             "ecb",
             "kaufland",
+            "vintage_and_rare",
         ]
     )
     assert body["systems"][0]["base_url"] == "http://sim/onecheq"

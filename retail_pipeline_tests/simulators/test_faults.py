@@ -93,10 +93,10 @@ def test_config_faults_apply_per_system_and_reset_restores_them():
     sim.faults.reset()
     assert sim.faults.get("noelleeming").error_rate == 0.5
     with pytest.raises(ValueError, match="unknown systems"):
-        build_simulator_app(SimulatorConfig(faults={"vintage_and_rare": FaultConfig()}))
+        build_simulator_app(SimulatorConfig(faults={"no_such_system": FaultConfig()}))
 
 
 async def test_fault_control_rejects_bad_input(client):
     assert (await client.put("/_control/faults/onecheq", json={"error_rate": 2})).status_code == 422
     assert (await client.put("/_control/faults/onecheq", json={"eror_rate": 0.1})).status_code == 422
-    assert (await client.get("/_control/faults/vintage_and_rare")).status_code == 404
+    assert (await client.get("/_control/faults/no_such_system")).status_code == 404

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from retail_pipeline.api.auth import Principal
+from retail_pipeline.media.links import MediaPathError, media_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,8 +37,20 @@ def money(value: Any, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
+def media_link(rel_path: str | None) -> str | None:
+    """A signed `/media/…` link to a file under the media root (a browser trace an ops task names);
+    None for a path the media route would refuse."""
+    if not rel_path:
+        return None
+    try:
+        return media_url(rel_path)
+    except MediaPathError:
+        return None
+
+
 templates.env.filters["age"] = age
 templates.env.filters["money"] = money
+templates.env.filters["media_link"] = media_link
 
 
 def render(

@@ -6,6 +6,7 @@ import asyncio
 
 import dagster as dg
 
+from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.publish import publish
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.media.links import media_url
@@ -45,16 +46,17 @@ def channel_listings(
     by SKU lookup), reprices where desired ≠ live price, withdraws removed / out-of-stock products,
     in priority order within the channel's call budget; the remainder is deferred, not failed."""
     channel = context.partition_key
-    result = asyncio.run(
-        publish(
-            db.engine,
-            channels.client(channel),
-            media_url=media_signer(),
-            run_id=context.run_id,
-            dry_run=config.dry_run,
-            concurrency=config.concurrency,
+    with holding_channel_pool(context, channel):
+        result = asyncio.run(
+            publish(
+                db.engine,
+                channels.client(channel),
+                media_url=media_signer(),
+                run_id=context.run_id,
+                dry_run=config.dry_run,
+                concurrency=config.concurrency,
+            )
         )
-    )
     metadata: dict = dict(result.counts)
     metadata["deferred_by_kind"] = dg.MetadataValue.json(result.deferred)
     metadata["budget"] = dg.MetadataValue.json(result.budget)

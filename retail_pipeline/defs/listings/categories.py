@@ -33,6 +33,7 @@ from retail_pipeline.channels.plugin import CategorySuggestion, Channel
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task, resolve_task
+from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource, LLMResource
 from retail_pipeline.domain.channel_categories import (
@@ -47,7 +48,7 @@ from retail_pipeline.domain.channel_categories import (
     tied,
 )
 from retail_pipeline.integrations.llm.client import EnrichmentFailed
-from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelError
+from retail_pipeline.integrations.marketplaces.base import BudgetExhausted, ChannelBlocked, ChannelError
 from retail_pipeline.partitions import listing_channels
 from retail_pipeline.settings import get_settings
 
@@ -410,7 +411,7 @@ async def categorise(
             outcome.counts["asked"] += 1
             try:
                 suggestions = await plugin.taxonomy.suggest(client, query)
-            except BudgetExhausted:
+            except (BudgetExhausted, ChannelBlocked):  # blocked: a person first (the listing pass asks)
                 budget_spent = True
                 outcome.counts["deferred"] += 1
                 continue
@@ -475,7 +476,8 @@ def channel_categories(
         finally:
             await client.aclose()
 
-    counts = asyncio.run(run())
+    with holding_channel_pool(context, channel):
+        counts = asyncio.run(run())
     return dg.MaterializeResult(metadata=counts)
 
 

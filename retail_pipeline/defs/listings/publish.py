@@ -13,7 +13,9 @@ Per row of `retail.channel_listings` (one per channel+sku; the sku is the idempo
 Local writes run in worker threads, so one item's commit does not hold up the other items' calls.
 Work is spent in priority order (withdrawals, price changes, new listings). `BudgetExhausted` defers
 the rest (rows stay as they are, counted in metadata); a non-retryable `ChannelError` marks the row
-failed with its reason (and an ops task); neither fails the partition.
+failed with its reason (and an ops task); neither fails the partition. `ChannelBlocked` (the channel
+wants a person, e.g. a bot-protection challenge) stops the pass like an exhausted budget, leaving every
+row as it is, and opens one ops task for the channel.
 """
 
 import asyncio
@@ -28,9 +30,11 @@ from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline.defs.listings.blocked import error_details, open_blocked_task
 from retail_pipeline.integrations.marketplaces.base import (
     BudgetExhausted,
     BulkChange,
+    ChannelBlocked,
     ChannelClient,
     ChannelError,
     ListingDraft,
@@ -136,7 +140,7 @@ class PublishResult:
     counts: dict[str, int] = field(
         default_factory=lambda: {
             "created": 0, "adopted": 0, "repriced": 0, "requantified": 0, "withdrawn": 0,
-            "failed": 0, "retry_later": 0, "deferred": 0, "photos_uploaded": 0, "dry_run": 0,
+            "failed": 0, "retry_later": 0, "deferred": 0, "photos_uploaded": 0, "dry_run": 0, "blocked": 0,
         }
     )  # fmt: skip
     deferred: dict[str, int] = field(default_factory=dict)
@@ -232,6 +236,7 @@ class Publisher:
             self.actor = f"run:{run_id}" if run_id else "system"
         self.concurrency = max(1, concurrency)
         self.result = PublishResult()
+        self.blocked: ChannelBlocked | None = None
 
     # --- local writes (each its own short transaction)
 
@@ -312,7 +317,7 @@ class Publisher:
                     open_task(
                         conn, kind="publish_failed", key=f"publish_failed:{self.channel}:{row.sku}:{action}",
                         title=f"{action} {row.sku} on {self.channel} failed: {error.message[:200]}",
-                        details={"error": error.message, "details": error.details}, channel=self.channel,
+                        details=error_details(error), channel=self.channel,
                         entity_type="channel_listing", entity_id=row.id, run_id=self.run_id,
                     )  # fmt: skip
             self._log(
@@ -564,6 +569,10 @@ class Publisher:
                 except BudgetExhausted:
                     exhausted = True  # the rest waits for the next window: recorded, not failed
                     defer(row)
+                except ChannelBlocked as error:  # a person must act first: the rest waits, nothing failed
+                    exhausted = True
+                    self.blocked = error
+                    defer(row)
                 except ChannelError as error:
                     self.result.errors.append({"listing_id": row.id, "sku": row.sku, "action": ACTIONS[kind],
                                                "message": error.message, "retryable": error.retryable})  # fmt: skip
@@ -594,6 +603,10 @@ class Publisher:
                                 group.create_task(one(row))
                 except BaseExceptionGroup as errors:
                     raise errors.exceptions[0] from None
+        if self.blocked is not None:
+            self.result.counts["blocked"] = 1
+            with self.engine.begin() as conn:  # the work is over: no other commit to hold up
+                open_blocked_task(conn, self.blocked, self.run_id)
         budget = self.client.budget()
         self.result.budget = {"limit": budget.limit, "used": budget.used, "remaining": budget.remaining}
         return self.result

@@ -24,11 +24,16 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
+from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
+from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.adoption import apply_unknown_listing, known
+from retail_pipeline.defs.listings.blocked import open_blocked_task
+from retail_pipeline.defs.listings.sold_remotely import record_remote_sale
+from retail_pipeline.defs.orders.stock import push_stock, summarise
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
-from retail_pipeline.integrations.marketplaces.base import ChannelClient, RemoteListing
+from retail_pipeline.integrations.marketplaces.base import ChannelBlocked, ChannelClient, RemoteListing
 from retail_pipeline.partitions import listing_channels
 
 UPSERT_EVENT = text(
@@ -82,6 +87,23 @@ async def _selling(client: ChannelClient) -> list[RemoteListing]:
 def detect_channel(engine: Engine, client: ChannelClient, channel: str, run_id: str | None) -> dict[str, int]:
     """Read the channel's selling list and record its differences as pending events (`detect`)."""
     return detect(engine, channel, asyncio.run(_selling(client)), run_id)
+
+
+def detect_in_step(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    engine: Engine,
+    channels: ChannelsResource,
+    channel: str,
+) -> dict[str, int] | None:
+    """`detect_channel` in a Dagster step, holding the channel's own pool; a channel that wants a
+    person first (`ChannelBlocked`) opens its one ops task and detects nothing (None)."""
+    try:
+        with holding_channel_pool(context, channel):
+            return detect_channel(engine, channels.client(channel), channel, context.run_id)
+    except ChannelBlocked as blocked:
+        with engine.begin() as conn:
+            open_blocked_task(conn, blocked, context.run_id)
+        return None
 
 
 def detect(
@@ -188,6 +210,7 @@ def _apply(conn: Connection, channel: str, event, run_id: str | None, adoption=N
         conn.execute(text("UPDATE retail.channel_listings SET actual_quantity = :q, last_synced_at = now() WHERE id = :id"),
                      {"q": remote["quantity"], "id": lid})  # fmt: skip
     elif event.event_type == "status" and lid:
+        record_remote_sale(conn, channel, event, run_id)  # a channel without orders: the only sign of a sale
         conn.execute(text("UPDATE retail.channel_listings SET actual_state = :s, last_synced_at = now() WHERE id = :id"),
                      {"s": remote["state"], "id": lid})  # fmt: skip
         if remote.get("problems"):  # the channel's own words on the listing and in the ops inbox
@@ -226,6 +249,12 @@ def listing_state(
     of every pending event of the channel (the same two functions the separate sync jobs run). Unknown
     remote listings are adopted when they are exactly one of our products, else proposed in the ops inbox."""
     channel = context.partition_key
-    detected = detect_channel(db.engine, channels.client(channel), channel, context.run_id)
+    detected = detect_in_step(context, db.engine, channels, channel)
+    if detected is None:  # blocked: nothing detected, nothing to apply
+        return dg.MaterializeResult(metadata={"blocked": True})
     applied = reconcile(db.engine, channel, context.run_id)
+    if "orders" not in channel_plugin(channel).capabilities:  # sales seen here: the others withdraw now
+        applied["stock_pushed"] = summarise(
+            push_stock(db.engine, channels, run_id=context.run_id, context=context)
+        )
     return dg.MaterializeResult(metadata={**{f"detected_{k}": v for k, v in detected.items()}, **applied})

@@ -15,7 +15,7 @@ records a `listing_state` materialisation when it changed something, as the asse
 import dagster as dg
 from pydantic import Field
 
-from retail_pipeline.defs.listings.state import detect_channel, reconcile
+from retail_pipeline.defs.listings.state import detect_in_step, reconcile
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
 from retail_pipeline.partitions import listing_channels
 
@@ -43,7 +43,7 @@ def detect_listing_differences(
     """The channel's selling list vs channel_listings → pending sync_events; applies nothing. No
     config: the run's partition is the channel."""
     channel = context.partition_key
-    detected = detect_channel(db.engine, channels.client(channel), channel, context.run_id)
+    detected = detect_in_step(context, db.engine, channels, channel) or {"blocked": 1}
     return dg.Output(detected, metadata={"channel": channel, **detected})
 
 

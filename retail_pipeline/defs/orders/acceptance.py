@@ -306,7 +306,9 @@ def order_acceptance(
         metadata.update(
             {
                 f"stock_{k}": v
-                for k, v in summarise(push_stock(db.engine, channels, run_id=context.run_id)).items()
+                for k, v in summarise(
+                    push_stock(db.engine, channels, run_id=context.run_id, context=context)
+                ).items()
             }
         )
     metadata["outcomes_preview"] = dg.MetadataValue.json(result.outcomes[:PREVIEW])

@@ -83,7 +83,7 @@ def channel_stock(
 ) -> dg.MaterializeResult:
     """After the partition's orders: every listing a sale marked (any channel's) is withdrawn at zero
     stock, or cut to the stock left, through the listing publisher. Nothing marked = no calls."""
-    pushed = push_stock(db.engine, channels, run_id=context.run_id)
+    pushed = push_stock(db.engine, channels, run_id=context.run_id, context=context)
     metadata: dict[str, Any] = summarise(pushed)
     metadata["by_channel"] = dg.MetadataValue.json(pushed)
     return dg.MaterializeResult(metadata=metadata)

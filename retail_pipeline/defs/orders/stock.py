@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.locks import one_at_a_time
+from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.publish import Publisher, Scope
 from retail_pipeline.defs.resources import ChannelsResource
 
@@ -51,9 +53,12 @@ def _no_media(rel_path: str) -> str:  # stock work never creates a listing, so n
 
 
 def _push_channel(
-    engine: Engine, channels: ChannelsResource, channel: str, run_id: str | None
+    engine: Engine, channels: ChannelsResource, channel: str, run_id: str | None, context: Any = None
 ) -> dict[str, Any]:
-    with one_at_a_time(engine, f"stock_push:{channel}") as conn:
+    with (
+        holding_channel_pool(context, channel) if context is not None else nullcontext(),
+        one_at_a_time(engine, f"stock_push:{channel}") as conn,
+    ):
         ids = tuple(conn.execute(MARKED, {"channel": channel}).scalars())
         conn.commit()  # no snapshot held open while the channel is called
         if not ids:
@@ -81,9 +86,11 @@ def push_stock(
     *,
     run_id: str | None = None,
     only: Iterable[str] | None = None,
+    context: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """Push every marked listing on every channel with a listing client (or those in `only`); per
-    channel, what was done. Channels are worked one after another: each has its own budget, and the
+    channel, what was done. `context` (the Dagster step's): a channel with a pool of its own is
+    worked holding a slot of it (`holding_channel_pool`). Channels are worked one after another: each has its own budget, and the
     marks are few (the listings of the products just sold)."""
     with engine.connect() as conn:
         with_work = set(conn.execute(CHANNELS_WITH_WORK).scalars())
@@ -92,7 +99,7 @@ def push_stock(
     if not targets:
         return {}
     with ThreadPoolExecutor(len(targets), thread_name_prefix="stock-push") as pool:
-        done = pool.map(lambda channel: _push_channel(engine, channels, channel, run_id), targets)
+        done = pool.map(lambda channel: _push_channel(engine, channels, channel, run_id, context), targets)
         return dict(zip(targets, done, strict=True))
 
 

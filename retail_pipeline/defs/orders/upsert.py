@@ -201,24 +201,35 @@ def sell_line(
     product_id = conn.execute(LINE_PRODUCT, {"listing_id": listing_id, "sku": line.sku}).scalar()
     if product_id is None:
         return  # not one of our products (a listing made outside the pipeline)
-    stock = conn.execute(DECREMENT_STOCK, {"quantity": line.quantity, "product_id": product_id}).scalar_one()
+    sell_units(
+        conn, channel=order.channel, product_id=product_id, quantity=line.quantity, sku=line.sku,
+        sale=f"{order.channel} order {order.external_order_id}",
+        key=f"sale:{order.channel}:{order.external_order_id}:{line.external_line_id}", result=result, run_id=run_id,
+    )  # fmt: skip
+
+
+def sell_units(
+    conn: Connection, *, channel: str, product_id: int, quantity: int, sku: str | None, sale: str, key: str,
+    result: UpsertResult, run_id: str | None,
+) -> int:  # fmt: skip
+    """`quantity` units of the product sold on `channel`: off our stock, the selling listing closed
+    when none are left, every listing cut to the stock left or (at zero) marked withdrawn; the marks
+    are pushed to the channels by `push_stock`. Returns the stock left."""
+    stock = conn.execute(DECREMENT_STOCK, {"quantity": quantity, "product_id": product_id}).scalar_one()
     result.counts["stock_decrements"] += 1
     result.sold_products.add(product_id)
     params = {"product_id": product_id, "stock": stock}
-    conn.execute(
-        SOLD_ON_CHANNEL, {"product_id": product_id, "channel": order.channel, "quantity": line.quantity}
-    )
+    conn.execute(SOLD_ON_CHANNEL, {"product_id": product_id, "channel": channel, "quantity": quantity})
     result.counts["listings_limited"] += conn.execute(LIMIT_LISTINGS, params).rowcount
-    reason = f"sold out: {order.channel} order {order.external_order_id}"
     result.counts["listings_to_withdraw"] += conn.execute(
-        WITHDRAW_LISTINGS, {**params, "reason": reason}
+        WITHDRAW_LISTINGS, {**params, "reason": f"sold out: {sale}"}
     ).rowcount
     log_activity(
-        conn, action="stock.sale", outcome="succeeded", run_id=run_id, channel=order.channel,
-        entity_type="product", entity_id=product_id,
-        key=f"sale:{order.channel}:{order.external_order_id}:{line.external_line_id}",
-        details={"sku": line.sku, "quantity": line.quantity, "stock_left": stock},
+        conn, action="stock.sale", outcome="succeeded", run_id=run_id, channel=channel,
+        entity_type="product", entity_id=product_id, key=key,
+        details={"sku": sku, "quantity": quantity, "stock_left": stock},
     )  # fmt: skip
+    return stock
 
 
 def _upsert_one(conn: Connection, order: ChannelOrder, result: UpsertResult, *, source: str, run_id) -> None:

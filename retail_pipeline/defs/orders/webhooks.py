@@ -77,7 +77,7 @@ def order_webhook_event(context: dg.OpExecutionContext, config: WebhookEventConf
 @dg.op(ins={"after": dg.In(dg.Nothing)}, pool="channel_order_apis")
 def push_stock_after_sale(context: dg.OpExecutionContext, db: DatabaseResource, channels: ChannelsResource):
     """The stock changes the sale marked, pushed to the other channels (the `channel_stock` code)."""
-    pushed = push_stock(db.engine, channels, run_id=context.run_id)
+    pushed = push_stock(db.engine, channels, run_id=context.run_id, context=context)
     context.log.info(f"stock pushed: {pushed}")
     return summarise(pushed)
 

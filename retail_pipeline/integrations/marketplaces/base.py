@@ -124,6 +124,19 @@ class ChannelError(Exception):
         self.details = details
 
 
+class ChannelBlocked(ChannelError):
+    """The channel refuses automated work until a person acts (a bot-protection challenge, a sign-in
+    only a person can do). Never retried: the channel's whole pass stops where it is (nothing marked
+    failed) and one ops task of `task_kind` per channel asks for `action`."""
+
+    def __init__(
+        self, channel: str, message: str, *, task_kind: str, action: str, details: Any = None
+    ) -> None:
+        super().__init__(channel, message, retryable=False, details=details)
+        self.task_kind = task_kind
+        self.action = action
+
+
 async def retried(
     channel: str,
     attempt: Callable[[bool], Awaitable[T]],

@@ -115,7 +115,9 @@ def test_channel_carrier_names_canada_post_per_channel():
     with pytest.raises(UnknownCarrier):
         channel_plugin("ebay").carrier("nz_post", pin)
     with pytest.raises(ValueError, match="unknown channel"):
-        channel_plugin("vintage_and_rare")
+        channel_plugin("etsy")
+    with pytest.raises(UnknownCarrier):  # no tracking there: it names no carrier
+        channel_plugin("vintage_and_rare").carrier("canada_post", pin)
 
 
 def test_every_channel_has_a_pusher_and_all_but_trade_me_a_lookup_before_pushing_again():

@@ -20,7 +20,7 @@ def test_registry_knows_every_channel():
     assert set(channel_names("listings")) == set(LISTING_CHANNELS)
     assert {channel(c).client_class().channel for c in CHANNELS} == set(CHANNELS)
     with pytest.raises(ValueError, match="unknown channel"):
-        channel("vintage_and_rare")
+        channel("etsy")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
