@@ -240,6 +240,8 @@ class VintageAndRareClient(ChannelClient):
     publisher works several items at once, a page can do one thing)."""
 
     channel: ClassVar[str] = CHANNEL_NAME
+    # The export has no barcode column (the item form has no field for one).
+    selling_lacks: ClassVar[frozenset[str]] = frozenset({"gtin"})
 
     def __init__(self, settings: VintageAndRareSettings | None = None, *, transport: Any = None) -> None:
         # `transport` (the in-process simulators of the HTTP clients) cannot carry a browser: ignored.

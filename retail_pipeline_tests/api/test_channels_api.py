@@ -63,8 +63,10 @@ def test_validate_refuses_unknown_or_other_channel_drafts(client, operator, draf
     assert missing.status_code == 400 and "987654" in missing.json()["detail"]
     empty = client.post("/channels/trademe/validate_drafts", json={"draft_ids": []}, headers=operator)
     assert empty.status_code == 422
-    unknown = client.post("/channels/vintage_and_rare/validate_drafts", json={}, headers=operator)
+    unknown = client.post("/channels/etsy/validate_drafts", json={}, headers=operator)
     assert unknown.status_code == 404 and "not a channel we list on" in unknown.json()["detail"]
+    orders_only = client.post("/channels/bestbuy/validate_drafts", json={}, headers=operator)  # not listed on
+    assert orders_only.status_code == 404 and "not a channel we list on" in orders_only.json()["detail"]
     no_summary = client.get("/channels/shopify/account_summary", headers=operator)
     assert no_summary.status_code == 404 and "no account summary" in no_summary.json()["detail"]
 

@@ -18,6 +18,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..buyers import Buyer, NotBuyable
 from ..catalogue import slugify
+from ..existing_listings import ExistingListing
 from ..images import card_photo
 from . import taxonomy
 
@@ -93,10 +95,16 @@ class SiteSettingsUpdate(BaseModel):
 
 @dataclass
 class Image:
-    data: bytes
+    content: bytes  # an upload's bytes; empty for a seeded item's picture, drawn when first shown
     content_type: str
     ext: str
     source_url: str | None = None  # where a seeded item's picture came from
+    card: tuple[str, str, str] | None = None  # a seeded picture's card_photo(title, caption, key)
+
+    @property
+    def data(self) -> bytes:
+        # drawn on request: a dealer of thousands of seeded items would otherwise wait seconds for pictures
+        return self.content or (card_photo(*self.card) if self.card else b"")
 
 
 @dataclass
@@ -410,13 +418,18 @@ class VintageAndRareBackend:
 
     # --- seeding and the market
 
-    def seed_existing(self, items: list[dict[str, Any]], dealer: str = DEALER_EMAIL) -> list[Item]:
-        """Items the dealer made on the site by hand (fields as the CSV export's columns; `external_id`
-        may be empty). All are checked first, as the form checks them: a bad one saves none."""
+    def seed_existing(
+        self, items: Sequence[ExistingListing | dict[str, Any]], dealer: str = DEALER_EMAIL
+    ) -> list[Item]:
+        """Items the dealer made on the site by hand: `ExistingListing`s (`shop_inventory`'s, as every
+        channel's simulator takes them) or rows as the CSV export's columns (`external_id` may be empty:
+        no reference). All are checked first, as the form checks them: a bad one (a brand V&R does not
+        know, a currency it does not sell in) saves none."""
         prepared = []
         with self._lock:
             references = {i.reference for i in self.dealer_items(dealer) if i.reference}
-            for number, row in enumerate(items, start=1):
+            for number, entry in enumerate(items, start=1):
+                row = _row_from_existing(entry) if isinstance(entry, ExistingListing) else entry
                 form = _form_from_row(row)
                 try:
                     values = self._validate(dealer, form, None)
@@ -442,10 +455,11 @@ class VintageAndRareBackend:
                     item.status, item.quantity = SOLD, 0
                 item.images = [
                     Image(
-                        card_photo(item.title, f"{item.brand} · photo {n}", f"vr:{item.id}:{n}"),
+                        b"",
                         "image/jpeg",
                         "jpg",
                         url,
+                        (item.title, f"{item.brand} · photo {n}", f"vr:{item.id}:{n}"),
                     )
                     for n, url in enumerate(_image_urls(row.get("image_urls")), start=1)
                 ][:MAX_IMAGES]
@@ -493,6 +507,34 @@ def image_kind(data: bytes) -> tuple[str, str] | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", "webp"
     return next(((kind, ext) for magic, kind, ext in IMAGE_TYPES if data.startswith(magic)), None)
+
+
+# A seller's condition as V&R grades it (Mint is as new; Excellent, a refurbished item).
+_GRADES = {"new": "Mint", "refurbished": "Excellent", "used": "Good"}
+
+
+def _row_from_existing(item: ExistingListing) -> dict[str, Any]:
+    """A listing a seller made by hand as the dealer types it on V&R's form. V&R heads an item with
+    its year, brand and model and has no title of its own, so the model is the item's MPN or, without
+    one, its title less a leading brand; no GTIN (the form has no field for one); the category is ours,
+    not V&R's, so "Other"; the photos become the site's own copies. A brand V&R does not know (or none)
+    is refused by the form's own check, as the site refuses it."""
+    brand = item.brand or ""
+    title = item.title.strip()
+    if brand and title.casefold().startswith(f"{brand.casefold()} "):
+        title = title[len(brand) :].strip()
+    return {
+        "external_id": item.sku or "",
+        "brand": brand,
+        "model": item.mpn or title,
+        "category": "Other",
+        "price": str(item.price),
+        "currency": item.currency,
+        "quantity": str(item.quantity),
+        "condition": _GRADES[item.condition],
+        "description": item.description,
+        "image_urls": list(item.photos),
+    }
 
 
 def _image_urls(value: Any) -> list[str]:

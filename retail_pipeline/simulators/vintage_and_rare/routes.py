@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..buyers import BuyRequest, NotBuyable
+from ..existing_listings import add_existing_listings_route
 from ..storefront import site_path, site_url
 from . import pages, taxonomy
 from .models import (
@@ -406,6 +407,9 @@ def build(sim: Simulator) -> FastAPI:
             {"items": [{"item_id": i.id, "external_id": i.reference, "title": i.title} for i in items]},
             status_code=201,
         )
+
+    # the shared shape every listing channel's simulator takes (`shop_inventory`'s items); answers item ids
+    add_existing_listings_route(app, lambda items: [str(i.id) for i in backend.seed_existing(items)])
 
     @app.post("/_control/buy", status_code=201)
     async def buy(body: BuyRequest) -> JSONResponse:

@@ -1,6 +1,7 @@
-"""Vintage & Rare fixtures: the simulated dealer site on loopback and ONE Chromium for the module
-(clients connect to it over CDP, each with its own context: a browser's objects belong to one event
-loop, and every asset run has its own), drafts and seeded listings."""
+"""Vintage & Rare fixtures: the simulated dealer site on loopback and ONE Chromium for the package's
+modules, with one saved session (clients connect to it over CDP, each with its own context: a browser's
+objects belong to one event loop, and every asset run has its own), drafts and seeded listings. Tests
+share the site: each names its own references and counts its own items."""
 
 from __future__ import annotations
 
@@ -30,14 +31,14 @@ CHROMIUM = "/usr/bin/chromium"
 CATEGORY = "Guitars > Electric Guitars"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def vr_app():
     from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 
     return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=4))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def vr_base(vr_app) -> Iterator[str]:
     from retail_pipeline.simulators.serving import serve_in_thread
 
@@ -45,9 +46,9 @@ def vr_base(vr_app) -> Iterator[str]:
         yield f"{base_url}/vintage_and_rare"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cdp_url() -> Iterator[str]:
-    """One headless Chromium for the module, reached over CDP."""
+    """One headless Chromium for the package, reached over CDP."""
     profile = tempfile.mkdtemp(prefix="vr-chromium-")
     process = subprocess.Popen(
         [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-background-networking",
@@ -86,9 +87,9 @@ def vr_backend(vr_app):
     return get_simulator(vr_app).backend("vintage_and_rare")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def session_file(tmp_path_factory) -> Path:
-    """One saved session for the module, as in production: a client signs in only when it has expired."""
+    """One saved session for the package, as in production: a client signs in only when it has expired."""
     return tmp_path_factory.mktemp("vr") / "session.json"
 
 
