@@ -36,12 +36,12 @@ def _graphql(ui: str, query: str) -> dict:
 def test_demo_serves_everything_on_the_embedded_database_and_stops_cleanly(tmp_path: Path, scratch_dir: Path):
     ports = {"SIMULATOR_PORT": free_port(), "API_PORT": free_port(), "DAGSTER_PORT": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME", "SIMULATOR_URL")}
-    # A small world (12 products a supplier, as in the run-once test): the demo's mechanics are the
-    # subject here, and the first run's volume only adds minutes.
+    # A small world (4 products a supplier): the demo's mechanics are the subject here (the run-once test
+    # covers the graph at 12), and the first run's volume only adds minutes.
     env.update(
         {k: str(v) for k, v in ports.items()},
         RETAIL_DATA_DIR=str(scratch_dir / "var"),
-        SIMULATOR_PRODUCTS_PER_SUPPLIER="12",
+        SIMULATOR_PRODUCTS_PER_SUPPLIER="4",
     )
     log = open(tmp_path / "demo.log", "w+")  # noqa: SIM115 - read back while the process runs
     # Started as `make test &` in a script starts it: with SIGINT ignored, which the demo must not mind.

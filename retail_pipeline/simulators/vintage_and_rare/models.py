@@ -359,18 +359,17 @@ class VintageAndRareBackend:
     def create_item(self, dealer: str, form: dict[str, str]) -> Item:
         with self._lock:
             values = self._validate(dealer, form, None)
-            now = self.clock.now()
-            item = Item(
-                id=self._next_item_id,
-                dealer=dealer,
-                status=FOR_SALE,
-                created_at=now,
-                updated_at=now,
-                **values,
-            )
-            self._next_item_id += 1
+            item = self._new_item(dealer, values, self.clock.now())
             self.items[item.id] = item
             return item
+
+    def _new_item(self, dealer: str, values: dict[str, Any], now: datetime) -> Item:
+        """A new item on sale with the next id (the caller holds the lock)."""
+        item = Item(
+            id=self._next_item_id, dealer=dealer, status=FOR_SALE, created_at=now, updated_at=now, **values
+        )
+        self._next_item_id += 1
+        return item
 
     def update_item(self, dealer: str, item_id: int, form: dict[str, str]) -> Item:
         """Saving the form puts the item (back) on sale with the quantity given: a sold item is relisted."""
@@ -442,15 +441,7 @@ class VintageAndRareBackend:
             created = []
             now = self.clock.now()
             for row, values in prepared:
-                item = Item(
-                    id=self._next_item_id,
-                    dealer=dealer,
-                    status=FOR_SALE,
-                    created_at=now,
-                    updated_at=now,
-                    **values,
-                )
-                self._next_item_id += 1
+                item = self._new_item(dealer, values, now)
                 if str(row.get("status") or FOR_SALE) == SOLD:
                     item.status, item.quantity = SOLD, 0
                 item.images = [
