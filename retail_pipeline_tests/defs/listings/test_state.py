@@ -396,7 +396,9 @@ def test_a_kill_mid_apply_leaves_each_event_whole_and_the_rerun_finishes(engine,
 
     def killed_on_the_second(conn, channel, event, run_id, *more):
         calls.append(event.id)
-        apply_one(conn, channel, event, run_id, *more)  # its effect is written, then the process dies uncommitted
+        apply_one(
+            conn, channel, event, run_id, *more
+        )  # its effect is written, then the process dies uncommitted
         if len(calls) == 2:
             raise KeyboardInterrupt("killed mid-way")
 
