@@ -88,38 +88,25 @@ BULK_ORDERS = text(
 )
 
 
-def test_a_bulk_insert_sends_one_summary_and_costs_little(engine: Engine, database_url: str):
+def test_a_bulk_insert_sends_one_summary_from_one_statement_level_trigger(engine: Engine, database_url: str):
     n = 10_000
 
-    def timed(prefix: str, triggers: bool) -> float:
-        with engine.begin() as conn:
-            if not triggers:
-                conn.execute(text("ALTER TABLE retail.orders DISABLE TRIGGER orders_console_insert"))
-            started = time.perf_counter()
-            conn.execute(BULK_ORDERS, {"prefix": prefix, "n": n})
-            elapsed = time.perf_counter() - started
-            if not triggers:
-                conn.execute(text("ALTER TABLE retail.orders ENABLE TRIGGER orders_console_insert"))
-        return elapsed
-
-    timed("warm-", True)
-    events: list[dict] = []
-    with_triggers: list[float] = []
-
     def write():
-        with_triggers.append(timed("with-", True))
+        with engine.begin() as conn:
+            conn.execute(BULK_ORDERS, {"prefix": "bulk-", "n": n})
 
     events = notifications(database_url, write)
     assert events == [{"type": "order", "action": "created", "count": n, "title": f"{n} order rows added"}]
-    # Best of two each, alternating: the host's other work is noise, not the trigger's cost.
-    without = [timed("without-a-", False)]
-    with_triggers.append(timed("with-b-", True))
-    without.append(timed("without-b-", False))
-    print(
-        f"bulk insert of {n} orders: {min(with_triggers) * 1000:.0f} ms with, {min(without) * 1000:.0f} ms without"
-    )
-    # One trigger call per statement over the transition table: a few percent, never per-row work.
-    assert min(with_triggers) < min(without) * 1.5 + 0.05, (with_triggers, without)
+    # Its cost is one call per statement over the transition table, never per-row work: the trigger is
+    # declared so (a timing here would only measure the host's other work; benchmarks measure time).
+    with engine.connect() as conn:
+        row_level, new_table = conn.execute(
+            text(
+                "SELECT (tgtype & 1) = 1, tgnewtable FROM pg_trigger"
+                " WHERE tgrelid = 'retail.orders'::regclass AND tgname = 'orders_console_insert'"
+            )
+        ).one()
+    assert row_level is False and new_table is not None
 
 
 # --- the stream, through uvicorn -----------------------------------------------------------------
