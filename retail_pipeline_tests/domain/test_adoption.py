@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 from retail_pipeline.domain.adoption import (
     LIKELY_MIN,
@@ -94,10 +93,7 @@ def test_matching_blocks_candidates_instead_of_comparing_all_pairs(monkeypatch):
     listings = [
         ListingFacts(brand=p.brand, title=p.title + " used", mpn=p.mpn) for p in rng.sample(products, 500)
     ]
-    started = time.perf_counter()
     matches = [index.match(listing) for listing in listings]
-    elapsed = time.perf_counter() - started
     assert all(m.kind == "likely" for m in matches)
     assert all(m.candidates[0].product_id == int(p.mpn[1:-1]) for m, p in zip(matches, listings, strict=True))
     assert scored <= MAX_SCORED * len(listings)  # all pairs would be 2.5×10⁶ comparisons
-    assert elapsed < 10, elapsed  # ~0.3 ms a listing on a quiet machine
