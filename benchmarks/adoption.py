@@ -5,8 +5,14 @@ adoption) as the `listing_state` asset runs it.
 
 - The shop: `shop_inventory` (simulators/existing_listings.py) draws each channel's listings from the
   catalogue a simulated supplier serves (about 30 % under our SKU, 40 % retyped by hand with or without
-  a shop SKU, the rest items we never carried), seeded with each simulator's `seed_existing`. A channel
-  that lists by EAN only refuses items without one: it gets the items that have one.
+  a shop SKU, the rest items we never carried), seeded with each simulator's `seed_existing` until N
+  are (`seed_refused`: drawn but refused). A channel that lists by EAN only refuses items without one;
+  Vintage & Rare refuses brands it does not know, so its catalogue share is drawn from the brands it
+  knows and its unrelated share is the unrelated items with such a brand.
+- The clients are the real ones on the simulators served on loopback; Vintage & Rare's drives a
+  headless Chromium it launches (VR_CDP_URL: one already running) through the dealer site: its
+  selling list is one CSV export after signing in. `calls` counts every request the simulator saw;
+  `client_calls` the client's own count (V&R: pages loaded, exports and forms).
 - The catalogue: that supplier's products (every variant, our SKU as the pipeline gives it), written to
   a fresh database on an embedded PostgreSQL as the enrichment leaves them.
 - Calls: counted from the simulator's journal for the channel during its sync (token calls included).
