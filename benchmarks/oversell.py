@@ -5,8 +5,8 @@ World: 40 products (most with one unit, some with two) listed on every listing c
 (Trade Me, eBay, Shopify, Reverb, Amazon, Kaufland; each product with its category on each channel as
 `channel_categories` leaves it, and an EAN for Kaufland), and offered on Best Buy (Mirakl, fed from the
 Shopify listings): seven channels where buyers buy (browser-driven channels, Vintage & Rare, are
-left out: see CHANNELS). Every simulated API call carries 100 ms of latency; the simulated market buys on each channel at `RATE_PER_HOUR`; Shopify (the registry's one
-`order_webhooks` channel) is subscribed to the sidecar's `POST /webhooks/shopify` (in-process), and the
+left out: see CHANNELS). Every simulated API call carries 100 ms of latency; the simulated market
+buys on each channel at `RATE_PER_HOUR`; Shopify (the registry's one `order_webhooks` channel) is subscribed to the sidecar's `POST /webhooks/shopify` (in-process), and the
 market delivers each orders/create webhook as Shopify does, right after the sale. A Best Buy order
 takes its units when we accept it.
 
