@@ -7,8 +7,9 @@ World: 40 products (most with one unit, some with two) listed on every listing c
 Shopify listings): seven channels where buyers buy (browser-driven channels, Vintage & Rare, are
 left out: see CHANNELS). Every simulated API call carries 100 ms of latency; the simulated market
 buys on each channel at `RATE_PER_HOUR`; Shopify (the registry's one `order_webhooks` channel) is
-subscribed to the sidecar's `POST /webhooks/shopify` (in-process), and the market delivers each orders/create webhook as Shopify does, right after the sale. A Best Buy
-order takes its units when we accept it.
+subscribed to the sidecar's `POST /webhooks/shopify` (in-process), and the market delivers each
+orders/create webhook as Shopify does, right after the sale. A Best Buy order takes its units when we
+accept it.
 
 Time is the simulators' clock, stepped `STEP_S` at a time, and the pipeline's own code runs on it:
 - every `sold_items_sensor` interval (60 s) the real sensor is evaluated (one call per channel) and
