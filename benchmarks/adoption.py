@@ -5,8 +5,14 @@ adoption) as the `listing_state` asset runs it.
 
 - The shop: `shop_inventory` (simulators/existing_listings.py) draws each channel's listings from the
   catalogue a simulated supplier serves (about 30 % under our SKU, 40 % retyped by hand with or without
-  a shop SKU, the rest items we never carried), seeded with each simulator's `seed_existing`. A channel
-  that lists by EAN only refuses items without one: it gets the items that have one.
+  a shop SKU, the rest items we never carried), seeded with each simulator's `seed_existing` until N
+  are (`seed_refused`: drawn but refused). A channel that lists by EAN only refuses items without one;
+  Vintage & Rare refuses brands it does not know, so its catalogue share is drawn from the brands it
+  knows and its unrelated share is the unrelated items with such a brand.
+- The clients are the real ones on the simulators served on loopback; Vintage & Rare's drives a
+  headless Chromium it launches (VR_CDP_URL: one already running) through the dealer site: its
+  selling list is one CSV export after signing in. `calls` counts every request the simulator saw;
+  `client_calls` the client's own count (V&R: pages loaded, exports and forms).
 - The catalogue: that supplier's products (every variant, our SKU as the pipeline gives it), written to
   a fresh database on an embedded PostgreSQL as the enrichment leaves them.
 - Calls: counted from the simulator's journal for the channel during its sync (token calls included).
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import random
@@ -76,19 +83,44 @@ def _catalogue(engine, items) -> int:
         return conn.scalar(text("SELECT count(*) FROM retail.products"))
 
 
-def _seed_shop(sim, name: str, items) -> tuple[list, dict[str, str | None]]:
-    """Seeds the shop one item at a time (a channel that lists by EAN only refuses an item without one,
-    and a refused batch would be half made); returns the items seeded and, by the channel's id, the
-    catalogue SKU each one is."""
-    seeded, truth = [], {}
-    for item in items:
+def _listable(name: str, items):
+    """The catalogue items a channel's simulator would take: a site that lists only brands it knows
+    (V&R's form; its simulator's `taxonomy.canonical_brand`) gets the items of those brands, as
+    channels/vintage_and_rare/test_existing_listings.py draws them, so the shop's catalogue share is
+    not lost to refusals."""
+    try:
+        taxonomy = importlib.import_module(f"retail_pipeline.simulators.{name}.taxonomy")
+    except ModuleNotFoundError:
+        return items
+    known = getattr(taxonomy, "canonical_brand", None)
+    return [i for i in items if known(i.product.brand)] if known else items
+
+
+def _seed_shop(sim, name: str, shop, wanted: int) -> tuple[list, dict[str, str | None], int]:
+    """Seeds the first `wanted` items of `shop` the channel takes (a channel that lists by EAN only
+    refuses an item without one, V&R one without a brand it knows); a chunk is seeded whole, and a
+    refused chunk (which saves none) one item at a time. Returns the items seeded, by the channel's id
+    the catalogue SKU each one is, and how many were refused."""
+    seeded, truth, refused = [], {}, 0
+    backend = sim.backend(name)
+    position = 0
+    while len(seeded) < wanted and position < len(shop):
+        chunk = shop[position : position + min(500, wanted - len(seeded))]
+        position += len(chunk)
         try:
-            [listing_id] = sim.backend(name).seed_existing([item])
+            made = list(zip(chunk, backend.seed_existing(chunk), strict=True))
         except ValueError:
-            continue
-        seeded.append(item)
-        truth[str(listing_id)] = item.catalogue_sku
-    return seeded, truth
+            made = []
+            for item in chunk:
+                try:
+                    made += [(item, *backend.seed_existing([item]))]
+                except ValueError:
+                    refused += 1
+        for item, created in made:
+            seeded.append(item)
+            # V&R's simulator answers with its items, the others with ids
+            truth[str(getattr(created, "id", created))] = item.catalogue_sku
+    return seeded, truth, refused
 
 
 def _correctness(engine, name: str, truth: dict[str, str | None]) -> dict:
@@ -126,7 +158,8 @@ def _sync(engine, sim, name: str, seeded: list) -> dict:
 
     calls_before = len(sim.journal.entries(name))
     started = time.perf_counter()
-    remote = asyncio.run(_selling(ChannelsResource().client(name)))
+    client = ChannelsResource().client(name)
+    remote = asyncio.run(_selling(client))
     read = time.perf_counter()
     detected = detect(engine, name, remote)
     detected_at = time.perf_counter()
@@ -151,6 +184,7 @@ def _sync(engine, sim, name: str, seeded: list) -> dict:
         "adopted_per_minute": round(adopted / (done - started) * 60),
         "calls": calls,
         "calls_per_adopted": round(calls / adopted, 4) if adopted else None,
+        "client_calls": client.budget().used,  # as the client counts them (V&R: pages and exports)
         "unknown_events": detected.get("unknown_listing", 0),
     }
 
@@ -219,11 +253,17 @@ def main() -> None:
         started = time.perf_counter()
         for number, name in enumerate(args.channels):
             rng = random.Random(100 + number)
+            # drawn past N so that N are seeded where some are refused (the first N are the same draws)
             shop = shop_inventory(
-                rng, args.listings, from_catalogue=items, currency=channel(name).listing.currency
+                rng, 4 * args.listings, from_catalogue=_listable(name, items),
+                currency=channel(name).listing.currency,
+            )  # fmt: skip
+            seeded, truth, refused = _seed_shop(sim, name, shop, args.listings)
+            result = (
+                _sync(engine, sim, name, seeded)
+                | {"seed_refused": refused}
+                | _correctness(engine, name, truth)
             )
-            seeded, truth = _seed_shop(sim, name, shop)
-            result = _sync(engine, sim, name, seeded) | _correctness(engine, name, truth)
             results.append(result)
             print(json.dumps(result), flush=True)
             with engine.connect() as conn:
