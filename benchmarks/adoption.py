@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import importlib
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -233,6 +235,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="rp-bench-adoption-"))
     workdir.chmod(0o755)  # run as root, the embedded server drops to its own user
+    # Runs after the embedded server's own exit hook (registered later, run first) has stopped it.
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     os.environ.update(RETAIL_DATA_DIR=str(workdir / "var"), USE_SIMULATORS="true")
     app = build_simulator_app(SimulatorConfig(seed=11, products_per_supplier=args.products))
     sim = app.state.simulator

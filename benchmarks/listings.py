@@ -328,6 +328,8 @@ def main() -> None:
     finally:
         stop.set()
         server.join(timeout=15)
+        if embedded.is_running(workdir / "pg"):  # before its directory goes: it would outlive us
+            embedded.stop(workdir / "pg")
         shutil.rmtree(workdir, ignore_errors=True)
 
     by_channel = {
