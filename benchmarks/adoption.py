@@ -120,8 +120,7 @@ def _seed_shop(sim, name: str, shop, wanted: int) -> tuple[list, dict[str, str |
                     refused += 1
         for item, created in made:
             seeded.append(item)
-            # V&R's simulator answers with its items, the others with ids
-            truth[str(getattr(created, "id", created))] = item.catalogue_sku
+            truth[created] = item.catalogue_sku
     return seeded, truth, refused
 
 

@@ -310,7 +310,7 @@ async def test_export_lists_every_item_of_the_dealer_seeded_or_made_here(client,
     assert seeded.status_code == 201, seeded.text
     bad = await client.post(f"{VR}/_control/items", json=[{"brand": "Nobody", "model": "X", "price": "1"}])
     assert bad.status_code == 422 and "Unknown brand 'Nobody'" in bad.json()["message"]
-    other = backend.seed_existing(
+    other = backend.seed_items(
         [{"brand": "Korg", "model": "MS-20", "price": "900", "description": "Synth."}],
         dealer="other@example.test",
     )

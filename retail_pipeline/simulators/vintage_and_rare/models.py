@@ -8,7 +8,8 @@ at most 20 JPEG/PNG/WebP images of at most 10 MB each. Item times follow the sim
 expire in real time (a browser session outlives no simulated hours).
 
 Market hooks: `live_skus()`, `buy(sku, quantity)` (a sale is seen only in the CSV export: V&R has no
-orders API) and `seed_existing(items)` (items a dealer made by hand, with or without a reference).
+orders API) and `seed_existing(items)` / `seed_items(rows)` (items a dealer made by hand, with or without a
+reference).
 """
 
 from __future__ import annotations
@@ -417,13 +418,17 @@ class VintageAndRareBackend:
 
     # --- seeding and the market
 
-    def seed_existing(
+    def seed_existing(self, items: Sequence[ExistingListing]) -> list[str]:
+        """A shop's existing listings (`shop_inventory`'s), as every channel's simulator takes them:
+        the item ids, in order."""
+        return [str(item.id) for item in self.seed_items(items)]
+
+    def seed_items(
         self, items: Sequence[ExistingListing | dict[str, Any]], dealer: str = DEALER_EMAIL
     ) -> list[Item]:
-        """Items the dealer made on the site by hand: `ExistingListing`s (`shop_inventory`'s, as every
-        channel's simulator takes them) or rows as the CSV export's columns (`external_id` may be empty:
-        no reference). All are checked first, as the form checks them: a bad one (a brand V&R does not
-        know, a currency it does not sell in) saves none."""
+        """Items the dealer made on the site by hand: `ExistingListing`s or rows as the CSV export's
+        columns (`external_id` may be empty: no reference). All are checked first, as the form checks
+        them: a bad one (a brand V&R does not know, a currency it does not sell in) saves none."""
         prepared = []
         with self._lock:
             references = {i.reference for i in self.dealer_items(dealer) if i.reference}

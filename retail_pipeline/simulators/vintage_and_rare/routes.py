@@ -400,7 +400,7 @@ def build(sim: Simulator) -> FastAPI:
             return JSONResponse({"message": 'send a list of items (or {"items": [...]})'}, status_code=422)
         dealer = body.get("dealer") if isinstance(body, dict) else None
         try:
-            items = backend.seed_existing(rows, **({"dealer": dealer} if dealer else {}))
+            items = backend.seed_items(rows, **({"dealer": dealer} if dealer else {}))
         except ValueError as error:
             return JSONResponse({"message": str(error)}, status_code=422)
         return JSONResponse(
@@ -409,7 +409,7 @@ def build(sim: Simulator) -> FastAPI:
         )
 
     # the shared shape every listing channel's simulator takes (`shop_inventory`'s items); answers item ids
-    add_existing_listings_route(app, lambda items: [str(i.id) for i in backend.seed_existing(items)])
+    add_existing_listings_route(app, backend.seed_existing)
 
     @app.post("/_control/buy", status_code=201)
     async def buy(body: BuyRequest) -> JSONResponse:

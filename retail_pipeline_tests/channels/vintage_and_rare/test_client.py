@@ -83,7 +83,7 @@ async def test_create_with_every_field_and_photos_then_reprice_requantify_withdr
         gone = await vr.withdraw(requantified, "an operator stopped selling it")  # delete + confirm
         assert gone.state == "withdrawn" and item.deleted and await vr.find_by_sku("VR-A1") is None
 
-        (other,) = vr_backend.seed_existing([{**SEEDED, "external_id": "VR-A2"}])  # the form is tested above
+        (other,) = vr_backend.seed_items([{**SEEDED, "external_id": "VR-A2"}])  # the form is tested above
         listed = await vr.find_by_sku("VR-A2")
         sold = await vr.withdraw(listed, "sold out: ebay order 17-1")  # sold elsewhere: "Mark as sold"
         assert sold.state == "sold" and other.status == "sold" and not other.deleted
@@ -118,7 +118,7 @@ async def test_unknown_brand_is_refused_by_name_and_nothing_is_created(site, vr_
 
 
 def test_selling_reads_every_field_of_the_export(site, vr_settings, vr_backend):
-    vr_backend.seed_existing([
+    vr_backend.seed_items([
         {"external_id": "", "brand": "Gibson", "model": "Les Paul Standard", "year": "1959", "category": "Guitars",
          "subcategory": "Electric Guitars", "price": "250000.00", "currency": "USD", "quantity": "1",
          "condition": "Excellent", "description": "By hand", "image_urls": "a.jpg|b.jpg|c.jpg", "status": "sold"},
@@ -255,7 +255,7 @@ def test_sold_on_vintage_and_rare_takes_the_stock_once_and_withdraws_elsewhere(
     product = seed_products(engine, settings_env.media_dir, products=[(sku, *FENDER[1:])], categories=False)[
         sku
     ]
-    (item,) = vr_backend.seed_existing([{**SEEDED, "external_id": sku}])
+    (item,) = vr_backend.seed_items([{**SEEDED, "external_id": sku}])
     with engine.begin() as conn:
         for channel, ext in (("vintage_and_rare", str(item.id)), ("reverb", "rv-1")):
             conn.execute(

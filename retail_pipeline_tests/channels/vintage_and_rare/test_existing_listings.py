@@ -59,7 +59,7 @@ def test_existing_items_come_back_field_by_field_and_a_bad_batch_is_refused_whol
 ):
     items = dealer_inventory(vr_app, 24, start=0, catalogue=True)
     assert sum(i.sku is None for i in items) >= 3 and sum(i.origin == "ours" for i in items) >= 1
-    ids = [str(i.id) for i in vr_backend.seed_existing(items)]
+    ids = vr_backend.seed_existing(items)
 
     async def read_once() -> list[RemoteListing]:
         async with client(vr_settings) as vr:
@@ -101,10 +101,7 @@ def test_existing_items_come_back_field_by_field_and_a_bad_batch_is_refused_whol
 def test_a_dealer_of_2000_items_is_read_whole_in_one_export(site, vr_app, vr_settings, vr_backend):
     before = {str(i.id) for i in vr_backend.dealer_items(SIMULATOR_EMAIL)}
     # a second batch of the same shop, numbered past the first (no reference twice)
-    ids = {
-        str(i.id)
-        for i in vr_backend.seed_existing(dealer_inventory(vr_app, 2000, start=1000, catalogue=False))
-    }
+    ids = set(vr_backend.seed_existing(dealer_inventory(vr_app, 2000, start=1000, catalogue=False)))
 
     async def read_all() -> tuple[list[RemoteListing], int]:
         async with client(vr_settings) as vr:  # the module's saved session: no sign-in
@@ -141,7 +138,7 @@ def test_a_dealer_already_selling_is_adopted_and_a_publish_pass_makes_no_second_
     from retail_pipeline_tests.seeds.listed_products import seed_products
 
     products = seed_products(engine, settings_env.media_dir, products=PRODUCTS, categories=False)
-    seeded = {str(i.id): i for i in vr_backend.seed_existing([EXACT, LIKELY, STRANGER])}
+    seeded = {str(i.id): i for i in vr_backend.seed_items([EXACT, LIKELY, STRANGER])}
 
     async def sync() -> tuple[dict, dict]:
         async with client(vr_settings) as vr:
