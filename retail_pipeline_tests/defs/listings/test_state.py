@@ -44,18 +44,7 @@ class Row(dict):
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_detect_and_reconcile(channel, engine, seeded, sim, make_client):
-    drafts(engine, channel)
-    publish(engine, make_client(channel))
-    rows = listing_rows(engine, channel)
-    with engine.connect() as conn:
-        draft_row = conn.execute(
-            text("""SELECT cl.*, d.title, d.payload FROM retail.channel_listings cl
-                    JOIN retail.listing_drafts d ON d.id = cl.draft_id WHERE cl.channel = :c AND cl.sku = 'RP-1001'"""),
-            {"c": channel},
-        ).one()  # fmt: skip
-    rogue = asyncio.run(
-        _tamper(make_client(channel), Row(rows["RP-1001"]), _listing_draft(draft_row, "", signed))
-    )
+    rogue = _tampered_channel(engine, make_client, channel)
 
     remote = asyncio.run(_selling(make_client(channel)))
     detected = detect(engine, channel, remote)
