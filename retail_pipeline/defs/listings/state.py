@@ -117,6 +117,14 @@ def detect(
         by_ext = {r["external_listing_id"]: r for r in rows}
         by_sku = {r["sku"]: r for r in rows}
         counts: dict[str, int] = {"remote_listings": len(remote)}
+        events: list[dict[str, Any]] = []  # upserted in one executemany: a shop has thousands of listings
+
+        def record(row: dict[str, Any] | None, ext: str, differences: list[tuple[str, Any, Any]]) -> None:
+            for kind, local, remote_value in differences:
+                events.append({"channel": channel, "listing_id": row["id"] if row else None, "ext": ext,
+                               "kind": kind, "local": _json(local), "remote": _json(remote_value), "run_id": run_id})  # fmt: skip
+                counts[kind] = counts.get(kind, 0) + 1
+
         seen: set[str] = set()
         for listing in remote:
             row = by_ext.get(listing.external_id) or (by_sku.get(listing.sku) if listing.sku else None)
@@ -124,17 +132,12 @@ def detect(
                 row = None  # same SKU, different listing: not ours to adopt
             if row is not None:
                 seen.add(row["external_listing_id"])
-            for kind, local, remote_value in diff(row, listing):
-                conn.execute(UPSERT_EVENT, {"channel": channel, "listing_id": row["id"] if row else None,
-                                            "ext": listing.external_id, "kind": kind, "local": _json(local),
-                                            "remote": _json(remote_value), "run_id": run_id})  # fmt: skip
-                counts[kind] = counts.get(kind, 0) + 1
+            record(row, listing.external_id, diff(row, listing))
         for ext, row in by_ext.items():
             if ext not in seen:
-                for kind, local, remote_value in diff(row, None):
-                    conn.execute(UPSERT_EVENT, {"channel": channel, "listing_id": row["id"], "ext": ext, "kind": kind,
-                                                "local": _json(local), "remote": _json(remote_value), "run_id": run_id})  # fmt: skip
-                    counts[kind] = counts.get(kind, 0) + 1
+                record(row, ext, diff(row, None))
+        if events:
+            conn.execute(UPSERT_EVENT, events)
     return counts
 
 
