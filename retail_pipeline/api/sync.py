@@ -31,12 +31,13 @@ from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.ops_inbox import DAGSTER_RUNS_EXIST
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.activity import log_activity
+from retail_pipeline.defs.listings.schedules import listing_state_job
 from retail_pipeline.defs.listings.state import reconcile
 from retail_pipeline.defs.listings.sync_jobs import APPLY_JOB, DETECT_JOB
 
 router = APIRouter(prefix="/api/sync", tags=["sync"])
 
-DETECT_AND_APPLY_JOB = "listing_state_sync"  # the scheduled job (defs/listings/schedules.py)
+DETECT_AND_APPLY_JOB = listing_state_job.name  # the scheduled detect-and-apply job
 LAUNCH_TIMEOUT_SECONDS = 15
 
 
