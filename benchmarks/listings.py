@@ -194,15 +194,15 @@ def _environment(simulator: str) -> None:
 
 
 def _publish(database_url: str, simulator: str, channel: str, concurrency: int) -> dict:
-    from retail_pipeline.defs.listings.assets import media_signer
     from retail_pipeline.defs.listings.publish import run_publish
     from retail_pipeline.defs.resources import ChannelsResource
+    from retail_pipeline.media.links import photo_url_signer
 
     _environment(simulator)
     engine = get_engine(database_url)
     started = time.perf_counter()
     result = run_publish(
-        engine, ChannelsResource().client(channel), media_url=media_signer(), concurrency=concurrency
+        engine, ChannelsResource().client(channel), media_url=photo_url_signer(), concurrency=concurrency
     )
     seconds = time.perf_counter() - started
     engine.dispose()

@@ -194,7 +194,6 @@ def main() -> dict:
     from retail_pipeline.defs.fulfilment.schedules import fulfil_after_order_sync, fulfilment_job
     from retail_pipeline.defs.fulfilment.tracking import tracking_updates
     from retail_pipeline.defs.fx.assets import refresh_fx_rates
-    from retail_pipeline.defs.listings.assets import media_signer
     from retail_pipeline.defs.listings.drafts import build_drafts
     from retail_pipeline.defs.listings.publish import run_publish
     from retail_pipeline.defs.orders.acceptance import order_acceptance
@@ -211,6 +210,7 @@ def main() -> dict:
     )
     from retail_pipeline.defs.resources import CarriersResource, ChannelsResource, DatabaseResource
     from retail_pipeline.integrations.fx import EcbClient
+    from retail_pipeline.media.links import photo_url_signer
     from retail_pipeline.settings import get_settings
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app, get_simulator
     from retail_pipeline.simulators.market import MARKETPLACES, Market
@@ -249,7 +249,7 @@ def main() -> dict:
                 with engine.begin() as conn:
                     build_drafts(conn, channel)
                 published = run_publish(
-                    engine, channels.client(channel), media_url=media_signer(), concurrency=8
+                    engine, channels.client(channel), media_url=photo_url_signer(), concurrency=8
                 )
                 if published.counts["created"] != PRODUCTS:
                     raise RuntimeError(f"{channel}: listed {published.counts}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,26 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for media tokens; unset = generated once under the data dir."
     )
     media_token_ttl_seconds: int = Field(default=3600, gt=0)
+    media_storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where images, labels and browser traces are kept: local disk (media root and data dir) "
+        "or an S3-compatible object store (MEDIA_S3_*; credentials from the standard AWS_* variables).",
+    )
+    media_s3_bucket: str | None = Field(default=None, description="The bucket when MEDIA_STORAGE=s3.")
+    media_s3_prefix: str = Field(default="", description="A key prefix inside the bucket, e.g. 'retail/'.")
+    media_s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible endpoint (MinIO, ...); unset = AWS S3."
+    )
+    media_public_base_url: str | None = Field(
+        default=None,
+        description="The sidecar's public address (https://shop.example.com): photo URLs handed to channels are "
+        "signed /media links under it. Unset: with S3 the store's presigned URLs, else 127.0.0.1 (demo).",
+    )
+    media_public_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="How long a photo URL handed to a channel works (S3 presigned URLs: at most 7 days).",
+    )
     import_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Shared secret of the n8n/Allegro import webhook; unset = endpoint answers 503.",
@@ -89,10 +110,16 @@ class Settings(BaseSettings):
         description="... and only this far ahead of the second; else the operator chooses (an ops task).",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "media_s3_bucket", "media_s3_endpoint_url", "media_public_base_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.media_storage == "s3" and not self.media_s3_bucket:
+            raise ValueError("MEDIA_STORAGE=s3 needs MEDIA_S3_BUCKET (and MEDIA_S3_ENDPOINT_URL for MinIO)")
+        return self
 
     @property
     def data_dir(self) -> Path:

@@ -4,8 +4,8 @@ address, status-history timeline, shipment with a signed label link, activity) a
 
 The console's Orders pages call ``list_orders`` and ``order_detail`` here, so the page and the JSON
 route are one implementation. A reprint never buys a second label: the PDF bought and checked by
-``defs/fulfilment/labels.py`` is stored once under the data root (``shipments.label_path``); a reprint
-is a new signed link to it.
+``defs/fulfilment/labels.py`` is stored once in the media storage (``shipments.label_path`` is its key); a
+reprint is a new signed link to it.
 
 Each query is an index scan bounded by the page (sql/009_console_events.sql): the list walks
 ``orders_placed_list_idx`` (or ``orders_status_placed_idx``, ``orders_channel_placed_idx``) newest
@@ -33,6 +33,7 @@ from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.patterns import like_prefix
 from retail_pipeline.domain.orders import OrderStatus
 from retail_pipeline.media.links import MediaPathError, sign_media_path
+from retail_pipeline.media.storage import get_storage
 from retail_pipeline.settings import Settings
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
@@ -441,14 +442,14 @@ def reprint_label(engine: Engine, order_id: int, settings: Settings, actor: str)
                 if exists
                 else f"no order with id {order_id}",
             )
-        if not (settings.data_dir / shipment.label_path).is_file():
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                detail=f"the label file {shipment.label_path} is missing from the data directory",
-            )
         url, expires = _label_link(settings, shipment.label_path)
         if url is None or expires is None:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"cannot link to {shipment.label_path!r}")
+        if not get_storage(settings).exists(shipment.label_path):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"the label file {shipment.label_path} is missing from the media storage",
+            )
         log_activity(
             conn, actor=actor, action="shipment.label_reprint", outcome="succeeded", channel=shipment.channel,
             entity_type="shipment", entity_id=shipment.id,

@@ -1,9 +1,10 @@
-"""Signed, expiring links to files under the media root (the sidecar's ``GET /media/...`` serves them).
+"""Signed, expiring links to stored media (the sidecar's ``GET /media/...`` serves them from the storage).
 
 A link is ``/media/<rel_path>?expires=<unix seconds>&token=<HMAC-SHA256 of path and expiry>``: it
-works for that one file until that moment, and changing either part breaks the token. A path's form
-is checked here: '/'-separated names made of ``[A-Za-z0-9._-]`` that do not start with '.', which
-rules out '..', absolute paths, backslashes, NUL bytes and every percent sign.
+works for that one key until that moment, and changing either part breaks the token. A path's form
+is checked by ``storage.check_media_path`` before it is signed.
+
+Photo URLs handed to channels (which fetch the photos themselves) come from ``photo_url_signer``.
 """
 
 from __future__ import annotations
@@ -11,26 +12,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import time
+from collections.abc import Callable
 from urllib.parse import urlencode
 
+from retail_pipeline.media.storage import MediaPathError, check_media_path, get_storage
 from retail_pipeline.settings import Settings, get_settings
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
-
-
-class MediaPathError(ValueError):
-    """A relative media path that could name something outside the media root."""
-
-
-def check_media_path(rel_path: str) -> str:
-    if not rel_path or not all(SAFE_NAME.fullmatch(name) for name in rel_path.split("/")):
-        raise MediaPathError(
-            f"invalid media path {rel_path!r}: use '/'-separated names of letters, digits, '.', '_' "
-            "and '-' that do not start with '.'"
-        )
-    return rel_path
+__all__ = [
+    "MediaPathError",
+    "check_media_path",
+    "media_signature",
+    "media_url",
+    "photo_url_signer",
+    "sign_media_path",
+]
 
 
 def media_signature(rel_path: str, expires: int, key: bytes) -> str:
@@ -60,3 +56,26 @@ def media_url(
     """
     query = urlencode(sign_media_path(rel_path, ttl, settings=settings))
     return f"{base_url.rstrip('/')}/media/{rel_path}?{query}"
+
+
+def photo_url_signer(settings: Settings | None = None) -> Callable[[str], str | None]:
+    """How a stored photo's key becomes a URL a channel can fetch for MEDIA_PUBLIC_TTL_SECONDS:
+
+    - MEDIA_PUBLIC_BASE_URL set: a signed link under the sidecar's public address (any storage);
+    - else S3 storage: the bucket's presigned URL (at most 7 days);
+    - else the sidecar on 127.0.0.1, which only the simulators can reach (the local demo). Against the
+      real services (USE_SIMULATORS=false) that URL would be unreachable, so there is none: channels that
+      fetch photos by URL then refuse the item with "no public URL", and the rest upload bytes.
+    """
+    settings = settings or get_settings()
+    ttl = settings.media_public_ttl_seconds
+    if settings.media_public_base_url:
+        base = settings.media_public_base_url
+        return lambda rel_path: media_url(rel_path, ttl, base_url=base, settings=settings)
+    if settings.media_storage == "s3":
+        storage = get_storage(settings)
+        return lambda rel_path: storage.presigned_url(rel_path, ttl)
+    if not settings.use_simulators:
+        return lambda rel_path: None
+    local = f"http://127.0.0.1:{settings.api_port}"
+    return lambda rel_path: media_url(rel_path, base_url=local, settings=settings)

@@ -1,10 +1,9 @@
-"""The media store: files kept once by content under the media root, written crash-safely.
+"""The image store: product images kept once by content in the media storage (``storage.py``).
 
 An image lives at ``images/ab/cd/<sha256>.<ext>`` (two fan-out levels keep directories small). The
-path is a function of the bytes, so the same picture from two URLs or two suppliers is one file, and
-a second write of it is a no-op. Writes go to a temporary file in the target directory, are fsynced,
-then renamed into place (atomic on POSIX): a crash leaves either no file or the whole file, never a
-torn one under the final name. Temporary names start with a dot, which the sidecar never serves.
+key is a function of the bytes, so the same picture from two URLs or two suppliers is one object, and
+a second write of it is a no-op. The storage writes atomically (local disk: temp file, fsync, rename;
+S3: one PutObject), so a crash never leaves a torn image under its final key.
 
 Images are checked before they are kept: Pillow must recognise the bytes as JPEG, PNG, WebP or GIF
 (whatever the server's Content-Type said), ``verify`` them, and decode them fully, within size limits.
@@ -14,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from retail_pipeline.media.storage import MediaStorage
 
 # Pillow format -> (file extension, content type)
 IMAGE_FORMATS = {
@@ -109,49 +107,18 @@ def image_rel_path(sha256: str, ext: str) -> str:
 
 
 class MediaStore:
-    def __init__(self, root: Path, limits: ImageLimits = ImageLimits()):
-        self.root = root
-        self.limits = limits
+    """Product images, checked, then kept once by content in the media storage."""
 
-    def path(self, rel_path: str) -> Path:
-        return self.root / rel_path
+    def __init__(self, storage: MediaStorage, limits: ImageLimits = ImageLimits()):
+        self.storage = storage
+        self.limits = limits
 
     def put_image(self, data: bytes) -> StoredMedia:
         """Check ``data`` is an image and keep it once; BadImage when it is not one."""
         facts = inspect_image(data, self.limits)
         sha256 = hashlib.sha256(data).hexdigest()
         rel_path = image_rel_path(sha256, facts.ext)
-        created = self._write_once(rel_path, data)
+        created = self.storage.put(rel_path, data, facts.content_type)
         return StoredMedia(
             sha256, rel_path, facts.content_type, len(data), facts.width, facts.height, created
         )
-
-    def _write_once(self, rel_path: str, data: bytes) -> bool:
-        target = self.path(rel_path)
-        try:
-            if target.stat().st_size == len(data):
-                return False  # same name = same sha256; the size guards against a damaged copy
-        except FileNotFoundError:
-            pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as temp:
-                temp.write(data)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.chmod(temp_name, 0o644)  # mkstemp makes 0600; the sidecar may run as another user
-            os.replace(temp_name, target)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)  # the rename itself survives a power cut
-        return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

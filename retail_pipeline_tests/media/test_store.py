@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from retail_pipeline.media.links import check_media_path
+from retail_pipeline.media.storage import LocalStorage
 from retail_pipeline.media.store import BadImage, ImageLimits, MediaStore, inspect_image
 
 
@@ -30,7 +31,7 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), colour: str
     ],
 )
 def test_each_format_is_stored_once_by_sha256(tmp_path, fmt, ext, content_type):
-    store = MediaStore(tmp_path)
+    store = MediaStore(LocalStorage(tmp_path, tmp_path / "labels"))
     data = image_bytes(fmt)
     first = store.put_image(data)
     sha = hashlib.sha256(data).hexdigest()
@@ -46,12 +47,12 @@ def test_each_format_is_stored_once_by_sha256(tmp_path, fmt, ext, content_type):
     )
     again = store.put_image(data)
     assert again == dataclasses.replace(first, created=False)
-    assert store.path(first.rel_path).read_bytes() == data
+    assert store.storage.path(first.rel_path).read_bytes() == data
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [f"{sha}.{ext}"]
 
 
 def test_different_images_are_different_files(tmp_path):
-    store = MediaStore(tmp_path)
+    store = MediaStore(LocalStorage(tmp_path, tmp_path / "labels"))
     a, b = store.put_image(image_bytes(colour="red")), store.put_image(image_bytes(colour="blue"))
     assert a.sha256 != b.sha256 and a.created and b.created
 
@@ -73,7 +74,7 @@ def _truncated_jpeg() -> bytes:
     ],
 )
 def test_bad_images_are_refused_with_a_reason_and_not_written(tmp_path, data, reason):
-    store = MediaStore(tmp_path)
+    store = MediaStore(LocalStorage(tmp_path, tmp_path / "labels"))
     with pytest.raises(BadImage, match=reason):
         store.put_image(data)
     assert not any(tmp_path.iterdir())
@@ -90,7 +91,7 @@ def test_size_limits(tmp_path):
 
 
 def test_a_crash_before_the_rename_leaves_no_file_and_no_temporary(tmp_path, monkeypatch):
-    store = MediaStore(tmp_path)
+    store = MediaStore(LocalStorage(tmp_path, tmp_path / "labels"))
     data = image_bytes()
 
     def power_cut(src, dst):
@@ -105,10 +106,10 @@ def test_a_crash_before_the_rename_leaves_no_file_and_no_temporary(tmp_path, mon
 
 
 def test_a_damaged_copy_under_the_final_name_is_replaced(tmp_path):
-    store = MediaStore(tmp_path)
+    store = MediaStore(LocalStorage(tmp_path, tmp_path / "labels"))
     data = image_bytes()
     stored = store.put_image(data)
-    store.path(stored.rel_path).write_bytes(data[:10])
+    store.storage.path(stored.rel_path).write_bytes(data[:10])
     assert store.put_image(data).created
-    assert store.path(stored.rel_path).read_bytes() == data
-    assert oct(store.path(stored.rel_path).stat().st_mode & 0o777) == "0o644"
+    assert store.storage.path(stored.rel_path).read_bytes() == data
+    assert oct(store.storage.path(stored.rel_path).stat().st_mode & 0o777) == "0o644"

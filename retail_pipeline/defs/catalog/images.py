@@ -30,6 +30,7 @@ from sqlalchemy import Engine, text
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import effective_base_url
 from retail_pipeline.integrations.http import RETRYABLE_STATUS, FetchError, FetchPolicy, PoliteClient
+from retail_pipeline.media.storage import get_storage
 from retail_pipeline.media.store import BadImage, MediaStore, StoredMedia
 from retail_pipeline.partitions import supplier_partitions
 from retail_pipeline.settings import get_settings
@@ -289,7 +290,7 @@ def product_images(context: dg.AssetExecutionContext, db: DatabaseResource) -> d
             overrides=settings.supplier_base_urls,
         )
         policy = FetchPolicy.model_validate((supplier.config or {}).get("fetch", {}))
-        store = MediaStore(settings.media_dir)
+        store = MediaStore(get_storage(settings))
 
         async def download_all() -> int:
             async with PoliteClient(policy, site_root=base_url) as client:

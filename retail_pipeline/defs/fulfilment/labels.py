@@ -9,7 +9,7 @@ Per order whose latest status is `accepted` and that has no shipment yet:
    reconciled by asking the carrier, never by buying again.
 3. The carrier's shipment id, PIN and label link are committed as soon as they are known; the label is
    downloaded, checked (`domain.labels.check_label`: opens, one page, PIN and postal code on it) and
-   stored by sha256 under RETAIL_DATA_DIR/labels/<yyyy>/.
+   stored by sha256 in the media storage as labels/<yyyy>/<sha256>.pdf (local disk: under RETAIL_DATA_DIR).
 4. `label_created` (or `label_failed` with its problems and an ops task, once per order) is appended
    to the order's history; the shipment row moves out of 'pending', so a re-run does nothing.
 
@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -55,7 +54,7 @@ from retail_pipeline.integrations.carriers.base import (
     Dimensions,
     LabelRequest,
 )
-from retail_pipeline.settings import get_settings
+from retail_pipeline.media.storage import MediaStorage, get_storage
 
 SOURCE = "shipping_labels"
 PREVIEW = 5
@@ -137,13 +136,13 @@ class LabelMaker:
         engine: Engine,
         carriers: CarriersResource,
         *,
-        data_dir: Path,
+        storage: MediaStorage,
         shipping: ShippingSettings | None = None,
         run_id: str | None = None,
         concurrency: int = 4,
         after_create: Callable[[int, CreatedLabel], None] | None = None,
     ):
-        self.engine, self.carriers, self.data_dir = engine, carriers, data_dir
+        self.engine, self.carriers, self.storage = engine, carriers, storage
         self.shipping = shipping or ShippingSettings()
         self.run_id, self.after_create = run_id, after_create
         self.actor = f"run:{run_id}" if run_id else "system"
@@ -277,12 +276,7 @@ class LabelMaker:
     def _store(self, pdf: bytes) -> tuple[str, str]:
         digest = hashlib.sha256(pdf).hexdigest()
         rel = label_rel_path(digest, datetime.now(UTC))
-        path = self.data_dir / rel
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
-            partial.write_bytes(pdf)
-            partial.replace(path)  # a crash mid-write never leaves half a label under its hash
+        self.storage.put(rel, pdf, "application/pdf")  # atomic, and once per content
         return rel, digest
 
     # --- one order
@@ -366,7 +360,7 @@ class LabelMaker:
 
 
 async def make_labels(engine: Engine, carriers: CarriersResource, **kwargs: Any) -> LabelResult:
-    kwargs.setdefault("data_dir", get_settings().data_dir)
+    kwargs.setdefault("storage", get_storage())
     return await LabelMaker(engine, carriers, **kwargs).run()
 
 

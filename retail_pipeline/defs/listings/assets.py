@@ -9,9 +9,8 @@ import dagster as dg
 from retail_pipeline.defs.channel_pools import holding_channel_pool
 from retail_pipeline.defs.listings.publish import publish
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
-from retail_pipeline.media.links import media_url
+from retail_pipeline.media.links import photo_url_signer
 from retail_pipeline.partitions import listing_channels
-from retail_pipeline.settings import get_settings
 
 __all__ = ["channel_listings", "listing_channels"]
 
@@ -21,12 +20,6 @@ PREVIEW = 5
 class ChannelListingsConfig(dg.Config):
     dry_run: bool = False  # build the exact payloads, call nothing, write no intent rows
     concurrency: int = 8  # items in flight at once within a priority class (1 = serial)
-
-
-def media_signer():
-    settings = get_settings()
-    base = f"http://127.0.0.1:{settings.api_port}"
-    return lambda rel_path: media_url(rel_path, base_url=base)
 
 
 @dg.asset(
@@ -51,7 +44,7 @@ def channel_listings(
             publish(
                 db.engine,
                 channels.client(channel),
-                media_url=media_signer(),
+                media_url=photo_url_signer(),
                 run_id=context.run_id,
                 dry_run=config.dry_run,
                 concurrency=config.concurrency,

@@ -24,10 +24,10 @@ from sqlalchemy import Connection, Engine, text
 from retail_pipeline.channels.registry import channel_names
 from retail_pipeline.db.activity import log_activity
 from retail_pipeline.db.ops_tasks import open_task
-from retail_pipeline.defs.listings.assets import media_signer
 from retail_pipeline.defs.listings.publish import Publisher, PublishResult, Scope
 from retail_pipeline.defs.queue_sensor import queued_rows_sensor
 from retail_pipeline.defs.resources import ChannelsResource, DatabaseResource
+from retail_pipeline.media.links import photo_url_signer
 
 BULK_MAX = 1000
 BULK_CONCURRENCY = 8
@@ -399,7 +399,7 @@ def execute(
     publisher = Publisher(
         engine,
         channels.client(channel),
-        media_url=media_url or media_signer(),
+        media_url=media_url or photo_url_signer(),
         run_id=run_id,
         dry_run=command.dry_run,
         concurrency=BULK_CONCURRENCY,

@@ -224,7 +224,7 @@ def test_materialized_through_dagster_and_on_to_label_and_tracking(
         canada_post={"settings": CanadaPostSettings(_env_file=None),
                      "transport": httpx.ASGITransport(app=simulator_app), "clock": sim.clock.now}
     )  # fmt: skip
-    labels = run_labels(engine, carriers, data_dir=settings_env.data_dir)
+    labels = run_labels(engine, carriers)
     assert labels.counts["labels_created"] == 1, labels.failed
     assert run_tracking(engine, channels).counts["orders_found"] == 0  # not packed yet
     assert pack_order(engine, count(engine, "SELECT id FROM retail.orders"))["changed"]
@@ -279,7 +279,7 @@ def test_a_crash_after_the_tracking_push_is_adopted_from_mirakl_not_pushed_again
         canada_post={"settings": CanadaPostSettings(_env_file=None),
                      "transport": httpx.ASGITransport(app=simulator_app), "clock": sim.clock.now}
     )  # fmt: skip
-    assert run_labels(engine, carriers, data_dir=settings_env.data_dir).counts["labels_created"] == 1
+    assert run_labels(engine, carriers).counts["labels_created"] == 1
 
     def crash(order_id: int) -> None:
         raise Crash("killed after OR24")
