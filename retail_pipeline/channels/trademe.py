@@ -37,7 +37,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -79,6 +78,7 @@ from retail_pipeline.integrations.marketplaces.base import (
     retried,
 )
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff
+from retail_pipeline.media.storage import get_storage
 from retail_pipeline.settings import get_settings
 
 TRADEME_API = "https://api.trademe.co.nz"
@@ -467,13 +467,10 @@ class TradeMeClient(ChannelClient):
             raise ChannelError(
                 self.channel, f"Trade Me takes JPG, PNG, GIF or BMP photos, not {photo.content_type}"
             )
-        path = Path(photo.path)
-        if not path.is_absolute():
-            path = get_settings().media_dir / path
-        data = await asyncio.to_thread(path.read_bytes)
+        data = await asyncio.to_thread(get_storage().read, photo.path)
         request = {
             "PhotoData": base64.b64encode(data).decode("ascii"),
-            "FileName": path.name,
+            "FileName": photo.path.rsplit("/", 1)[-1],
             "FileType": file_type,
         }
         body = await self._call("POST", "/v1/Photos/Add.json", json=request)

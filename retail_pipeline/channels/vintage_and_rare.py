@@ -12,7 +12,7 @@ the storage-state file, so a saved session is reused. A page that lands on /logi
 expired) is signed into once with the configured credentials. A bot-protection challenge ("Just a
 moment...", HTTP 403) is never evaded: it raises `ChannelBlocked`, which stops the channel's pass and
 asks a person to sign in (`retail-pipeline vr login`, headed). A failed browser step keeps a
-Playwright trace (a zip under the media root), named in the error's details as `trace`.
+Playwright trace (a zip in the media storage), named by its key in the error's details as `trace`.
 
 Crash safety: `create` first asks the CSV for our reference and returns an item already there (a
 form submitted before a crash is never submitted again); the site itself refuses a second item with
@@ -35,6 +35,7 @@ import contextlib
 import csv
 import io
 import re
+import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal, InvalidOperation
@@ -58,6 +59,7 @@ from retail_pipeline.integrations.marketplaces.base import (
     Photo,
     RemoteListing,
 )
+from retail_pipeline.media.storage import get_storage
 from retail_pipeline.settings import get_settings
 
 CHANNEL_NAME = "vintage_and_rare"
@@ -116,7 +118,6 @@ class VintageAndRareSettings(BaseSettings):
         default=None, description="A running Chromium's CDP endpoint instead of a launch."
     )
     timeout_seconds: float = Field(default=20.0, gt=0)
-    trace_dir: Path | None = Field(default=None, description="Default: <media root>/traces/vintage_and_rare")
 
     def base(self) -> str:
         return get_settings().service_base(self.base_url, CHANNEL_NAME, VR_SITE)
@@ -130,9 +131,6 @@ class VintageAndRareSettings(BaseSettings):
 
     def state_file(self) -> Path:
         return self.storage_state or get_settings().data_dir / CHANNEL_NAME / "session.json"
-
-    def traces(self) -> Path:
-        return self.trace_dir or get_settings().media_dir / "traces" / CHANNEL_NAME
 
 
 # --- pure parts: the CSV and the form values
@@ -299,7 +297,7 @@ class VintageAndRareClient(ChannelClient):
     @contextlib.asynccontextmanager
     async def _step(self, name: str) -> AsyncIterator[Any]:
         """One browser step, alone on the page and traced: a failure keeps the step's trace (a zip
-        under the trace dir; its path relative to the media root in the error's details) and
+        in the media storage; its key in the error's details) and
         becomes a `ChannelError` (a timeout or lost connection: retryable)."""
         from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -327,18 +325,20 @@ class VintageAndRareClient(ChannelClient):
                 await self._context.tracing.stop_chunk()
 
     async def _keep_trace(self, name: str) -> str | None:
-        folder = self.settings.traces()
-        folder.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60]
-        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}-{slug}.zip"
-        try:
-            await self._context.tracing.stop_chunk(path=str(path))
-        except Exception:  # a trace is a help, never a second failure
+        """Playwright writes the trace to a temporary file; it is kept in the media storage (where any
+        worker's traces can be opened from the console) under traces/vintage_and_rare/."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60].strip(".")
+        key = (
+            f"traces/{CHANNEL_NAME}/{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}-{slug}.zip"
+        )
+        try:  # a trace is a help, never a second failure
+            with tempfile.TemporaryDirectory(prefix="vr-trace-") as folder:
+                path = Path(folder) / "trace.zip"
+                await self._context.tracing.stop_chunk(path=str(path))
+                await asyncio.to_thread(get_storage().put, key, path.read_bytes(), "application/zip")
+        except Exception:
             return None
-        try:
-            return str(path.resolve().relative_to(get_settings().media_dir))
-        except ValueError:
-            return str(path)
+        return key
 
     async def _check_blocked(self, page: Any, status: int | None) -> None:
         """A bot-protection challenge stops the work: a person signs in again (never evaded)."""
@@ -561,8 +561,9 @@ class VintageAndRareClient(ChannelClient):
         return match.group(1)
 
     async def _upload(self, page: Any, item_id: str, photo: Photo, number: int) -> None:
-        path = get_settings().media_dir / photo.path
-        await field(page, "Add image").set_input_files(str(path))
+        data = await asyncio.to_thread(get_storage().read, photo.path)
+        upload = {"name": photo.path.rsplit("/", 1)[-1], "mimeType": photo.content_type, "buffer": data}
+        await field(page, "Add image").set_input_files(upload)
         async with page.expect_navigation():
             await page.get_by_role("button", name="Upload image").click()
         self.pages += 1

@@ -27,13 +27,13 @@ Priority = Literal["withdraw", "price", "create", "sync", "photo"]
 
 @dataclass(frozen=True)
 class Photo:
-    """A stored image: `path` on disk (under the media root) and its sha256, which keys the upload
-    cache so each photo is uploaded to a channel once and reused."""
+    """A stored image: `path` is its key in the media storage (``media/storage.py``), and its sha256 keys
+    the upload cache so each photo is uploaded to a channel once and reused."""
 
     path: str
     sha256: str
     content_type: str
-    public_url: str | None = None  # a signed /media URL, for channels that fetch images themselves
+    public_url: str | None = None  # a URL channels that fetch images themselves can reach (links.py)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from PIL import Image
 
 from retail_pipeline.channels.trademe import TradeMeClient, TradeMeSettings
 from retail_pipeline.integrations.marketplaces.base import ListingDraft, Photo
+from retail_pipeline.media.storage import get_storage
+from retail_pipeline.settings import get_settings
 from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
 from retail_pipeline.simulators.trademe import TradeMeBackend
 
@@ -155,14 +157,18 @@ def image_bytes(colour: str = "navy", kind: str = "JPEG") -> bytes:
 
 
 @pytest.fixture
-def photo_file(tmp_path: Path) -> Callable[..., Photo]:
+def photo_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Photo]]:
+    """Photos kept in the media storage (local disk under tmp_path), as the images asset leaves them."""
+    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
+    get_settings.cache_clear()
+
     def make(colour: str = "navy") -> Photo:
         data = image_bytes(colour)
-        path = tmp_path / f"{colour}.jpg"
-        path.write_bytes(data)
-        return Photo(str(path), hashlib.sha256(data).hexdigest(), "image/jpeg")
+        get_storage().put(f"test/{colour}.jpg", data)
+        return Photo(f"test/{colour}.jpg", hashlib.sha256(data).hexdigest(), "image/jpeg")
 
-    return make
+    yield make
+    get_settings.cache_clear()
 
 
 class LoseAnswer(httpx.AsyncBaseTransport):

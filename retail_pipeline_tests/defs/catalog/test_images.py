@@ -193,3 +193,25 @@ def test_a_partition_without_a_supplier_row_fails_clearly(env, db, instance):
     result = _materialize(instance, db, "unknown_supplier", raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "has no row in retail.suppliers" in failure.event_specific_data.error.message
+
+
+def test_images_land_in_the_object_store_and_media_serves_them(env, sim, engine, db, instance, s3_media):
+    from fastapi.testclient import TestClient
+
+    from retail_pipeline.api.app import create_app
+    from retail_pipeline.media.links import media_url
+    from retail_pipeline.settings import get_settings
+
+    supplier_id = add_supplier(engine, instance, "onecheq")
+    add_products(engine, supplier_id, _catalogue(sim, env.simulator_url, 1))
+    assert _metadata(_materialize(instance, db))["stored"] > 0
+    with engine.connect() as conn:
+        assets = conn.execute(text("SELECT sha256, rel_path FROM retail.media_assets")).all()
+    for asset in assets:  # in the bucket under the prefix, not on this machine's disk
+        assert hashlib.sha256(s3_media.read(asset.rel_path)).hexdigest() == asset.sha256
+        assert s3_media.client.head_object(Bucket=s3_media.bucket, Key=f"shop/{asset.rel_path}")
+    assert not (env.media_dir / "images").exists()
+    settings = get_settings()
+    with TestClient(create_app(settings)) as client:
+        served = client.get(media_url(assets[0].rel_path, settings=settings))
+    assert served.status_code == 200 and hashlib.sha256(served.content).hexdigest() == assets[0].sha256

@@ -230,3 +230,27 @@ def test_kill_between_create_and_commit_then_rerun_finds_the_one_shipment(
     assert [s.reference_1 for s in backend.shipments.values()].count(f"rp-order-{second}") == 1
     files = list((settings_env.data_dir / "labels").rglob("*.pdf"))
     assert len(files) == 3
+
+
+def test_labels_land_in_the_object_store_and_open_by_signed_link(
+    engine, carriers, backend, s3_media, operator
+):
+    from fastapi.testclient import TestClient
+
+    from retail_pipeline.api.app import create_app
+    from retail_pipeline.settings import get_settings
+
+    order_id = insert_order(engine, 1)
+    assert run_labels(engine, carriers).counts["labels_created"] == 1
+    ship = shipments(engine)[order_id]
+    pdf = s3_media.read(ship["label_path"])  # the key is shipments.label_path, relative as before
+    assert (
+        ship["label_path"].startswith("labels/") and hashlib.sha256(pdf).hexdigest() == ship["label_sha256"]
+    )
+    assert not (get_settings().data_dir / "labels").exists()
+    with TestClient(create_app(get_settings())) as client:
+        link = client.post(f"/api/orders/{order_id}/label/reprint", headers=operator)
+        assert link.status_code == 200, link.text
+        opened = client.get(link.json()["label_url"])  # the console's "Open label" link, same route
+    assert opened.status_code == 200 and opened.content == pdf
+    assert opened.headers["content-type"] == "application/pdf"
