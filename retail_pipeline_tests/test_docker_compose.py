@@ -28,9 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
 APP_IMAGE = "retail_pipeline:latest"
-REQUIRED_SERVICES = {"postgres", "migrate", "code", "webserver", "daemon", "sidecar", "simulators", "grafana"}
+REQUIRED_SERVICES = {
+    "postgres", "migrate", "code", "webserver", "daemon", "sidecar", "simulators", "grafana", "minio", "minio_bucket",
+}  # fmt: skip
 # Services allowed to run an image this project does not build.
-PUBLIC_IMAGES = {"postgres": "postgres:16", "grafana": "grafana/grafana-oss:11.3.1"}
+PUBLIC_IMAGES = {
+    "postgres": "postgres:16",
+    "grafana": "grafana/grafana-oss:11.3.1",
+    "minio": "minio/minio:RELEASE.2025-04-22T22-12-26Z",
+    "minio_bucket": "minio/mc:RELEASE.2025-04-16T18-13-26Z",
+}
+# Services that start only with a profile: the simulators for the demo, the object store for scale-out.
+PROFILED = {"simulators": ["demo"], "minio": ["scale"], "minio_bucket": ["scale"]}
 RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 CONSOLE_SCRIPTS = {"retail-pipeline", "dagster", "dagster-webserver", "dagster-daemon"}
 
@@ -289,11 +298,9 @@ def test_required_services_exist(services):
     assert set(services) >= REQUIRED_SERVICES, f"missing: {REQUIRED_SERVICES - set(services)}"
 
 
-def test_simulators_run_only_in_the_demo_profile(services):
-    assert services["simulators"].get("profiles") == ["demo"]
+def test_only_the_simulators_and_scale_out_services_are_profiled(services):
     for name, service in services.items():
-        if name != "simulators":
-            assert not service.get("profiles"), f"{name} must start without a profile"
+        assert service.get("profiles") == PROFILED.get(name), f"{name}: profiles {service.get('profiles')}"
 
 
 def test_one_image_built_once_and_shared(services):
@@ -624,6 +631,47 @@ def test_media_signing_key_is_never_a_committed_secret(raw, compose):
     # A default must be blank: the app then generates one key in RETAIL_DATA_DIR, which the
     # services share through one volume (see the test above).
     assert default == ""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"MEDIA_STORAGE": "s3"}, {"MEDIA_STORAGE": "s3", "MEDIA_S3_BUCKET": "shop", "AWS_ACCESS_KEY_ID": "ops"}],
+    ids=["defaults", "overridden"],
+)
+def test_s3_media_storage_points_every_app_service_at_the_minio_bucket(env):
+    from retail_pipeline.settings import Settings
+
+    services = load_compose(env)["services"]
+    minio, bucket = services["minio"], services["minio_bucket"]
+    assert minio["profiles"] == bucket["profiles"] == ["scale"]
+    assert argv(minio["command"])[:2] == ["server", "/data"] and "--address" not in argv(minio["command"])
+    created = bucket["environment"]["MEDIA_S3_BUCKET"]
+    assert 'mc mb --ignore-existing "local/$MEDIA_S3_BUCKET"' in bucket["command"][0]
+    assert "http://minio:9000" in bucket["command"][0]  # MinIO's default API port
+    for name, service in app_services(services).items():
+        app_env = service["environment"]
+        assert app_env["MEDIA_STORAGE"] == "s3" and app_env["MEDIA_S3_BUCKET"] == created, name
+        assert app_env["MEDIA_S3_ENDPOINT_URL"] == "http://minio:9000", name
+        # The app signs with MinIO's root user: one pair of variables, the same defaults.
+        for ours, theirs in (
+            ("AWS_ACCESS_KEY_ID", "MINIO_ROOT_USER"),
+            ("AWS_SECRET_ACCESS_KEY", "MINIO_ROOT_PASSWORD"),
+        ):
+            assert app_env[ours] == minio["environment"][theirs] == bucket["environment"][theirs], name
+    assert len(minio["environment"]["MINIO_ROOT_PASSWORD"]) >= 8  # MinIO refuses shorter
+    settings = Settings(
+        **{k.lower(): v for k, v in services["sidecar"]["environment"].items() if k.startswith("MEDIA_")}
+    )
+    assert (settings.media_storage, settings.media_s3_bucket) == ("s3", created)
+
+
+def test_media_storage_defaults_to_the_data_volume_and_aws_is_config_only():
+    app_env = load_compose({})["services"]["sidecar"]["environment"]
+    assert app_env["MEDIA_STORAGE"] == "local" and app_env["MEDIA_PUBLIC_BASE_URL"] == ""
+    aws = load_compose({"MEDIA_STORAGE": "s3", "MEDIA_S3_ENDPOINT_URL": "", "AWS_ACCESS_KEY_ID": ""})
+    aws_env = aws["services"]["sidecar"]["environment"]
+    # Blank stays blank: AWS S3 itself, and boto3's own credential chain (instance role, profile).
+    assert aws_env["MEDIA_S3_ENDPOINT_URL"] == "" and aws_env["AWS_ACCESS_KEY_ID"] == ""
 
 
 def test_simulator_url_points_at_the_simulators_service(services):
