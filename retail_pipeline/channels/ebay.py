@@ -79,6 +79,7 @@ from retail_pipeline.domain.products import gtin_digits, is_valid_gtin
 from retail_pipeline.integrations.budgets import DAY, WindowedCallBudget, shared_engine
 from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.marketplaces.base import (
+    NO_PUBLIC_URL,
     BudgetExhausted,
     CallBudget,
     ChannelClient,
@@ -657,7 +658,7 @@ class EbayClient(ChannelClient):
     async def upload_photo(self, photo: Photo) -> str:
         """eBay fetches pictures from their URLs itself: the reference is the photo's public URL."""
         if not photo.public_url:
-            raise ChannelError(self.channel, f"photo {photo.sha256[:12]} has no public URL for eBay to fetch")
+            raise ChannelError(self.channel, f"photo {photo.sha256[:12]} has {NO_PUBLIC_URL}")
         return photo.public_url
 
     def _offer(self, draft: ListingDraft) -> dict[str, Any]:

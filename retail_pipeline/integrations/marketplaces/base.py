@@ -25,6 +25,10 @@ RemoteState = Literal["live", "ended", "sold", "withdrawn"]
 Priority = Literal["withdraw", "price", "create", "sync", "photo"]
 
 
+# Why a photo has no URL a channel can fetch (media/links.py photo_url_signer gives none), and the fix.
+NO_PUBLIC_URL = "no public URL to fetch it from (set MEDIA_PUBLIC_BASE_URL or use S3 media storage)"
+
+
 @dataclass(frozen=True)
 class Photo:
     """A stored image: `path` is its key in the media storage (``media/storage.py``), and its sha256 keys

@@ -24,7 +24,7 @@ import httpx
 from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff
 
-from .base import ChannelError, ListingDraft, Photo, retried
+from .base import NO_PUBLIC_URL, ChannelError, ListingDraft, Photo, retried
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -162,11 +162,9 @@ def photo_url(channel: str, photo: Photo, photo_refs: dict[str, str] | None = No
     """The URL the channel fetches a photo from: an earlier upload's reference, else its public URL."""
     url = (photo_refs or {}).get(photo.sha256) or photo.public_url
     if not url:
-        raise ChannelError(channel, f"photo {photo.sha256[:12]} has no public URL for {channel} to fetch")
+        raise ChannelError(channel, f"photo {photo.sha256[:12]} has {NO_PUBLIC_URL}")
     return url
 
 
 def photo_problems(draft: ListingDraft) -> list[str]:
-    return [
-        f"photo {p.sha256[:12]} has no public URL to fetch it from" for p in draft.photos if not p.public_url
-    ]
+    return [f"photo {p.sha256[:12]} has {NO_PUBLIC_URL}" for p in draft.photos if not p.public_url]
