@@ -327,7 +327,7 @@ class VintageAndRareClient(ChannelClient):
     async def _keep_trace(self, name: str) -> str | None:
         """Playwright writes the trace to a temporary file; it is kept in the media storage (where any
         worker's traces can be opened from the console) under traces/vintage_and_rare/."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60].strip(".")
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60]
         key = (
             f"traces/{CHANNEL_NAME}/{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}-{slug}.zip"
         )

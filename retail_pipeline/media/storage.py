@@ -222,8 +222,13 @@ def s3_client(endpoint_url: str | None):
     import boto3
     from botocore.config import Config
 
-    # MinIO and most S3-compatibles want path-style addressing; AWS answers it as well.
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint_url else "auto"})
+    # MinIO and most S3-compatibles want path-style addressing; "standard" retries back off on throttling
+    # and 5xx as well as connection errors.
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if endpoint_url else "auto"},
+        retries={"mode": "standard", "max_attempts": 5},
+    )
     return boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
 

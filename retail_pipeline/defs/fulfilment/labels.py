@@ -314,7 +314,7 @@ class LabelMaker:
         pdf = await client.download_label(label)
         postal_code = request.destination.zip_code
         problems = check_label(pdf, label.tracking_pin or "", postal_code)
-        rel, digest = self._store(pdf)
+        rel, digest = await asyncio.to_thread(self._store, pdf)  # S3: a network PUT, off the event loop
         with self.engine.begin() as conn:
             if problems:
                 conn.execute(
