@@ -132,6 +132,23 @@ _STOCK_LABEL = re.compile(
     r"(?:\s*/\s*[^:：/]{1,20})?\s*[:：]\s*$",
     re.I,
 )
+# "Sold out" said about something else than this item: inside other sellers' offers, other products
+# (related, recently viewed, bundles) or variant swatches; and shop boilerplate that only states a
+# condition ("if no price is shown, the item is out of stock").
+_OTHER_ITEMS_ATTR = re.compile(
+    r"related|recommend|similar|upsell|up-sell|cross-?sell|also-?(?:bought|viewed|like)|recently"
+    r"|carousel|other-?(?:sellers?|offers?|vendors?)|more-?(?:offers|sellers)|offer-?list|seller-?list"
+    r"|marketplace|variant|variation|swatch|bundle|product-?(?:list|grid|card|tile)|accessor",
+    re.I,
+)
+_CONDITIONAL_WORDS = re.compile(
+    r"\b(?:if|when|whenever|unless|wenn|falls|sofern|si|cuando|quando|se|als|indien|om|jeśli|jezeli|jeżeli"
+    r"|если|kun|jos|eğer)\b",
+    re.I,
+)
+# How far (in elements, document order) a "sold out" may sit from the heading, the price or the buy
+# button and still be about this item; a product block is a few dozen elements.
+_STOCK_NEAR_ANCHOR = 60
 _STOCK_COUNT = re.compile(r"^\d{1,6}(?:\s*(?:pcs|pieces|items|units|stk\.?|stück|шт\.?|unidades|pz))?$", re.I)
 # A form that puts the product in the cart: its submit control is the buy button even when the
 # control itself says nothing ("<input type=image src=AddCartButton.gif>").
@@ -211,6 +228,8 @@ _price_attr, _not_price_attr, _current_attr, _old_attr, _instalment_attr, _stock
 )
 _net_attr, _gross_attr, _buy_words = map(remembered, (_NET_ATTR, _GROSS_ATTR, _BUY_WORDS))
 _any_label = remembered(_ANY_LABEL, anchored=True)
+_other_items_attr = remembered(_OTHER_ITEMS_ATTR)
+_SOLD_OUT = ("out_of_stock", "discontinued")
 _stock_label = remembered(_STOCK_LABEL, anchored=True)
 _HOME_CRUMB = re.compile(
     r"^(home|start|startseite|accueil|inicio|início|home page|strona główna|главная|ホーム"
@@ -521,7 +540,7 @@ class VisiblePage:
             own = (el.text or "").strip()
             if own and len(own) <= 40 and _stock_label(own) and len(el) == 0:
                 verdict = _labelled_stock(page, el)
-                if verdict != "unknown":
+                if verdict != "unknown" and (verdict not in _SOLD_OUT or self._about_this_item(el)):
                     verdicts.append(verdict)
                 continue
             if (_stock_attr(attrs) or el in buttons) and len(page.content(el)) <= 80:
@@ -538,12 +557,35 @@ class VisiblePage:
                 a.tag in ("option", "select", "label", "fieldset")
                 for a in islice(chain((el,), el.iterancestors()), 5)
             )
-            if verdict != "unknown" and not picker:
+            if verdict != "unknown" and not picker and (verdict not in _SOLD_OUT or self._about_this_item(el)):
                 verdicts.append(verdict)
         for wanted in ("out_of_stock", "discontinued", "preorder", "backorder", "limited", "in_stock"):
             if wanted in verdicts:
                 return wanted
         return "unknown"
+
+    @cached_property
+    def _stock_anchors(self) -> list[int]:
+        """Where the heading, the buy buttons and the current price are (document order)."""
+        current = self.current_price
+        extra = [self.page.order.get(current.element)] if current is not None else []
+        return [i for i in [*self._anchor_positions, *extra] if i is not None]
+
+    def _about_this_item(self, el: etree._Element) -> bool:
+        """Whether "sold out" wording at `el` speaks of the page's own item: not a condition in shop
+        boilerplate, not inside other sellers' offers, other products or variant swatches, and within
+        the product block (near the heading, the price or the buy button)."""
+        page = self.page
+        if _CONDITIONAL_WORDS.search(page.text(el)[:200]):
+            return False
+        for ancestor in islice(el.iterancestors(), 12):
+            if ancestor.tag in ("body", "html"):
+                break
+            get = page.attrs(ancestor).get
+            if _other_items_attr(" ".join(filter(None, (get("class"), get("id"))))):
+                return False
+        index, anchors = page.order.get(el), self._stock_anchors
+        return index is None or not anchors or min(abs(index - a) for a in anchors) <= _STOCK_NEAR_ANCHOR
 
     @cached_property
     def availability(self) -> str:
