@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from retail_pipeline.integrations.suppliers.extraction.prices import clean_text, currency_from_host
@@ -212,7 +213,9 @@ def _price(page: Page, layers, visible: VisiblePage, take) -> None:
         price, from_page = _reconcile_price(markup_price, visible)
         if from_page:
             take("price", price, "html")
-            if price < markup_price and (regular is None or regular <= price):
+            # A markup price above the page's is its regular price, unless it was the same price in
+            # minor units (24999 for 249.99).
+            if price < markup_price != price * 100 and (regular is None or regular <= price):
                 regular = markup_price
         else:
             take("price", price, source)
@@ -235,7 +238,15 @@ def _price(page: Page, layers, visible: VisiblePage, take) -> None:
         currency, currency_source = current.currency, "html"
     if currency is None:
         currency, currency_source = currency_from_host(page.host), "url"
+    if currency is None and current is not None and _shows_dollar(page, current.element):
+        # A bare "$" on a shop with no country domain (.com, .shop): the US dollar, by far the commonest.
+        currency, currency_source = "USD", "html"
     take("currency", currency, currency_source)
+
+
+def _shows_dollar(page: Page, el) -> bool:
+    """Whether the price element, or the price it is a part of ("$" + "24" + "99"), shows a "$"."""
+    return any("$" in page.text(node) for node in (el, *islice(el.iterancestors(), 2)))
 
 
 # --- availability -----------------------------------------------------------------------------------

@@ -387,7 +387,9 @@ class VisiblePage:
     def _candidate(self, el: etree._Element, base: float, text: str | None = None) -> PriceCandidate | None:
         page = self.page
         machine = self._machine_amount(el)
-        full_text = text if text is not None else page.text(el)
+        full_text = text if text is not None else _shown_price_text(page, el)
+        if _PER_UNIT.search(full_text or "") or _PER_UNIT.match(el.tail or ""):
+            return None  # "€2,60 / kg", "(£1.25 per 100 ml)": a unit price, not the item's
         if machine is None and (
             not full_text or len(full_text) > 45 or "%" in full_text or not _DIGIT.search(full_text)
         ):
@@ -403,8 +405,13 @@ class VisiblePage:
         if machine is None and not _HAS_CURRENCY.search(full_text):
             full_text = _with_split_parts(page, el, full_text)
         amount, currency = parse_price(full_text) if full_text else (None, None)
-        if machine is not None:
-            amount = machine
+        cents = _superscript_cents(el)
+        if cents is not None and amount is not None and amount == amount.to_integral_value():
+            # "249<sup>99</sup> €" reads as "249 99": the superscript is the cents, not more digits.
+            amount = parse_price(_shown_price_text(page, el, skip=cents[0]))[0]
+            amount = amount + cents[1] if amount is not None else None
+        if machine is not None and not (amount is not None and machine == amount * 100):
+            amount = machine  # unless the attribute holds the shown price in minor units (24999 for 249,99)
         if amount is None or amount <= 0:
             return None
         if (
@@ -796,6 +803,47 @@ def _tax_basis(page: Page, el: etree._Element) -> str | None:
             if _GROSS_TEXT.search(text):
                 return "gross"
     return None
+
+
+# A unit price: an amount per measure ("/ kg", "per 100 ml", "je Liter", "le kg"); "each"/"per item"
+# is the item's own price and does not count.
+_PER_UNIT = re.compile(
+    r"^\s*(?:/|\bper\b|\bpro\b|\bje\b|\ble\b|\bpor\b|\bal\b|за)?\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"(?:kg|g|gr|mg|l|ltr|lt|liter|litre|ml|cl|dl|m|m2|m²|m³|cm|mm|lb|lbs|oz|fl\.?\s*oz|qm|kilo|кг|л)\b\.?\s*\)?\s*$"
+    r"|(?:/|\bper\b|\bpro\b|\bje\b|\ble\b|за)\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"(?:kg|g|gr|mg|l|ltr|liter|litre|ml|cl|dl|m|m2|m²|m³|lb|lbs|oz|fl\.?\s*oz|qm|kilo|кг|л)\b",
+    re.I,
+)
+_CENTS = re.compile(r"^[.,]?\d{2}$")
+_STRUCK = ("del", "s", "strike")
+
+
+def _superscript_cents(el: etree._Element) -> tuple[etree._Element, Decimal] | None:
+    """(the <sup>, its amount) when a price shows its cents as a superscript ("249<sup>99</sup>")."""
+    for sup in el.iter("sup"):
+        text = (sup.text or "").strip()
+        if len(sup) == 0 and _CENTS.match(text):
+            return sup, Decimal(text.lstrip(".,")) / 100
+    return None
+
+
+def _shown_price_text(page: Page, el: etree._Element, skip: etree._Element | None = None) -> str:
+    """The element's text without struck-through parts ("<del>1 299 Kč</del> 1 099 Kč" is 1 099 Kč)
+    and without `skip`; the plain text when nothing is left out."""
+    if skip is None and not any(True for _ in el.iter(*_STRUCK)):
+        return page.text(el)
+    parts: list[str] = []
+
+    def walk(node: etree._Element) -> None:
+        if node is not el and (node is skip or node.tag in _STRUCK or not isinstance(node.tag, str)):
+            return
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+            parts.append(child.tail or "")
+
+    walk(el)
+    return clean_text(" ".join(parts))
 
 
 def _with_split_parts(page: Page, el: etree._Element, text: str) -> str:
