@@ -57,7 +57,8 @@ def extract_from_page(page: Page) -> ExtractedProduct:
         if source:
             take(name, value, source)
     # The visible page is read only for fields the markup left empty (its work is lazy and cached).
-    for name in ("brand", "mpn", "gtin", "condition"):
+    take("brand", visible.brand, "html")
+    for name in ("mpn", "gtin", "condition"):
         if name not in product:
             take(name, visible.labelled.get(name), "html")
     if "description" not in product:
@@ -148,14 +149,17 @@ def _name(page: Page, layers, visible: VisiblePage, take) -> None:
 
 
 def _sku(page: Page, layers, visible: VisiblePage, product: dict, take) -> None:
-    for source, fields in layers:
-        sku = clean_sku(fields.get("sku"))
-        if sku:
-            take("sku", sku, source)
+    # A SKU the markup or the page names as such first, then product IDs (markup productID, a
+    # "Product ID:" label), which are often database keys.
+    for key in ("sku", "product_id"):
+        for source, fields in layers:
+            sku = clean_sku(fields.get(key))
+            if sku:
+                take("sku", sku, source)
+                return
+        take("sku", visible.labelled.get(key) or (visible.data_sku if key == "sku" else None), "html")
+        if "sku" in product:
             return
-    take("sku", visible.labelled.get("sku") or visible.data_sku, "html")
-    if "sku" in product:
-        return
     # An ID in the product URL that the page itself shows (or repeats in its markup) is the shop's
     # own key for the product; IDs that are part of the product name are model numbers, not SKUs.
     name = product.get("name") or ""

@@ -163,7 +163,7 @@ _LABEL_SEP = r"\s*(?:[:：#]|n[o°º]\.?|nr\.?)?\s*"
 _VALUE = r"([A-Za-z0-9][\w\-./]*\w|\d)"
 _SKU_LABEL = (
     r"sku|art(?:ikel)?\.?[-\s]*(?:nr|no|nummer|number)\.?|artikelnummer|artikelnr\.?|art\.?[- ]?nr\.?|article\s*(?:no\.?|nr\.?|number|code|#)"
-    r"|item\s*(?:#|no\.?|number|id|code)|product\s*(?:#|no\.?|number|id|code)|prod(?:uct)?\.?\s*code"
+    r"|item\s*(?:#|no\.?|number|code)|product\s*(?:#|no\.?|number|code)|prod(?:uct)?\.?\s*code"
     r"|product code|référence|r[ée]f\.|r[ée]f(?:érence)?\s*(?:produit|article)?|reference|código"
     r"(?:\s*(?:del\s*)?(?:producto|artículo|articulo|produto))?|c[oó]d\.|codice(?:\s*(?:articolo|prodotto))?"
     r"|kod(?:\s*produktu)?|numer\s*katalogowy|numer\s*oferty|indeks|varenummer|varenr\.?|tuotenumero"
@@ -174,6 +174,8 @@ _SKU_LABEL = (
     r"|cikkszám|k[oó]d produktu|katalogov[eé] [čc][ií]slo|objednac[ií] [čc][ií]slo|productcode|artikkelnummer"
     r"|refer[eê]ncia|cod(?:ul)? produs|κωδικός(?: προϊόντος)?|m[aã] s[aả]n ph[aẩ]m|kode produk|รหัสสินค้า|varekode"
 )
+# "Product ID: 5512" is often a database key, not the SKU: read apart and used after a real SKU label.
+_PRODUCT_ID_LABEL = r"(?:product|item|prod\.?)\s*id"
 _GTIN_LABEL = r"ean(?:-?13|-?8|/upc)?|gtin(?:-?1[234]|-?8)?|upc|isbn(?:-?13)?|jan(?:\s*コード)?|barcode|código de barras|kod ean"
 _MPN_LABEL = (
     r"mpn|model(?:\s*(?:no\.?|number|#|code))?|modell(?:nummer)?|modèle|modelo|modello|型番|model\s*name"
@@ -184,24 +186,37 @@ _MPN_LABEL = (
 _BRAND_LABEL = (
     r"brand|marke|marque|marca|merk|marka|hersteller|manufacturer|ブランド|メーカー|бренд|producent"
 )
+_BRANDS_CRUMB = re.compile(
+    r"^(?:brands?|all brands|marken?|marques?|marcas?|marche|merken|marki|бренды|ブランド|品牌)$", re.I
+)
+_BRAND_ATTR = re.compile(r"brand|manufacturer|hersteller|vendor", re.I)
+_NOT_BRAND_ATTR = re.compile(r"navbar|logo|site|header|footer|filter|nav-|menu", re.I)
+_BRAND_LINK = re.compile(r"/(?:brands?|marken?|marques?|marcas?|merken|hersteller|manufacturers?)/[^/?#]+", re.I)
+_BY_WORDS = re.compile(
+    r"^\s*(?:(?:brand|marke|marque|marca|merk|hersteller|manufacturer)\s*[:：]|by|von|par|de|di|door|av|przez"
+    r"|visit the|more from|shop all|alle produkte von|tous les produits)\s+|\s+(?:store|shop)$",
+    re.I,
+)
 _CONDITION_LABEL = r"condition|item condition|zustand|état|etat|estado|condizione|condizioni|stan|kunto|状態|商品の状態|состояние"
 
 _LABELS = {
     "gtin": re.compile(rf"^(?:{_GTIN_LABEL}){_LABEL_SEP}(\d[\d\s-]{{6,16}}\d)\b", re.I),
     "mpn": re.compile(rf"^(?:{_MPN_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
     "sku": re.compile(rf"^(?:{_SKU_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
+    "product_id": re.compile(rf"^(?:{_PRODUCT_ID_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
 }
 _TEXT_LABELS = {
     "brand": re.compile(rf"^(?:{_BRAND_LABEL})\s*[:：]\s*(.{{2,60}})$", re.I),
     "condition": re.compile(rf"^(?:{_CONDITION_LABEL})\s*[:：]\s*(.{{2,80}})$", re.I),
 }
 _ANY_LABEL = re.compile(
-    rf"^\s*(?:{_SKU_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})", re.I
+    rf"^\s*(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})", re.I
 )
 _CELL_LABELS = {
     name: re.compile(rf"^(?:{pattern})\s*[:：]?$", re.I)
     for name, pattern in (
         ("sku", _SKU_LABEL),
+        ("product_id", _PRODUCT_ID_LABEL),
         ("gtin", _GTIN_LABEL),
         ("mpn", _MPN_LABEL),
         ("brand", _BRAND_LABEL),
@@ -699,6 +714,35 @@ class VisiblePage:
                     return value
         return None
 
+    @cached_property
+    def brand(self) -> str | None:
+        """The brand the page shows: a "Brand:" row, else the crumb after a "Brands" crumb, else a
+        short brand element or brand-page link next to the heading ("by <a href=/brands/acme>Acme</a>")."""
+        if self.labelled.get("brand"):
+            return self.labelled["brand"]
+        crumbs = self.breadcrumbs
+        for crumb, following in zip(crumbs, crumbs[1:]):
+            if _BRANDS_CRUMB.match(crumb):
+                return _clean_value("brand", following)
+        page, heading = self.page, self.heading
+        if heading is None or heading not in page.order:
+            return None
+        here = page.order[heading]
+        for el in page.main_elements:
+            index = page.order.get(el, -1)
+            if abs(index - here) > 15 or el is heading:
+                continue
+            get = page.attrs(el).get
+            marker = " ".join(filter(None, (get("class"), get("id"), get("itemprop"), get("data-testid"))))
+            by_class = _BRAND_ATTR.search(marker) and not _NOT_BRAND_ATTR.search(marker)
+            by_link = el.tag == "a" and _BRAND_LINK.search(get("href") or "")
+            if not (by_class or by_link):
+                continue
+            text = _BY_WORDS.sub("", page.text(el)).strip()
+            if 2 <= len(text) <= 40 and not text.isdigit() and text != page.text(heading):
+                return _clean_value("brand", text)
+        return None
+
     # --- breadcrumbs, images, text ----------------------------------------------------------------
 
     @cached_property
@@ -882,8 +926,8 @@ def _clean_value(name: str, value: str) -> str | None:
     value = clean_text(value)
     if name == "gtin":
         return normalise_gtin(value)
-    if name in ("sku", "mpn"):
-        token = clean_sku(value.split(" ")[0] if name == "sku" else value)
+    if name in ("sku", "product_id", "mpn"):
+        token = clean_sku(value if name == "mpn" else value.split(" ")[0])
         # Codes have digits or are upper-case ("PC-POST"); anything else is a word, not an identifier.
         if token and (
             _DIGIT.search(token) or _UPPER_CODE.fullmatch(token) or (name == "mpn" and len(token) >= 3)
