@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property, lru_cache
-from itertools import chain, islice
+from itertools import chain, islice, pairwise
 
 from lxml import etree
 
@@ -191,7 +191,9 @@ _BRANDS_CRUMB = re.compile(
 )
 _BRAND_ATTR = re.compile(r"brand|manufacturer|hersteller|vendor", re.I)
 _NOT_BRAND_ATTR = re.compile(r"navbar|logo|site|header|footer|filter|nav-|menu", re.I)
-_BRAND_LINK = re.compile(r"/(?:brands?|marken?|marques?|marcas?|merken|hersteller|manufacturers?)/[^/?#]+", re.I)
+_BRAND_LINK = re.compile(
+    r"/(?:brands?|marken?|marques?|marcas?|merken|hersteller|manufacturers?)/[^/?#]+", re.I
+)
 _BY_WORDS = re.compile(
     r"^\s*(?:(?:brand|marke|marque|marca|merk|hersteller|manufacturer)\s*[:：]|by|von|par|de|di|door|av|przez"
     r"|visit the|more from|shop all|alle produkte von|tous les produits)\s+|\s+(?:store|shop)$",
@@ -210,7 +212,8 @@ _TEXT_LABELS = {
     "condition": re.compile(rf"^(?:{_CONDITION_LABEL})\s*[:：]\s*(.{{2,80}})$", re.I),
 }
 _ANY_LABEL = re.compile(
-    rf"^\s*(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})", re.I
+    rf"^\s*(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})",
+    re.I,
 )
 _CELL_LABELS = {
     name: re.compile(rf"^(?:{pattern})\s*[:：]?$", re.I)
@@ -579,7 +582,11 @@ class VisiblePage:
                 a.tag in ("option", "select", "label", "fieldset")
                 for a in islice(chain((el,), el.iterancestors()), 5)
             )
-            if verdict != "unknown" and not picker and (verdict not in _SOLD_OUT or self._about_this_item(el)):
+            if (
+                verdict != "unknown"
+                and not picker
+                and (verdict not in _SOLD_OUT or self._about_this_item(el))
+            ):
                 verdicts.append(verdict)
         for wanted in ("out_of_stock", "discontinued", "preorder", "backorder", "limited", "in_stock"):
             if wanted in verdicts:
@@ -721,7 +728,7 @@ class VisiblePage:
         if self.labelled.get("brand"):
             return self.labelled["brand"]
         crumbs = self.breadcrumbs
-        for crumb, following in zip(crumbs, crumbs[1:]):
+        for crumb, following in pairwise(crumbs):
             if _BRANDS_CRUMB.match(crumb):
                 return _clean_value("brand", following)
         page, heading = self.page, self.heading
