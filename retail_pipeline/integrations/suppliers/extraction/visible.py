@@ -141,6 +141,13 @@ _OTHER_ITEMS_ATTR = re.compile(
     r"|marketplace|variant|variation|swatch|bundle|product-?(?:list|grid|card|tile)|accessor",
     re.I,
 )
+# Other sellers' offers for the same product on a marketplace page: their prices and SKUs are not
+# the buy box's.
+_OTHER_OFFERS_ATTR = re.compile(
+    r"other-?(?:sellers?|offers?|vendors?)|more-?(?:offers|sellers)|offer-?list|sellers?-?(?:list|table|panel)"
+    r"|(?:^|[\s-])sellers(?:$|[\s_-])|marketplace-?offers|all-?offers",
+    re.I,
+)
 _CONDITIONAL_WORDS = re.compile(
     r"\b(?:if|when|whenever|unless|wenn|falls|sofern|si|cuando|quando|se|als|indien|om|jeśli|jezeli|jeżeli"
     r"|если|kun|jos|eğer)\b",
@@ -246,8 +253,9 @@ _price_attr, _not_price_attr, _current_attr, _old_attr, _instalment_attr, _stock
 )
 _net_attr, _gross_attr, _buy_words = map(remembered, (_NET_ATTR, _GROSS_ATTR, _BUY_WORDS))
 _any_label = remembered(_ANY_LABEL, anchored=True)
-_other_items_attr = remembered(_OTHER_ITEMS_ATTR)
+_other_items_attr, _other_offers_attr = remembered(_OTHER_ITEMS_ATTR), remembered(_OTHER_OFFERS_ATTR)
 _SOLD_OUT = ("out_of_stock", "discontinued")
+_SKU_ATTRS = ("data-sku", "data-product-sku", "data-product-code", "data-item-sku", "data-article-number")
 _stock_label = remembered(_STOCK_LABEL, anchored=True)
 _HOME_CRUMB = re.compile(
     r"^(home|start|startseite|accueil|inicio|início|home page|strona główna|главная|ホーム"
@@ -378,6 +386,7 @@ class VisiblePage:
                 and (self._machine_amount(el) is not None or _DIGIT.search(page.content(el)))
             ):
                 attr_elements.append(el)
+        attr_elements = [el for el in attr_elements if not self._in_other_offers(el)]
         attr_set = set(attr_elements)
         for el in attr_elements:
             # Innermost price element wins: "<div class=price><ins>€9</ins><del>€12</del></div>".
@@ -394,13 +403,26 @@ class VisiblePage:
             if not text or len(text) > 40 or len(el) > 2:
                 continue
             labelled = _PRICE_LABEL_TEXT.match(text)
-            if labelled or (_looks_like_price(text) and _HAS_CURRENCY.search(text)):
+            if (
+                labelled or (_looks_like_price(text) and _HAS_CURRENCY.search(text))
+            ) and not self._in_other_offers(el):
                 candidate = self._candidate(
                     el, base=0.8 if labelled else 0.3, text=text[labelled.end() :] if labelled else None
                 )
                 if candidate:
                     candidates.append(candidate)
         return candidates
+
+    def _in_other_offers(self, el: etree._Element) -> bool:
+        """Inside another seller's offer (a marketplace's "more offers" table)."""
+        page = self.page
+        for node in islice(chain((el,), el.iterancestors()), 10):
+            if node.tag in ("body", "html"):
+                return False
+            get = page.attrs(node).get
+            if _other_offers_attr(" ".join(filter(None, (get("class"), get("id"))))):
+                return True
+        return False
 
     def _candidate(self, el: etree._Element, base: float, text: str | None = None) -> PriceCandidate | None:
         page = self.page
@@ -605,7 +627,7 @@ class VisiblePage:
         boilerplate, not inside other sellers' offers, other products or variant swatches, and within
         the product block (near the heading, the price or the buy button)."""
         page = self.page
-        if _CONDITIONAL_WORDS.search(page.text(el)[:200]):
+        if _CONDITIONAL_WORDS.search(page.text(el)[:200]) or self._in_other_offers(el):
             return False
         for ancestor in islice(el.iterancestors(), 12):
             if ancestor.tag in ("body", "html"):
@@ -709,13 +731,9 @@ class VisiblePage:
         page = self.page
         for el in page.main_elements:
             get = page.attrs(el).get
-            for attr in (
-                "data-sku",
-                "data-product-sku",
-                "data-product-code",
-                "data-item-sku",
-                "data-article-number",
-            ):
+            if not any(get(a) for a in _SKU_ATTRS) or self._in_other_offers(el):
+                continue
+            for attr in _SKU_ATTRS:
                 value = clean_sku(get(attr))
                 if value:
                     return value

@@ -90,6 +90,21 @@ def test_bare_dollar_is_usd_only_without_a_country_domain(url, currency):
     assert extract_product(page(body), url).currency == currency
 
 
+def test_other_sellers_offers_give_neither_price_nor_sku():
+    sellers = "".join(
+        f'<div class="osh-row"><span class="price">EGP {p}</span><button data-sku="OTHER{p}">Buy now</button></div>'
+        for p in (234, 265)
+    )
+    body = (
+        f'<section class="osh-table -sellers">{sellers}</section>'
+        + "".join(f"<p>Feature {i}</p>" for i in range(30))
+        + '<div class="details-footer"><span class="price">EGP 222</span>'
+        '<button class="add-to-cart" data-sku="MAIN222">Buy now</button></div>'
+    )
+    product = extract_product(page(body, buy=False), URL)
+    assert (product.price, product.sku) == (Decimal("222"), "MAIN222")
+
+
 # --- brand and SKU ----------------------------------------------------------------------------------
 
 
