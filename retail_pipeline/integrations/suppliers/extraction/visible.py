@@ -234,6 +234,7 @@ _CELL_LABELS = {
     )
 }
 _DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
 _NUMBER_RUN = re.compile(r"\d[\d.,'\s]*")
 _WORD_RUN = re.compile(r"[^\W\d_]{2,}")
 _UPPER_CODE = re.compile(r"[A-Z][A-Z0-9\-_./]{3,}")
@@ -592,7 +593,8 @@ class VisiblePage:
                 continue
             if (_stock_attr(attrs) or el in buttons) and len(page.content(el)) <= 80:
                 verdict = normalise_availability(page.text(el))
-            elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30:
+            elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30 and _LETTER.search(text):
+                # A bare number ("0" reviews) is no stock wording without a stock label or class.
                 verdict = normalise_availability(text)
                 # A short standalone "Available" line is too vague; only negative wording counts there.
                 if verdict not in ("out_of_stock", "discontinued", "preorder"):
