@@ -414,16 +414,20 @@ class VisiblePage:
                     candidates.append(candidate)
         return candidates
 
-    def _in_other_offers(self, el: etree._Element) -> bool:
-        """Inside another seller's offer (a marketplace's "more offers" table)."""
-        page = self.page
-        for node in islice(chain((el,), el.iterancestors()), 10):
-            if node.tag in ("body", "html"):
-                return False
-            get = page.attrs(node).get
+    @cached_property
+    def _other_offer_elements(self) -> set[etree._Element]:
+        """Elements inside other sellers' offers (a marketplace's "more offers" table), found once."""
+        page, inside = self.page, set()
+        for el in page.main_elements:
+            if el in inside:
+                continue
+            get = page.attrs(el).get
             if _other_offers_attr(" ".join(filter(None, (get("class"), get("id"))))):
-                return True
-        return False
+                inside.update(el.iter())
+        return inside
+
+    def _in_other_offers(self, el: etree._Element) -> bool:
+        return el in self._other_offer_elements
 
     def _candidate(self, el: etree._Element, base: float, text: str | None = None) -> PriceCandidate | None:
         page = self.page
@@ -755,9 +759,8 @@ class VisiblePage:
         if heading is None or heading not in page.order:
             return None
         here = page.order[heading]
-        for el in page.main_elements:
-            index = page.order.get(el, -1)
-            if abs(index - here) > 15 or el is heading:
+        for el in page.main_elements[max(0, here - 15) : here + 16]:
+            if el is heading:
                 continue
             get = page.attrs(el).get
             marker = " ".join(filter(None, (get("class"), get("id"), get("itemprop"), get("data-testid"))))
