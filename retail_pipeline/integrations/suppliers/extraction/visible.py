@@ -148,9 +148,11 @@ _OTHER_OFFERS_ATTR = re.compile(
     r"|(?:^|[\s-])sellers(?:$|[\s_-])|marketplace-?offers|all-?offers",
     re.I,
 )
-_CONDITIONAL_WORDS = re.compile(
-    r"\b(?:if|when|whenever|unless|wenn|falls|sofern|si|cuando|quando|se|als|indien|om|jeśli|jezeli|jeżeli"
-    r"|если|kun|jos|eğer)\b",
+# A sentence that opens with a condition ("If no price is shown, the item is out of stock") states a
+# rule, not this item's state; "Sold out - notify me when it is back" does not open with one.
+_CONDITIONAL_OPENING = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?(?:if|when|whenever|unless|wenn|falls|sofern|si|cuando|quando|indien|jeśli|jeżeli"
+    r"|если|jos|eğer)\b",
     re.I,
 )
 # How far (in elements, document order) a "sold out" may sit from the heading, the price or the buy
@@ -629,11 +631,11 @@ class VisiblePage:
         return [i for i in [*self._anchor_positions, *extra] if i is not None]
 
     def _about_this_item(self, el: etree._Element) -> bool:
-        """Whether "sold out" wording at `el` speaks of the page's own item: not a condition in shop
+        """Whether "sold out" wording at `el` speaks of the page's own item: not a rule in shop
         boilerplate, not inside other sellers' offers, other products or variant swatches, and within
         the product block (near the heading, the price or the buy button)."""
         page = self.page
-        if _CONDITIONAL_WORDS.search(page.text(el)[:200]) or self._in_other_offers(el):
+        if _CONDITIONAL_OPENING.search(page.text(el)[:200]) or self._in_other_offers(el):
             return False
         for ancestor in islice(el.iterancestors(), 12):
             if ancestor.tag in ("body", "html"):

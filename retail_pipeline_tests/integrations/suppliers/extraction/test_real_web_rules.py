@@ -52,8 +52,12 @@ def test_sold_out_words_about_something_else_leave_markup_in_stock(body):
     assert extract_product(html, URL).availability == "in_stock"
 
 
-def test_sold_out_by_the_heading_without_buy_button_overrides_stale_markup():
-    html = page('<span class="price">$5.00</span><p class="stock">Sold out</p>', IN_STOCK_MARKUP, buy=False)
+@pytest.mark.parametrize(
+    "stock",
+    ["Sold out", "Out of stock - email me when it is back", "Se agotó", "Leider ausverkauft"],
+)
+def test_sold_out_by_the_heading_without_buy_button_overrides_stale_markup(stock):
+    html = page(f'<span class="price">$5.00</span><p class="stock">{stock}</p>', IN_STOCK_MARKUP, buy=False)
     assert extract_product(html, URL).availability == "out_of_stock"
 
 
