@@ -224,6 +224,13 @@ _ANY_LABEL = re.compile(
     rf"^\s*(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})",
     re.I,
 )
+# Rows run together when a block separates them with <br> ("Brand: Casio Product Code: 63-08783
+# Availability: In Stock"): a text value ends where the next known label begins.
+_NEXT_LABEL = re.compile(
+    rf"\s+(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_CONDITION_LABEL}|availability"
+    rf"|stock|verf[uü]gbarkeit|disponibilit[éeàa]|disponibilidad|price|preis|prix|precio)\s*[:：#]",
+    re.I,
+)
 _CELL_LABELS = {
     name: re.compile(rf"^(?:{pattern})\s*[:：]?$", re.I)
     for name, pattern in (
@@ -968,6 +975,7 @@ def _clean_value(name: str, value: str) -> str | None:
         return None
     if name == "condition":
         return normalise_condition(value) if normalise_condition(value) != "unknown" else None
+    value = _NEXT_LABEL.split(value, maxsplit=1)[0].strip()
     return value if 1 < len(value) <= 60 else None
 
 

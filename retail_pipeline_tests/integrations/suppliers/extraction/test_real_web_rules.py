@@ -121,8 +121,9 @@ def test_other_sellers_offers_give_neither_price_nor_sku():
         '<ul class="breadcrumb"><li>Home</li><li>Brands</li><li>Acme</li><li>Widget Pro</li></ul>',
         '<p class="product-brand">by <a href="/brands/acme">Acme</a></p>',
         '<a href="/brand/acme">Acme</a>',
+        "<div>Brand: Acme<br/>Product Code: 63-08783<br/>Availability: In Stock</div>",
     ],
-    ids=["row", "breadcrumb", "brand-element", "brand-link"],
+    ids=["row", "breadcrumb", "brand-element", "brand-link", "rows-run-together"],
 )
 def test_brand_from_the_visible_page(body):
     assert extract_product(page(body + '<span class="price">$5</span>'), URL).brand == "Acme"
