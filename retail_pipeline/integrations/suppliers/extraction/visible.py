@@ -132,15 +132,9 @@ _STOCK_LABEL = re.compile(
     r"(?:\s*/\s*[^:：/]{1,20})?\s*[:：]\s*$",
     re.I,
 )
-# "Sold out" said about something else than this item: inside other sellers' offers, other products
-# (related, recently viewed, bundles) or variant swatches; and shop boilerplate that only states a
-# condition ("if no price is shown, the item is out of stock").
-_OTHER_ITEMS_ATTR = re.compile(
-    r"related|recommend|similar|upsell|up-sell|cross-?sell|also-?(?:bought|viewed|like)|recently"
-    r"|carousel|other-?(?:sellers?|offers?|vendors?)|more-?(?:offers|sellers)|offer-?list|seller-?list"
-    r"|marketplace|variant|variation|swatch|bundle|product-?(?:list|grid|card|tile)|accessor",
-    re.I,
-)
+# "Sold out" said of another variant's swatch or another product's card is not this item's state
+# (related/recently-viewed blocks are site chrome, left out of the main area altogether).
+_OTHER_VARIANT_ATTR = re.compile(r"variant|variation|swatch|product-?(?:card|tile)", re.I)
 # Other sellers' offers for the same product on a marketplace page: their prices and SKUs are not
 # the buy box's.
 _OTHER_OFFERS_ATTR = re.compile(
@@ -263,7 +257,7 @@ _price_attr, _not_price_attr, _current_attr, _old_attr, _instalment_attr, _stock
 )
 _net_attr, _gross_attr, _buy_words = map(remembered, (_NET_ATTR, _GROSS_ATTR, _BUY_WORDS))
 _any_label = remembered(_ANY_LABEL, anchored=True)
-_other_items_attr, _other_offers_attr = remembered(_OTHER_ITEMS_ATTR), remembered(_OTHER_OFFERS_ATTR)
+_other_variant_attr, _other_offers_attr = remembered(_OTHER_VARIANT_ATTR), remembered(_OTHER_OFFERS_ATTR)
 _SOLD_OUT = ("out_of_stock", "discontinued")
 _SKU_ATTRS = ("data-sku", "data-product-sku", "data-product-code", "data-item-sku", "data-article-number")
 _stock_label = remembered(_STOCK_LABEL, anchored=True)
@@ -648,7 +642,7 @@ class VisiblePage:
             if ancestor.tag in ("body", "html"):
                 break
             get = page.attrs(ancestor).get
-            if _other_items_attr(" ".join(filter(None, (get("class"), get("id"))))):
+            if _other_variant_attr(" ".join(filter(None, (get("class"), get("id"))))):
                 return False
         index, anchors = page.order.get(el), self._stock_anchors
         return index is None or not anchors or min(abs(index - a) for a in anchors) <= _STOCK_NEAR_ANCHOR

@@ -44,8 +44,10 @@ FILLER = "".join(f"<p>Spec line {i}</p>" for i in range(80))
         '<script>var labels = {"oos": "Out of stock"};</script>',
         # a bare count (reviews) with no stock label
         '<div class="rating-summary"><span>0</span></div>',
+        # another variant's swatch
+        '<div class="color-swatch"><span class="stock">Sold out</span></div>',
     ],
-    ids=["other-seller", "related", "boilerplate", "far-away", "script", "bare-zero"],
+    ids=["other-seller", "related", "boilerplate", "far-away", "script", "bare-zero", "variant-swatch"],
 )
 def test_sold_out_words_about_something_else_leave_markup_in_stock(body):
     html = page('<span class="price">$5.00</span>' + body, IN_STOCK_MARKUP, buy=False)
