@@ -57,7 +57,8 @@ def extract_from_page(page: Page) -> ExtractedProduct:
         if source:
             take(name, value, source)
     # The visible page is read only for fields the markup left empty (its work is lazy and cached).
-    take("brand", visible.brand, "html")
+    if "brand" not in product:
+        take("brand", visible.brand, "html")
     for name in ("mpn", "gtin", "condition"):
         if name not in product:
             take(name, visible.labelled.get(name), "html")

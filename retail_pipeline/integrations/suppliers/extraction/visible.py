@@ -139,7 +139,7 @@ _OTHER_VARIANT_ATTR = re.compile(r"variant|variation|swatch|product-?(?:card|til
 # the buy box's.
 _OTHER_OFFERS_ATTR = re.compile(
     r"other-?(?:sellers?|offers?|vendors?)|more-?(?:offers|sellers)|offer-?list|sellers?-?(?:list|table|panel)"
-    r"|(?:^|[\s-])sellers(?:$|[\s_-])|marketplace-?offers|all-?offers",
+    r"|(?<!\w)-?sellers\b|marketplace-?offers|all-?offers",
     re.I,
 )
 # A sentence that opens with a condition ("If no price is shown, the item is out of stock") states a
