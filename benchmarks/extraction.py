@@ -60,6 +60,7 @@ def markup_only_extractor(html: str, url: str | None) -> dict:
     for _, fields in markup_layers(Page(html, url, None)):
         for key, value in fields.items():
             result.setdefault(key, value)
+    result.setdefault("sku", result.get("product_id"))  # a plain reader takes productID as the SKU
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from retail_pipeline.integrations.suppliers.extraction.prices import clean_text, currency_from_host
@@ -56,7 +57,9 @@ def extract_from_page(page: Page) -> ExtractedProduct:
         if source:
             take(name, value, source)
     # The visible page is read only for fields the markup left empty (its work is lazy and cached).
-    for name in ("brand", "mpn", "gtin", "condition"):
+    if "brand" not in product:
+        take("brand", visible.brand, "html")
+    for name in ("mpn", "gtin", "condition"):
         if name not in product:
             take(name, visible.labelled.get(name), "html")
     if "description" not in product:
@@ -147,14 +150,17 @@ def _name(page: Page, layers, visible: VisiblePage, take) -> None:
 
 
 def _sku(page: Page, layers, visible: VisiblePage, product: dict, take) -> None:
-    for source, fields in layers:
-        sku = clean_sku(fields.get("sku"))
-        if sku:
-            take("sku", sku, source)
+    # A SKU the markup or the page names as such first, then product IDs (markup productID, a
+    # "Product ID:" label), which are often database keys.
+    for key in ("sku", "product_id"):
+        for source, fields in layers:
+            sku = clean_sku(fields.get(key))
+            if sku:
+                take("sku", sku, source)
+                return
+        take("sku", visible.labelled.get(key) or (visible.data_sku if key == "sku" else None), "html")
+        if "sku" in product:
             return
-    take("sku", visible.labelled.get("sku") or visible.data_sku, "html")
-    if "sku" in product:
-        return
     # An ID in the product URL that the page itself shows (or repeats in its markup) is the shop's
     # own key for the product; IDs that are part of the product name are model numbers, not SKUs.
     name = product.get("name") or ""
@@ -212,7 +218,9 @@ def _price(page: Page, layers, visible: VisiblePage, take) -> None:
         price, from_page = _reconcile_price(markup_price, visible)
         if from_page:
             take("price", price, "html")
-            if price < markup_price and (regular is None or regular <= price):
+            # A markup price above the page's is its regular price, unless it was the same price in
+            # minor units (24999 for 249.99).
+            if price < markup_price != price * 100 and (regular is None or regular <= price):
                 regular = markup_price
         else:
             take("price", price, source)
@@ -235,7 +243,15 @@ def _price(page: Page, layers, visible: VisiblePage, take) -> None:
         currency, currency_source = current.currency, "html"
     if currency is None:
         currency, currency_source = currency_from_host(page.host), "url"
+    if currency is None and current is not None and _shows_dollar(page, current.element):
+        # A bare "$" on a shop with no country domain (.com, .shop): the US dollar, by far the commonest.
+        currency, currency_source = "USD", "html"
     take("currency", currency, currency_source)
+
+
+def _shows_dollar(page: Page, el) -> bool:
+    """Whether the price element, or the price it is a part of ("$" + "24" + "99"), shows a "$"."""
+    return any("$" in page.text(node) for node in (el, *islice(el.iterancestors(), 2)))
 
 
 # --- availability -----------------------------------------------------------------------------------

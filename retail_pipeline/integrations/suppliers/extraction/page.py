@@ -36,12 +36,14 @@ def remembered(
 
 
 # Containers whose content is about other products or the site, by tag and by class/id/role words.
+# A "footer" class is the site's ("footer", "footer-links", "site-footer"); a part's own footer
+# ("details-footer", "card-footer") may hold the product's price and buy button.
 _CHROME_TAGS = {"header", "footer", "nav", "aside"}
 _CHROME_WORDS = re.compile(
     r"related|recommend|upsell|up-sell|cross-?sell|similar|also-?(bought|viewed|like)|recently|carousel"
     r"|slider-products|product-?(list|grid|tiles|slider)|mini-?cart|minicart|cart-drawer|side-?cart|megamenu"
-    r"|mega-menu|site-?header|site-?footer|page-?header|page-?footer|newsletter|cookie|reviews?-list|footer"
-    r"|header-|-header|^header$|navigation|navbar|menu|breadcrumb|modal|popup|compare-products|bundle"
+    r"|mega-menu|site-?header|page-?header|(?:site|page|main|global|store|shop)-?footer|(?<![\w-])footer"
+    r"|newsletter|cookie|reviews?-list|header-|-header|^header$|navigation|navbar|menu|breadcrumb|modal|popup|compare-products|bundle"
     r"|accessor|complete-the-look|you-may|wishlist-items|sponsored",
     re.I,
 )

@@ -337,7 +337,8 @@ _AVAILABILITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "out_of_stock",
             r"out[ _-]?of[ _-]?stock|sold[ _-]?out|soldout|unavailable|not available|not in stock"
             r"|no stock|currently unavailable|ausverkauft|nicht (auf lager|verfügbar|lieferbar|vorrätig)"
-            r"|vergriffen|rupture|épuisé|epuise|indisponible|non disponible|agotado|sin stock|no disponible"
+            r"|vergriffen|rupture|épuisé|epuise|indisponible|non disponible|agotad[oa]s?|se agotó|sin stock"
+            r"|no disponible|vyprodáno|není skladem|loppuunmyyty|loppu varastosta|udsolgt"
             r"|esaurito|non disponibile|niedostępny|niedostępna|brak w magazynie|wyprzedany|wyprzedane"
             r"|uitverkocht|niet op voorraad|slutsåld|ikke på lager|utsolgt|esgotado|indisponível|在庫なし|在庫切れ"
             r"|品切れ|売り切れ|完売|缺货|нет в наличии|tükendi|stokta yok|^oos$|^false$|^0$",

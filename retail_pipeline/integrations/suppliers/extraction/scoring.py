@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-SCORED_FIELDS = ("price", "sku", "name", "gtin", "availability")
+SCORED_FIELDS = ("price", "sku", "name", "gtin", "brand", "currency", "availability")
 
 
 def _empty(field: str, value: Any) -> bool:

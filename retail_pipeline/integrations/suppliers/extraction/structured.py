@@ -492,8 +492,9 @@ def product_fields(docs: list[Any], page: Page) -> Fields:
 
     offers = [o for node in layers for o in _offers(node, index)]
     offer = _pick_offer(offers, page)
-    sku = _text(first("sku")) or (_text(offer.get("sku")) if offer else None) or _text(first("productID"))
-    fields["sku"] = sku
+    fields["sku"] = _text(first("sku")) or (_text(offer.get("sku")) if offer else None)
+    # productID is often the shop's database key rather than the SKU: used only when nothing better is.
+    fields["product_id"] = _text(first("productID"))
     condition = first("itemCondition")
     if offer:
         price, regular, currency = offer_price(offer)

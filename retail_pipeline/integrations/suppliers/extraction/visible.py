@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property, lru_cache
-from itertools import chain, islice
+from itertools import chain, islice, pairwise
 
 from lxml import etree
 
@@ -132,6 +132,26 @@ _STOCK_LABEL = re.compile(
     r"(?:\s*/\s*[^:：/]{1,20})?\s*[:：]\s*$",
     re.I,
 )
+# "Sold out" said of another variant's swatch or another product's card is not this item's state
+# (related/recently-viewed blocks are site chrome, left out of the main area altogether).
+_OTHER_VARIANT_ATTR = re.compile(r"variant|variation|swatch|product-?(?:card|tile)", re.I)
+# Other sellers' offers for the same product on a marketplace page: their prices and SKUs are not
+# the buy box's.
+_OTHER_OFFERS_ATTR = re.compile(
+    r"other-?(?:sellers?|offers?|vendors?)|more-?(?:offers|sellers)|offer-?list|sellers?-?(?:list|table|panel)"
+    r"|(?<!\w)-?sellers\b|marketplace-?offers|all-?offers",
+    re.I,
+)
+# A sentence that opens with a condition ("If no price is shown, the item is out of stock") states a
+# rule, not this item's state; "Sold out - notify me when it is back" does not open with one.
+_CONDITIONAL_OPENING = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?(?:if|when|whenever|unless|wenn|falls|sofern|si|cuando|quando|indien|jeśli|jeżeli"
+    r"|если|jos|eğer)\b",
+    re.I,
+)
+# How far (in elements, document order) a "sold out" may sit from the heading, the price or the buy
+# button and still be about this item; a product block is a few dozen elements.
+_STOCK_NEAR_ANCHOR = 60
 _STOCK_COUNT = re.compile(r"^\d{1,6}(?:\s*(?:pcs|pieces|items|units|stk\.?|stück|шт\.?|unidades|pz))?$", re.I)
 # A form that puts the product in the cart: its submit control is the buy button even when the
 # control itself says nothing ("<input type=image src=AddCartButton.gif>").
@@ -146,7 +166,7 @@ _LABEL_SEP = r"\s*(?:[:：#]|n[o°º]\.?|nr\.?)?\s*"
 _VALUE = r"([A-Za-z0-9][\w\-./]*\w|\d)"
 _SKU_LABEL = (
     r"sku|art(?:ikel)?\.?[-\s]*(?:nr|no|nummer|number)\.?|artikelnummer|artikelnr\.?|art\.?[- ]?nr\.?|article\s*(?:no\.?|nr\.?|number|code|#)"
-    r"|item\s*(?:#|no\.?|number|id|code)|product\s*(?:#|no\.?|number|id|code)|prod(?:uct)?\.?\s*code"
+    r"|item\s*(?:#|no\.?|number|code)|product\s*(?:#|no\.?|number|code)|prod(?:uct)?\.?\s*code"
     r"|product code|référence|r[ée]f\.|r[ée]f(?:érence)?\s*(?:produit|article)?|reference|código"
     r"(?:\s*(?:del\s*)?(?:producto|artículo|articulo|produto))?|c[oó]d\.|codice(?:\s*(?:articolo|prodotto))?"
     r"|kod(?:\s*produktu)?|numer\s*katalogowy|numer\s*oferty|indeks|varenummer|varenr\.?|tuotenumero"
@@ -157,6 +177,8 @@ _SKU_LABEL = (
     r"|cikkszám|k[oó]d produktu|katalogov[eé] [čc][ií]slo|objednac[ií] [čc][ií]slo|productcode|artikkelnummer"
     r"|refer[eê]ncia|cod(?:ul)? produs|κωδικός(?: προϊόντος)?|m[aã] s[aả]n ph[aẩ]m|kode produk|รหัสสินค้า|varekode"
 )
+# "Product ID: 5512" is often a database key, not the SKU: read apart and used after a real SKU label.
+_PRODUCT_ID_LABEL = r"(?:product|item|prod\.?)\s*id"
 _GTIN_LABEL = r"ean(?:-?13|-?8|/upc)?|gtin(?:-?1[234]|-?8)?|upc|isbn(?:-?13)?|jan(?:\s*コード)?|barcode|código de barras|kod ean"
 _MPN_LABEL = (
     r"mpn|model(?:\s*(?:no\.?|number|#|code))?|modell(?:nummer)?|modèle|modelo|modello|型番|model\s*name"
@@ -167,24 +189,47 @@ _MPN_LABEL = (
 _BRAND_LABEL = (
     r"brand|marke|marque|marca|merk|marka|hersteller|manufacturer|ブランド|メーカー|бренд|producent"
 )
+_BRANDS_CRUMB = re.compile(
+    r"^(?:brands?|all brands|marken?|marques?|marcas?|marche|merken|marki|бренды|ブランド|品牌)$", re.I
+)
+_BRAND_ATTR = re.compile(r"brand|manufacturer|hersteller|vendor", re.I)
+_NOT_BRAND_ATTR = re.compile(r"navbar|logo|site|header|footer|filter|nav-|menu", re.I)
+_BRAND_LINK = re.compile(
+    r"/(?:brands?|marken?|marques?|marcas?|merken|hersteller|manufacturers?)/[^/?#]+", re.I
+)
+_BY_WORDS = re.compile(
+    r"^\s*(?:(?:brand|marke|marque|marca|merk|hersteller|manufacturer)\s*[:：]|by|von|par|de|di|door|av|przez"
+    r"|visit the|more from|shop all|alle produkte von|tous les produits)\s+|\s+(?:store|shop)$",
+    re.I,
+)
 _CONDITION_LABEL = r"condition|item condition|zustand|état|etat|estado|condizione|condizioni|stan|kunto|状態|商品の状態|состояние"
 
 _LABELS = {
     "gtin": re.compile(rf"^(?:{_GTIN_LABEL}){_LABEL_SEP}(\d[\d\s-]{{6,16}}\d)\b", re.I),
     "mpn": re.compile(rf"^(?:{_MPN_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
     "sku": re.compile(rf"^(?:{_SKU_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
+    "product_id": re.compile(rf"^(?:{_PRODUCT_ID_LABEL}){_LABEL_SEP}{_VALUE}", re.I),
 }
 _TEXT_LABELS = {
     "brand": re.compile(rf"^(?:{_BRAND_LABEL})\s*[:：]\s*(.{{2,60}})$", re.I),
     "condition": re.compile(rf"^(?:{_CONDITION_LABEL})\s*[:：]\s*(.{{2,80}})$", re.I),
 }
 _ANY_LABEL = re.compile(
-    rf"^\s*(?:{_SKU_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})", re.I
+    rf"^\s*(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_BRAND_LABEL}|{_CONDITION_LABEL})",
+    re.I,
+)
+# Rows run together when a block separates them with <br> ("Brand: Casio Product Code: 63-08783
+# Availability: In Stock"): a text value ends where the next known label begins.
+_NEXT_LABEL = re.compile(
+    rf"\s+(?:{_SKU_LABEL}|{_PRODUCT_ID_LABEL}|{_GTIN_LABEL}|{_MPN_LABEL}|{_CONDITION_LABEL}|availability"
+    rf"|stock|verf[uü]gbarkeit|disponibilit[éeàa]|disponibilidad|price|preis|prix|precio)\s*[:：#]",
+    re.I,
 )
 _CELL_LABELS = {
     name: re.compile(rf"^(?:{pattern})\s*[:：]?$", re.I)
     for name, pattern in (
         ("sku", _SKU_LABEL),
+        ("product_id", _PRODUCT_ID_LABEL),
         ("gtin", _GTIN_LABEL),
         ("mpn", _MPN_LABEL),
         ("brand", _BRAND_LABEL),
@@ -192,6 +237,7 @@ _CELL_LABELS = {
     )
 }
 _DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
 _NUMBER_RUN = re.compile(r"\d[\d.,'\s]*")
 _WORD_RUN = re.compile(r"[^\W\d_]{2,}")
 _UPPER_CODE = re.compile(r"[A-Z][A-Z0-9\-_./]{3,}")
@@ -211,6 +257,9 @@ _price_attr, _not_price_attr, _current_attr, _old_attr, _instalment_attr, _stock
 )
 _net_attr, _gross_attr, _buy_words = map(remembered, (_NET_ATTR, _GROSS_ATTR, _BUY_WORDS))
 _any_label = remembered(_ANY_LABEL, anchored=True)
+_other_variant_attr, _other_offers_attr = remembered(_OTHER_VARIANT_ATTR), remembered(_OTHER_OFFERS_ATTR)
+_SOLD_OUT = ("out_of_stock", "discontinued")
+_SKU_ATTRS = ("data-sku", "data-product-sku", "data-product-code", "data-item-sku", "data-article-number")
 _stock_label = remembered(_STOCK_LABEL, anchored=True)
 _HOME_CRUMB = re.compile(
     r"^(home|start|startseite|accueil|inicio|início|home page|strona główna|главная|ホーム"
@@ -341,6 +390,7 @@ class VisiblePage:
                 and (self._machine_amount(el) is not None or _DIGIT.search(page.content(el)))
             ):
                 attr_elements.append(el)
+        attr_elements = [el for el in attr_elements if not self._in_other_offers(el)]
         attr_set = set(attr_elements)
         for el in attr_elements:
             # Innermost price element wins: "<div class=price><ins>€9</ins><del>€12</del></div>".
@@ -357,7 +407,9 @@ class VisiblePage:
             if not text or len(text) > 40 or len(el) > 2:
                 continue
             labelled = _PRICE_LABEL_TEXT.match(text)
-            if labelled or (_looks_like_price(text) and _HAS_CURRENCY.search(text)):
+            if (
+                labelled or (_looks_like_price(text) and _HAS_CURRENCY.search(text))
+            ) and not self._in_other_offers(el):
                 candidate = self._candidate(
                     el, base=0.8 if labelled else 0.3, text=text[labelled.end() :] if labelled else None
                 )
@@ -365,10 +417,27 @@ class VisiblePage:
                     candidates.append(candidate)
         return candidates
 
+    @cached_property
+    def _other_offer_elements(self) -> set[etree._Element]:
+        """Elements inside other sellers' offers (a marketplace's "more offers" table), found once."""
+        page, inside = self.page, set()
+        for el in page.main_elements:
+            if el in inside:
+                continue
+            get = page.attrs(el).get
+            if _other_offers_attr(" ".join(filter(None, (get("class"), get("id"))))):
+                inside.update(el.iter())
+        return inside
+
+    def _in_other_offers(self, el: etree._Element) -> bool:
+        return el in self._other_offer_elements
+
     def _candidate(self, el: etree._Element, base: float, text: str | None = None) -> PriceCandidate | None:
         page = self.page
         machine = self._machine_amount(el)
-        full_text = text if text is not None else page.text(el)
+        full_text = text if text is not None else _shown_price_text(page, el)
+        if _PER_UNIT.search(full_text or "") or _PER_UNIT.match(el.tail or ""):
+            return None  # "€2,60 / kg", "(£1.25 per 100 ml)": a unit price, not the item's
         if machine is None and (
             not full_text or len(full_text) > 45 or "%" in full_text or not _DIGIT.search(full_text)
         ):
@@ -384,8 +453,13 @@ class VisiblePage:
         if machine is None and not _HAS_CURRENCY.search(full_text):
             full_text = _with_split_parts(page, el, full_text)
         amount, currency = parse_price(full_text) if full_text else (None, None)
-        if machine is not None:
-            amount = machine
+        cents = _superscript_cents(el)
+        if cents is not None and amount is not None and amount == amount.to_integral_value():
+            # "249<sup>99</sup> €" reads as "249 99": the superscript is the cents, not more digits.
+            amount = parse_price(_shown_price_text(page, el, skip=cents[0]))[0]
+            amount = amount + cents[1] if amount is not None else None
+        if machine is not None and not (amount is not None and machine == amount * 100):
+            amount = machine  # unless the attribute holds the shown price in minor units (24999 for 249,99)
         if amount is None or amount <= 0:
             return None
         if (
@@ -521,12 +595,13 @@ class VisiblePage:
             own = (el.text or "").strip()
             if own and len(own) <= 40 and _stock_label(own) and len(el) == 0:
                 verdict = _labelled_stock(page, el)
-                if verdict != "unknown":
+                if verdict != "unknown" and (verdict not in _SOLD_OUT or self._about_this_item(el)):
                     verdicts.append(verdict)
                 continue
             if (_stock_attr(attrs) or el in buttons) and len(page.content(el)) <= 80:
                 verdict = normalise_availability(page.text(el))
-            elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30:
+            elif len(el) == 0 and 0 < len(text := (el.text or "").strip()) <= 30 and _LETTER.search(text):
+                # A bare number ("0" reviews) is no stock wording without a stock label or class.
                 verdict = normalise_availability(text)
                 # A short standalone "Available" line is too vague; only negative wording counts there.
                 if verdict not in ("out_of_stock", "discontinued", "preorder"):
@@ -538,12 +613,39 @@ class VisiblePage:
                 a.tag in ("option", "select", "label", "fieldset")
                 for a in islice(chain((el,), el.iterancestors()), 5)
             )
-            if verdict != "unknown" and not picker:
+            if (
+                verdict != "unknown"
+                and not picker
+                and (verdict not in _SOLD_OUT or self._about_this_item(el))
+            ):
                 verdicts.append(verdict)
         for wanted in ("out_of_stock", "discontinued", "preorder", "backorder", "limited", "in_stock"):
             if wanted in verdicts:
                 return wanted
         return "unknown"
+
+    @cached_property
+    def _stock_anchors(self) -> list[int]:
+        """Where the heading, the buy buttons and the current price are (document order)."""
+        current = self.current_price
+        extra = [self.page.order.get(current.element)] if current is not None else []
+        return [i for i in [*self._anchor_positions, *extra] if i is not None]
+
+    def _about_this_item(self, el: etree._Element) -> bool:
+        """Whether "sold out" wording at `el` speaks of the page's own item: not a rule in shop
+        boilerplate, not inside other sellers' offers, other products or variant swatches, and within
+        the product block (near the heading, the price or the buy button)."""
+        page = self.page
+        if _CONDITIONAL_OPENING.search(page.text(el)[:200]) or self._in_other_offers(el):
+            return False
+        for ancestor in islice(el.iterancestors(), 12):
+            if ancestor.tag in ("body", "html"):
+                break
+            get = page.attrs(ancestor).get
+            if _other_variant_attr(" ".join(filter(None, (get("class"), get("id"))))):
+                return False
+        index, anchors = page.order.get(el), self._stock_anchors
+        return index is None or not anchors or min(abs(index - a) for a in anchors) <= _STOCK_NEAR_ANCHOR
 
     @cached_property
     def availability(self) -> str:
@@ -638,16 +740,40 @@ class VisiblePage:
         page = self.page
         for el in page.main_elements:
             get = page.attrs(el).get
-            for attr in (
-                "data-sku",
-                "data-product-sku",
-                "data-product-code",
-                "data-item-sku",
-                "data-article-number",
-            ):
+            if not any(get(a) for a in _SKU_ATTRS) or self._in_other_offers(el):
+                continue
+            for attr in _SKU_ATTRS:
                 value = clean_sku(get(attr))
                 if value:
                     return value
+        return None
+
+    @cached_property
+    def brand(self) -> str | None:
+        """The brand the page shows: a "Brand:" row, else the crumb after a "Brands" crumb, else a
+        short brand element or brand-page link next to the heading ("by <a href=/brands/acme>Acme</a>")."""
+        if self.labelled.get("brand"):
+            return self.labelled["brand"]
+        crumbs = self.breadcrumbs
+        for crumb, following in pairwise(crumbs):
+            if _BRANDS_CRUMB.match(crumb):
+                return _clean_value("brand", following)
+        page, heading = self.page, self.heading
+        if heading is None or heading not in page.order:
+            return None
+        here = page.order[heading]
+        for el in page.main_elements[max(0, here - 15) : here + 16]:
+            if el is heading:
+                continue
+            get = page.attrs(el).get
+            marker = " ".join(filter(None, (get("class"), get("id"), get("itemprop"), get("data-testid"))))
+            by_class = _BRAND_ATTR.search(marker) and not _NOT_BRAND_ATTR.search(marker)
+            by_link = el.tag == "a" and _BRAND_LINK.search(get("href") or "")
+            if not (by_class or by_link):
+                continue
+            text = _BY_WORDS.sub("", page.text(el)).strip()
+            if 2 <= len(text) <= 40 and not text.isdigit() and text != page.text(heading):
+                return _clean_value("brand", text)
         return None
 
     # --- breadcrumbs, images, text ----------------------------------------------------------------
@@ -756,6 +882,47 @@ def _tax_basis(page: Page, el: etree._Element) -> str | None:
     return None
 
 
+# A unit price: an amount per measure ("/ kg", "per 100 ml", "je Liter", "le kg"); "each"/"per item"
+# is the item's own price and does not count.
+_PER_UNIT = re.compile(
+    r"^\s*(?:/|\bper\b|\bpro\b|\bje\b|\ble\b|\bpor\b|\bal\b|за)?\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"(?:kg|g|gr|mg|l|ltr|lt|liter|litre|ml|cl|dl|m|m2|m²|m³|cm|mm|lb|lbs|oz|fl\.?\s*oz|qm|kilo|кг|л)\b\.?\s*\)?\s*$"
+    r"|(?:/|\bper\b|\bpro\b|\bje\b|\ble\b|за)\s*(?:\d+(?:[.,]\d+)?\s*)?"
+    r"(?:kg|g|gr|mg|l|ltr|liter|litre|ml|cl|dl|m|m2|m²|m³|lb|lbs|oz|fl\.?\s*oz|qm|kilo|кг|л)\b",
+    re.I,
+)
+_CENTS = re.compile(r"^[.,]?\d{2}$")
+_STRUCK = ("del", "s", "strike")
+
+
+def _superscript_cents(el: etree._Element) -> tuple[etree._Element, Decimal] | None:
+    """(the <sup>, its amount) when a price shows its cents as a superscript ("249<sup>99</sup>")."""
+    for sup in el.iter("sup"):
+        text = (sup.text or "").strip()
+        if len(sup) == 0 and _CENTS.match(text):
+            return sup, Decimal(text.lstrip(".,")) / 100
+    return None
+
+
+def _shown_price_text(page: Page, el: etree._Element, skip: etree._Element | None = None) -> str:
+    """The element's text without struck-through parts ("<del>1 299 Kč</del> 1 099 Kč" is 1 099 Kč)
+    and without `skip`; the plain text when nothing is left out."""
+    if skip is None and not any(True for _ in el.iter(*_STRUCK)):
+        return page.text(el)
+    parts: list[str] = []
+
+    def walk(node: etree._Element) -> None:
+        if node is not el and (node is skip or node.tag in _STRUCK or not isinstance(node.tag, str)):
+            return
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+            parts.append(child.tail or "")
+
+    walk(el)
+    return clean_text(" ".join(parts))
+
+
 def _with_split_parts(page: Page, el: etree._Element, text: str) -> str:
     """Text of the nearest ancestor holding the whole price when `el` is one part of it
     ("<span>$</span><span class=whole>24</span>.<span class=fraction>99</span>")."""
@@ -792,8 +959,8 @@ def _clean_value(name: str, value: str) -> str | None:
     value = clean_text(value)
     if name == "gtin":
         return normalise_gtin(value)
-    if name in ("sku", "mpn"):
-        token = clean_sku(value.split(" ")[0] if name == "sku" else value)
+    if name in ("sku", "product_id", "mpn"):
+        token = clean_sku(value if name == "mpn" else value.split(" ")[0])
         # Codes have digits or are upper-case ("PC-POST"); anything else is a word, not an identifier.
         if token and (
             _DIGIT.search(token) or _UPPER_CODE.fullmatch(token) or (name == "mpn" and len(token) >= 3)
@@ -802,6 +969,7 @@ def _clean_value(name: str, value: str) -> str | None:
         return None
     if name == "condition":
         return normalise_condition(value) if normalise_condition(value) != "unknown" else None
+    value = _NEXT_LABEL.split(value, maxsplit=1)[0].strip()
     return value if 1 < len(value) <= 60 else None
 
 
