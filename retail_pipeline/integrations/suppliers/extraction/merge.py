@@ -213,6 +213,10 @@ def _price(page: Page, layers, visible: VisiblePage, take) -> None:
             markup_price, source = fields["price"], layer_source
             currency, regular = fields.get("currency"), fields.get("regular_price")
             break
+    if markup_price is not None:
+        sale = _sale_in_later_layer(layers, markup_price)
+        if sale is not None:
+            (regular, markup_price), source = (markup_price, sale[0]), sale[1]
     current = visible.current_price
     if markup_price is not None:
         price, from_page = _reconcile_price(markup_price, visible)
@@ -247,6 +251,17 @@ def _price(page: Page, layers, visible: VisiblePage, take) -> None:
         # A bare "$" on a shop with no country domain (.com, .shop): the US dollar, by far the commonest.
         currency, currency_source = "USD", "html"
     take("currency", currency, currency_source)
+
+
+def _sale_in_later_layer(layers, price: Decimal) -> tuple[Decimal, str] | None:
+    """(sale price, layer) when another markup layer names `price` as its regular (pre-sale) price
+    and gives a lower current one: the first layer carries the price before the sale (JSON-LD
+    150.00 beside product:price:amount 120.00 and og:price:standard_amount 150.00)."""
+    for source, fields in layers:
+        other = fields.get("price")
+        if other is not None and other < price and fields.get("regular_price") == price:
+            return other, source
+    return None
 
 
 def _shows_dollar(page: Page, el) -> bool:

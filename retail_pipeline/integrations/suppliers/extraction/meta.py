@@ -39,7 +39,12 @@ def opengraph_fields(page: Page) -> Fields:
         fields.update(price=sale, regular_price=price)
     elif price is not None or sale is not None:
         fields["price"] = price if price is not None else sale
-    original = parse_amount(_first(meta, "product:original_price:amount"))
+    # The pre-sale price under its catalogue names ("standard_amount": Williams-Sonoma-style tags).
+    original = parse_amount(
+        _first(
+            meta, "product:original_price:amount", "og:price:standard_amount", "product:price:standard_amount"
+        )
+    )
     if original is not None and fields.get("price") is not None and original > fields["price"]:
         fields["regular_price"] = original
     if fields.get("price") is not None:

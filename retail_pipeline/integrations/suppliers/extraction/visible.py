@@ -55,7 +55,7 @@ _CURRENT_ATTR = re.compile(
 _OLD_WORDS = re.compile(
     r"^\s*(was|statt|vorher|uvp|rrp|msrp|list price|regular price|reg\.?|compare at|avant"
     r"|antes|prima|zamiast|cena regularna|originally|normalpreis|ursprünglich|平常|通常価格"
-    r"|precio anterior|prix barré|before|retail)\b",
+    r"|precio anterior|prix barré|before|retail|m\.?r\.?p)\b",
     re.I,
 )
 _SAVING_WORDS = re.compile(
@@ -521,6 +521,9 @@ class VisiblePage:
                 return True
             if (get("data-price-type") or "").lower() == "oldprice":
                 return True
+            # A strike flag in a data attribute (Amazon's `data-a-strike="true"` on the M.R.P.).
+            if any("strike" in key and value.lower() == "true" for key, value in page.attrs(node).items()):
+                return True
             # A label just before the price: "List Price: <span>$34.99</span>", "<b>Was</b> <i>$49</i>".
             leads = [node.text or ""] if node is not el else []
             previous = node.getprevious()
@@ -762,19 +765,63 @@ class VisiblePage:
         if heading is None or heading not in page.order:
             return None
         here = page.order[heading]
-        for el in page.main_elements[max(0, here - 15) : here + 16]:
-            if el is heading:
+        window = page.main_elements[max(0, here - 15) : here + 16]
+        for el in window:
+            if el is not heading and (found := self._brand_element(el)):
+                return found
+        # A brand element the theme hides beside the heading (VTEX's "brandName" div) is still the
+        # shop's statement, like markup; only the heading's own neighbours are looked at.
+        parent = heading.getparent()
+        siblings = list(parent)[:30] if parent is not None else []
+        for sibling in siblings:
+            if sibling is heading or not isinstance(sibling.tag, str):
                 continue
-            get = page.attrs(el).get
-            marker = " ".join(filter(None, (get("class"), get("id"), get("itemprop"), get("data-testid"))))
-            by_class = _BRAND_ATTR.search(marker) and not _NOT_BRAND_ATTR.search(marker)
-            by_link = el.tag == "a" and _BRAND_LINK.search(get("href") or "")
-            if not (by_class or by_link):
-                continue
-            text = _BY_WORDS.sub("", page.text(el)).strip()
-            if 2 <= len(text) <= 40 and not text.isdigit() and text != page.text(heading):
-                return _clean_value("brand", text)
+            for el in sibling.iter():
+                if isinstance(el.tag, str) and (found := self._brand_element(el)):
+                    return found
+        # A short element beside the heading naming one of the brands the shop's own brand menu
+        # lists ("<h1>Copper Shade</h1><h2>Tom Dixon</h2>" with "Tom Dixon" under "Shop by brand").
+        listed = self._listed_brands
+        if listed:
+            for el in window:
+                text = page.text(el)
+                if el is not heading and el.tag != "option" and text.casefold() in listed:
+                    return text
         return None
+
+    def _brand_element(self, el: etree._Element) -> str | None:
+        """The brand an element names by its class/id ("product-brand") or as a brand-page link."""
+        page, heading = self.page, self.heading
+        get = page.attrs(el).get
+        marker = " ".join(filter(None, (get("class"), get("id"), get("itemprop"), get("data-testid"))))
+        by_class = _BRAND_ATTR.search(marker) and not _NOT_BRAND_ATTR.search(marker)
+        by_link = el.tag == "a" and _BRAND_LINK.search(get("href") or "")
+        if not (by_class or by_link):
+            return None
+        text = _BY_WORDS.sub("", page.text(el)).strip()
+        if 2 <= len(text) <= 40 and not text.isdigit() and text != page.text(heading):
+            return _clean_value("brand", text)
+        return None
+
+    @cached_property
+    def _listed_brands(self) -> set[str]:
+        """Brand names the site lists in its own navigation: a brand drop-down ("Shop by brand")
+        or links to brand pages, anywhere on the page (menus are site chrome, not main area)."""
+        page, names = self.page, set()
+        for select in page.body.iter("select"):
+            get = page.attrs(select).get
+            if _BRAND_ATTR.search(" ".join(filter(None, (get("name"), get("id"), get("class"))))):
+                for option in select.iter("option"):
+                    value = option.get("value")
+                    text = page.text(option)
+                    if value not in (None, "", "0") and 1 < len(text) <= 40:
+                        names.add(text.casefold())
+        for link in page.body.iter("a"):
+            if _BRAND_LINK.search(link.get("href") or ""):
+                text = page.text(link)
+                if 1 < len(text) <= 40:
+                    names.add(text.casefold())
+        return names
 
     # --- breadcrumbs, images, text ----------------------------------------------------------------
 
