@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from retail_pipeline.domain.products import normalise_gtin
@@ -63,3 +64,35 @@ def url_id_tokens(url: str | None) -> list[str]:
             continue
         out.append(token)
     return out
+
+
+_ITEM_CODE = re.compile(r"(?=[A-Z0-9\-_.]*\d)[A-Z0-9][A-Z0-9\-_.]{3,30}")
+
+
+def _path_segments(url: str) -> list[str]:
+    path = unquote(urlsplit(url).path)
+    return [re.sub(r"\.(html?|php|aspx?|jsp)$", "", s, flags=re.I) for s in path.split("/") if s]
+
+
+def url_item_code(url: str | None, links: Iterable[str]) -> str | None:
+    """The upper-case item code a shop ends its product URLs with (".../copper-shade/tom-dixon/
+    MSS45UKC/"), when at least two links on the page to other products end the same way at the
+    same depth: then the code is the URL scheme's item key, not a one-off token."""
+    if not url:
+        return None
+    segments = _path_segments(url)
+    if len(segments) < 2 or not _ITEM_CODE.fullmatch(segments[-1]):
+        return None
+    host, alike = urlsplit(url).hostname, set()
+    for link in links:
+        other = _path_segments(link)
+        if (
+            urlsplit(link).hostname == host
+            and len(other) == len(segments)
+            and other[-1] != segments[-1]
+            and _ITEM_CODE.fullmatch(other[-1])
+        ):
+            alike.add(other[-1])
+            if len(alike) >= 2:
+                return segments[-1]
+    return None

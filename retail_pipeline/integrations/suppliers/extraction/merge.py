@@ -16,7 +16,7 @@ from typing import Any
 
 from retail_pipeline.integrations.suppliers.extraction.prices import clean_text, currency_from_host
 
-from .identifiers import clean_sku, url_id_tokens
+from .identifiers import clean_sku, url_id_tokens, url_item_code
 from .meta import meta_fields, opengraph_fields
 from .model import ExtractedProduct
 from .page import Page
@@ -171,6 +171,8 @@ def _sku(page: Page, layers, visible: VisiblePage, product: dict, take) -> None:
         if re.search(pattern, visible.text) or len(re.findall(pattern, page.html)) >= 2:
             take("sku", token, "url")
             return
+    links = (page.absolute(a.get("href")) for a in page.body.iter("a") if a.get("href"))
+    take("sku", url_item_code(page.url, (link for link in links if link)), "url")
     take("sku", product.get("gtin"), product.get("gtin") and "html")
 
 

@@ -77,10 +77,37 @@ def test_sold_out_by_the_heading_without_buy_button_overrides_stale_markup(stock
         ('<div class="price">€2,60/kg</div><div class="price">€12,99</div>', "12.99"),  # unit price
         ('<span class="price">€2,60</span> / 100 g<div class="price">€12,99</div>', "12.99"),
         ('<div class="price">12,99 € je Stück</div>', "12.99"),  # "per piece" is the item's price
+        # India's maximum retail price is the list price, not what is paid
+        (
+            '<span class="price">₹649</span><span>M.R.P.: <span class="basisprice-value">₹6,999</span></span>',
+            "649",
+        ),
+        # a strike flag in a data attribute (Amazon), and the same flag when false
+        ('<span class="a-price" data-a-strike="true">$70</span><span class="a-price">$50</span>', "50"),
+        ('<span class="a-price" data-a-strike="false">$70</span>', "70"),
     ],
 )
 def test_visible_price(body, price):
     assert extract_product(page(body), URL).price == Decimal(price)
+
+
+@pytest.mark.parametrize(
+    ("standard", "price", "regular"),
+    [("150.00", "120.00", "150.00"), (None, "150.00", None)],
+    ids=["regular-named-by-og", "og-alone-does-not-override"],
+)
+def test_markup_regular_price_yields_to_a_sale_price_another_layer_names(standard, price, regular):
+    """JSON-LD 150.00 while the OpenGraph tags say 120.00 now and 150.00 as the standard price."""
+    tags = '<meta property="product:price:amount" content="120.00">'
+    if standard:
+        tags += f'<meta property="og:price:standard_amount" content="{standard}">'
+    markup = {**IN_STOCK_MARKUP, "offers": {"price": "150.00", "priceCurrency": "USD"}}
+    html = page("", markup).replace("</head>", tags + "</head>")
+    product = extract_product(html, URL)
+    assert (product.price, product.regular_price) == (
+        Decimal(price),
+        Decimal(regular) if regular else None,
+    )
 
 
 def test_minor_unit_markup_is_not_taken_as_the_regular_price():
@@ -131,6 +158,31 @@ def test_brand_from_the_visible_page(body):
     assert extract_product(page(body + '<span class="price">$5</span>'), URL).brand == "Acme"
 
 
+BRAND_MENU = (
+    '<div class="nav"><select name="prod_brand"><option value="0">Shop by brand</option>'
+    '<option value="3">Acme</option><option value="4">Globex</option></select></div>'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "brand"),
+    [
+        # hidden by the theme, but beside the heading and named as the brand
+        (
+            '<div style="display:none" class="brandName"><a class="brand" href="/c/acme">Acme</a></div>',
+            "Acme",
+        ),
+        # a sub-heading naming one of the brands the site's own brand menu lists
+        (BRAND_MENU + "<h2>Acme</h2><h3>Jane Designer</h3>", "Acme"),
+        # a sub-heading the brand menu does not list (a designer) is no brand
+        (BRAND_MENU + "<h2>Jane Designer</h2>", None),
+    ],
+    ids=["hidden-brand-element", "listed-in-brand-menu", "not-listed"],
+)
+def test_brand_beside_the_heading(body, brand):
+    assert extract_product(page(body + '<span class="price">$5</span>'), URL).brand == brand
+
+
 def test_no_brand_from_the_title_or_the_site_logo():
     body = '<a class="navbar-brand" href="/">ShopCo</a><span class="price">$5</span>'
     assert extract_product(page(body), URL).brand is None
@@ -147,3 +199,18 @@ def test_no_brand_from_the_title_or_the_site_logo():
 )
 def test_product_ids_yield_to_a_real_sku(body, jsonld, sku):
     assert extract_product(page(body + '<span class="price">$5</span>', jsonld), URL).sku == sku
+
+
+@pytest.mark.parametrize(
+    ("links", "sku"),
+    [
+        (["/lighting/mirror-ball/tom-dixon/MBB25/", "/lighting/void/tom-dixon/VOID7W/"], "MSS45UKC"),
+        (["/lighting/mirror-ball/tom-dixon/MBB25/"], None),  # one link is no URL scheme
+        (["/lighting/mirror-ball/MBB25/", "/lighting/void/VOID7W/"], None),  # other depth
+    ],
+    ids=["scheme-confirmed", "one-link", "other-depth"],
+)
+def test_item_code_ending_the_url_scheme_is_the_sku(links, sku):
+    related = "".join(f'<a href="{link}">Related</a>' for link in links)
+    url = "https://shop.example.com/lighting/copper-shade/tom-dixon/MSS45UKC/"
+    assert extract_product(page(related + '<span class="price">$5</span>'), url).sku == sku
