@@ -15,6 +15,7 @@ Parcel (DOM.EP) at home, Expedited Parcel USA (USA.EP) to the United States, Xpr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
@@ -166,3 +167,20 @@ def route_order(
     except NoCarrierRule as error:
         return RouteDecision(origin, None, str(error))
     return RouteDecision(origin, choice)
+
+
+# The couriers an operator may name when entering a hand-booked parcel's tracking number (the channel
+# is told that carrier, with its tracking page).
+MANUAL_COURIERS = ("nz_post", "dhl", "fedex", "ups")
+_TRACKING_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{5,39}")
+
+
+def normalise_tracking_number(value: str) -> str:
+    """A courier's tracking number as we store it: upper case, spaces dropped (as printed on labels);
+    6 to 40 letters, digits and dashes. ValueError says what is wrong."""
+    compact_value = re.sub(r"\s+", "", value or "").upper()
+    if not compact_value:
+        raise ValueError("the tracking number is empty")
+    if not _TRACKING_NUMBER.fullmatch(compact_value):
+        raise ValueError(f"tracking number {value.strip()[:60]!r} is not 6 to 40 letters, digits or dashes")
+    return compact_value
