@@ -27,7 +27,8 @@ raise `CarrierError(retryable=False)` carrying Canada Post's messages.
 Configuration (`CanadaPostSettings`, CANADAPOST_* variables): CANADAPOST_BASE_URL (default: the
 simulator at {SIMULATOR_URL}/canadapost when USE_SIMULATORS, else https://soa-gw.canadapost.ca; the
 development environment is https://ct.soa-gw.canadapost.ca), CANADAPOST_USERNAME / CANADAPOST_PASSWORD
-(the API key pair), CANADAPOST_CUSTOMER_NUMBER, CANADAPOST_SENDER_* (the address we ship from).
+(the API key pair), CANADAPOST_CUSTOMER_NUMBER, CANADAPOST_SENDER_* (the sender of a request that names
+none; the label asset sends its ship-from location).
 """
 
 from __future__ import annotations
