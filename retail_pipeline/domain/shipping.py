@@ -169,18 +169,20 @@ def route_order(
     return RouteDecision(origin, choice)
 
 
-# The couriers an operator may name when entering a hand-booked parcel's tracking number (the channel
-# is told that carrier, with its tracking page).
-MANUAL_COURIERS = ("nz_post", "dhl", "fedex", "ups")
-_TRACKING_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{5,39}")
+# The couriers an operator may name when entering a hand-booked parcel's tracking number: the channel
+# is told that carrier with its tracking page, so each needs a name on every channel
+# (`carrier_names` in channels/*.py).
+MANUAL_COURIERS = ("nz_post",)
+_TRACKING_NUMBER = re.compile(r"[A-Z0-9]{6,40}")
 
 
 def normalise_tracking_number(value: str) -> str:
-    """A courier's tracking number as we store it: upper case, spaces dropped (as printed on labels);
-    6 to 40 letters, digits and dashes. ValueError says what is wrong."""
-    compact_value = re.sub(r"\s+", "", value or "").upper()
+    """A courier's tracking number as we store it: upper case, without the spaces and dashes labels print
+    between groups; 6 to 40 letters and digits (what every channel takes: eBay refuses anything else).
+    ValueError says what is wrong."""
+    compact_value = re.sub(r"[\s-]+", "", value or "").upper()
     if not compact_value:
         raise ValueError("the tracking number is empty")
     if not _TRACKING_NUMBER.fullmatch(compact_value):
-        raise ValueError(f"tracking number {value.strip()[:60]!r} is not 6 to 40 letters, digits or dashes")
+        raise ValueError(f"tracking number {value.strip()[:60]!r} is not 6 to 40 letters and digits")
     return compact_value

@@ -1,9 +1,13 @@
 """`shipping_labels`: one checked label per accepted order, crash-safely (no order ever gets two).
 
 Per order whose latest status is `accepted` and that has no shipment yet:
-1. Intent: the `retail.shipments` row (one per order, status 'pending', carrier and service chosen by
-   `domain.shipping.choose_carrier`) is committed before any carrier call.
-2. Before `create_label`, an 'intent' activity row keyed by our reference (`rp-order-<id>`, sent as
+1. Intent: the `retail.shipments` row (one per order, status 'pending', its ship-from location and a
+   carrier serving that route chosen by `domain.shipping.route_order`) is committed before any carrier
+   call. The manual carrier's row waits as 'awaiting_tracking' for an operator (db/manual_tracking.py);
+   an order no carrier serves gets one ops task and no row (looked at again by the next run).
+2. The parcel is rated first (Get Rates): the chosen service must be offered for the route and weight,
+   and its quoted price is kept on the shipment; else the order fails before anything is bought.
+   Before `create_label`, an 'intent' activity row keyed by our reference (`rp-order-<id>`, sent as
    Canada Post customer-ref-1) is committed. A pending row whose reference already has such an intent
    is looked up with `find_shipment` first: a crash between the remote create and our commit is
    reconciled by asking the carrier, never by buying again.

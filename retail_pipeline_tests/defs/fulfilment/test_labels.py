@@ -135,6 +135,18 @@ def test_no_carrier_for_the_route_is_one_task_until_fixed(engine, carriers, back
     assert rows(engine, "SELECT status FROM retail.ops_tasks")[0]["status"] == "resolved"
 
 
+def test_a_service_not_offered_for_the_parcel_is_refused_before_buying(
+    engine, carriers, backend, monkeypatch
+):
+    monkeypatch.setenv("SHIPPING_RULES", '{"*:US": "canada_post:USA.TP"}')  # Tracked Packet: 2 kg at most
+    order_id = insert_order(engine, 1, address=SEATTLE, lines=(("RP-1", 3, "50.00"),))
+    result = run_labels(engine, carriers)
+    assert result.counts["label_failed"] == 1 and backend.created_count() == 0
+    ship = shipments(engine)[order_id]
+    assert ship["status"] == "label_failed" and ship["quoted_price"] is None
+    assert "does not offer USA.TP" in ship["error"] and "offered: USA.EP, USA.XP" in ship["error"]
+
+
 def test_us_order_ships_with_customs(engine, carriers, backend):
     order_id = insert_order(engine, 1, address=SEATTLE, lines=(("RP-1", 2, "50.00"), ("RP-2", 1, "20.00")))
     result = run_labels(engine, carriers)
