@@ -178,7 +178,7 @@ _TRACKING_NUMBER = re.compile(r"[A-Z0-9]{6,40}")
 
 def normalise_tracking_number(value: str) -> str:
     """A courier's tracking number as we store it: upper case, without the spaces and dashes labels print
-    between groups; 6 to 40 letters and digits (what every channel takes: eBay refuses anything else).
+    between groups; 6 to 40 letters and digits (what every channel takes; some refuse anything else).
     ValueError says what is wrong."""
     compact_value = re.sub(r"[\s-]+", "", value or "").upper()
     if not compact_value:
