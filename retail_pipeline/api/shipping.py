@@ -3,6 +3,7 @@
 - ``GET /api/locations``, ``POST /api/locations``: where stock sits (an order ships from there, with a
   carrier serving that route: see ``domain/shipping.py``);
 - ``PUT /api/products/{id}/location``: place a product (null: back to its supplier's default);
+- ``PUT /api/suppliers/{code}/location``: where a supplier's stock arrives by default;
 - ``GET /api/shipments/awaiting-tracking``, ``POST /api/orders/{id}/tracking``: the courier's tracking
   number for a shipment of the manual carrier (the console's pack screen posts the same route).
 """
@@ -47,7 +48,8 @@ class LocationCreate(BaseModel):
 
 class ProductLocation(BaseModel):
     location: str | None = Field(
-        pattern=r"^[a-z][a-z0-9_]{0,31}$", description="A location code; null: the supplier's default."
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="A location code; null: a product goes back to its supplier's default.",
     )
 
 
@@ -86,6 +88,16 @@ def set_product_location(product_id: int, body: ProductLocation, engine: Db, _: 
     try:
         with engine.begin() as conn:
             return locations.set_product_location(conn, product_id, body.location)
+    except locations.LocationError as error:
+        raise HTTPException(error.status, detail=error.message) from None
+
+
+@router.put("/api/suppliers/{code}/location")
+def set_supplier_location(code: str, body: ProductLocation, engine: Db, _: Operator) -> dict[str, Any]:
+    """Where the supplier's stock arrives by default (its products without a location of their own)."""
+    try:
+        with engine.begin() as conn:
+            return locations.set_supplier_location(conn, code, body.location)
     except locations.LocationError as error:
         raise HTTPException(error.status, detail=error.message) from None
 

@@ -79,6 +79,19 @@ def create_location(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     return {**row._mapping, "country": row.country.strip()}
 
 
+def _active_location_id(conn: Connection, code: str | None) -> int | None:
+    if code is None:
+        return None
+    location = conn.execute(
+        text("SELECT id, active FROM retail.locations WHERE code = :code"), {"code": code}
+    ).one_or_none()
+    if location is None:
+        raise LocationError(404, f"no location {code!r}")
+    if not location.active:
+        raise LocationError(409, f"location {code!r} is inactive: nothing new is placed there")
+    return location.id
+
+
 def set_product_location(conn: Connection, product_id: int, code: str | None) -> dict[str, Any]:
     """Places a product at the location `code` (None: back to its supplier's default). 404 for an
     unknown product or location, 409 for an inactive location; `changed` False when it was already so."""
@@ -91,16 +104,7 @@ def set_product_location(conn: Connection, product_id: int, code: str | None) ->
     ).one_or_none()
     if current is None:
         raise LocationError(404, f"no product {product_id}")
-    location_id = None
-    if code is not None:
-        location = conn.execute(
-            text("SELECT id, active FROM retail.locations WHERE code = :code"), {"code": code}
-        ).one_or_none()
-        if location is None:
-            raise LocationError(404, f"no location {code!r}")
-        if not location.active:
-            raise LocationError(409, f"location {code!r} is inactive: nothing new is placed there")
-        location_id = location.id
+    location_id = _active_location_id(conn, code)
     changed = current.code != code
     if changed:
         conn.execute(
@@ -108,6 +112,28 @@ def set_product_location(conn: Connection, product_id: int, code: str | None) ->
             {"loc": location_id, "id": product_id},
         )
     return {"product_id": product_id, "location": code, "previous": current.code, "changed": changed}
+
+
+def set_supplier_location(conn: Connection, supplier: str, code: str | None) -> dict[str, Any]:
+    """Where a supplier's stock arrives by default (its products without a location of their own ship
+    from there); None: unknown. 404 for an unknown supplier or location, 409 for an inactive location."""
+    current = conn.execute(
+        text(
+            """SELECT s.id, l.code FROM retail.suppliers s LEFT JOIN retail.locations l ON l.id = s.location_id
+                WHERE s.code = :supplier FOR UPDATE OF s"""
+        ),
+        {"supplier": supplier},
+    ).one_or_none()
+    if current is None:
+        raise LocationError(404, f"no supplier {supplier!r}")
+    location_id = _active_location_id(conn, code)
+    changed = current.code != code
+    if changed:
+        conn.execute(
+            text("UPDATE retail.suppliers SET location_id = :loc WHERE id = :id"),
+            {"loc": location_id, "id": current.id},
+        )
+    return {"supplier": supplier, "location": code, "previous": current.code, "changed": changed}
 
 
 # Where each line of the orders sits: its product (the listing's, else the one with its SKU), that

@@ -143,9 +143,19 @@ def test_locations_and_tracking_entry_refuse_bad_input(engine, carriers, client,
         client.put("/api/products/999999/location", json={"location": None}, headers=operator).status_code
         == 404
     )
+    moved = client.put(
+        "/api/suppliers/nzshop/location", json={"location": "nz_christchurch"}, headers=operator
+    )
+    assert moved.json() == {"supplier": "nzshop", "location": "nz_christchurch", "previous": "nz_auckland",
+                            "changed": True}  # fmt: skip
+    assert (
+        client.put("/api/suppliers/nope/location", json={"location": None}, headers=operator).status_code
+        == 404
+    )
 
     canadian = insert_order(engine, 1)  # Canadian stock: a Canada Post label, as before
     manual = insert_order(engine, 2, channel="trademe", address=AUCKLAND, lines=(("RP-P-1", 1, "9.00"),))
+    # (P-1 now ships from Christchurch, its supplier's new default: still New Zealand, still by hand)
     assert run_labels(engine, carriers).counts == {
         **dict.fromkeys(("created", "labels_created", "awaiting_tracking"), 1), "orders_new": 2,
         **dict.fromkeys(("adopted", "label_failed", "retry_later", "no_carrier"), 0),
@@ -165,3 +175,6 @@ def test_locations_and_tracking_entry_refuse_bad_input(engine, carriers, client,
         == 404
     )
     assert shipments(engine)[manual]["status"] == "awaiting_tracking"  # nothing valid was lost
+    origin = "SELECT l.code FROM retail.shipments s JOIN retail.locations l ON l.id = s.origin_location_id WHERE s.order_id = :o"
+    assert rows(engine, origin, o=manual) == [{"code": "nz_christchurch"}]
+    assert rows(engine, origin, o=canadian) == [{"code": "ca_ottawa"}]
