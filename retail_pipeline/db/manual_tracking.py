@@ -31,7 +31,7 @@ AWAITING = text(
       FROM retail.shipments s
       JOIN retail.orders o ON o.id = s.order_id
       LEFT JOIN retail.locations l ON l.id = s.origin_location_id
-     WHERE s.status = 'awaiting_tracking'
+     WHERE s.status = 'awaiting_tracking' AND o.current_status = 'accepted'  -- not once cancelled
      ORDER BY s.created_at, s.id
      LIMIT :limit
     """
