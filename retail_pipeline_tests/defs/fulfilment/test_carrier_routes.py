@@ -178,3 +178,5 @@ def test_locations_and_tracking_entry_refuse_bad_input(engine, carriers, client,
     origin = "SELECT l.code FROM retail.shipments s JOIN retail.locations l ON l.id = s.origin_location_id WHERE s.order_id = :o"
     assert rows(engine, origin, o=manual) == [{"code": "nz_christchurch"}]
     assert rows(engine, origin, o=canadian) == [{"code": "ca_ottawa"}]
+    shown = client.get(f"/api/orders/{canadian}", headers=viewer).json()["shipment"]
+    assert (shown["quoted_price"], shown["quoted_currency"]) == ("13.23", "CAD")
