@@ -1,11 +1,13 @@
-"""Our Canada Post account: non-contract shipments, their labels and tracking (moto-style).
+"""Our Canada Post account: rate quotes, non-contract shipments, their labels and tracking (moto-style).
 
 What Canada Post enforces is enforced here: one API key pair (HTTP Basic) that may mail only for its
 own customer number, request bodies valid against ncshipment.xsd, known service codes that fit the
 destination (DOM.* inside Canada, USA.* to the US, INT.* elsewhere), a customs declaration for a parcel
 leaving Canada, a Canadian destination postal code that is one, and a throttle per key ("Rejected by
 SLM Monitor", blocked for a minute) when `requests_per_minute` is set. PINs are 16 digits like real
-non-contract PINs; shipment ids 18 digits; timestamps follow the simulated clock.
+non-contract PINs; shipment ids 18 digits; timestamps follow the simulated clock. Get Rates answers a
+rating.xsd-valid mailing scenario with the services for its destination (domestic / united-states /
+international, never CA or US as "international") that carry its billed weight, at indicative prices.
 
 Test hooks: `corrupt_next_label(mode)` (the next label served is broken / two pages / shows the wrong
 PIN / lacks the postal code), `throttle_next(n)`, `add_tracking_event(pin, kind)`.
