@@ -142,9 +142,10 @@ FLOWS = {  # every order's whole history after one run of the graph (packed by t
 
 
 def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[str, str]) -> int:
-    """Orders from every channel went accepted -> label_created -> packed -> shipped, each label on disk passes
-    the check, and the simulators (their saved world) hold our tracking for each. Returns the number
-    of history rows."""
+    """Orders from every channel went accepted -> label_created -> packed -> shipped (the New Zealand
+    suppliers' stock by a courier whose tracking the simulated packer entered, Canadian stock with a
+    Canada Post label on disk that passes the check), and the simulators (their saved world) hold our
+    tracking for each. Returns the number of history rows."""
     import hashlib
 
     from retail_pipeline.domain.labels import check_label
@@ -155,10 +156,12 @@ def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[s
     with psycopg.connect(database_url) as conn:
         flows = conn.execute(
             """SELECT o.channel::text, o.external_order_id, array_agg(h.status ORDER BY h.id), s.tracking_pin,
-                      s.label_path, s.label_sha256, o.shipping_address->>'zip_code'
+                      s.label_path, s.label_sha256, o.shipping_address->>'zip_code', s.carrier,
+                      s.tracking_entered_by, l.country
                  FROM retail.orders o JOIN retail.order_status_history h ON h.order_id = o.id
                  LEFT JOIN retail.shipments s ON s.order_id = o.id
-                GROUP BY o.id, s.id ORDER BY o.id"""
+                 LEFT JOIN retail.locations l ON l.id = s.origin_location_id
+                GROUP BY o.id, s.id, l.id ORDER BY o.id"""
         ).fetchall()
         history_rows = conn.execute("SELECT count(*) FROM retail.order_status_history").fetchone()[0]
     assert {tuple(f[2]) for f in flows} <= FLOWS, [f[:3] for f in flows if tuple(f[2]) not in FLOWS]
@@ -171,11 +174,18 @@ def _assert_every_order_fulfilled(database_url: str, data_dir: Path, env: dict[s
         )
     )
     assert "mirakl" in load_state(sim, state_path(data_dir))
-    for channel, external, _, pin, label_path, sha256, postal_code in shipped:
-        pdf = (data_dir / label_path).read_bytes()
-        assert hashlib.sha256(pdf).hexdigest() == sha256
-        assert check_label(pdf, pin, postal_code) == [], (channel, external)
-        assert remote_tracking(sim, channel, external) == [pin], (channel, external)
+    for channel, external, _, pin, label_path, sha256, postal_code, carrier, entered_by, origin in shipped:
+        if origin == "NZ":  # stock in Auckland: never a Canada Post label, a courier booked by hand
+            assert (carrier, label_path, entered_by is not None) == ("nz_post", None, True), (
+                channel,
+                external,
+            )
+        else:
+            assert carrier == "canada_post" and origin == "CA"
+            pdf = (data_dir / label_path).read_bytes()
+            assert hashlib.sha256(pdf).hexdigest() == sha256
+            assert check_label(pdf, pin, postal_code) == [], (channel, external)
+        assert remote_tracking(sim, channel, external, carrier) == [pin], (channel, external)
     return history_rows
 
 

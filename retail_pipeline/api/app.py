@@ -33,6 +33,7 @@ from retail_pipeline.api import (
     orders,
     packing,
     products,
+    shipping,
     suppliers,
     sync,
     tasks,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(webhooks.router)
     app.include_router(packing.router)
+    app.include_router(shipping.router)
     app.include_router(conversations.router)
     app.include_router(console_events.router)
     app.include_router(orders.router)

@@ -111,6 +111,13 @@ class Shipment(BaseModel):
     error: str | None
     label_created_at: datetime | None
     shipped_at: datetime | None
+    quoted_price: Decimal | None = Field(
+        default=None, description="What the carrier quoted before the label."
+    )
+    quoted_currency: str | None = None
+    tracking_entered_by: str | None = Field(
+        default=None, description="Who entered the tracking number of a hand-booked courier."
+    )
     label_url: str | None = Field(description="Signed /media link to the label PDF; null without a label.")
     label_link_expires_at: datetime | None
 

@@ -1092,5 +1092,8 @@ CHANNEL = Channel(
     push_tracking=push_tracking,
     find_tracking=find_tracking,
     taxonomy=TAXONOMY,
-    carrier_names={"canada_post": "Canada Post"},  # carrierCode, from Amazon's carrier list
+    carrier_names={
+        "canada_post": "Canada Post",
+        "nz_post": "NZ Post",
+    },  # carrierCode, from Amazon's carrier list
 )

@@ -474,7 +474,7 @@ CHANNEL = Channel(
     push_tracking=push_tracking,
     find_tracking=find_tracking,
     inbox=MiraklInbox,
-    carrier_names={"canada_post": "Canada Post"},  # carrier_name
+    carrier_names={"canada_post": "Canada Post", "nz_post": "NZ Post"},  # carrier_name
     # carrier_code: Best Buy's registered carriers; "CPCL" is Canada Post in our Mirakl simulator's list:
     # check it against Best Buy's CA01 before going live. Without a code: sent unregistered (name + url).
     carrier_codes={"canada_post": "CPCL"},

@@ -1033,5 +1033,8 @@ CHANNEL = Channel(
     taxonomy=TAXONOMY_PLUGIN,
     push_tracking=push_tracking,
     find_tracking=find_tracking,
-    carrier_names={"canada_post": "CanadaPost"},  # shippingCarrierCode (GeteBayDetails ShippingCarrier)
+    carrier_names={
+        "canada_post": "CanadaPost",
+        "nz_post": "NZPost",
+    },  # shippingCarrierCode (GeteBayDetails ShippingCarrier)
 )

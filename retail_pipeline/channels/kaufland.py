@@ -915,8 +915,8 @@ CHANNEL = Channel(
     find_tracking=find_tracking,
     inbox=KauflandInbox,
     taxonomy=TAXONOMY,
-    carrier_names={"canada_post": "Canada Post"},
+    carrier_names={"canada_post": "Canada Post", "nz_post": "NZ Post"},
     # Kaufland's carrier codes are German and European carriers; others go as "Other" (order-files
     # guide: "Other" or "Other Hauler" for a carrier outside the list; the tracking number still goes).
-    carrier_codes={"canada_post": "Other"},
+    carrier_codes={"canada_post": "Other", "nz_post": "Other"},
 )

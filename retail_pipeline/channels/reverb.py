@@ -654,5 +654,8 @@ CHANNEL = Channel(
     push_tracking=push_tracking,
     find_tracking=find_tracking,
     inbox=ReverbInbox,
-    carrier_names={"canada_post": "Canada Post"},  # provider (its shipping providers list)
+    carrier_names={
+        "canada_post": "Canada Post",
+        "nz_post": "Other",
+    },  # provider (its shipping providers list)
 )

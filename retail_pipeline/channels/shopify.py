@@ -730,5 +730,8 @@ CHANNEL = Channel(
         topic_prefix="orders/",
         to_order=order_from_shopify,
     ),
-    carrier_names={"canada_post": "Canada Post"},  # tracking_company (its known carriers list)
+    carrier_names={
+        "canada_post": "Canada Post",
+        "nz_post": "NZ Post",
+    },  # tracking_company (its known carriers list)
 )

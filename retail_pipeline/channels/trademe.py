@@ -800,5 +800,5 @@ CHANNEL = Channel(
     orders=trademe_orders,
     taxonomy=Taxonomy(suggest=suggest_categories, attributes=category_attributes),
     push_tracking=push_tracking,  # CourierCompany is free text; a repeated parcel is recognised
-    carrier_names={"canada_post": "Canada Post"},
+    carrier_names={"canada_post": "Canada Post", "nz_post": "NZ Post"},  # CourierCompany: free text
 )

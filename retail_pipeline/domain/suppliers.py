@@ -14,6 +14,7 @@ class SupplierConfig:
     simulator_prefix: str | None = None  # where the simulators serve its stand-in
     enrichment_blocked_reason: str | None = None
     config: dict = field(default_factory=dict)
+    location: str | None = None  # the retail.locations code its stock arrives at (set when first added)
 
     @property
     def enrichment_blocked(self) -> bool:
@@ -21,8 +22,17 @@ class SupplierConfig:
 
 
 DEFAULT_SUPPLIERS: tuple[SupplierConfig, ...] = (
-    SupplierConfig("onecheq", "OneCheq", "shopify_storefront", "https://onecheq.co.nz", "onecheq"),
-    SupplierConfig("noel_leeming", "Noel Leeming", "jsonld", "https://www.noelleeming.co.nz", "noelleeming"),
+    SupplierConfig(
+        "onecheq", "OneCheq", "shopify_storefront", "https://onecheq.co.nz", "onecheq", location="nz_auckland"
+    ),
+    SupplierConfig(
+        "noel_leeming",
+        "Noel Leeming",
+        "jsonld",
+        "https://www.noelleeming.co.nz",
+        "noelleeming",
+        location="nz_auckland",
+    ),  # fmt: skip
     SupplierConfig(
         "cash_converters",
         "Cash Converters",
@@ -30,6 +40,7 @@ DEFAULT_SUPPLIERS: tuple[SupplierConfig, ...] = (
         "https://www.cashconverters.co.nz",
         "cashconverters",
         enrichment_blocked_reason="second-hand stock: listings keep the store's own description (seed 002 policy)",
+        location="nz_auckland",
     ),
     SupplierConfig("allegro", "Allegro (via n8n webhook)", "webhook", None),
 )

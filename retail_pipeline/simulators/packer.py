@@ -2,6 +2,11 @@
 the way the simulated market buys through the channels, so a demo or a `run-once` still reaches
 `shipped` while PACKING_REQUIRED holds tracking back until an order is packed.
 
+A parcel shipping from a location no carrier API serves (New Zealand: `awaiting_tracking`) is booked
+with the courier first, as the warehouse would: a tracking number in NZ Post's format (two letters, nine
+digits, NZ; made from the order id, so a repeat is the same number) entered through
+`POST /api/orders/{id}/tracking`, which puts the order in the pick queue.
+
 It works as a person at the bench does: scan the label, scan each unit's barcode (its GTIN, else the
 SKU), complete. A line it cannot scan (no barcode at all) is reported as a short pick, as a person would.
 Its operator key is made for the pass and revoked after it.
@@ -27,9 +32,16 @@ BATCH = 100
 @dataclass
 class PackerResult:
     counts: dict[str, int] = field(
-        default_factory=lambda: {"orders_found": 0, "packed": 0, "short": 0, "skipped": 0, "refused": 0}
-    )
+        default_factory=lambda: {
+            "orders_found": 0, "packed": 0, "short": 0, "skipped": 0, "refused": 0, "tracking_entered": 0,
+        }
+    )  # fmt: skip
     errors: list[str] = field(default_factory=list)
+
+
+def courier_tracking_number(order_id: int) -> str:
+    """The simulated courier's tracking number for an order (NZ Post's shape: EE 123456789 NZ)."""
+    return f"EE{order_id % 10**9:09d}NZ"
 
 
 class SimulatedPacker:
@@ -86,7 +98,21 @@ class SimulatedPacker:
         else:
             self._refused(order_id, done)
 
+    def book_couriers(self) -> None:
+        """Enters the courier's tracking number for each hand-booked parcel waiting for one."""
+        waiting = self.client.get("/api/shipments/awaiting-tracking", params={"limit": 200})
+        waiting.raise_for_status()
+        for parcel in waiting.json():
+            order_id = parcel["order_id"]
+            body = {"tracking_number": courier_tracking_number(order_id), "carrier": "nz_post"}
+            entered = self._post(f"/api/orders/{order_id}/tracking", body)
+            if entered.status_code == 200:
+                self.result.counts["tracking_entered"] += entered.json()["changed"]
+            else:
+                self._refused(order_id, entered)
+
     def run(self) -> PackerResult:
+        self.book_couriers()
         seen: set[int] = set()
         while True:
             queue = self.client.get("/api/pack/queue", params={"limit": BATCH})

@@ -133,3 +133,27 @@ def test_a_viewer_reads_the_pick_list_but_has_no_bench(signed_in, engine):
     expect(page.locator("#pick-list")).to_be_visible()
     expect(page.locator("#scanner")).to_have_count(0)
     expect(page.locator("#bench")).to_contain_text("needs an operator key")
+
+
+def test_a_hand_booked_parcels_tracking_number_is_entered_on_the_pack_screen(signed_in, engine):
+    from retail_pipeline_tests.seeds.ops import add_order
+
+    with engine.begin() as conn:  # as shipping_labels leaves an order shipping from Auckland
+        order_id = add_order(conn, "5512093499", ["accepted"], channel="trademe", lines=[("RP-X", 1, "9.00")],
+                             shipping_address={"name": "Aroha Ngata", "city": "Wellington", "country_iso_code": "NZ"})  # fmt: skip
+        conn.execute(
+            text(
+                """INSERT INTO retail.shipments (order_id, carrier, service_code, status, origin_location_id)
+                   SELECT :o, 'manual', 'courier', 'awaiting_tracking', id FROM retail.locations
+                    WHERE code = 'nz_auckland'"""
+            ),
+            {"o": order_id},
+        )
+    page = signed_in("operator")
+    page.goto("/console/pack")
+    row = page.locator(f'#awaiting-tracking tr[data-order-id="{order_id}"]')
+    expect(row).to_contain_text("Auckland warehouse")
+    row.get_by_label(f"Tracking number for order {order_id}").fill("ee 123 456 789 nz")
+    row.get_by_role("button", name="Save").click()
+    expect(row.locator(".tracking-result")).to_have_text("Saved EE123456789NZ: the order is ready to pack.")
+    assert status_of(engine, order_id) == "label_created"

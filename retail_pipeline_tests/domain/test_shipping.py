@@ -8,30 +8,76 @@ from decimal import Decimal
 import pytest
 
 from retail_pipeline.domain.labels import check_label, compact
-from retail_pipeline.domain.shipping import CarrierChoice, NoCarrierRule, choose_carrier, parcel_weight_kg
+from retail_pipeline.domain.shipping import (
+    CarrierChoice,
+    MixedOrigins,
+    NoCarrierRule,
+    Routes,
+    choose_carrier,
+    parcel_weight_kg,
+    route_order,
+    ship_from,
+)
 from retail_pipeline.simulators.canadapost.models import LABEL_FAULTS, Shipment
 from retail_pipeline.simulators.canadapost.responses import label_pdf
 
 
-def test_default_rules_ship_everything_with_canada_post():
-    assert choose_carrier("bestbuy", "CA") == CarrierChoice("canada_post", "DOM.EP")
-    assert choose_carrier("ebay", "us") == CarrierChoice("canada_post", "USA.EP")
-    assert choose_carrier("trademe", "NZ") == CarrierChoice("canada_post", "INT.XP")
-    assert choose_carrier("trademe", None) == CarrierChoice("canada_post", "INT.XP")
+@pytest.mark.parametrize(
+    ("origin", "channel", "destination", "expected"),
+    [
+        ("CA", "bestbuy", "CA", CarrierChoice("canada_post", "DOM.EP")),
+        ("CA", "ebay", "us", CarrierChoice("canada_post", "USA.EP")),
+        ("CA", "trademe", "NZ", CarrierChoice("canada_post", "INT.XP")),
+        ("CA", "trademe", None, CarrierChoice("canada_post", "INT.XP")),
+        ("NZ", "trademe", "NZ", CarrierChoice("manual", "courier")),  # never Canada Post from Auckland
+        ("NZ", "ebay", "CA", CarrierChoice("manual", "courier")),
+        ("PL", "ebay", "DE", None),  # nobody serves Poland
+    ],
+)
+def test_default_routing_table(origin, channel, destination, expected):
+    if expected is None:
+        with pytest.raises(NoCarrierRule, match="no carrier serves ebay from PL to DE"):
+            choose_carrier(channel, destination, origin=origin)
+    else:
+        assert choose_carrier(channel, destination, origin=origin) == expected
 
 
-def test_most_specific_rule_wins():
-    rules = {"*:*": "canada_post:INT.XP", "trademe:*": "nz_post:CPOLP", "*:CA": "canada_post:DOM.RP",
-             "bestbuy:CA": "canada_post:DOM.XP"}  # fmt: skip
+def test_most_specific_serving_rule_wins():
+    rules = {"*:*": "canada_post:INT.XP", "trademe:*": "manual:courier", "*:CA": "canada_post:DOM.RP",
+             "bestbuy:CA": "canada_post:DOM.XP", "NZ/*:AU": "manual:air"}  # fmt: skip
     assert choose_carrier("bestbuy", "CA", rules).service_code == "DOM.XP"
     assert choose_carrier("ebay", "CA", rules).service_code == "DOM.RP"
-    assert choose_carrier("trademe", "NZ", rules) == CarrierChoice("nz_post", "CPOLP")
     assert choose_carrier("trademe", "CA", rules).service_code == "DOM.RP"  # country beats channel
-    assert choose_carrier("ebay", "DE", rules).service_code == "INT.XP"
+    # From Canada, the manual courier serves nothing: its rule is passed over for Canada Post's.
+    assert choose_carrier("trademe", "NZ", rules) == CarrierChoice("canada_post", "INT.XP")
+    assert choose_carrier("trademe", "NZ", rules, origin="NZ") == CarrierChoice("manual", "courier")
+    assert choose_carrier("ebay", "AU", rules, origin="NZ").service_code == "air"  # origin rule first
+    with pytest.raises(NoCarrierRule, match=r"passed over.*\*:\* → canada_post"):
+        choose_carrier("ebay", "DE", rules, origin="NZ")  # only Canada Post's rule matches
     with pytest.raises(NoCarrierRule):
         choose_carrier("ebay", "DE", {"*:CA": "canada_post:DOM.EP"})
     with pytest.raises(NoCarrierRule):
         choose_carrier("ebay", "CA", {"*:CA": "pigeon:FAST"})
+    only_ca = {"canada_post": Routes(frozenset({"CA"}), frozenset({"CA"}))}
+    with pytest.raises(NoCarrierRule):
+        choose_carrier("ebay", "US", routes=only_ca)
+
+
+def test_an_order_ships_from_one_place():
+    countries = {"ca_ottawa": "CA", "nz_auckland": "NZ", "old": "NZ"}
+    route = route_order(
+        "trademe", "NZ", ["nz_auckland", "nz_auckland"], countries, default_location="ca_ottawa"
+    )
+    assert (route.origin, route.choice) == ("nz_auckland", CarrierChoice("manual", "courier"))
+    unknown = route_order("bestbuy", "CA", [None], countries, default_location="ca_ottawa")
+    assert (unknown.origin, unknown.choice) == ("ca_ottawa", CarrierChoice("canada_post", "DOM.EP"))
+    mixed = route_order("trademe", "NZ", ["nz_auckland", None], countries, default_location="ca_ottawa")
+    assert mixed.choice is None and "different locations: ca_ottawa, nz_auckland" in mixed.problem
+    assert "inactive" in route_order("ebay", "NZ", ["old"], countries, default_location="ca_ottawa",
+                                     inactive=frozenset({"old"})).problem  # fmt: skip
+    assert "does not exist" in route_order("ebay", "NZ", ["gone"], countries, default_location="x").problem
+    with pytest.raises(MixedOrigins):
+        ship_from(["a", "b"], "a")
 
 
 def test_parcel_weight():

@@ -13,12 +13,15 @@ from lxml import etree
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.integrations.carriers.canadapost import (
     NCSHIPMENT_TYPE,
+    RATE_TYPE,
     SIMULATOR_CUSTOMER,
     SIMULATOR_PASSWORD,
     SIMULATOR_USERNAME,
     CanadaPostSettings,
     parse_messages,
+    parse_price_quotes,
     parse_shipment_info,
+    rating_xml,
     shipment_xml,
 )
 from retail_pipeline.integrations.carriers.xsd import problems
@@ -183,3 +186,32 @@ async def test_shipments_survive_a_simulator_restart(http, backend, config, tmp_
     assert "canadapost" in load_state(get_simulator(fresh), state_path(tmp_path))
     restored = get_simulator(fresh).backend("canadapost")
     assert restored.by_pin(info.tracking_pin).reference_1 == "rp-order-1"
+
+
+async def test_get_rates_on_the_wire(http):
+    body = rating_xml(domestic(), "K1A 0B1", SIMULATOR_CUSTOMER)
+    assert problems("rating", body) == []
+    headers = {"Content-Type": RATE_TYPE, "Accept": RATE_TYPE}
+    ok = await http.post("/canadapost/rs/ship/price", content=body, headers=headers, auth=AUTH)
+    assert ok.status_code == 200 and ok.headers["content-type"].startswith(RATE_TYPE)
+    assert problems("rating", ok.content) == []
+    assert [q.service_code for q in parse_price_quotes(ok.content)] == [
+        "DOM.RP",
+        "DOM.EP",
+        "DOM.XP",
+        "DOM.PC",
+    ]
+    wrong_type = await http.post("/canadapost/rs/ship/price", content=body, headers=HEADERS, auth=AUTH)
+    assert_messages(wrong_type, 415)
+    other = rating_xml(domestic(), "K1A0B1", "1234567")
+    assert (
+        assert_messages(
+            await http.post("/canadapost/rs/ship/price", content=other, headers=headers, auth=AUTH), 401
+        )[0][0]
+        == "E002"
+    )
+    no_origin = body.replace(b"<origin-postal-code>K1A0B1</origin-postal-code>", b"")
+    refused = assert_messages(
+        await http.post("/canadapost/rs/ship/price", content=no_origin, headers=headers, auth=AUTH), 400
+    )
+    assert "origin-postal-code" in refused[0][1]

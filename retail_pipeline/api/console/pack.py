@@ -13,7 +13,8 @@ from retail_pipeline.api.console.session import PageViewer
 from retail_pipeline.api.console.templating import render
 from retail_pipeline.api.database import db_engine
 from retail_pipeline.api.packing import queue_snapshot
-from retail_pipeline.db import packing
+from retail_pipeline.db import manual_tracking, packing
+from retail_pipeline.domain.shipping import CARRIER_NAMES, MANUAL_COURIERS
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -27,10 +28,12 @@ def page(
     queue = queue_snapshot(engine, batch)
     with engine.connect() as conn:  # a reload (or another tab) resumes the order this key was packing
         current = packing.open_order_of(conn, principal.key_id) if principal.can_act else None
+        awaiting = manual_tracking.awaiting_tracking(conn, batch)  # hand-booked: tracking entered here
     held = sum(1 for o in queue["orders"] if o["held_by"])
     shorts = sum(1 for o in queue["orders"] if o["short_pick"])
     context = {"active": "pack", "queue": queue, "current_order": current, "held": held, "shorts": shorts,
-               "batch": batch}  # fmt: skip
+               "batch": batch, "awaiting": awaiting,
+               "couriers": [(code, CARRIER_NAMES[code]) for code in MANUAL_COURIERS]}  # fmt: skip
     return render(request, "pack.html", context, principal)
 
 

@@ -11,12 +11,14 @@ from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
 from retail_pipeline.partitions import enabled_supplier_codes, partition_changes, supplier_partitions
 
-# Config-owned columns are refreshed from code; `enabled` belongs to operators and is never overwritten.
+# Config-owned columns are refreshed from code; `enabled` belongs to operators and is never overwritten,
+# nor is the ship-from location once set (code gives only the first one).
 UPSERT_SUPPLIER = text(
     """
     INSERT INTO retail.suppliers (code, name, adapter, base_url, enrichment_blocked,
-                                  enrichment_blocked_reason, config)
-    VALUES (:code, :name, :adapter, :base_url, :blocked, :reason, CAST(:config AS jsonb))
+                                  enrichment_blocked_reason, config, location_id)
+    VALUES (:code, :name, :adapter, :base_url, :blocked, :reason, CAST(:config AS jsonb),
+            (SELECT id FROM retail.locations WHERE code = :location))
     ON CONFLICT (code) DO UPDATE SET
         name = EXCLUDED.name, adapter = EXCLUDED.adapter, base_url = EXCLUDED.base_url,
         enrichment_blocked = EXCLUDED.enrichment_blocked,
@@ -48,6 +50,7 @@ def suppliers(db: DatabaseResource) -> dg.MaterializeResult:
                     "blocked": supplier.enrichment_blocked,
                     "reason": supplier.enrichment_blocked_reason,
                     "config": json.dumps(supplier.config),
+                    "location": supplier.location,
                 },
             ).first()
             if row is not None:

@@ -1,9 +1,13 @@
 """`shipping_labels`: one checked label per accepted order, crash-safely (no order ever gets two).
 
 Per order whose latest status is `accepted` and that has no shipment yet:
-1. Intent: the `retail.shipments` row (one per order, status 'pending', carrier and service chosen by
-   `domain.shipping.choose_carrier`) is committed before any carrier call.
-2. Before `create_label`, an 'intent' activity row keyed by our reference (`rp-order-<id>`, sent as
+1. Intent: the `retail.shipments` row (one per order, status 'pending', its ship-from location and a
+   carrier serving that route chosen by `domain.shipping.route_order`) is committed before any carrier
+   call. The manual carrier's row waits as 'awaiting_tracking' for an operator (db/manual_tracking.py);
+   an order no carrier serves gets one ops task and no row (looked at again by the next run).
+2. The parcel is rated first (Get Rates): the chosen service must be offered for the route and weight,
+   and its quoted price is kept on the shipment; else the order fails before anything is bought.
+   Before `create_label`, an 'intent' activity row keyed by our reference (`rp-order-<id>`, sent as
    Canada Post customer-ref-1) is committed. A pending row whose reference already has such an intent
    is looked up with `find_shipment` first: a crash between the remote create and our commit is
    reconciled by asking the carrier, never by buying again.
@@ -34,17 +38,19 @@ import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.locations import Location, all_locations, line_locations
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.db.order_workflow import (
     append_status,
     each_order,
     open_order_task,
     resolve_order_task,
+    task_key,
 )
 from retail_pipeline.defs.resources import CarriersResource, DatabaseResource
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.domain.orders import Address
-from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
+from retail_pipeline.domain.shipping import parcel_weight_kg, route_order
 from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, ShippingSettings
 from retail_pipeline.integrations.carriers.base import (
     Carrier,
@@ -61,7 +67,7 @@ PREVIEW = 5
 
 NEW_ORDERS = text(
     """
-    SELECT o.id, o.channel
+    SELECT o.id, o.channel, o.shipping_address
       FROM retail.orders o
      WHERE o.current_status = 'accepted'
        AND NOT EXISTS (SELECT 1 FROM retail.shipments s WHERE s.order_id = o.id)
@@ -80,8 +86,8 @@ LINES = text(
 
 INTENT = text(
     """
-    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, status)
-    VALUES (:order_id, :carrier, :service_code, :weight_grams, 'pending')
+    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, origin_location_id, status)
+    VALUES (:order_id, :carrier, :service_code, :weight_grams, :origin, :status)
     ON CONFLICT (order_id) DO NOTHING
     """
 )
@@ -89,14 +95,23 @@ INTENT = text(
 WORK = text(
     """
     SELECT s.id, s.order_id, s.carrier, s.service_code, s.weight_grams, s.remote_shipment_id,
-           s.tracking_pin, s.label_url, o.channel, o.external_order_id, o.currency, o.shipping_address
+           s.tracking_pin, s.label_url, o.channel, o.external_order_id, o.currency, o.shipping_address,
+           l.code AS origin
       FROM retail.shipments s
       JOIN retail.orders o ON o.id = s.order_id
+      LEFT JOIN retail.locations l ON l.id = s.origin_location_id
      WHERE s.status = 'pending' AND o.current_status IN ('accepted', 'label_failed')
      ORDER BY s.order_id
     """
 )
 
+
+OPEN_ROUTE_TASK = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM retail.ops_tasks
+                    WHERE kind = 'label_failed' AND dedupe_key = :key AND status IN ('open', 'acknowledged'))
+    """
+)
 
 INTENT_LOGGED = text(
     """
@@ -111,7 +126,7 @@ class LabelResult:
     counts: dict[str, int] = field(
         default_factory=lambda: {
             "orders_new": 0, "created": 0, "adopted": 0, "labels_created": 0, "label_failed": 0,
-            "retry_later": 0,
+            "retry_later": 0, "no_carrier": 0, "awaiting_tracking": 0,
         }
     )  # fmt: skip
     created: list[dict[str, Any]] = field(default_factory=list)
@@ -149,6 +164,7 @@ class LabelMaker:
         self.concurrency = max(1, concurrency)
         self.result = LabelResult()
         self._clients: dict[str, Carrier] = {}
+        self._sites: dict[str, Location] = {}
 
     # --- local writes (each its own short transaction)
 
@@ -158,38 +174,46 @@ class LabelMaker:
                      details=details, run_id=self.run_id)  # fmt: skip
 
     def prepare(self) -> None:
-        """Step 1: a pending shipment row per new accepted order, committed before any call. An order
-        no rule can ship fails at once (nothing to call)."""
+        """Step 1: a pending shipment row per new accepted order, committed before any call, from the
+        order's ship-from location with a carrier serving its route (`route_order`). A hand-booked
+        courier's shipment waits for its tracking number ('awaiting_tracking'); an order no carrier
+        serves (or whose lines sit in different places) gets one ops task and no shipment, and is
+        looked at again on the next run; a rule naming a carrier without a client fails at once."""
         with self.engine.connect() as conn:
             orders = list(conn.execute(NEW_ORDERS))
             lines: dict[int, list] = {}
             for line in conn.execute(LINES, {"ids": [o.id for o in orders]}) if orders else ():
                 lines.setdefault(line.order_id, []).append(line)
+            places = line_locations(conn, [o.id for o in orders])
+            sites = all_locations(conn) if orders else {}
         with self.engine.begin() as conn:
             for order in orders:
-                address = conn.scalar(
-                    text("SELECT shipping_address FROM retail.orders WHERE id = :id"), {"id": order.id}
-                )
                 quantities = [line.quantity for line in lines.get(order.id, [])]
                 weight = parcel_weight_kg(
                     quantities, self.shipping.unit_weight_grams, self.shipping.packaging_grams
                 )
-                try:
-                    choice = choose_carrier(
-                        order.channel, _address(address).country_iso_code, self.shipping.rules
-                    )
-                    carrier, service, error = choice.carrier, choice.service_code, None
-                    if carrier not in CARRIER_CLIENTS:
-                        error = f"no client for carrier {carrier!r}"
-                except NoCarrierRule as rule_error:
-                    carrier, service, error = "manual", None, str(rule_error)
+                route = route_order(
+                    order.channel, _address(order.shipping_address).country_iso_code, places[order.id],
+                    {code: site.country for code, site in sites.items()},
+                    default_location=self.shipping.default_location, rules=self.shipping.rules,
+                    inactive=frozenset(code for code, site in sites.items() if not site.active),
+                )  # fmt: skip
+                if route.choice is None:
+                    self._no_carrier(conn, order, route.problem or "no route")
+                    continue
+                carrier, service = route.choice.carrier, route.choice.service_code
+                manual = carrier == "manual"
                 conn.execute(
                     INTENT,
                     {"order_id": order.id, "carrier": carrier, "service_code": service,
-                     "weight_grams": int(weight * 1000)},
+                     "weight_grams": int(weight * 1000), "origin": sites[route.origin].id,
+                     "status": "awaiting_tracking" if manual else "pending"},
                 )  # fmt: skip
+                resolve_order_task(conn, "label_failed", order.id, SOURCE)  # a routing task, now fixed
                 self.result.counts["orders_new"] += 1
-                if error:
+                if manual:
+                    self.result.counts["awaiting_tracking"] += 1
+                elif carrier not in CARRIER_CLIENTS:
                     row = conn.execute(
                         text(
                             """SELECT s.id, s.order_id, o.channel FROM retail.shipments s
@@ -197,7 +221,17 @@ class LabelMaker:
                         ),
                         {"id": order.id},
                     ).one()
-                    self._failed_in(conn, row, [error], stage="carrier choice")
+                    self._failed_in(conn, row, [f"no client for carrier {carrier!r}"], stage="carrier choice")
+
+    def _no_carrier(self, conn: Connection, order, problem: str) -> None:
+        """One ops task per order (not bumped by every run); the order stays accepted, without a shipment."""
+        self.result.counts["no_carrier"] += 1
+        self.result.failed.append({"order_id": order.id, "stage": "route", "problems": [problem]})
+        if conn.scalar(OPEN_ROUTE_TASK, {"key": task_key("label_failed", order.id)}):
+            return
+        open_order_task(conn, "label_failed", order.id, order.channel,
+                        f"No carrier for order {order.id} ({order.channel}): {problem[:200]}",
+                        {"problems": [problem], "stage": "route"}, self.run_id)  # fmt: skip
 
     def _lines(self, order_id: int) -> list:
         with self.engine.connect() as conn:
@@ -219,6 +253,7 @@ class LabelMaker:
                 for line in self._lines(row.order_id)
             )
         length, width, height = self.shipping.box_cm
+        origin = self._sites.get(row.origin) if row.origin else None
         return LabelRequest(
             reference=self.shipping.reference(row.order_id),
             destination=destination,
@@ -228,6 +263,7 @@ class LabelMaker:
             reference_2=f"{row.channel} {row.external_order_id}",
             currency=(row.currency or "CAD").strip(),
             customs=items,
+            sender=origin.address if origin else None,  # None: the client's configured sender
         )
 
     def _failed_in(self, conn: Connection, row, problems: list[str], *, stage: str) -> None:
@@ -279,6 +315,22 @@ class LabelMaker:
         self.storage.put(rel, pdf, "application/pdf")  # atomic, and once per content
         return rel, digest
 
+    async def _quote(self, client: Carrier, row, request: LabelRequest) -> str | None:
+        """Rates the parcel and records the chosen service's price on the shipment; a problem when the
+        carrier does not offer that service for this route and weight (nothing is bought then)."""
+        quotes = await client.rate(request)
+        quote = next((q for q in quotes if q.service_code == request.service_code), None)
+        if quote is None:
+            offered = ", ".join(sorted(q.service_code for q in quotes)) or "none"
+            return (f"{client.carrier} does not offer {request.service_code} for this parcel "
+                    f"({request.weight_kg} kg to {request.destination.country_iso_code}); offered: {offered}")  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE retail.shipments SET quoted_price = :p, quoted_currency = :c WHERE id = :id"),
+                {"p": quote.price, "c": quote.currency, "id": row.id},
+            )
+        return None
+
     # --- one order
 
     def client(self, carrier: str) -> Carrier:
@@ -302,6 +354,10 @@ class LabelMaker:
                 if label is not None:
                     self._commit_remote(row, label, "adopted")
             if label is None:
+                problem = await self._quote(client, row, request)
+                if problem:
+                    self._fail(row, [problem], stage="rating")
+                    return
                 with self.engine.begin() as conn:
                     self._log(conn, "shipment.create", "intent", row,
                               {"service_code": request.service_code, "weight_kg": request.weight_kg})  # fmt: skip
@@ -343,6 +399,7 @@ class LabelMaker:
         self.prepare()
         with self.engine.connect() as conn:
             rows = list(conn.execute(WORK))
+            self._sites = all_locations(conn)
 
         async def one(row) -> None:
             try:

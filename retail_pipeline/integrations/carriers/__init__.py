@@ -1,7 +1,9 @@
 """Carriers: one `Carrier` module per carrier, the registry the label asset uses, and shipping config.
 
-Adding a carrier is a new module implementing `Carrier` plus one line in `CARRIER_CLIENTS`; which
-carrier ships which order is `domain.shipping.choose_carrier` over `ShippingSettings.rules`.
+Adding a carrier is a new module implementing `Carrier` plus one line in `CARRIER_CLIENTS` and its
+routes in `domain.shipping.CARRIER_ROUTES`; which carrier ships which order is
+`domain.shipping.choose_carrier` over `ShippingSettings.rules` and the order's origin. The `manual`
+carrier has no client: its shipments wait for an operator to enter the tracking number.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class ShippingSettings(BaseSettings):
     unit_weight_grams: int = Field(default=1000, gt=0)
     packaging_grams: int = Field(default=200, ge=0)
     box_cm: tuple[Decimal, Decimal, Decimal] = (Decimal("30"), Decimal("20"), Decimal("15"))
+    default_location: str = Field(
+        default="ca_ottawa",
+        description="The retail.locations code of stock whose place is unknown (no product or supplier location).",
+    )
     reference_prefix: str = Field(
         default="rp", pattern=r"^[A-Za-z0-9]{1,8}$", description="Tells our environments' shipments apart."
     )

@@ -68,6 +68,17 @@ class CreatedLabel:
 
 
 @dataclass(frozen=True)
+class RateQuote:
+    """One service the carrier offers for a parcel, at the price it quotes (taxes included)."""
+
+    service_code: str
+    service_name: str | None
+    price: Decimal
+    currency: str
+    transit_days: int | None = None
+
+
+@dataclass(frozen=True)
 class TrackingSummary:
     """The latest tracking state of one parcel, as the carrier summarises it."""
 
@@ -122,6 +133,11 @@ class Carrier(ABC):
     def problems(self, request: LabelRequest) -> list[str]:
         """What this carrier would refuse in `request`, checked locally before any call ([] = fine)."""
         return []
+
+    @abstractmethod
+    async def rate(self, request: LabelRequest) -> list[RateQuote]:
+        """The services (with prices) the carrier offers for this parcel from its sender to its
+        destination; the label is bought only for a service listed here."""
 
     @abstractmethod
     async def create_label(self, request: LabelRequest) -> CreatedLabel:

@@ -11,6 +11,10 @@ Wire format, as Canada Post documents it (and as the XSDs in `xsd/` pin it down)
   `rel="shipment"` links; `GET {link}/details` → `<non-contract-shipment-details>` whose
   `references/customer-ref-1` is our reference; `GET {link}` → the info with the label link.
 - Tracking: `GET /vis/track/pin/{pin}/summary` (`application/vnd.cpc.track-v2+xml`).
+- Get Rates: `POST /rs/ship/price` with `Content-Type`/`Accept: application/vnd.cpc.ship.rate-v4+xml`, body
+  `<mailing-scenario xmlns="http://www.canadapost.ca/ws/ship/rate-v4">` (customer-number, quote-type,
+  parcel-characteristics, origin-postal-code, destination domestic/united-states/international) →
+  `<price-quotes>` of price-quote{service-code, service-name, price-details/due, service-standard}.
 - Errors: `<messages xmlns="http://www.canadapost.ca/ws/messages"><message><code/><description/>`.
   Throttling answers "Rejected by SLM Monitor" and blocks the key for up to a minute.
 
@@ -23,7 +27,8 @@ raise `CarrierError(retryable=False)` carrying Canada Post's messages.
 Configuration (`CanadaPostSettings`, CANADAPOST_* variables): CANADAPOST_BASE_URL (default: the
 simulator at {SIMULATOR_URL}/canadapost when USE_SIMULATORS, else https://soa-gw.canadapost.ca; the
 development environment is https://ct.soa-gw.canadapost.ca), CANADAPOST_USERNAME / CANADAPOST_PASSWORD
-(the API key pair), CANADAPOST_CUSTOMER_NUMBER, CANADAPOST_SENDER_* (the address we ship from).
+(the API key pair), CANADAPOST_CUSTOMER_NUMBER, CANADAPOST_SENDER_* (the sender of a request that names
+none; the label asset sends its ship-from location).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from retail_pipeline.integrations.http import retry_after_seconds, tls_context
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient
 from retail_pipeline.settings import get_settings
 
-from .base import Carrier, CarrierError, CreatedLabel, LabelRequest, TrackingSummary
+from .base import Carrier, CarrierError, CreatedLabel, LabelRequest, RateQuote, TrackingSummary
 
 T = TypeVar("T")
 CANADAPOST_API = "https://soa-gw.canadapost.ca"
@@ -57,6 +62,8 @@ MESSAGES_NS = "http://www.canadapost.ca/ws/messages"
 TRACK_NS = "http://www.canadapost.ca/ws/track"
 NCSHIPMENT_TYPE = "application/vnd.cpc.ncshipment-v4+xml"
 TRACK_TYPE = "application/vnd.cpc.track-v2+xml"
+RATE_NS = "http://www.canadapost.ca/ws/ship/rate-v4"
+RATE_TYPE = "application/vnd.cpc.ship.rate-v4+xml"
 THROTTLED = "Rejected by SLM Monitor"
 NO_PIN_HISTORY = "004"  # tracking: the PIN has no events yet
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -240,6 +247,59 @@ def shipment_xml(request: LabelRequest, sender: Address) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def rating_xml(request: LabelRequest, origin_postal_code: str, customer: str) -> bytes:
+    """The Get Rates `<mailing-scenario>` for `request`'s parcel (valid against rating.xsd): every
+    service Canada Post offers from our postal code to the destination, at counter (non-contract) rates."""
+
+    def sub(parent: etree._Element, tag: str, value: str | None = None) -> etree._Element:
+        element = etree.SubElement(parent, f"{{{RATE_NS}}}{tag}")
+        element.text = value
+        return element
+
+    root = etree.Element(f"{{{RATE_NS}}}mailing-scenario", nsmap={None: RATE_NS})
+    sub(root, "customer-number", customer)
+    sub(root, "quote-type", "counter")
+    parcel = sub(root, "parcel-characteristics")
+    sub(parcel, "weight", _decimal(request.weight_kg, 3))
+    if request.dimensions:
+        dims = sub(parcel, "dimensions")
+        sub(dims, "length", _decimal(request.dimensions.length_cm, 1))
+        sub(dims, "width", _decimal(request.dimensions.width_cm, 1))
+        sub(dims, "height", _decimal(request.dimensions.height_cm, 1))
+    sub(root, "origin-postal-code", compact(origin_postal_code))
+    to = request.destination
+    country = (to.country_iso_code or "").upper()
+    destination = sub(root, "destination")
+    if country == "CA":
+        sub(sub(destination, "domestic"), "postal-code", postal_code(to) or "")
+    elif country == "US":
+        sub(sub(destination, "united-states"), "zip-code", (to.zip_code or "").strip())
+    else:
+        international = sub(destination, "international")
+        sub(international, "country-code", country)
+        if to.zip_code:
+            sub(international, "postal-code", _text(to.zip_code, 14))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def parse_price_quotes(body: bytes) -> list[RateQuote]:
+    root = etree.fromstring(body)
+    if root.tag != f"{{{RATE_NS}}}price-quotes":
+        raise ValueError(f"expected price-quotes, got {root.tag}")
+    quotes = []
+    for offer in root.findall(f"{{{RATE_NS}}}price-quote"):
+        due = _find(offer, "price-details/due", RATE_NS)
+        code = _find(offer, "service-code", RATE_NS)
+        if not code or due is None:
+            raise ValueError("a price-quote without its service-code or price-details/due")
+        transit = _find(offer, "service-standard/expected-transit-time", RATE_NS)
+        quotes.append(
+            RateQuote(code, _find(offer, "service-name", RATE_NS), Decimal(due), "CAD",
+                      int(transit) if transit else None)
+        )  # fmt: skip
+    return quotes
+
+
 def request_problems(request: LabelRequest) -> list[str]:
     """What Canada Post would refuse, said before calling (an order with no address never gets far)."""
     to, problems = request.destination, []
@@ -268,6 +328,11 @@ def request_problems(request: LabelRequest) -> list[str]:
         problems.append(f"weight {request.weight_kg} kg is outside 0-30 kg")
     if not request.reference or len(request.reference) > 35:
         problems.append("the reference must be 1 to 35 characters")
+    sender = request.sender
+    if sender is not None and (sender.country_iso_code or "").upper() != "CA":
+        problems.append(f"Canada Post mails from Canada only, not from {sender.country_iso_code!r}")
+    elif sender is not None and not CA_POSTAL.fullmatch(compact(sender.zip_code or "")):
+        problems.append(f"sender postal code {sender.zip_code!r} is not a Canadian postal code")
     return problems
 
 
@@ -393,11 +458,19 @@ class CanadaPostClient(Carrier):
 
     # --- HTTP
 
-    async def _send(self, method: str, url: str, *, accept: str, content: bytes | None = None) -> _Reply:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        accept: str,
+        content: bytes | None = None,
+        content_type: str = NCSHIPMENT_TYPE,
+    ) -> _Reply:
         """One attempt: a reply for 2xx, `Transient` for what a retry may fix, else CarrierError."""
         headers = {"Accept": accept}
         if content is not None:
-            headers["Content-Type"] = NCSHIPMENT_TYPE
+            headers["Content-Type"] = content_type
         self.calls += 1
         try:
             response = await self._client.request(method, url, content=content, headers=headers)
@@ -454,6 +527,21 @@ class CanadaPostClient(Carrier):
         return await self._retrying(attempt)
 
     # --- Carrier
+
+    async def rate(self, request: LabelRequest) -> list[RateQuote]:
+        sender = request.sender or self.settings.sender()
+        body = rating_xml(request, sender.zip_code or "", self._customer)
+
+        async def attempt(_ambiguous: bool) -> list[RateQuote]:  # a quote buys nothing: safe to repeat
+            reply = await self._send(
+                "POST", f"{self._base}/rs/ship/price", accept=RATE_TYPE, content=body, content_type=RATE_TYPE
+            )
+            try:
+                return parse_price_quotes(reply.body)
+            except (etree.XMLSyntaxError, ValueError, ArithmeticError) as error:
+                raise Transient(f"unreadable price quotes: {error}", ambiguous=False) from error
+
+        return await self._retrying(attempt)
 
     async def create_label(self, request: LabelRequest) -> CreatedLabel:
         body = shipment_xml(request, request.sender or self.settings.sender())

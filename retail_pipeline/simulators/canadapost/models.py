@@ -1,11 +1,13 @@
-"""Our Canada Post account: non-contract shipments, their labels and tracking (moto-style).
+"""Our Canada Post account: rate quotes, non-contract shipments, their labels and tracking (moto-style).
 
 What Canada Post enforces is enforced here: one API key pair (HTTP Basic) that may mail only for its
 own customer number, request bodies valid against ncshipment.xsd, known service codes that fit the
 destination (DOM.* inside Canada, USA.* to the US, INT.* elsewhere), a customs declaration for a parcel
 leaving Canada, a Canadian destination postal code that is one, and a throttle per key ("Rejected by
 SLM Monitor", blocked for a minute) when `requests_per_minute` is set. PINs are 16 digits like real
-non-contract PINs; shipment ids 18 digits; timestamps follow the simulated clock.
+non-contract PINs; shipment ids 18 digits; timestamps follow the simulated clock. Get Rates answers a
+rating.xsd-valid mailing scenario with the services for its destination (domestic / united-states /
+international, never CA or US as "international") that carry its billed weight, at indicative prices.
 
 Test hooks: `corrupt_next_label(mode)` (the next label served is broken / two pages / shows the wrong
 PIN / lacks the postal code), `throttle_next(n)`, `add_tracking_event(pin, kind)`.
@@ -19,13 +21,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from lxml import etree
 from pydantic import BaseModel, ConfigDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .exceptions import business, not_found, throttled
+from .exceptions import business, not_found, throttled, unauthorized
 
 if TYPE_CHECKING:
     from ..app import Simulator
@@ -40,6 +43,15 @@ SERVICES = {
     "INT.XP": "Xpresspost International", "INT.TP": "Tracked Packet International",
     "INT.IP.AIR": "International Parcel Air", "INT.IP.SURF": "International Parcel Surface",
 }  # fmt: skip
+# Get Rates: what each service costs (CAD: base + per kg of the billed weight, the greater of the actual
+# and the cubed weight, L*W*H/6000), its heaviest parcel and its transit days. Indicative figures.
+RATES = {
+    "DOM.RP": ("9.50", "1.10", 30, 6), "DOM.EP": ("11.20", "1.35", 30, 3), "DOM.XP": ("16.80", "1.90", 30, 2),
+    "DOM.PC": ("24.50", "2.60", 30, 1), "USA.EP": ("19.90", "3.40", 30, 6), "USA.TP": ("14.20", "6.50", 2, 8),
+    "USA.XP": ("29.80", "4.60", 30, 3), "INT.XP": ("49.50", "9.80", 30, 6), "INT.TP": ("22.40", "14.00", 2, 10),
+    "INT.IP.AIR": ("39.00", "11.50", 30, 8), "INT.IP.SURF": ("27.00", "5.20", 30, 45),
+}  # fmt: skip
+RATE_NS = "http://www.canadapost.ca/ws/ship/rate-v4"
 TRACKING_EVENTS = {
     "accepted": ("INDUCTION", "Item accepted at the Post Office"),
     "in_transit": ("IN_TRANSIT", "Item processed"),
@@ -65,6 +77,14 @@ class CanadaPostSimulatorConfig(BaseModel):
 
 class _FromEnvironment(BaseSettings, CanadaPostSimulatorConfig):
     model_config = SettingsConfigDict(env_prefix="SIMULATOR_CANADAPOST_", extra="ignore")
+
+
+@dataclass(frozen=True)
+class Quote:
+    service_code: str
+    service_name: str
+    due: Decimal
+    transit_days: int
 
 
 @dataclass
@@ -204,6 +224,45 @@ class CanadaPostBackend:
             self.shipments[shipment_id] = shipment
             self._by_artifact[shipment.artifact_id] = shipment_id
             return shipment
+
+    def rate(self, document: etree._Element) -> list[Quote]:
+        """The quotes for a schema-valid <mailing-scenario>: the services that go to its destination
+        and carry its weight (those asked for, when it names some)."""
+
+        def get(path: str) -> str | None:
+            found = document.find("/".join(f"{{{RATE_NS}}}{part}" for part in path.split("/")))
+            return found.text.strip() if found is not None and found.text else None
+
+        customer = get("customer-number")
+        if customer is not None and not self.may_mail_for(customer):
+            raise unauthorized("AA004: You cannot mail on behalf of the requested customer.")
+        if get("destination/domestic/postal-code"):
+            prefix = "DOM."
+        elif get("destination/united-states/zip-code"):
+            prefix = "USA."
+        else:
+            prefix = "INT."
+            country = (get("destination/international/country-code") or "").upper()
+            if country in ("CA", "US"):
+                raise business(
+                    "9122", f"Destination country {country} must be rated as domestic or united-states."
+                )
+        asked = [e.text.strip() for e in document.iter(f"{{{RATE_NS}}}service-code") if e.text]
+        for code in asked:
+            if code not in SERVICES:
+                raise business("9111", f"The service code {code} is not valid.")
+        weight = Decimal(get("parcel-characteristics/weight") or "0")
+        dims = [get(f"parcel-characteristics/dimensions/{side}") for side in ("length", "width", "height")]
+        if all(dims):
+            cubed = Decimal(dims[0]) * Decimal(dims[1]) * Decimal(dims[2]) / 6000  # type: ignore[arg-type]
+            weight = max(weight, cubed)
+        quotes = []
+        for code, (base, per_kg, max_kg, days) in RATES.items():
+            if not code.startswith(prefix) or (asked and code not in asked) or weight > max_kg:
+                continue
+            due = (Decimal(base) + Decimal(per_kg) * weight).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            quotes.append(Quote(code, SERVICES[code], due, days))
+        return quotes
 
     def shipment(self, customer: str, shipment_id: str) -> Shipment:
         shipment = self.shipments.get(shipment_id)

@@ -8,10 +8,11 @@ from datetime import timedelta
 from fpdf import FPDF
 from lxml import etree
 
-from .models import NS, SERVICES, Shipment
+from .models import NS, RATE_NS, SERVICES, Quote, Shipment
 
 TRACK_NS = "http://www.canadapost.ca/ws/track"
 NCSHIPMENT_TYPE = "application/vnd.cpc.ncshipment-v4+xml"
+RATE_TYPE = "application/vnd.cpc.ship.rate-v4+xml"
 
 
 def _el(parent: etree._Element | None, tag: str, text: str | None = None, ns: str = NS, **attrs: str):
@@ -160,3 +161,23 @@ def label_pdf(shipment: Shipment, fault: str | None = None) -> bytes:
         pdf.set_font("Helvetica", "", 10)
         pdf.cell(0, 6, "Customs declaration copy", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def price_quotes(quotes: list[Quote], api: str) -> bytes:
+    """`<price-quotes>` (rating.xsd): one price-quote per service offered."""
+    root = _el(None, "price-quotes", ns=RATE_NS)
+    for quote in quotes:
+        offer = _el(root, "price-quote", ns=RATE_NS)
+        _el(offer, "service-code", quote.service_code, ns=RATE_NS)
+        _el(offer, "service-link", ns=RATE_NS, rel="service", href=f"{api}/rs/ship/service/{quote.service_code}",
+            media_type="application/vnd.cpc.ship.rate-v4+xml")  # fmt: skip
+        _el(offer, "service-name", quote.service_name, ns=RATE_NS)
+        details = _el(offer, "price-details", ns=RATE_NS)
+        _el(details, "base", str(quote.due), ns=RATE_NS)
+        _el(details, "due", str(quote.due), ns=RATE_NS)
+        _el(offer, "weight-details", ns=RATE_NS)
+        standard = _el(offer, "service-standard", ns=RATE_NS)
+        _el(standard, "am-delivery", "false", ns=RATE_NS)
+        _el(standard, "guaranteed-delivery", "false", ns=RATE_NS)
+        _el(standard, "expected-transit-time", str(quote.transit_days), ns=RATE_NS)
+    return _xml(root)

@@ -5,6 +5,7 @@
 - `GET  /rs/{customer}/ncshipment/{id}` → info; `…/{id}/details` → details
 - `GET  /ers/artifact/{user}/{artifact}/{page}` (`Accept: application/pdf`) → the label PDF
 - `GET  /vis/track/pin/{pin}/summary` → tracking summary (404 `004` while the PIN has no events)
+- `POST /rs/ship/price` (ship.rate-v4 XML, validated against rating.xsd) → 200 `<price-quotes>`
 
 Every call needs HTTP Basic with the account's key pair (401 `<messages>` otherwise); `/rs/{customer}`
 must be the account's own customer number. Content-Type and Accept must name the resource's media
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ..app import Simulator
 
 NCSHIPMENT_TYPE = responses.NCSHIPMENT_TYPE
+RATE_TYPE = responses.RATE_TYPE
 TRACK_TYPES = ("application/vnd.cpc.track-v2+xml", "application/vnd.cpc.track+xml")
 _CVC = {  # lxml's error types in the words Canada Post's (Xerces) validator uses
     "SCHEMAV_CVC_PATTERN_VALID": "cvc-pattern-valid",
@@ -78,19 +80,24 @@ def _parse_time(value: str, name: str) -> datetime:
         ) from None
 
 
-def _validated(body: bytes, resource: str) -> etree._Element:
+def _validated(
+    body: bytes,
+    resource: str,
+    schema_name: str = "ncshipment",
+    root: str = f"{{{responses.NS}}}non-contract-shipment",
+) -> etree._Element:
     """The request document, or Canada Post's 400 saying why the schema refuses it."""
     try:
         document = etree.fromstring(body)
     except etree.XMLSyntaxError as error:
         raise invalid_body(resource, [f"cvc-elt.1: the body is not well-formed XML ({error})"]) from None
-    validator = schema("ncshipment")
+    validator = schema(schema_name)
     if not validator.validate(document):
         raise invalid_body(
             resource,
             [f"{_CVC.get(e.type_name, 'cvc-complex-type')}: {e.message}" for e in validator.error_log],
         )
-    if document.tag != f"{{{responses.NS}}}non-contract-shipment":
+    if document.tag != root:
         raise invalid_body(resource, [f"cvc-elt.1: Cannot find the declaration of element '{document.tag}'."])
     return document
 
@@ -133,7 +140,13 @@ def build(sim: Simulator) -> FastAPI:
     async def gate(request: Request, call_next: Callable[[Request], Any]) -> Response:
         path = _path(request)
         if path.startswith(("/rs/", "/ers/", "/vis/")):
-            media = TRACK_TYPES[0] if path.startswith("/vis/") else NCSHIPMENT_TYPE
+            media = (
+                TRACK_TYPES[0]
+                if path.startswith("/vis/")
+                else RATE_TYPE
+                if path == "/rs/ship/price"
+                else NCSHIPMENT_TYPE
+            )
             try:
                 credentials = _credentials(request)
                 if credentials is None or not backend.accepts(*credentials):
@@ -207,6 +220,29 @@ def build(sim: Simulator) -> FastAPI:
             raise not_found(f"Artifact {artifact_id} has no page {page}.")
         shipment, fault = backend.label(artifact_id)
         return Response(responses.label_pdf(shipment, fault), media_type="application/pdf")
+
+    # --- rating
+
+    @app.post("/rs/ship/price")
+    async def get_rates(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != RATE_TYPE:
+            raise CanadaPostError(
+                415,
+                [("Server", f"Unsupported media type {content_type or '(none)'}; send {RATE_TYPE}")],
+                media_type=RATE_TYPE,
+            )
+        if not _accepts(request, RATE_TYPE):
+            raise CanadaPostError(406, [("Server", f"Accept must be {RATE_TYPE}")], media_type=RATE_TYPE)
+        try:
+            document = _validated(
+                await request.body(), "/rs/ship/price", "rating", f"{{{responses.RATE_NS}}}mailing-scenario"
+            )
+            quotes = backend.rate(document)
+        except CanadaPostError as error:
+            error.media_type = RATE_TYPE
+            raise
+        return _xml(responses.price_quotes(quotes, api(request)), RATE_TYPE)
 
     # --- tracking
 

@@ -36,6 +36,8 @@ def test_accepted_orders_get_one_checked_label_each(engine, carriers, backend, s
         ship = ships[order_id]
         assert ship["status"] == "label_created" and ship["carrier"] == "canada_post"
         assert ship["service_code"] == "DOM.EP" and ship["weight_grams"] == 1200
+        # rated first: the 30x20x15 cm box bills as 1.5 kg (cubed), 11.20 + 1.35 * 1.5
+        assert (str(ship["quoted_price"]), ship["quoted_currency"]) == ("13.23", "CAD")
         path = settings_env.data_dir / ship["label_path"]
         assert ship["label_path"].startswith("labels/") and not ship["label_path"].startswith("/")
         pdf = path.read_bytes()
@@ -117,14 +119,32 @@ def test_unshippable_orders_fail_without_calling(engine, carriers, backend, sim)
     assert rows(engine, "SELECT count(*) AS n FROM retail.ops_tasks WHERE kind = 'label_failed'")[0]["n"] == 2
 
 
-def test_no_carrier_rule_fails_the_order(engine, carriers, backend, monkeypatch):
+def test_no_carrier_for_the_route_is_one_task_until_fixed(engine, carriers, backend, sim, monkeypatch):
     monkeypatch.setenv("SHIPPING_RULES", '{"*:CA": "canada_post:DOM.EP"}')
     order_id = insert_order(engine, 1, address={**SEATTLE})
+    for _ in range(2):  # a re-run finds the same problem: still one task, not bumped
+        result = run_labels(engine, carriers)
+        assert result.counts["no_carrier"] == 1 and result.counts["orders_new"] == 0
+        assert shipments(engine) == {} and history(engine, order_id)[-1] == "accepted"
+        tasks = rows(engine, "SELECT * FROM retail.ops_tasks WHERE kind = 'label_failed'")
+        assert len(tasks) == 1 and tasks[0]["occurrences"] == 1 and tasks[0]["status"] == "open"
+        assert "no carrier serves bestbuy from CA to US" in tasks[0]["title"]
+    assert sim.journal.entries("canadapost") == []  # nothing rated, nothing bought
+    monkeypatch.delenv("SHIPPING_RULES")  # fixed: the default rules ship it
+    assert run_labels(engine, carriers).counts["labels_created"] == 1
+    assert rows(engine, "SELECT status FROM retail.ops_tasks")[0]["status"] == "resolved"
+
+
+def test_a_service_not_offered_for_the_parcel_is_refused_before_buying(
+    engine, carriers, backend, monkeypatch
+):
+    monkeypatch.setenv("SHIPPING_RULES", '{"*:US": "canada_post:USA.TP"}')  # Tracked Packet: 2 kg at most
+    order_id = insert_order(engine, 1, address=SEATTLE, lines=(("RP-1", 3, "50.00"),))
     result = run_labels(engine, carriers)
-    assert result.counts["label_failed"] == 1
+    assert result.counts["label_failed"] == 1 and backend.created_count() == 0
     ship = shipments(engine)[order_id]
-    assert ship["carrier"] == "manual" and "no carrier rule" in ship["error"]
-    assert history(engine, order_id)[-1] == "label_failed"
+    assert ship["status"] == "label_failed" and ship["quoted_price"] is None
+    assert "does not offer USA.TP" in ship["error"] and "offered: USA.EP, USA.XP" in ship["error"]
 
 
 def test_us_order_ships_with_customs(engine, carriers, backend):

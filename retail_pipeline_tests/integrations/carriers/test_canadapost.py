@@ -3,10 +3,13 @@ twice, and errors that say whether a retry can help."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
 
 from retail_pipeline.domain.labels import check_label
+from retail_pipeline.domain.orders import Address
 from retail_pipeline.integrations.carriers.base import CarrierError
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
 from retail_pipeline.simulators import FaultConfig
@@ -131,3 +134,27 @@ def test_settings_pick_the_simulator_or_the_real_host(monkeypatch):
         assert dev.base() == "https://ct.soa-gw.canadapost.ca"
     finally:
         get_settings.cache_clear()
+
+
+async def test_get_rates_quotes_the_services_for_the_route_and_weight(make_client, sim):
+    async with make_client() as client:
+        home = {q.service_code: q for q in await client.rate(domestic())}
+        heavy_us = {q.service_code for q in await client.rate(to_us())}
+    assert set(home) == {"DOM.RP", "DOM.EP", "DOM.XP", "DOM.PC"}
+    # 1.2 kg billed as the cubed weight (30x20x10 cm / 6000 = 1 kg < 1.2 kg): 11.20 + 1.35 * 1.2
+    assert home["DOM.EP"].price == Decimal("12.82") and home["DOM.EP"].currency == "CAD"
+    assert home["DOM.EP"].transit_days == 3
+    assert heavy_us == {"USA.EP", "USA.XP"}  # Tracked Packet USA carries at most 2 kg
+    posts = [e for e in sim.journal.entries("canadapost") if e.method == "POST"]
+    assert len(posts) == 2 and all(e.path.endswith("/rs/ship/price") for e in posts)
+
+
+async def test_get_rates_refused_for_a_bad_scenario(make_client):
+    bad = domestic(
+        destination=Address(street_1="1 Main", city="Toronto", zip_code="NOPE", country_iso_code="CA")
+    )
+    async with make_client() as client:
+        with pytest.raises(CarrierError) as refused:
+            await client.rate(bad)
+    assert refused.value.status == 400 and not refused.value.retryable
+    assert "postal-code" in refused.value.message and "cvc-pattern-valid" in refused.value.message

@@ -8,12 +8,13 @@ from pathlib import Path
 from lxml import etree
 
 XSD_DIR = Path(__file__).parent
-SCHEMAS = ("ncshipment", "messages", "track")
+SCHEMAS = ("ncshipment", "messages", "track", "rating")
 
 
 @cache
 def schema(name: str) -> etree.XMLSchema:
-    """`ncshipment`, `messages` or `track`. ncshipment.xsd pulls in common.xsd from beside it."""
+    """`ncshipment`, `messages`, `track` or `rating`. ncshipment.xsd and rating.xsd pull in common.xsd from
+    beside it."""
     if name not in SCHEMAS:
         raise ValueError(f"no schema {name!r}; known: {SCHEMAS}")
     return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{name}.xsd")))

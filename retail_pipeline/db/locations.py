@@ -1,0 +1,164 @@
+"""Ship-from locations (``retail.locations``): the operators' list, a product's placement, and where an
+order's lines sit (a product's own location, else its supplier's default, else unknown)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from retail_pipeline.domain.orders import Address
+
+COLUMNS = "id, code, name, company, phone, street_1, street_2, city, region, postal_code, country, active"
+
+
+class LocationError(Exception):
+    """A refused request, with the HTTP status that says why (404 unknown, 409 conflict, 422 invalid)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass(frozen=True)
+class Location:
+    id: int
+    code: str
+    name: str
+    country: str
+    active: bool
+    address: Address
+
+
+def _location(row: Any) -> Location:
+    address = Address(
+        name=row.name, company=row.company, phone=row.phone, street_1=row.street_1, street_2=row.street_2,
+        city=row.city, state=row.region, zip_code=row.postal_code, country_iso_code=row.country.strip(),
+    )  # fmt: skip
+    return Location(row.id, row.code, row.name, row.country.strip(), row.active, address)
+
+
+def all_locations(conn: Connection) -> dict[str, Location]:
+    """Every location by code, inactive ones included (an order may still sit in one)."""
+    rows = conn.execute(text(f"SELECT {COLUMNS} FROM retail.locations ORDER BY code"))
+    return {row.code: _location(row) for row in rows}
+
+
+def list_locations(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        text(
+            f"""SELECT {COLUMNS},
+                       (SELECT count(*) FROM retail.products p WHERE p.location_id = l.id) AS products_placed,
+                       (SELECT count(*) FROM retail.suppliers s WHERE s.location_id = l.id) AS suppliers
+                  FROM retail.locations l ORDER BY code"""
+        )
+    )
+    return [{**row._mapping, "country": row.country.strip()} for row in rows]
+
+
+def create_location(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    """Adds a location; 409 when its code is taken."""
+    try:
+        with conn.begin_nested():
+            row = conn.execute(
+                text(
+                    f"""INSERT INTO retail.locations (code, name, company, phone, street_1, street_2, city,
+                                                      region, postal_code, country, active)
+                        VALUES (:code, :name, :company, :phone, :street_1, :street_2, :city, :region,
+                                :postal_code, :country, :active)
+                        RETURNING {COLUMNS}"""
+                ),
+                values,
+            ).one()
+    except IntegrityError as error:
+        if "locations_code_key" in str(error.orig):
+            raise LocationError(409, f"a location with code {values['code']!r} already exists") from None
+        raise
+    return {**row._mapping, "country": row.country.strip()}
+
+
+def _active_location_id(conn: Connection, code: str | None) -> int | None:
+    if code is None:
+        return None
+    location = conn.execute(
+        text("SELECT id, active FROM retail.locations WHERE code = :code"), {"code": code}
+    ).one_or_none()
+    if location is None:
+        raise LocationError(404, f"no location {code!r}")
+    if not location.active:
+        raise LocationError(409, f"location {code!r} is inactive: nothing new is placed there")
+    return location.id
+
+
+def set_product_location(conn: Connection, product_id: int, code: str | None) -> dict[str, Any]:
+    """Places a product at the location `code` (None: back to its supplier's default). 404 for an
+    unknown product or location, 409 for an inactive location; `changed` False when it was already so."""
+    current = conn.execute(
+        text(
+            """SELECT p.id, l.code FROM retail.products p LEFT JOIN retail.locations l ON l.id = p.location_id
+                WHERE p.id = :id FOR UPDATE OF p"""
+        ),
+        {"id": product_id},
+    ).one_or_none()
+    if current is None:
+        raise LocationError(404, f"no product {product_id}")
+    location_id = _active_location_id(conn, code)
+    changed = current.code != code
+    if changed:
+        conn.execute(
+            text("UPDATE retail.products SET location_id = :loc WHERE id = :id"),
+            {"loc": location_id, "id": product_id},
+        )
+    return {"product_id": product_id, "location": code, "previous": current.code, "changed": changed}
+
+
+def set_supplier_location(conn: Connection, supplier: str, code: str | None) -> dict[str, Any]:
+    """Where a supplier's stock arrives by default (its products without a location of their own ship
+    from there); None: unknown. 404 for an unknown supplier or location, 409 for an inactive location."""
+    current = conn.execute(
+        text(
+            """SELECT s.id, l.code FROM retail.suppliers s LEFT JOIN retail.locations l ON l.id = s.location_id
+                WHERE s.code = :supplier FOR UPDATE OF s"""
+        ),
+        {"supplier": supplier},
+    ).one_or_none()
+    if current is None:
+        raise LocationError(404, f"no supplier {supplier!r}")
+    location_id = _active_location_id(conn, code)
+    changed = current.code != code
+    if changed:
+        conn.execute(
+            text("UPDATE retail.suppliers SET location_id = :loc WHERE id = :id"),
+            {"loc": location_id, "id": current.id},
+        )
+    return {"supplier": supplier, "location": code, "previous": current.code, "changed": changed}
+
+
+# Where each line of the orders sits: its product (the listing's, else the one with its SKU), that
+# product's own location, else its supplier's; NULL when the product or both locations are unknown.
+LINE_LOCATIONS = text(
+    """
+    SELECT l.order_id, coalesce(pl.code, sl.code) AS location
+      FROM retail.order_lines l
+      LEFT JOIN retail.channel_listings cl ON cl.id = l.channel_listing_id
+      LEFT JOIN retail.products p
+             ON p.id = coalesce(cl.product_id, (SELECT p2.id FROM retail.products p2 WHERE p2.sku = l.sku))
+      LEFT JOIN retail.locations pl ON pl.id = p.location_id
+      LEFT JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
+      LEFT JOIN retail.suppliers s ON s.id = sp.supplier_id
+      LEFT JOIN retail.locations sl ON sl.id = s.location_id
+     WHERE l.order_id = ANY(:ids) AND l.status NOT IN ('refused', 'cancelled')
+     ORDER BY l.order_id, l.id
+    """
+)
+
+
+def line_locations(conn: Connection, order_ids: list[int]) -> dict[int, list[str | None]]:
+    """Each order's lines' location codes (None = unknown), in line order."""
+    found: dict[int, list[str | None]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        for row in conn.execute(LINE_LOCATIONS, {"ids": order_ids}):
+            found[row.order_id].append(row.location)
+    return found
