@@ -24,10 +24,11 @@ fail the run (every other order would fail the same way).
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 import dagster as dg
@@ -44,7 +45,8 @@ from retail_pipeline.db.order_workflow import (
 from retail_pipeline.defs.resources import CarriersResource, DatabaseResource
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.domain.orders import Address
-from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier, parcel_weight_kg
+from retail_pipeline.domain.parcels import LineParcel, Parcel, pack, stored_unit
+from retail_pipeline.domain.shipping import NoCarrierRule, choose_carrier
 from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, ShippingSettings
 from retail_pipeline.integrations.carriers.base import (
     Carrier,
@@ -69,26 +71,34 @@ NEW_ORDERS = text(
     """
 )
 
+# Each line with its product's unit parcel (by listing, else by our SKU; none for a foreign SKU).
 LINES = text(
     """
-    SELECT order_id, sku, title, quantity, unit_price
-      FROM retail.order_lines
-     WHERE order_id = ANY(:ids) AND status NOT IN ('refused', 'cancelled')
-     ORDER BY order_id, id
+    SELECT ol.id, ol.order_id, ol.sku, ol.title, ol.quantity, ol.unit_price, p.category,
+           p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.parcel_source, p.parcel_reason
+      FROM retail.order_lines ol
+      LEFT JOIN retail.channel_listings cl ON cl.id = ol.channel_listing_id
+      LEFT JOIN retail.products p
+             ON p.id = COALESCE(cl.product_id, (SELECT q.id FROM retail.products q WHERE q.sku = ol.sku))
+     WHERE ol.order_id = ANY(:ids) AND ol.status NOT IN ('refused', 'cancelled')
+     ORDER BY ol.order_id, ol.id
     """
 )
 
 INTENT = text(
     """
-    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, status)
-    VALUES (:order_id, :carrier, :service_code, :weight_grams, 'pending')
+    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, length_cm, width_cm,
+                                  height_cm, parcel_source, parcel_lines, status)
+    VALUES (:order_id, :carrier, :service_code, :weight_grams, :length_cm, :width_cm, :height_cm,
+            :parcel_source, CAST(:parcel_lines AS jsonb), 'pending')
     ON CONFLICT (order_id) DO NOTHING
     """
 )
 
 WORK = text(
     """
-    SELECT s.id, s.order_id, s.carrier, s.service_code, s.weight_grams, s.remote_shipment_id,
+    SELECT s.id, s.order_id, s.carrier, s.service_code, s.weight_grams, s.length_cm, s.width_cm,
+           s.height_cm, s.parcel_lines, s.remote_shipment_id,
            s.tracking_pin, s.label_url, o.channel, o.external_order_id, o.currency, o.shipping_address
       FROM retail.shipments s
       JOIN retail.orders o ON o.id = s.order_id
@@ -121,6 +131,13 @@ class LabelResult:
 def _address(value: dict[str, Any] | None) -> Address:
     known = Address.__dataclass_fields__
     return Address(**{k: v for k, v in (value or {}).items() if k in known and v is not None})
+
+
+def order_parcel(lines: list, shipping: ShippingSettings) -> Parcel:
+    """The order's one parcel from its lines (domain.parcels.pack: weights summed, units stacked)."""
+    units = [LineParcel(line.quantity, stored_unit(line._mapping, shipping.category_defaults), line.sku, line.id)
+             for line in lines]  # fmt: skip
+    return pack(units, shipping.packaging_grams)
 
 
 def label_rel_path(digest: str, when: datetime) -> str:
@@ -170,10 +187,6 @@ class LabelMaker:
                 address = conn.scalar(
                     text("SELECT shipping_address FROM retail.orders WHERE id = :id"), {"id": order.id}
                 )
-                quantities = [line.quantity for line in lines.get(order.id, [])]
-                weight = parcel_weight_kg(
-                    quantities, self.shipping.unit_weight_grams, self.shipping.packaging_grams
-                )
                 try:
                     choice = choose_carrier(
                         order.channel, _address(address).country_iso_code, self.shipping.rules
@@ -183,11 +196,19 @@ class LabelMaker:
                         error = f"no client for carrier {carrier!r}"
                 except NoCarrierRule as rule_error:
                     carrier, service, error = "manual", None, str(rule_error)
+                parcel_row = {"weight_grams": None, "length_cm": None, "width_cm": None, "height_cm": None,
+                              "parcel_source": None, "parcel_lines": "[]"}  # fmt: skip
+                try:
+                    parcel = order_parcel(lines.get(order.id, []), self.shipping)
+                    length, width, height = parcel.box_cm
+                    parcel_row = {"weight_grams": parcel.weight_grams, "length_cm": length, "width_cm": width,
+                                  "height_cm": height, "parcel_source": parcel.source,
+                                  "parcel_lines": json.dumps(parcel.lines)}  # fmt: skip
+                except ValueError as no_lines:
+                    error = error or str(no_lines)
                 conn.execute(
-                    INTENT,
-                    {"order_id": order.id, "carrier": carrier, "service_code": service,
-                     "weight_grams": int(weight * 1000)},
-                )  # fmt: skip
+                    INTENT, {"order_id": order.id, "carrier": carrier, "service_code": service, **parcel_row}
+                )
                 self.result.counts["orders_new"] += 1
                 if error:
                     row = conn.execute(
@@ -207,24 +228,28 @@ class LabelMaker:
         destination = _address(row.shipping_address)
         items = ()
         if (destination.country_iso_code or "").upper() != "CA":
-            unit_kg = Decimal(self.shipping.unit_weight_grams) / 1000
+            unit_grams = {line["line_id"]: line["unit_weight_grams"] for line in row.parcel_lines or []}
             items = tuple(
                 CustomsItem(
                     description=line.title or line.sku or "Merchandise",
                     quantity=line.quantity,
                     unit_value=Decimal(line.unit_price),
-                    unit_weight_kg=unit_kg,
+                    unit_weight_kg=(Decimal(unit_grams.get(line.id) or 1) / 1000).quantize(
+                        Decimal("0.001"), ROUND_UP
+                    ),
                     sku=line.sku,
                 )  # fmt: skip
                 for line in self._lines(row.order_id)
             )
-        length, width, height = self.shipping.box_cm
+        dimensions = None
+        if row.length_cm and row.width_cm and row.height_cm:
+            dimensions = Dimensions(Decimal(row.length_cm), Decimal(row.width_cm), Decimal(row.height_cm))
         return LabelRequest(
             reference=self.shipping.reference(row.order_id),
             destination=destination,
-            weight_kg=(Decimal(row.weight_grams or 1000) / 1000).quantize(Decimal("0.001")),
+            weight_kg=(Decimal(row.weight_grams or 1) / 1000).quantize(Decimal("0.001"), ROUND_UP),
             service_code=row.service_code or "",
-            dimensions=Dimensions(Decimal(length), Decimal(width), Decimal(height)),
+            dimensions=dimensions,
             reference_2=f"{row.channel} {row.external_order_id}",
             currency=(row.currency or "CAD").strip(),
             customs=items,

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from lxml import etree
@@ -47,6 +48,10 @@ TRACKING_EVENTS = {
     "delivered": ("DELIVERED", "Delivered"),
 }
 _CA_POSTAL = re.compile(r"[A-Z]\d[A-Z]\d[A-Z]\d")
+# Parcel limits of the non-contract parcel services: 30 kg; 2 m longest side; length + girth 3 m.
+MAX_WEIGHT_KG = Decimal(30)
+MAX_LENGTH_CM = Decimal(200)
+MAX_LENGTH_PLUS_GIRTH_CM = Decimal(300)
 
 
 class CanadaPostSimulatorConfig(BaseModel):
@@ -94,6 +99,7 @@ class Shipment:
     reference_1: str | None
     reference_2: str | None
     created_at: datetime
+    dimensions_cm: tuple[str, str, str] | None = None  # length, width, height (cm) as sent
     events: list[TrackingEvent] = field(default_factory=list)
     label_downloads: int = 0
 
@@ -101,6 +107,23 @@ class Shipment:
 def _text(root: etree._Element, path: str) -> str | None:
     found = root.find("/".join(f"{{{NS}}}{part}" for part in path.split("/")))
     return found.text.strip() if found is not None and found.text else None
+
+
+def _check_parcel(weight_kg: Decimal, sides_cm: list[Decimal] | None) -> None:
+    """The parcel limits, as Canada Post refuses an oversized or overweight parcel (codes indicative)."""
+    if weight_kg > MAX_WEIGHT_KG:
+        raise business("9160", f"The parcel weight {weight_kg} kg exceeds the maximum of {MAX_WEIGHT_KG} kg.")
+    if sides_cm is None:
+        return
+    shortest, middle, longest = sorted(sides_cm)
+    if longest > MAX_LENGTH_CM:
+        raise business("9161", f"The parcel length {longest} cm exceeds the maximum of {MAX_LENGTH_CM} cm.")
+    if longest + 2 * (shortest + middle) > MAX_LENGTH_PLUS_GIRTH_CM:
+        raise business(
+            "9162",
+            f"The parcel length plus girth {longest + 2 * (shortest + middle)} cm exceeds the maximum of"
+            f" {MAX_LENGTH_PLUS_GIRTH_CM} cm.",
+        )
 
 
 class CanadaPostBackend:
@@ -163,6 +186,12 @@ class CanadaPostBackend:
             )
         if country != "CA" and document.find(f"{{{NS}}}delivery-spec/{{{NS}}}customs") is None:
             raise business("8036", "Customs information is required for shipments outside Canada.")
+        parcel = "delivery-spec/parcel-characteristics/"
+        weight = _text(document, parcel + "weight") or ""
+        dimensions = tuple(
+            _text(document, f"{parcel}dimensions/{side}") for side in ("length", "width", "height")
+        )
+        _check_parcel(Decimal(weight), [Decimal(d) for d in dimensions] if all(dimensions) else None)
         spec = document.find(f"{{{NS}}}delivery-spec")
         dest = "delivery-spec/destination/address-details/"
         sender = "delivery-spec/sender/address-details/"
@@ -196,7 +225,8 @@ class CanadaPostBackend:
                     " ".join(filter(None, (_text(document, sender + "city"), _text(document, sender + "prov-state"),
                                            _text(document, sender + "postal-zip-code")))),
                 ) if v],
-                weight_kg=_text(document, "delivery-spec/parcel-characteristics/weight") or "",
+                weight_kg=weight,
+                dimensions_cm=dimensions if all(dimensions) else None,  # type: ignore[arg-type]
                 reference_1=_text(document, "delivery-spec/references/customer-ref-1"),
                 reference_2=_text(document, "delivery-spec/references/customer-ref-2"),
                 created_at=self.sim.clock.now(),
