@@ -5,7 +5,7 @@ Units: weights in grams, product sides in millimetres (integers), the carrier pa
 with one decimal (what Canada Post's DimensionMeasurementType allows).
 
 Where a product's parcel comes from, best first (`resolve_parcel`):
-1. ``supplier``: the supplier's own figures (Shopify variant grams, schema.org weight/depth/width/
+1. ``supplier``: the supplier's own figures (storefront variant grams, schema.org weight/depth/width/
    height, "Weight: 2.3 kg" on the page);
 2. ``estimate``: the enrichment model's estimate, with its reason;
 3. ``category_default``: the per-category table (SHIPPING_CATEGORY_DEFAULTS), ``*`` as the last resort.
@@ -134,12 +134,12 @@ class SupplierParcel:
                 "height_mm": sides[2]}  # fmt: skip
 
 
-# --- Shopify storefront ----------------------------------------------------------------------------
+# --- storefront variants (products.json) ---------------------------------------------------------
 
 
-def shopify_variant_parcel(variant: Mapping[str, Any]) -> SupplierParcel:
+def storefront_variant_parcel(variant: Mapping[str, Any]) -> SupplierParcel:
     """A storefront variant's weight: `grams` (products.json), else `weight` + `weight_unit` (the
-    Admin/`.js` shape). Shopify writes 0 grams for "no weight set": that is no figure, not a refusal."""
+    admin and `.js` shape). 0 grams means "no weight set": no figure, not a refusal."""
     grams = variant.get("grams")
     if isinstance(grams, int | float) and not isinstance(grams, bool) and grams > 0:
         try:

@@ -16,8 +16,8 @@ from retail_pipeline.domain.parcels import (
     length_mm,
     pack,
     resolve_parcel,
-    shopify_variant_parcel,
     stored_unit,
+    storefront_variant_parcel,
     structured_parcel,
     text_parcel,
     weight_grams,
@@ -71,7 +71,7 @@ def test_absurd_values_are_refused_with_a_reason(call, reason):
     ],
 )
 def test_shopify_variant_weight(variant, expected):
-    assert shopify_variant_parcel(variant) == expected
+    assert storefront_variant_parcel(variant) == expected
 
 
 @pytest.mark.parametrize(
