@@ -216,11 +216,13 @@ class Facts:
     def shipping_estimate(self) -> dict[str, Any]:
         """A model's guess at one packaged unit: the middle of the weights such goods have (the simulated
         catalogue's category ranges, plus a fifth for the box), in a box of matching volume."""
-        words = f"{self.category} {self.title}".casefold()
-        category = next(
-            (c for c in CATEGORIES if c.name.casefold() in words or c.name.casefold().rstrip("s") in words),
-            None,
-        )
+        words = {w.rstrip("s") for w in re.findall(r"\w{4,}", f"{self.category} {self.title}".casefold())}
+
+        def matches(c) -> int:
+            return len(words & {w.rstrip("s") for w in re.findall(r"\w{4,}", c.name.casefold())})
+
+        category = max(CATEGORIES, key=matches)
+        category = category if matches(category) else None
         if category is None:
             return {"weight_grams": 800, "length_cm": 25.0, "width_cm": 20.0, "height_cm": 10.0,
                     "reason": "a general boxed item: the product data gives no weight or size"}  # fmt: skip
