@@ -228,15 +228,17 @@ class LabelMaker:
         destination = _address(row.shipping_address)
         items = ()
         if (destination.country_iso_code or "").upper() != "CA":
+            # The unit weights the parcel was weighed with (a row from before migration 016: resolved now).
             unit_grams = {line["line_id"]: line["unit_weight_grams"] for line in row.parcel_lines or []}
+            defaults = self.shipping.category_defaults
             items = tuple(
                 CustomsItem(
                     description=line.title or line.sku or "Merchandise",
                     quantity=line.quantity,
                     unit_value=Decimal(line.unit_price),
-                    unit_weight_kg=(Decimal(unit_grams.get(line.id) or 1) / 1000).quantize(
-                        Decimal("0.001"), ROUND_UP
-                    ),
+                    unit_weight_kg=Decimal(
+                        unit_grams.get(line.id) or stored_unit(line._mapping, defaults).weight_grams
+                    ).scaleb(-3),
                     sku=line.sku,
                 )  # fmt: skip
                 for line in self._lines(row.order_id)

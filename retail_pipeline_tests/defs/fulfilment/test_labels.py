@@ -178,6 +178,7 @@ def test_us_order_ships_with_customs(engine, carriers, backend):
     remote = next(iter(backend.shipments.values()))
     assert remote.service_code == "USA.EP" and b"<customs>" in remote.delivery_spec
     assert b"<customs-number-of-units>2</customs-number-of-units>" in remote.delivery_spec
+    assert remote.delivery_spec.count(b"<unit-weight>1.000</unit-weight>") == 2  # the category default '*'
     assert shipments(engine)[order_id]["weight_grams"] == 3200
 
 
