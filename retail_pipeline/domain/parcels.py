@@ -235,6 +235,8 @@ def text_parcel(text: str | None) -> SupplierParcel:
     rejected: list[str] = []
     grams = None
     for match in _WEIGHT_TEXT.finditer(text):
+        if match.group(2).rstrip(".").lower() not in _WEIGHT_UNITS:
+            continue  # "Gewicht 1.100 Lieferzeit", "Net weight 150 ml": not a weight we can read
         try:
             grams = weight_grams(match.group(1), match.group(2))
             break

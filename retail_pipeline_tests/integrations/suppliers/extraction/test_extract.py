@@ -2,6 +2,7 @@
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -708,3 +709,13 @@ def test_weight_and_box_come_from_markup_then_the_page_text():
     product = extract_product(microdata)
     assert product.weight_grams == 1800 and product.sources["weight_grams"] == "html"  # 0 kg refused
     assert product.parcel_refused == ["weight 0 KGM is not positive"] and product.length_mm is None
+
+    # A real WooCommerce page: "Additional Information  Weight 5.55 kg  Dimensions 104 x 104 x 92 cm".
+    html = (Path(__file__).parent / "pages" / "real_ariika_woocommerce_beanbag_eg.html").read_bytes()
+    product = extract_product(html, "http://www.ariika.com/product/willow-bean-bag/")
+    assert (product.weight_grams, product.length_mm, product.width_mm, product.height_mm) == (
+        5550,
+        1040,
+        1040,
+        920,
+    )
