@@ -206,23 +206,19 @@ def structured_parcel(
 # --- page text -------------------------------------------------------------------------------------
 
 _NUM = r"(\d+(?:[.,]\d+)*)"
-_WEIGHT_UNIT = r"([^\W\d_]+)"  # any word: the unit table decides (an unknown one is a refusal)
+_WEIGHT_UNIT = r"([^\W\d_]+)"  # any word: the unit table decides (an unknown word is no weight)
 _LENGTH_UNIT = r"(mm|cm|m|in(?:ch(?:es)?)?|\"|″|ft)"
 _WEIGHT_LABEL = (
     r"(?:(?:net|gross|shipping|item|product|package|unit)\s+)?"
     r"(?:weight|wt\.?|gewicht|nettogewicht|poids(?:\s+net)?|peso(?:\s+neto)?)"
 )
-_DIMENSION_LABEL = (
-    r"(?:(?:product|item|package|packaging|shipping|box|overall)\s+)?"
-    r"(?:dimensions?|size|measurements|abmessungen|ma(?:ß|ss)e|dimensiones|dimensioni|taille)"
-    r"(?:\s*\((?:l\s*x\s*w\s*x\s*h|w\s*x\s*h\s*x\s*d|l\s*x\s*b\s*x\s*h)\))?"
-)
 _WEIGHT_TEXT = re.compile(
     rf"\b{_WEIGHT_LABEL}\s*[:：=-]?\s*(?:approx\.?\s*|ca\.?\s*)?{_NUM}\s*{_WEIGHT_UNIT}\b", re.I
 )
 _X = r"\s*(?:x|×|\*)\s*"
+# Three sides with a unit after the last (each may carry its own); a label before it changes nothing.
 _DIMENSIONS_TEXT = re.compile(
-    rf"(?:\b{_DIMENSION_LABEL}\s*[:：=-]?\s*)?{_NUM}\s*{_LENGTH_UNIT}?{_X}{_NUM}\s*{_LENGTH_UNIT}?{_X}{_NUM}\s*{_LENGTH_UNIT}(?![a-z])",
+    rf"{_NUM}\s*{_LENGTH_UNIT}?{_X}{_NUM}\s*{_LENGTH_UNIT}?{_X}{_NUM}\s*{_LENGTH_UNIT}(?![a-z])",
     re.I,
 )
 
