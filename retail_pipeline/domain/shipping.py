@@ -1,4 +1,4 @@
-"""Which carrier and service ship an order: pure functions over config (the parcel: domain/parcels.py).
+"""Which carrier and service ship an order, and what the parcel weighs: pure functions over config.
 
 Rules map `"<channel>:<country>"` to `"<carrier>:<service code>"`; either side of the key may be `*`.
 The most specific rule wins: channel+country, then any channel+country, then channel+any country,
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_UP, Decimal
 
 # Our carriers, as people name them, and each one's public tracking page for a PIN.
 CARRIER_NAMES = {
@@ -59,3 +60,9 @@ def choose_carrier(
         if key in rules:
             return parse_rule(rules[key])
     raise NoCarrierRule(f"no carrier rule for channel {channel!r} to country {country!r}")
+
+
+def parcel_weight_kg(quantities: list[int], unit_weight_grams: int, packaging_grams: int = 0) -> Decimal:
+    """Weight for the carrier in kg, rounded up to the gram (three decimals), never zero."""
+    grams = max(1, sum(max(0, q) for q in quantities) * unit_weight_grams + packaging_grams)
+    return (Decimal(grams) / 1000).quantize(Decimal("0.001"), rounding=ROUND_UP)

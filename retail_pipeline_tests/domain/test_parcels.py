@@ -185,3 +185,22 @@ def test_pack_sums_weights_and_stacks_units():
     assert (single.source, single.box_cm) == ("supplier", (Decimal("20.0"), Decimal("12.0"), Decimal("8.0")))
     with pytest.raises(ValueError, match="no lines"):
         pack([])
+
+
+def test_category_defaults_come_from_the_environment(monkeypatch):
+    from pydantic import ValidationError
+
+    from retail_pipeline.integrations.carriers import ShippingSettings
+
+    monkeypatch.setenv(
+        "SHIPPING_CATEGORY_DEFAULTS", '{"Guitar": {"weight_grams": 6000, "box_cm": [110, 45, 15]}}'
+    )
+    monkeypatch.setenv("SHIPPING_UNIT_WEIGHT_GRAMS", "1500")
+    table = ShippingSettings(_env_file=None).category_table()
+    assert (table["guitar"].weight_grams, table["*"].weight_grams) == (6000, 1500)
+    assert table["phone"] == DEFAULT_CATEGORY_PARCELS["phone"]
+    monkeypatch.setenv(
+        "SHIPPING_CATEGORY_DEFAULTS", '{"anvil": {"weight_grams": 90000, "box_cm": [1, 1, 1]}}'
+    )
+    with pytest.raises(ValidationError, match="anvil"):
+        ShippingSettings(_env_file=None)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from retail_pipeline.domain.labels import check_label, compact
-from retail_pipeline.domain.shipping import CarrierChoice, NoCarrierRule, choose_carrier
+from retail_pipeline.domain.shipping import CarrierChoice, NoCarrierRule, choose_carrier, parcel_weight_kg
 from retail_pipeline.simulators.canadapost.models import LABEL_FAULTS, Shipment
 from retail_pipeline.simulators.canadapost.responses import label_pdf
 
@@ -31,6 +32,12 @@ def test_most_specific_rule_wins():
         choose_carrier("ebay", "DE", {"*:CA": "canada_post:DOM.EP"})
     with pytest.raises(NoCarrierRule):
         choose_carrier("ebay", "CA", {"*:CA": "pigeon:FAST"})
+
+
+def test_parcel_weight():
+    assert parcel_weight_kg([1, 2], 1000, 200) == Decimal("3.200")
+    assert parcel_weight_kg([], 1000) == Decimal("0.001")
+    assert parcel_weight_kg([1], 333, 1) == Decimal("0.334")
 
 
 def shipment(pin: str = "1234567890123456", postal: str = "M5V2T6") -> Shipment:

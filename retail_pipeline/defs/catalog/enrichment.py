@@ -462,7 +462,7 @@ def enriched_products(
     blocked_reason = supplier.enrichment_blocked_reason if supplier.enrichment_blocked else None
     enricher = STORE_CONTENT if blocked_reason else llm.enricher
     writer = Writer(engine)
-    parcel_table = ShippingSettings().category_defaults
+    parcel_table = ShippingSettings().category_table()
     plan = _plan(rows, code, enricher, blocked_reason, llm.attempts_per_run, writer, parcel_table)
     if plan.pending:
         _reuse(engine, plan, code, enricher, writer)

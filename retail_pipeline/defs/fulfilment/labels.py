@@ -135,8 +135,10 @@ def _address(value: dict[str, Any] | None) -> Address:
 
 def order_parcel(lines: list, shipping: ShippingSettings) -> Parcel:
     """The order's one parcel from its lines (domain.parcels.pack: weights summed, units stacked)."""
-    units = [LineParcel(line.quantity, stored_unit(line._mapping, shipping.category_defaults), line.sku, line.id)
-             for line in lines]  # fmt: skip
+    table = shipping.category_table()
+    units = [
+        LineParcel(line.quantity, stored_unit(line._mapping, table), line.sku, line.id) for line in lines
+    ]
     return pack(units, shipping.packaging_grams)
 
 
@@ -230,7 +232,7 @@ class LabelMaker:
         if (destination.country_iso_code or "").upper() != "CA":
             # The unit weights the parcel was weighed with (a row from before migration 016: resolved now).
             unit_grams = {line["line_id"]: line["unit_weight_grams"] for line in row.parcel_lines or []}
-            defaults = self.shipping.category_defaults
+            defaults = self.shipping.category_table()
             items = tuple(
                 CustomsItem(
                     description=line.title or line.sku or "Merchandise",

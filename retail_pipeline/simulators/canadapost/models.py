@@ -19,7 +19,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from lxml import etree
@@ -49,9 +48,9 @@ TRACKING_EVENTS = {
 }
 _CA_POSTAL = re.compile(r"[A-Z]\d[A-Z]\d[A-Z]\d")
 # Parcel limits of the non-contract parcel services: 30 kg; 2 m longest side; length + girth 3 m.
-MAX_WEIGHT_KG = Decimal(30)
-MAX_LENGTH_CM = Decimal(200)
-MAX_LENGTH_PLUS_GIRTH_CM = Decimal(300)
+MAX_WEIGHT_KG = 30.0
+MAX_LENGTH_CM = 200.0
+MAX_LENGTH_PLUS_GIRTH_CM = 300.0
 
 
 class CanadaPostSimulatorConfig(BaseModel):
@@ -109,20 +108,22 @@ def _text(root: etree._Element, path: str) -> str | None:
     return found.text.strip() if found is not None and found.text else None
 
 
-def _check_parcel(weight_kg: Decimal, sides_cm: list[Decimal] | None) -> None:
+def _check_parcel(weight_kg: float, sides_cm: list[float] | None) -> None:
     """The parcel limits, as Canada Post refuses an oversized or overweight parcel (codes indicative)."""
     if weight_kg > MAX_WEIGHT_KG:
-        raise business("9160", f"The parcel weight {weight_kg} kg exceeds the maximum of {MAX_WEIGHT_KG} kg.")
+        raise business(
+            "9160", f"The parcel weight {weight_kg} kg exceeds the maximum of {MAX_WEIGHT_KG:g} kg."
+        )
     if sides_cm is None:
         return
     shortest, middle, longest = sorted(sides_cm)
     if longest > MAX_LENGTH_CM:
-        raise business("9161", f"The parcel length {longest} cm exceeds the maximum of {MAX_LENGTH_CM} cm.")
-    if longest + 2 * (shortest + middle) > MAX_LENGTH_PLUS_GIRTH_CM:
+        raise business("9161", f"The parcel length {longest} cm exceeds the maximum of {MAX_LENGTH_CM:g} cm.")
+    if round(longest + 2 * (shortest + middle), 1) > MAX_LENGTH_PLUS_GIRTH_CM:
         raise business(
             "9162",
-            f"The parcel length plus girth {longest + 2 * (shortest + middle)} cm exceeds the maximum of"
-            f" {MAX_LENGTH_PLUS_GIRTH_CM} cm.",
+            f"The parcel length plus girth {longest + 2 * (shortest + middle):.1f} cm exceeds the maximum of"
+            f" {MAX_LENGTH_PLUS_GIRTH_CM:g} cm.",
         )
 
 
@@ -191,7 +192,7 @@ class CanadaPostBackend:
         dimensions = tuple(
             _text(document, f"{parcel}dimensions/{side}") for side in ("length", "width", "height")
         )
-        _check_parcel(Decimal(weight), [Decimal(d) for d in dimensions] if all(dimensions) else None)
+        _check_parcel(float(weight), [float(d) for d in dimensions] if all(dimensions) else None)  # type: ignore[arg-type]
         spec = document.find(f"{{{NS}}}delivery-spec")
         dest = "delivery-spec/destination/address-details/"
         sender = "delivery-spec/sender/address-details/"
