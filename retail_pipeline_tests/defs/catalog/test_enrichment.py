@@ -336,6 +336,9 @@ def test_the_parcel_is_the_suppliers_else_the_models_estimate_and_follows_suppli
     w2 = _rows(engine)["W-2"]
     assert (w2.parcel_source, w2.weight_grams, w2.length_mm) == ("supplier", 192, 186)
     assert w2.parcel_reason == "box estimated: typical headphones & audio in retail packaging"
+    assert (
+        _metadata(_materialize(instance, db, llm))["parcels_refreshed"] == 0
+    )  # settled: a re-run writes nothing
 
 
 def test_a_product_with_nothing_to_enrich_fails_without_a_call(env, sim, engine, db, instance, llm):
