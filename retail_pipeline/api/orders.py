@@ -108,6 +108,12 @@ class Shipment(BaseModel):
     status: str
     tracking_pin: str | None
     weight_grams: int | None
+    length_cm: Decimal | None = None
+    width_cm: Decimal | None = None
+    height_cm: Decimal | None = None
+    parcel_source: str | None = Field(
+        default=None, description="Where the weight came from: supplier, estimate, category_default or mixed."
+    )
     error: str | None
     label_created_at: datetime | None
     shipped_at: datetime | None

@@ -49,6 +49,11 @@ class ProductRecord(BaseModel):
     availability: Availability = "unknown"
     condition: Condition = "unknown"
     raw: dict[str, Any] = Field(default_factory=dict)
+    # One unit as the supplier describes it (domain.parcels: absurd values are refused before here).
+    weight_grams: int | None = Field(default=None, ge=1, le=70_000)
+    length_mm: int | None = Field(default=None, ge=1, le=3_000)
+    width_mm: int | None = Field(default=None, ge=1, le=3_000)
+    height_mm: int | None = Field(default=None, ge=1, le=3_000)
     http_etag: str | None = None
     http_last_modified: str | None = None
 
@@ -69,11 +74,15 @@ class ProductRecord(BaseModel):
 
 
 _NOT_CONTENT = frozenset({"http_etag", "http_last_modified"})
+# Hashed only when known, so rows scraped before suppliers gave weights keep their hashes.
+_HASHED_WHEN_SET = frozenset({"weight_grams", "length_mm", "width_mm", "height_mm"})
 
 
 def _content_hash(dumped: Mapping[str, Any]) -> str:
     """The content hash from a record's JSON-mode dump (the validators are left out)."""
-    content = {k: v for k, v in dumped.items() if k not in _NOT_CONTENT}
+    content = {
+        k: v for k, v in dumped.items() if k not in _NOT_CONTENT and not (v is None and k in _HASHED_WHEN_SET)
+    }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -94,7 +103,8 @@ class UpsertCounts(NamedTuple):
 _COLUMNS = (
     "sku text, url text, title text, description text, brand text, gtin text, mpn text,"
     " categories text[], images text[], price numeric, currency text, stock_quantity integer,"
-    " availability text, condition text, raw jsonb, content_hash text, http_etag text, http_last_modified text"
+    " availability text, condition text, raw jsonb, weight_grams integer, length_mm integer, width_mm integer,"
+    " height_mm integer, content_hash text, http_etag text, http_last_modified text"
 )
 _NAMES = [spec.split()[0] for spec in _COLUMNS.split(",")]
 

@@ -29,10 +29,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retail_pipeline.domain.launchlock import visible_text
+from retail_pipeline.domain.parcels import MAX_SIDE_MM, MAX_WEIGHT_GRAMS
 from retail_pipeline.domain.products import Condition
 
 # Bump when SYSTEM_PROMPT or EnrichmentOutput changes meaning: every product is re-enriched once.
-PROMPT_VERSION = "enrich-1"
+PROMPT_VERSION = "enrich-2"  # enrich-2: the shipping estimate (issue 13)
 # Bump when offline_enrich changes its output.
 OFFLINE_VERSION = "offline-1"
 # Version label of rows that carry the store's own content (enrichment-blocked suppliers).
@@ -128,6 +129,22 @@ class Attribute(BaseModel):
     value: str = Field(min_length=1, max_length=200, description="Attribute value, e.g. Black.")
 
 
+class ShippingEstimate(BaseModel):
+    """One unit as shipped, in its retail packaging, estimated from the product data."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    weight_grams: int = Field(gt=0, le=MAX_WEIGHT_GRAMS, description="Shipping weight of one unit in grams.")
+    length_cm: float = Field(gt=0, le=MAX_SIDE_MM / 10, description="Longest side of the packaged unit, cm.")
+    width_cm: float = Field(gt=0, le=MAX_SIDE_MM / 10, description="Middle side of the packaged unit, cm.")
+    height_cm: float = Field(gt=0, le=MAX_SIDE_MM / 10, description="Shortest side of the packaged unit, cm.")
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="One sentence on what the estimate rests on, e.g. 'typical 15-inch laptop in its box'.",
+    )
+
+
 # The docstring below is sent to the model as the schema's description. Limits the strict schema
 # cannot carry (lengths, item counts) are stated in the field descriptions and enforced here.
 class EnrichmentOutput(BaseModel):
@@ -154,6 +171,20 @@ class EnrichmentOutput(BaseModel):
     keywords: list[str] = Field(
         description=f"Search keywords buyers would type, most important first. At most {MAX_KEYWORDS} items."
     )
+    shipping_estimate: ShippingEstimate | None = Field(
+        default=None,
+        description="Estimated shipping weight and box of one unit, with the reason; null when the product "
+        "data gives no basis for one.",
+    )
+
+    # An implausible estimate (0 g, a 4 m side) is dropped, not retried: the category default stands in.
+    @field_validator("shipping_estimate", mode="wrap")
+    @classmethod
+    def _plausible_estimate(cls, value: Any, handler: Any) -> ShippingEstimate | None:
+        try:
+            return handler(value)
+        except ValidationError:
+            return None
 
     # Too many attributes or keywords are harmless: keep the first ones rather than spend a retry.
     @field_validator("attributes")
@@ -259,7 +290,8 @@ SYSTEM_PROMPT = (
     "facts present in the product data, never invent specifications, warranties or accessories; never "
     "mention a price, shipping, the supplier or a store; keep the product's condition as given; "
     "attributes are name/value pairs taken from the data; give up to "
-    f"{MAX_KEYWORDS} search keywords. Write in New Zealand English."
+    f"{MAX_KEYWORDS} search keywords; estimate the shipping weight and box of one packaged unit and say "
+    "briefly what the estimate rests on. Write in New Zealand English."
 )
 
 

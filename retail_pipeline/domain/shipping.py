@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_UP, Decimal
 
 # Our carriers, as people name them, and each one's public tracking page for a PIN.
 CARRIER_NAMES = {
@@ -124,12 +123,6 @@ def ship_from(line_locations: list[str | None], default: str) -> str:
     if len(found) > 1:
         raise MixedOrigins(f"the order's products sit in different locations: {', '.join(found)}")
     return found[0]
-
-
-def parcel_weight_kg(quantities: list[int], unit_weight_grams: int, packaging_grams: int = 0) -> Decimal:
-    """Weight for the carrier in kg, rounded up to the gram (three decimals), never zero."""
-    grams = max(1, sum(max(0, q) for q in quantities) * unit_weight_grams + packaging_grams)
-    return (Decimal(grams) / 1000).quantize(Decimal("0.001"), rounding=ROUND_UP)
 
 
 @dataclass(frozen=True)

@@ -260,4 +260,6 @@ def schema_product(
     }
     if first.gtin:
         data["gtin13"] = first.gtin
+    # Shipping weight as shops' SEO markup states it: a QuantitativeValue with a UN/CEFACT unit code.
+    data["weight"] = {"@type": "QuantitativeValue", "value": first.grams / 1000, "unitCode": "KGM"}
     return data

@@ -65,7 +65,7 @@ def _objects(schema):
 def test_strict_schema_closes_every_object_and_requires_every_property():
     schema = strict_json_schema(EnrichmentOutput)
     objects = list(_objects(schema))
-    assert len(objects) == 2  # the output and the attribute pair
+    assert len(objects) == 3  # the output, the attribute pair and the shipping estimate
     for obj in objects:
         assert obj["additionalProperties"] is False
         assert obj["required"] == list(obj["properties"])
@@ -76,6 +76,7 @@ def test_strict_schema_closes_every_object_and_requires_every_property():
         "attributes",
         "condition",
         "keywords",
+        "shipping_estimate",
     }
     # Limits strict mode cannot carry are stated for the model, and enforced by the pydantic model.
     title = schema["properties"]["title"]

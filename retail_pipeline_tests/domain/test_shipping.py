@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -14,7 +13,6 @@ from retail_pipeline.domain.shipping import (
     NoCarrierRule,
     Routes,
     choose_carrier,
-    parcel_weight_kg,
     route_order,
     ship_from,
 )
@@ -78,12 +76,6 @@ def test_an_order_ships_from_one_place():
     assert "does not exist" in route_order("ebay", "NZ", ["gone"], countries, default_location="x").problem
     with pytest.raises(MixedOrigins):
         ship_from(["a", "b"], "a")
-
-
-def test_parcel_weight():
-    assert parcel_weight_kg([1, 2], 1000, 200) == Decimal("3.200")
-    assert parcel_weight_kg([], 1000) == Decimal("0.001")
-    assert parcel_weight_kg([1], 333, 1) == Decimal("0.334")
 
 
 def shipment(pin: str = "1234567890123456", postal: str = "M5V2T6") -> Shipment:

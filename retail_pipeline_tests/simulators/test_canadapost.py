@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
 from lxml import etree
 
 from retail_pipeline.domain.labels import check_label
+from retail_pipeline.integrations.carriers.base import Dimensions
 from retail_pipeline.integrations.carriers.canadapost import (
     NCSHIPMENT_TYPE,
     RATE_TYPE,
@@ -104,6 +106,15 @@ async def test_business_rules(http, backend):
         assert_messages(await http.post(URL, content=unknown, headers=HEADERS, auth=AUTH), 400)[0][0]
         == "9111"
     )
+    # The parcel limits: 30 kg, 2 m on the longest side, 3 m length + girth.
+    sender = CanadaPostSettings(_env_file=None).sender()
+    for request, code in (
+        (domestic(weight_kg=Decimal("30.001")), "9160"),
+        (domestic(dimensions=Dimensions(Decimal("20"), Decimal("200.1"), Decimal("10"))), "9161"),
+        (domestic(dimensions=Dimensions(Decimal("120"), Decimal("50"), Decimal("40.1"))), "9162"),
+    ):
+        response = await http.post(URL, content=shipment_xml(request, sender), headers=HEADERS, auth=AUTH)
+        assert assert_messages(response, 400)[0][0] == code
     assert backend.created_count() == 0
 
 

@@ -23,6 +23,7 @@ model, no quota) or every call failed on service errors after retries (an outage
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,14 @@ from retail_pipeline.domain.enrichment import (
     should_enrich,
     store_content,
 )
+from retail_pipeline.domain.parcels import (
+    DEFAULT_CATEGORY_PARCELS,
+    CategoryParcel,
+    SupplierParcel,
+    UnitParcel,
+    resolve_parcel,
+)
+from retail_pipeline.integrations.carriers import ShippingSettings
 from retail_pipeline.integrations.llm import EnrichmentFailed, LLMUnavailable
 from retail_pipeline.partitions import supplier_partitions
 
@@ -54,12 +63,22 @@ SUPPLIER = text(
     "SELECT id, enrichment_blocked, enrichment_blocked_reason, config FROM retail.suppliers WHERE code = :code"
 )
 
+# What `Candidate.parcel` reads: the supplier's figures and the product's stored parcel (shared with optimise).
+PARCEL_COLUMNS = """
+    sp.weight_grams AS supplier_weight_grams, sp.length_mm AS supplier_length_mm,
+    sp.width_mm AS supplier_width_mm, sp.height_mm AS supplier_height_mm,
+    sp.raw -> 'parcel_refused' AS parcel_refused,
+    p.category AS stored_category, p.parcel_estimate AS stored_estimate,
+    p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.parcel_source, p.parcel_reason
+"""
+
 CANDIDATES = text(
-    """
+    f"""
     SELECT sp.id AS supplier_product_id, sp.sku AS supplier_sku, sp.title, sp.description, sp.brand,
            sp.categories, sp.condition, sp.gtin, sp.mpn,
            jsonb_build_object('attributes', sp.raw -> 'attributes') AS raw,
            p.id AS product_id, p.status, p.input_hash, p.llm_attempts, p.quality_score,
+           {PARCEL_COLUMNS},
            p.title AS stored_title, p.description AS stored_description, p.attributes AS stored_attributes,
            (SELECT count(DISTINCT i.media_asset_id) FROM retail.supplier_product_images i
              WHERE i.supplier_product_id = sp.id) AS image_count
@@ -73,7 +92,8 @@ CANDIDATES = text(
 # Content made by the same enricher from identical input, for any product: the cache key's index.
 REUSABLE = text(
     """
-    SELECT DISTINCT ON (input_hash) input_hash, title, description, category, condition, attributes, keywords
+    SELECT DISTINCT ON (input_hash) input_hash, title, description, category, condition, attributes, keywords,
+           parcel_estimate
       FROM retail.products
      WHERE input_hash = ANY(CAST(:hashes AS text[])) AND prompt_version = :version
        AND model IS NOT DISTINCT FROM :model AND status = 'enriched'
@@ -85,7 +105,8 @@ _ROW_TYPES = (
     "supplier_product_id bigint, sku text, status text, error text, enricher text, model text,"
     " prompt_version text, input_hash text, title text, description text, category text, condition text,"
     " attributes jsonb, keywords text[], quality_score numeric, prompt_tokens int, completion_tokens int,"
-    " llm_attempts int"
+    " llm_attempts int, parcel_estimate jsonb, weight_grams int, length_mm int, width_mm int, height_mm int,"
+    " parcel_source text, parcel_reason text"
 )
 # Tokens and attempts add up while a product's input stays the same (a failed product retried).
 _SPENT = """
@@ -97,22 +118,27 @@ _SPENT = """
             + CASE WHEN p.input_hash = EXCLUDED.input_hash THEN p.llm_attempts ELSE 0 END,
         enriched_at = now()"""
 
+# The unit parcel (domain.parcels.resolve_parcel) and the model's estimate it may rest on.
+_PARCEL = "parcel_estimate, weight_grams, length_mm, width_mm, height_mm, parcel_source, parcel_reason"
+
 UPSERT_CONTENT = text(
     f"""
     INSERT INTO retail.products AS p
            (supplier_product_id, sku, status, error, enricher, model, prompt_version, input_hash, title,
             description, category, condition, attributes, keywords, quality_score, prompt_tokens,
-            completion_tokens, llm_attempts)
+            completion_tokens, llm_attempts, {_PARCEL})
     SELECT r.supplier_product_id, r.sku, r.status, r.error, r.enricher, r.model, r.prompt_version,
            r.input_hash, r.title, r.description, r.category, r.condition, r.attributes, r.keywords,
-           r.quality_score, r.prompt_tokens, r.completion_tokens, r.llm_attempts
+           r.quality_score, r.prompt_tokens, r.completion_tokens, r.llm_attempts,
+           {", ".join(f"r.{c}" for c in _PARCEL.split(", "))}
       FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({_ROW_TYPES})
     ON CONFLICT (supplier_product_id) DO UPDATE SET
         status = EXCLUDED.status, error = EXCLUDED.error, enricher = EXCLUDED.enricher,
         model = EXCLUDED.model, prompt_version = EXCLUDED.prompt_version, input_hash = EXCLUDED.input_hash,
         title = EXCLUDED.title, description = EXCLUDED.description, category = EXCLUDED.category,
         condition = EXCLUDED.condition, attributes = EXCLUDED.attributes, keywords = EXCLUDED.keywords,
-        quality_score = EXCLUDED.quality_score,{_SPENT}
+        quality_score = EXCLUDED.quality_score,
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _PARCEL.split(", "))},{_SPENT}
     """
 )
 
@@ -140,6 +166,19 @@ REFRESH_SCORES = text(
     """
 )
 
+# Cached products whose parcel moved (new supplier weight, a changed category default table).
+REFRESH_PARCELS = text(
+    """
+    UPDATE retail.products p
+       SET weight_grams = r.weight_grams, length_mm = r.length_mm, width_mm = r.width_mm,
+           height_mm = r.height_mm, parcel_source = r.parcel_source, parcel_reason = r.parcel_reason
+      FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+           AS r(id bigint, weight_grams int, length_mm int, width_mm int, height_mm int, parcel_source text,
+                parcel_reason text)
+     WHERE p.id = r.id
+    """
+)
+
 TOTALS = text(
     """
     SELECT count(*) FILTER (WHERE p.status = 'enriched') AS enriched,
@@ -153,7 +192,15 @@ TOTALS = text(
 )
 
 
-CONTENT_COLUMNS = ("title", "description", "category", "condition", "attributes", "keywords")
+CONTENT_COLUMNS = (
+    "title",
+    "description",
+    "category",
+    "condition",
+    "attributes",
+    "keywords",
+    "parcel_estimate",
+)
 
 
 def _content(output: EnrichmentOutput) -> dict[str, Any]:
@@ -164,6 +211,7 @@ def _content(output: EnrichmentOutput) -> dict[str, Any]:
         "condition": output.condition,
         "attributes": output.attributes_object(),
         "keywords": output.keywords,
+        "parcel_estimate": output.shipping_estimate.model_dump() if output.shipping_estimate else None,
     }
 
 
@@ -174,6 +222,7 @@ class Candidate:
     row: Any
     product: EnrichmentInput
     hash: str
+    parcel_table: Mapping[str, CategoryParcel] = field(default_factory=lambda: DEFAULT_CATEGORY_PARCELS)
 
     def row_values(self, code: str, enricher: Enricher, **values: Any) -> dict[str, Any]:
         """A products row for it: identity and cache key, then ``values`` (status, content, spend)."""
@@ -192,7 +241,27 @@ class Candidate:
         }
         if "title" in values:
             values["quality_score"] = self.score(values)
+            values.setdefault("parcel_estimate", None)
+            values.update(self.parcel(values["parcel_estimate"], values.get("category")).columns())
         return {**base, **values}
+
+    def parcel(self, estimate: Mapping[str, Any] | None, category: str | None) -> UnitParcel:
+        """The unit parcel: the supplier's figures, else the estimate, else the category default."""
+        row = self.row
+        sides = (row.supplier_length_mm, row.supplier_width_mm, row.supplier_height_mm)
+        supplier = SupplierParcel(
+            row.supplier_weight_grams,
+            sides if all(sides) else None,
+            tuple(row.parcel_refused or ()),
+        )
+        return resolve_parcel(supplier, estimate, [*(row.categories or ()), category], self.parcel_table)
+
+    def parcel_moved(self) -> dict[str, Any] | None:
+        """For a cached product: its re-resolved parcel when that differs from the stored one."""
+        parcel = self.parcel(self.row.stored_estimate, self.row.stored_category).columns()
+        if all(getattr(self.row, k) == v for k, v in parcel.items()):
+            return None
+        return {"id": self.row.product_id, **parcel}
 
     def score(self, content: dict[str, Any]) -> str:
         score = quality_score(
@@ -248,6 +317,7 @@ class Writer:
 class Plan:
     pending: dict[str, list[Candidate]] = field(default_factory=lambda: defaultdict(list))  # hash -> products
     refreshed_scores: list[dict] = field(default_factory=list)
+    refreshed_parcels: list[dict] = field(default_factory=list)
 
 
 def _plan(
@@ -257,13 +327,16 @@ def _plan(
     blocked_reason: str | None,
     attempts_per_run: int,
     writer: Writer,
+    parcel_table: Mapping[str, CategoryParcel] = DEFAULT_CATEGORY_PARCELS,
 ) -> Plan:
     """Sorts the products: blocked rows are written, unchanged ones counted as cached (their score
     refreshed when it moved), the rest grouped by input hash for the enricher."""
     plan = Plan()
     for row in rows:
         product = EnrichmentInput.from_supplier_product(row._mapping)
-        candidate = Candidate(row, product, input_hash(product, enricher, blocked_reason=blocked_reason))
+        candidate = Candidate(
+            row, product, input_hash(product, enricher, blocked_reason=blocked_reason), parcel_table
+        )
         if blocked_reason:
             changed = row.input_hash != candidate.hash or row.status != "blocked"
             if changed:
@@ -285,6 +358,8 @@ def _plan(
             score = candidate.score({**stored, "attributes": row.stored_attributes})
             if row.quality_score is None or str(row.quality_score) != score:
                 plan.refreshed_scores.append({"id": row.product_id, "quality_score": score})
+            if row.product_id is not None and (moved := candidate.parcel_moved()):
+                plan.refreshed_parcels.append(moved)
     return plan
 
 
@@ -392,7 +467,8 @@ def enriched_products(
     blocked_reason = supplier.enrichment_blocked_reason if supplier.enrichment_blocked else None
     enricher = STORE_CONTENT if blocked_reason else llm.enricher
     writer = Writer(engine)
-    plan = _plan(rows, code, enricher, blocked_reason, llm.attempts_per_run, writer)
+    parcel_table = ShippingSettings().category_table()
+    plan = _plan(rows, code, enricher, blocked_reason, llm.attempts_per_run, writer, parcel_table)
     if plan.pending:
         _reuse(engine, plan, code, enricher, writer)
     calls = _enrich(llm, plan, code, enricher, writer) if plan.pending else CallsOutcome()
@@ -400,6 +476,8 @@ def enriched_products(
     with engine.begin() as conn:
         if plan.refreshed_scores:
             conn.execute(REFRESH_SCORES, {"rows": json.dumps(plan.refreshed_scores)})
+        if plan.refreshed_parcels:
+            conn.execute(REFRESH_PARCELS, {"rows": json.dumps(plan.refreshed_parcels)})
         totals = conn.execute(TOTALS, {"supplier_id": supplier.id}).one()
 
     counts = writer.counts
@@ -416,6 +494,7 @@ def enriched_products(
         "prompt_tokens": counts["prompt_tokens"],
         "completion_tokens": counts["completion_tokens"],
         "quality_scores_refreshed": len(plan.refreshed_scores),
+        "parcels_refreshed": len(plan.refreshed_parcels),
         "enricher": "none: supplier blocked" if blocked_reason else enricher.kind,
         "model": enricher.model or "",
         "prompt_version": enricher.version,

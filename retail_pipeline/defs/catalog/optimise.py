@@ -27,7 +27,7 @@ from sqlalchemy import Engine, text
 
 from retail_pipeline.channels.registry import channel as channel_plugin
 from retail_pipeline.db.activity import log_activity
-from retail_pipeline.defs.catalog.enrichment import REUSABLE, Candidate, Writer, _content
+from retail_pipeline.defs.catalog.enrichment import PARCEL_COLUMNS, REUSABLE, Candidate, Writer, _content
 from retail_pipeline.defs.listings.drafts import build_drafts
 from retail_pipeline.defs.resources import LLMResource
 from retail_pipeline.domain.enrichment import (
@@ -43,13 +43,14 @@ FIELDS: tuple[Field, ...] = ("title", "description")
 
 # The enrichment asset's candidate row (CANDIDATES) for one product, with what the operator sees.
 PRODUCT = text(
-    """
+    f"""
     SELECT sp.id AS supplier_product_id, sp.sku AS supplier_sku, sp.title, sp.description, sp.brand,
            sp.categories, sp.condition, sp.gtin, sp.mpn,
            jsonb_build_object('attributes', sp.raw -> 'attributes') AS raw,
            p.id AS product_id, p.sku, p.status, p.input_hash, p.llm_attempts, p.quality_score,
            p.title AS stored_title, p.description AS stored_description, p.attributes AS stored_attributes,
            p.archived_at, s.code AS supplier_code, s.enrichment_blocked, s.enrichment_blocked_reason,
+           {PARCEL_COLUMNS},
            (SELECT count(DISTINCT i.media_asset_id) FROM retail.supplier_product_images i
              WHERE i.supplier_product_id = sp.id) AS image_count
       FROM retail.products p

@@ -28,10 +28,11 @@ fail the run (every other order would fail the same way).
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 import dagster as dg
@@ -50,7 +51,8 @@ from retail_pipeline.db.order_workflow import (
 from retail_pipeline.defs.resources import CarriersResource, DatabaseResource
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.domain.orders import Address
-from retail_pipeline.domain.shipping import parcel_weight_kg, route_order
+from retail_pipeline.domain.parcels import LineParcel, Parcel, pack, stored_unit
+from retail_pipeline.domain.shipping import route_order
 from retail_pipeline.integrations.carriers import CARRIER_CLIENTS, ShippingSettings
 from retail_pipeline.integrations.carriers.base import (
     Carrier,
@@ -75,26 +77,34 @@ NEW_ORDERS = text(
     """
 )
 
+# Each line with its product's unit parcel (by listing, else by our SKU; none for a foreign SKU).
 LINES = text(
     """
-    SELECT order_id, sku, title, quantity, unit_price
-      FROM retail.order_lines
-     WHERE order_id = ANY(:ids) AND status NOT IN ('refused', 'cancelled')
-     ORDER BY order_id, id
+    SELECT ol.id, ol.order_id, ol.sku, ol.title, ol.quantity, ol.unit_price, p.category,
+           p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.parcel_source, p.parcel_reason
+      FROM retail.order_lines ol
+      LEFT JOIN retail.channel_listings cl ON cl.id = ol.channel_listing_id
+      LEFT JOIN retail.products p
+             ON p.id = COALESCE(cl.product_id, (SELECT q.id FROM retail.products q WHERE q.sku = ol.sku))
+     WHERE ol.order_id = ANY(:ids) AND ol.status NOT IN ('refused', 'cancelled')
+     ORDER BY ol.order_id, ol.id
     """
 )
 
 INTENT = text(
     """
-    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, origin_location_id, status)
-    VALUES (:order_id, :carrier, :service_code, :weight_grams, :origin, :status)
+    INSERT INTO retail.shipments (order_id, carrier, service_code, weight_grams, length_cm, width_cm,
+                                  height_cm, parcel_source, parcel_lines, origin_location_id, status)
+    VALUES (:order_id, :carrier, :service_code, :weight_grams, :length_cm, :width_cm, :height_cm,
+            :parcel_source, CAST(:parcel_lines AS jsonb), :origin, :status)
     ON CONFLICT (order_id) DO NOTHING
     """
 )
 
 WORK = text(
     """
-    SELECT s.id, s.order_id, s.carrier, s.service_code, s.weight_grams, s.remote_shipment_id,
+    SELECT s.id, s.order_id, s.carrier, s.service_code, s.weight_grams, s.length_cm, s.width_cm,
+           s.height_cm, s.parcel_lines, s.remote_shipment_id,
            s.tracking_pin, s.label_url, o.channel, o.external_order_id, o.currency, o.shipping_address,
            l.code AS origin
       FROM retail.shipments s
@@ -136,6 +146,15 @@ class LabelResult:
 def _address(value: dict[str, Any] | None) -> Address:
     known = Address.__dataclass_fields__
     return Address(**{k: v for k, v in (value or {}).items() if k in known and v is not None})
+
+
+def order_parcel(lines: list, shipping: ShippingSettings) -> Parcel:
+    """The order's one parcel from its lines (domain.parcels.pack: weights summed, units stacked)."""
+    table = shipping.category_table()
+    units = [
+        LineParcel(line.quantity, stored_unit(line._mapping, table), line.sku, line.id) for line in lines
+    ]
+    return pack(units, shipping.packaging_grams)
 
 
 def label_rel_path(digest: str, when: datetime) -> str:
@@ -188,10 +207,6 @@ class LabelMaker:
             sites = all_locations(conn) if orders else {}
         with self.engine.begin() as conn:
             for order in orders:
-                quantities = [line.quantity for line in lines.get(order.id, [])]
-                weight = parcel_weight_kg(
-                    quantities, self.shipping.unit_weight_grams, self.shipping.packaging_grams
-                )
                 route = route_order(
                     order.channel, _address(order.shipping_address).country_iso_code, places[order.id],
                     {code: site.country for code, site in sites.items()},
@@ -203,17 +218,26 @@ class LabelMaker:
                     continue
                 carrier, service = route.choice.carrier, route.choice.service_code
                 manual = carrier == "manual"
+                error = None if manual or carrier in CARRIER_CLIENTS else f"no client for carrier {carrier!r}"
+                parcel_row = {"weight_grams": None, "length_cm": None, "width_cm": None, "height_cm": None,
+                              "parcel_source": None, "parcel_lines": "[]"}  # fmt: skip
+                try:
+                    parcel = order_parcel(lines.get(order.id, []), self.shipping)
+                    length, width, height = parcel.box_cm
+                    parcel_row = {"weight_grams": parcel.weight_grams, "length_cm": length, "width_cm": width,
+                                  "height_cm": height, "parcel_source": parcel.source,
+                                  "parcel_lines": json.dumps(parcel.lines)}  # fmt: skip
+                except ValueError as no_lines:
+                    error = error or str(no_lines)
                 conn.execute(
                     INTENT,
                     {"order_id": order.id, "carrier": carrier, "service_code": service,
-                     "weight_grams": int(weight * 1000), "origin": sites[route.origin].id,
-                     "status": "awaiting_tracking" if manual else "pending"},
+                     "origin": sites[route.origin].id,
+                     "status": "awaiting_tracking" if manual else "pending", **parcel_row},
                 )  # fmt: skip
                 resolve_order_task(conn, "label_failed", order.id, SOURCE)  # a routing task, now fixed
                 self.result.counts["orders_new"] += 1
-                if manual:
-                    self.result.counts["awaiting_tracking"] += 1
-                elif carrier not in CARRIER_CLIENTS:
+                if error:
                     row = conn.execute(
                         text(
                             """SELECT s.id, s.order_id, o.channel FROM retail.shipments s
@@ -221,7 +245,9 @@ class LabelMaker:
                         ),
                         {"id": order.id},
                     ).one()
-                    self._failed_in(conn, row, [f"no client for carrier {carrier!r}"], stage="carrier choice")
+                    self._failed_in(conn, row, [error], stage="carrier choice")
+                elif manual:
+                    self.result.counts["awaiting_tracking"] += 1
 
     def _no_carrier(self, conn: Connection, order, problem: str) -> None:
         """One ops task per order (not bumped by every run); the order stays accepted, without a shipment."""
@@ -241,25 +267,31 @@ class LabelMaker:
         destination = _address(row.shipping_address)
         items = ()
         if (destination.country_iso_code or "").upper() != "CA":
-            unit_kg = Decimal(self.shipping.unit_weight_grams) / 1000
+            # The unit weights the parcel was weighed with (a row from before migration 016: resolved now).
+            unit_grams = {line["line_id"]: line["unit_weight_grams"] for line in row.parcel_lines or []}
+            defaults = self.shipping.category_table()
             items = tuple(
                 CustomsItem(
                     description=line.title or line.sku or "Merchandise",
                     quantity=line.quantity,
                     unit_value=Decimal(line.unit_price),
-                    unit_weight_kg=unit_kg,
+                    unit_weight_kg=Decimal(
+                        unit_grams.get(line.id) or stored_unit(line._mapping, defaults).weight_grams
+                    ).scaleb(-3),
                     sku=line.sku,
                 )  # fmt: skip
                 for line in self._lines(row.order_id)
             )
-        length, width, height = self.shipping.box_cm
+        dimensions = None
+        if row.length_cm and row.width_cm and row.height_cm:
+            dimensions = Dimensions(Decimal(row.length_cm), Decimal(row.width_cm), Decimal(row.height_cm))
         origin = self._sites.get(row.origin) if row.origin else None
         return LabelRequest(
             reference=self.shipping.reference(row.order_id),
             destination=destination,
-            weight_kg=(Decimal(row.weight_grams or 1000) / 1000).quantize(Decimal("0.001")),
+            weight_kg=(Decimal(row.weight_grams or 1) / 1000).quantize(Decimal("0.001"), ROUND_UP),
             service_code=row.service_code or "",
-            dimensions=Dimensions(Decimal(length), Decimal(width), Decimal(height)),
+            dimensions=dimensions,
             reference_2=f"{row.channel} {row.external_order_id}",
             currency=(row.currency or "CAD").strip(),
             customs=items,

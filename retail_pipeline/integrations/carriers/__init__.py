@@ -11,9 +11,15 @@ from __future__ import annotations
 import importlib
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail_pipeline.domain.parcels import (
+    DEFAULT_CATEGORY_PARCELS,
+    MAX_SIDE_MM,
+    MAX_WEIGHT_GRAMS,
+    CategoryParcel,
+)
 from retail_pipeline.domain.shipping import DEFAULT_RULES
 
 from .base import Carrier
@@ -42,6 +48,24 @@ class ShippingSettings(BaseSettings):
     reference_prefix: str = Field(
         default="rp", pattern=r"^[A-Za-z0-9]{1,8}$", description="Tells our environments' shipments apart."
     )
+    # Unit parcels for products with neither a supplier weight nor an estimate (domain/parcels.py), e.g.
+    # SHIPPING_CATEGORY_DEFAULTS='{"guitar": {"weight_grams": 5000, "box_cm": [110, 45, 15]}}': added to
+    # (or replacing) the built-ins; SHIPPING_UNIT_WEIGHT_GRAMS in SHIPPING_BOX_CM is "*", the last resort.
+    category_defaults: dict[str, CategoryParcel] = Field(default_factory=dict)
+
+    @field_validator("category_defaults")
+    @classmethod
+    def _plausible(cls, value: dict[str, CategoryParcel]) -> dict[str, CategoryParcel]:
+        for key, parcel in value.items():
+            if not 0 < parcel.weight_grams <= MAX_WEIGHT_GRAMS or not all(
+                0 < side * 10 <= MAX_SIDE_MM for side in parcel.box_cm
+            ):
+                raise ValueError(f"category default {key!r}: weight 1-70000 g, sides 0-300 cm")
+        return {key.casefold(): parcel for key, parcel in value.items()}
+
+    def category_table(self) -> dict[str, CategoryParcel]:
+        last_resort = CategoryParcel(self.unit_weight_grams, tuple(self.box_cm))  # type: ignore[arg-type]
+        return {**DEFAULT_CATEGORY_PARCELS, "*": last_resort, **self.category_defaults}
 
     def reference(self, order_id: int) -> str:
         """Our idempotency key for an order's shipment (Canada Post customer-ref-1, at most 35 chars)."""

@@ -66,6 +66,11 @@ RATE_NS = "http://www.canadapost.ca/ws/ship/rate-v4"
 RATE_TYPE = "application/vnd.cpc.ship.rate-v4+xml"
 THROTTLED = "Rejected by SLM Monitor"
 NO_PIN_HISTORY = "004"  # tracking: the PIN has no events yet
+# Canada Post's parcel limits (non-contract parcel services): 30 kg, 2 m on the longest side, and
+# length + girth (2 × (width + height)) at most 3 m.
+MAX_WEIGHT_KG = Decimal(30)
+MAX_LENGTH_CM = Decimal(200)
+MAX_LENGTH_PLUS_GIRTH_CM = Decimal(300)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # The simulator's own key pair and customer (it refuses any other; see simulators/canadapost/models.py).
 SIMULATOR_USERNAME, SIMULATOR_PASSWORD, SIMULATOR_CUSTOMER = (
@@ -324,8 +329,20 @@ def request_problems(request: LabelRequest) -> list[str]:
         problems.append(f"service {request.service_code} is not an international (INT.*) service")
     if country and country != "CA" and not request.customs:
         problems.append("a parcel leaving Canada needs a customs declaration (order lines)")
-    if not Decimal(0) < request.weight_kg <= Decimal(30):
-        problems.append(f"weight {request.weight_kg} kg is outside 0-30 kg")
+    if not Decimal(0) < request.weight_kg <= MAX_WEIGHT_KG:
+        problems.append(f"weight {request.weight_kg} kg is outside 0-{MAX_WEIGHT_KG} kg")
+    if request.dimensions:
+        sides = sorted(
+            (request.dimensions.length_cm, request.dimensions.width_cm, request.dimensions.height_cm)
+        )
+        if sides[0] <= 0:
+            problems.append("every parcel side must be more than 0 cm")
+        if sides[2] > MAX_LENGTH_CM:
+            problems.append(f"the longest side {sides[2]} cm is over {MAX_LENGTH_CM} cm")
+        elif sides[2] + 2 * (sides[0] + sides[1]) > MAX_LENGTH_PLUS_GIRTH_CM:
+            problems.append(
+                f"length + girth {sides[2] + 2 * (sides[0] + sides[1])} cm is over {MAX_LENGTH_PLUS_GIRTH_CM} cm"
+            )
     if not request.reference or len(request.reference) > 35:
         problems.append("the reference must be 1 to 35 characters")
     sender = request.sender

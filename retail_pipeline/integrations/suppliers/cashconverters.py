@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from urllib.parse import urljoin
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
+from retail_pipeline.domain.parcels import text_parcel
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin
 from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_price
@@ -83,11 +84,15 @@ def parse_item_page(fetched: Fetched, *, currency: str) -> ProductRecord:
     description = doc.xpath(f"//div[{has_class('item-description')}]/p")
     notes = [text_of(li) for li in doc.xpath(f"//ul[{has_class('item-condition-notes')}]/li")]
     condition = details["Condition"]
+    description_text = "\n".join(filter(None, [text_of(p) for p in description] + notes)) or None
+    parcel = text_parcel(
+        "\n".join(f"{k}: {v}" for k, v in details.items() if k and v) + f"\n{description_text or ''}"
+    )
     return ProductRecord(
         sku=item_number,
         url=fetched.url,
         title=title,
-        description="\n".join(filter(None, [text_of(p) for p in description] + notes)) or None,
+        description=description_text,
         brand=details.get("Brand"),
         gtin=normalise_gtin(details.get("Barcode")),
         categories=(details["Category"],) if details.get("Category") else (),
@@ -104,7 +109,9 @@ def parse_item_page(fetched: Fetched, *, currency: str) -> ProductRecord:
             "condition_label": condition,
             "grade": condition_grade(condition),
             "model": details.get("Model"),
-        },
+        }
+        | ({"parcel_refused": list(parcel.rejected)} if parcel.rejected else {}),
+        **parcel.columns(),
         http_etag=fetched.etag,
         http_last_modified=fetched.last_modified,
     )

@@ -74,7 +74,12 @@ def record_from_extracted(product: ExtractedProduct, fetched: Fetched, *, curren
         currency=(product.currency or currency) if product.price is not None else None,
         availability=product.availability,
         condition=product.condition,
-        raw={"regular_price": str(product.regular_price)} if product.regular_price is not None else {},
+        raw=({"regular_price": str(product.regular_price)} if product.regular_price is not None else {})
+        | ({"parcel_refused": product.parcel_refused} if product.parcel_refused else {}),
+        weight_grams=product.weight_grams,
+        length_mm=product.length_mm,
+        width_mm=product.width_mm,
+        height_mm=product.height_mm,
         http_etag=fetched.etag,
         http_last_modified=fetched.last_modified,
     )

@@ -18,6 +18,7 @@ import lxml.html
 from lxml import etree
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
+from retail_pipeline.domain.parcels import storefront_variant_parcel, text_parcel
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 from retail_pipeline.integrations.suppliers.extraction.identifiers import normalise_gtin
 from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_amount
@@ -125,12 +126,15 @@ def variant_records(product: Mapping[str, Any], *, base_url: str, currency: str)
         image["src"] for image in sorted(product.get("images") or [], key=lambda i: i.get("position") or 0)
     )
     variants = product.get("variants") or []
+    described = text_parcel(description)
     records = []
     for variant in variants:
         option = variant.get("title")
         option = option if option and option != "Default Title" else None
         price = parse_amount(variant.get("price"))
         available = variant.get("available")
+        # Variant grams first; the description's "Weight:"/"Dimensions:" lines for what they lack.
+        parcel = storefront_variant_parcel(variant).or_else(described)
         records.append(
             ProductRecord(
                 # A variant without a SKU still needs a stable key: its Shopify id is one.
@@ -157,7 +161,9 @@ def variant_records(product: Mapping[str, Any], *, base_url: str, currency: str)
                     "compare_at_price": variant.get("compare_at_price"),
                     "grams": variant.get("grams"),
                     "tags": tags,
-                },
+                }
+                | ({"parcel_refused": list(parcel.rejected)} if parcel.rejected else {}),
+                **parcel.columns(),
             )
         )
     return records

@@ -59,6 +59,10 @@ TRACKING_EVENTS = {
     "delivered": ("DELIVERED", "Delivered"),
 }
 _CA_POSTAL = re.compile(r"[A-Z]\d[A-Z]\d[A-Z]\d")
+# Parcel limits of the non-contract parcel services: 30 kg; 2 m longest side; length + girth 3 m.
+MAX_WEIGHT_KG = 30.0
+MAX_LENGTH_CM = 200.0
+MAX_LENGTH_PLUS_GIRTH_CM = 300.0
 
 
 class CanadaPostSimulatorConfig(BaseModel):
@@ -114,6 +118,7 @@ class Shipment:
     reference_1: str | None
     reference_2: str | None
     created_at: datetime
+    dimensions_cm: tuple[str, str, str] | None = None  # length, width, height (cm) as sent
     events: list[TrackingEvent] = field(default_factory=list)
     label_downloads: int = 0
 
@@ -121,6 +126,25 @@ class Shipment:
 def _text(root: etree._Element, path: str) -> str | None:
     found = root.find("/".join(f"{{{NS}}}{part}" for part in path.split("/")))
     return found.text.strip() if found is not None and found.text else None
+
+
+def _check_parcel(weight_kg: float, sides_cm: list[float] | None) -> None:
+    """The parcel limits, as Canada Post refuses an oversized or overweight parcel (codes indicative)."""
+    if weight_kg > MAX_WEIGHT_KG:
+        raise business(
+            "9160", f"The parcel weight {weight_kg} kg exceeds the maximum of {MAX_WEIGHT_KG:g} kg."
+        )
+    if sides_cm is None:
+        return
+    shortest, middle, longest = sorted(sides_cm)
+    if longest > MAX_LENGTH_CM:
+        raise business("9161", f"The parcel length {longest} cm exceeds the maximum of {MAX_LENGTH_CM:g} cm.")
+    if round(longest + 2 * (shortest + middle), 1) > MAX_LENGTH_PLUS_GIRTH_CM:
+        raise business(
+            "9162",
+            f"The parcel length plus girth {longest + 2 * (shortest + middle):.1f} cm exceeds the maximum of"
+            f" {MAX_LENGTH_PLUS_GIRTH_CM:g} cm.",
+        )
 
 
 class CanadaPostBackend:
@@ -183,6 +207,12 @@ class CanadaPostBackend:
             )
         if country != "CA" and document.find(f"{{{NS}}}delivery-spec/{{{NS}}}customs") is None:
             raise business("8036", "Customs information is required for shipments outside Canada.")
+        parcel = "delivery-spec/parcel-characteristics/"
+        weight = _text(document, parcel + "weight") or ""
+        dimensions = tuple(
+            _text(document, f"{parcel}dimensions/{side}") for side in ("length", "width", "height")
+        )
+        _check_parcel(float(weight), [float(d) for d in dimensions] if all(dimensions) else None)  # type: ignore[arg-type]
         spec = document.find(f"{{{NS}}}delivery-spec")
         dest = "delivery-spec/destination/address-details/"
         sender = "delivery-spec/sender/address-details/"
@@ -216,7 +246,8 @@ class CanadaPostBackend:
                     " ".join(filter(None, (_text(document, sender + "city"), _text(document, sender + "prov-state"),
                                            _text(document, sender + "postal-zip-code")))),
                 ) if v],
-                weight_kg=_text(document, "delivery-spec/parcel-characteristics/weight") or "",
+                weight_kg=weight,
+                dimensions_cm=dimensions if all(dimensions) else None,  # type: ignore[arg-type]
                 reference_1=_text(document, "delivery-spec/references/customer-ref-1"),
                 reference_2=_text(document, "delivery-spec/references/customer-ref-2"),
                 created_at=self.sim.clock.now(),

@@ -125,6 +125,8 @@ def label_pdf(shipment: Shipment, fault: str | None = None) -> bytes:
     pdf.cell(0, 5, _latin1(SERVICES.get(shipment.service_code, shipment.service_code)),
              new_x="LMARGIN", new_y="NEXT")  # fmt: skip
     pdf.cell(0, 5, f"Weight: {shipment.weight_kg} kg", new_x="LMARGIN", new_y="NEXT")
+    if shipment.dimensions_cm:
+        pdf.cell(0, 5, f"Dimensions: {' x '.join(shipment.dimensions_cm)} cm", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("Helvetica", "B", 8)
     pdf.cell(0, 4, "FROM / DE", new_x="LMARGIN", new_y="NEXT")

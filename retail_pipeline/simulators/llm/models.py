@@ -22,6 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..catalogue_data import CATEGORIES
+
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-5-mini")
 
 
@@ -211,6 +213,26 @@ class Facts:
         return f"{body}\n\nSpecifications: {specifics}." if specifics else body
 
     @property
+    def shipping_estimate(self) -> dict[str, Any]:
+        """A model's guess at one packaged unit: the middle of the weights such goods have (the simulated
+        catalogue's category ranges, plus a fifth for the box), in a box of matching volume."""
+        words = {w.rstrip("s") for w in re.findall(r"\w{4,}", f"{self.category} {self.title}".casefold())}
+
+        def matches(c) -> int:
+            return len(words & {w.rstrip("s") for w in re.findall(r"\w{4,}", c.name.casefold())})
+
+        category = max(CATEGORIES, key=matches)
+        category = category if matches(category) else None
+        if category is None:
+            return {"weight_grams": 800, "length_cm": 25.0, "width_cm": 20.0, "height_cm": 10.0,
+                    "reason": "a general boxed item: the product data gives no weight or size"}  # fmt: skip
+        grams = round(sum(category.grams) / 2 * 1.2, -1)
+        side = max(10.0, (grams * 4) ** (1 / 3))  # about 0.25 g/cm³ packed
+        return {"weight_grams": int(grams), "length_cm": round(side * 1.6, 1), "width_cm": round(side * 1.1, 1),
+                "height_cm": round(side * 0.6, 1),
+                "reason": f"typical {category.name.lower()} in retail packaging"}  # fmt: skip
+
+    @property
     def keywords(self) -> list[str]:
         words = re.findall(r"[\w-]{3,}", f"{self.brand} {self.title} {self.category}".lower())
         return list(dict.fromkeys(words))
@@ -283,7 +305,11 @@ class Generator:
         if isinstance(kind, list):
             kind = next((k for k in kind if k != "null"), "null")
         if kind == "object":
-            return {prop: self.value(sub, prop) for prop, sub in schema.get("properties", {}).items()}
+            properties = schema.get("properties", {})
+            if "weight_grams" in properties:  # a shipping estimate: what a model knows of such goods
+                estimate = self.facts.shipping_estimate
+                return {prop: estimate.get(prop) for prop in properties}
+            return {prop: self.value(sub, prop) for prop, sub in properties.items()}
         if kind == "array":
             return self.array(schema, name)
         if kind == "string":

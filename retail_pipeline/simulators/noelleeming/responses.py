@@ -144,6 +144,7 @@ def product_page_html(request: Request, store: NoelLeemingStore, state: ProductS
     ]
     if variant.gtin:
         specs.append(("EAN", variant.gtin))
+    specs.append(("Weight", f"{variant.grams / 1000:g} kg"))
     spec_rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in specs)
     features = "".join(f"<li>{escape(f)}</li>" for f in product.features)
     main = (

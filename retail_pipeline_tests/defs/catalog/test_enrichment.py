@@ -302,11 +302,43 @@ def test_without_an_llm_the_offline_enricher_runs_and_says_so(acme, sim, engine,
     )
     assert rows["S-1"].title == "Sony WH-1000XM5 Headphones S-1" and rows["S-1"].prompt_tokens == 0
     assert rows["S-1"].quality_score > Decimal(0)
+    # No supplier weight and no estimate: the category default, saying which.
+    assert (rows["S-1"].parcel_source, rows["S-1"].weight_grams) == ("category_default", 600)
+    assert rows["S-1"].parcel_reason == "category default 'headphones'"
 
     # Once an LLM is configured, every product is enriched by it (the cache key names the enricher).
     monkeypatch.setenv("LLM_MODE", "auto")
     meta = _metadata(_materialize(instance, db, LLMResource()))
     assert (meta["enricher"], meta["enriched"], meta["llm_calls"]) == ("llm", 5, 4)
+
+
+def test_the_parcel_is_the_suppliers_else_the_models_estimate_and_follows_supplier_changes(
+    env, sim, engine, db, instance, llm
+):
+    supplier_id = add_supplier(engine, instance, "acme")
+    weighed = {"weight_grams": 254, "length_mm": 270, "width_mm": 210, "height_mm": 80}
+    add_products(engine, supplier_id, [_product("W-1", **weighed), _product("W-2", title="Sony WH-CH720N")])
+    _materialize(instance, db, llm)
+    rows = _rows(engine)
+    w1, w2 = rows["W-1"], rows["W-2"]
+    assert (w1.parcel_source, w1.weight_grams, w1.length_mm, w1.parcel_reason) == ("supplier", 254, 270, None)
+    assert (w2.parcel_source, w2.weight_grams) == ("estimate", 390)  # the model's estimate, with its reason
+    assert (
+        w2.parcel_reason == w2.parcel_estimate["reason"] == "typical headphones & audio in retail packaging"
+    )
+    assert (w2.length_mm, w2.width_mm, w2.height_mm) == (186, 128, 70)
+
+    # The supplier starts giving W-2's weight: the parcel follows on the next run, without a call.
+    calls = len(_calls(sim))
+    add_products(engine, supplier_id, [_product("W-2", title="Sony WH-CH720N", weight_grams=192)])
+    meta = _metadata(_materialize(instance, db, llm))
+    assert (meta["cached"], meta["parcels_refreshed"], len(_calls(sim))) == (2, 1, calls)
+    w2 = _rows(engine)["W-2"]
+    assert (w2.parcel_source, w2.weight_grams, w2.length_mm) == ("supplier", 192, 186)
+    assert w2.parcel_reason == "box estimated: typical headphones & audio in retail packaging"
+    assert (
+        _metadata(_materialize(instance, db, llm))["parcels_refreshed"] == 0
+    )  # settled: a re-run writes nothing
 
 
 def test_a_product_with_nothing_to_enrich_fails_without_a_call(env, sim, engine, db, instance, llm):

@@ -18,6 +18,7 @@ from retail_pipeline.defs.resources import CarriersResource, DatabaseResource
 from retail_pipeline.domain.labels import check_label
 from retail_pipeline.integrations.carriers.canadapost import CanadaPostSettings
 from retail_pipeline.simulators import FaultConfig
+from retail_pipeline_tests.seeds.catalog import add_product, add_supplier
 
 from .conftest import SEATTLE, history, insert_order, rows, shipments
 
@@ -147,6 +148,49 @@ def test_a_service_not_offered_for_the_parcel_is_refused_before_buying(
     assert "does not offer USA.TP" in ship["error"] and "offered: USA.EP, USA.XP" in ship["error"]
 
 
+def test_the_parcel_sums_the_products_weights_stacks_their_boxes_and_says_where_they_came_from(
+    engine, carriers, backend
+):
+    with engine.begin() as conn:
+        supplier = add_supplier(conn, "acme")
+        for sku, category, parcel in (
+            ("H1", "Headphones", (254, 270, 210, 80, "supplier", None)),
+            ("L1", "Laptops", (2100, 260, 380, 40, "estimate", "typical 14-inch laptop")),
+            ("G1", "Acoustic Guitars", None),  # not resolved yet: the category default at label time
+        ):
+            product_id = add_product(conn, supplier, sku, category=category)
+            if parcel:
+                conn.execute(
+                    text(
+                        "UPDATE retail.products SET weight_grams = :g, length_mm = :l, width_mm = :w, height_mm = :h,"
+                        " parcel_source = :s, parcel_reason = :r WHERE id = :id"
+                    ),
+                    dict(zip(("g", "l", "w", "h", "s", "r"), parcel, strict=True)) | {"id": product_id},
+                )
+    mixed = insert_order(engine, 1, lines=(("RP-H1", 2, "99.00"), ("RP-L1", 1, "999.00")))
+    guitar = insert_order(engine, 2, lines=(("RP-G1", 1, "499.00"),))
+    too_big = insert_order(engine, 3, lines=(("RP-G1", 4, "499.00"),))
+    result = run_labels(engine, carriers)
+    assert (result.counts["labels_created"], result.counts["label_failed"]) == (2, 1)
+
+    ships = shipments(engine)
+    remote = {s.reference_1: s for s in backend.shipments.values()}
+    # 2 × 254 g + 2100 g + 200 g packaging; headsets 27 × 21 × 8 twice on a 38 × 26 × 4 laptop.
+    assert ships[mixed]["weight_grams"] == 2808 and ships[mixed]["parcel_source"] == "mixed"
+    assert (ships[mixed]["length_cm"], ships[mixed]["width_cm"], ships[mixed]["height_cm"]) == (38, 26, 20)
+    assert [(p["sku"], p["source"], p["unit_weight_grams"]) for p in ships[mixed]["parcel_lines"]] == [
+        ("RP-H1", "supplier", 254), ("RP-L1", "estimate", 2100),
+    ]  # fmt: skip
+    assert remote[f"rp-order-{mixed}"].weight_kg == "2.808"
+    assert remote[f"rp-order-{mixed}"].dimensions_cm == ("38.0", "26.0", "20.0")
+    assert (ships[guitar]["weight_grams"], ships[guitar]["parcel_source"]) == (5200, "category_default")
+    assert remote[f"rp-order-{guitar}"].dimensions_cm == ("110.0", "45.0", "15.0")
+    assert ships[guitar]["parcel_lines"][0]["reason"] == "category default 'guitar'"
+    # Four guitars stacked are 110 × 60 × 45 cm: over Canada Post's 3 m length + girth, refused before any call.
+    assert ships[too_big]["status"] == "label_failed" and "length + girth 320.0 cm" in ships[too_big]["error"]
+    assert f"rp-order-{too_big}" not in remote
+
+
 def test_us_order_ships_with_customs(engine, carriers, backend):
     order_id = insert_order(engine, 1, address=SEATTLE, lines=(("RP-1", 2, "50.00"), ("RP-2", 1, "20.00")))
     result = run_labels(engine, carriers)
@@ -154,6 +198,7 @@ def test_us_order_ships_with_customs(engine, carriers, backend):
     remote = next(iter(backend.shipments.values()))
     assert remote.service_code == "USA.EP" and b"<customs>" in remote.delivery_spec
     assert b"<customs-number-of-units>2</customs-number-of-units>" in remote.delivery_spec
+    assert remote.delivery_spec.count(b"<unit-weight>1.000</unit-weight>") == 2  # the category default '*'
     assert shipments(engine)[order_id]["weight_grams"] == 3200
 
 

@@ -42,6 +42,14 @@ def test_onecheq_gives_one_record_per_variant(simulator_app, sim):
     assert record.condition == state.product.condition.lower()
     assert len(record.images) == state.product.image_count
     assert record.url.endswith(f"/products/{state.product.handle}")
+    # Variant grams are the supplier's weight; a storefront variant over 70 kg is refused, with the reason.
+    for state in snapshot:
+        for v in state.variants:
+            weighed = by_sku[v.variant.sku]
+            if v.variant.grams <= 70_000:
+                assert weighed.weight_grams == v.variant.grams
+            else:
+                assert weighed.weight_grams is None and "over 70 kg" in weighed.raw["parcel_refused"][0]
 
 
 def test_onecheq_falls_back_to_the_sitemap_when_products_json_is_off(simulator_app, sim):
@@ -73,6 +81,10 @@ def test_noel_leeming_reads_every_category_page_and_product(simulator_app, sim):
     assert record.title == state.product.title and record.brand == state.product.brand
     assert record.price * 100 == state.price_cents and record.condition == "new"
     assert record.http_etag and record.http_last_modified  # remembered for the next conditional GET
+    grams = {v.variant.sku: v.variant.grams for s in snapshot for v in s.variants}
+    assert all(
+        r.weight_grams == grams[r.sku] for r in result.records if grams[r.sku] <= 70_000
+    )  # JSON-LD weight
 
 
 def test_cash_converters_normalises_condition_and_store(simulator_app, sim):

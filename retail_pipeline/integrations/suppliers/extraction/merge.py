@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from retail_pipeline.domain.parcels import SupplierParcel, structured_parcel, text_parcel
 from retail_pipeline.integrations.suppliers.extraction.prices import clean_text, currency_from_host
 
 from .identifiers import clean_sku, url_id_tokens, url_item_code
@@ -69,9 +70,35 @@ def extract_from_page(page: Page) -> ExtractedProduct:
     _availability(layers, visible, take)
     _images(layers, visible, product, sources)
     _category(layers, visible, product, take)
+    _parcel(layers, visible, product, sources)
     product.setdefault("availability", "unknown")
     product.setdefault("condition", "unknown")
     return ExtractedProduct(**product, sources=sources)
+
+
+# --- weight and box ---------------------------------------------------------------------------------
+
+
+def _parcel(layers: list[tuple[str, Fields]], visible: VisiblePage, product: dict, sources: dict) -> None:
+    """Markup's weight/depth/width/height first; the visible text ("Weight: 2.3 kg", "30 x 20 x 10 cm")
+    only for what the markup lacks."""
+    parcel, source = SupplierParcel(), None
+    for name, fields in layers:
+        if fields.get("parcel") and name in ("jsonld", "microdata"):
+            parcel = structured_parcel(**fields["parcel"])
+            source = name
+            break
+    if parcel.weight_grams is None or parcel.sides_mm is None:
+        from_text = text_parcel(visible.text)
+        if not from_text.empty:
+            source = source if parcel.weight_grams is not None else "html"
+        parcel = parcel.or_else(from_text)
+    columns = parcel.columns()
+    product.update({k: v for k, v in columns.items() if v is not None})
+    if parcel.rejected:
+        product["parcel_refused"] = list(parcel.rejected)
+    if parcel.weight_grams is not None and source:
+        sources["weight_grams"] = source
 
 
 # --- name -------------------------------------------------------------------------------------------

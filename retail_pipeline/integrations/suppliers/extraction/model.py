@@ -28,4 +28,9 @@ class ExtractedProduct(BaseModel):
     availability: Availability = "unknown"
     condition: Condition = "unknown"
     category: list[str] = Field(default_factory=list)
+    weight_grams: int | None = Field(default=None, description="one unit, as the page states it")
+    length_mm: int | None = None
+    width_mm: int | None = None
+    height_mm: int | None = None
+    parcel_refused: list[str] = Field(default_factory=list, description="weights/sides refused, and why")
     sources: dict[str, Layer] = Field(default_factory=dict)

@@ -506,4 +506,7 @@ def product_fields(docs: list[Any], page: Page) -> Fields:
                 (normalise_gtin(_text(offer.get(k))) for k in _GTIN_KEYS if offer.get(k)), None
             )
     fields["condition"] = normalise_condition(_text(condition))
+    # Raw QuantitativeValues or texts ("1.6 kg"): domain.parcels reads them (and refuses absurd ones).
+    sizes = {key: first(key) for key in ("weight", "depth", "width", "height")}
+    fields["parcel"] = {k: v for k, v in sizes.items() if v not in (None, "", [])} or None
     return {k: v for k, v in fields.items() if v not in (None, "", [], "unknown")}

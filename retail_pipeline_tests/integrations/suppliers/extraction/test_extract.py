@@ -2,6 +2,7 @@
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -685,3 +686,36 @@ def test_microdata_brand_on_a_link_is_not_its_href():
     product = extract_product(page(body=body), "https://eg.shop.example/p?code=21339")
     assert product.brand is None or not product.brand.startswith("http")
     assert (product.price, product.currency) == (Decimal("329"), "EGP")
+
+
+def test_weight_and_box_come_from_markup_then_the_page_text():
+    weighed = {**PRODUCT, "weight": {"@type": "QuantitativeValue", "value": "2.5", "unitCode": "KGM"}}
+    product = extract_product(page(ld(weighed), "<h1>Anvil</h1><p>Dimensions: 30 x 20 x 10 cm</p>"))
+    assert (product.weight_grams, product.length_mm, product.width_mm, product.height_mm) == (
+        2500,
+        300,
+        200,
+        100,
+    )
+    assert product.sources["weight_grams"] == "jsonld" and product.parcel_refused == []
+
+    microdata = page(
+        body="""<div itemscope itemtype="https://schema.org/Product"><h1 itemprop="name">Anvil</h1>
+      <span itemprop="sku">A-1</span>
+      <div itemprop="weight" itemscope itemtype="https://schema.org/QuantitativeValue">
+        <meta itemprop="value" content="0"><meta itemprop="unitCode" content="KGM"></div>
+      <p>Gewicht: 1,8 kg</p></div>"""
+    )
+    product = extract_product(microdata)
+    assert product.weight_grams == 1800 and product.sources["weight_grams"] == "html"  # 0 kg refused
+    assert product.parcel_refused == ["weight 0 KGM is not positive"] and product.length_mm is None
+
+    # A real WooCommerce page: "Additional Information  Weight 5.55 kg  Dimensions 104 x 104 x 92 cm".
+    html = (Path(__file__).parent / "pages" / "real_ariika_woocommerce_beanbag_eg.html").read_bytes()
+    product = extract_product(html, "http://www.ariika.com/product/willow-bean-bag/")
+    assert (product.weight_grams, product.length_mm, product.width_mm, product.height_mm) == (
+        5550,
+        1040,
+        1040,
+        920,
+    )
