@@ -89,6 +89,12 @@ def _submit(app, plan_context, step, queue, priority, known_state):
     from dagster_celery.tasks import create_task
 
     queue = queue_for(step.pool, dict(step.tags or {}), dict(plan_context.dagster_run.tags))
+    # dagster-celery's own "Submitting ..." event names the queue it would have used: say which it is.
+    plan_context.instance.report_engine_event(
+        f'Step "{step.key}" goes to Celery queue "{queue}" (pool: {step.pool or "none"}).',
+        plan_context.dagster_run,
+        step_key=step.key,
+    )
     args = ExecuteStepArgs(
         job_origin=plan_context.reconstructable_job.get_python_origin(),
         run_id=plan_context.dagster_run.run_id,

