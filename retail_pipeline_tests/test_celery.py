@@ -351,3 +351,16 @@ def test_a_worker_killed_mid_publish_leaves_no_duplicate_listing_after_the_retry
         )
     assert rows == {listing.form["SKU"]: str(listing.listing_id) for listing in backend.listings.values()}
     assert adopted >= 1  # what was created before the crash, found by its SKU: not created again
+
+
+def test_a_step_goes_to_the_queue_of_its_kind_of_work():
+    from retail_pipeline.scale_out import QUEUE_BY_POOL, QUEUES, queue_for
+
+    assert queue_for("supplier_web", {}, {"dagster/partition": "onecheq"}) == "scraping"
+    assert queue_for("llm_api", {}, {}) == "llm"
+    assert queue_for("channel_listing_apis", {}, {"dagster/partition": "trademe"}) == "channel_apis"
+    # Vintage & Rare is driven by a browser: its listing steps go to the browser workers.
+    assert queue_for("channel_listing_apis", {}, {"dagster/partition": "vintage_and_rare"}) == "browser"
+    assert queue_for(None, {}, {}) == "dagster"  # database-only steps
+    assert queue_for("llm_api", {"dagster-celery/queue": "gpu"}, {}) == "gpu"  # a step's own tag wins
+    assert set(QUEUE_BY_POOL.values()) | {"dagster", "browser"} == set(QUEUES)
