@@ -9,6 +9,7 @@ workers costs seconds); each test works its own channel in it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -94,28 +95,41 @@ def broker_url() -> Iterator[str]:
 WORKER_QUEUES = {"w0": "dagster,channel_apis,browser", "w1": "scraping,llm"}
 
 
-def start_workers(env: dict[str, str]) -> list[subprocess.Popen]:
-    """`retail-pipeline worker` processes (prefork, one step at a time each)."""
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "retail_pipeline.cli", "worker", "--name", name, "--queues", queues],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for name, queues in WORKER_QUEUES.items()
-    ]
+def start_workers(env: dict[str, str], logs: Path) -> list[subprocess.Popen]:
+    """`retail-pipeline worker` processes (prefork, one step at a time each), logging to `logs`/NAME.log."""
+    procs = []
+    for name, queues in WORKER_QUEUES.items():
+        with open(logs / f"{name}.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "retail_pipeline.cli",
+                        "worker",
+                        "--name",
+                        name,
+                        "--queues",
+                        queues,
+                    ],
+                    env=env,
+                    cwd=PROJECT_ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    return procs
 
 
-def wait_until_ready(procs: list[subprocess.Popen]) -> None:
+def wait_until_ready(procs: list[subprocess.Popen], logs: Path) -> None:
     from retail_pipeline.scale_out import worker_app
 
     app, deadline = worker_app(), time.monotonic() + 90
     while len(app.control.ping(timeout=0.5) or []) < len(procs):
-        assert all(p.poll() is None for p in procs), "a worker exited"
-        assert time.monotonic() < deadline, "the workers did not come up"
+        tails = {log.name: log.read_text(errors="replace")[-2000:] for log in logs.glob("*.log")}
+        assert all(p.poll() is None for p in procs), f"a worker exited: {tails}"
+        assert time.monotonic() < deadline, f"the workers did not come up: {tails}"
 
 
 def stop_workers(procs: list[subprocess.Popen]) -> None:
@@ -201,12 +215,12 @@ def world(pg_server_url: str, fresh_databases, broker_url: str) -> Iterator[Worl
             env.setenv(key, value)
         get_settings.cache_clear()
         install_dagster_home(data_dir / "dagster_home", database_url)
-        procs = start_workers(dict(os.environ))  # they load the definitions while we set up
+        procs = start_workers(dict(os.environ), data_dir)  # they load the definitions while we set up
         engine = get_engine(app_url(database_url))
         try:
             with dg.DagsterInstance.get() as instance:
                 run_registry(instance)
-                wait_until_ready(procs)
+                wait_until_ready(procs, data_dir)
                 # The backfill as Dagster runs it (multi_run: one run per partition).
                 backfill = [celery_run(instance, "catalog_refresh", supplier) for supplier in SUPPLIERS]
                 yield World(
@@ -217,6 +231,7 @@ def world(pg_server_url: str, fresh_databases, broker_url: str) -> Iterator[Worl
             engine.dispose()
             get_settings.cache_clear()
     fresh_databases.drop_later(name)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_backfill_and_listings_on_two_celery_workers_leave_the_in_process_state(
@@ -364,3 +379,10 @@ def test_a_step_goes_to_the_queue_of_its_kind_of_work():
     assert queue_for(None, {}, {}) == "dagster"  # database-only steps
     assert queue_for("llm_api", {"dagster-celery/queue": "gpu"}, {}) == "gpu"  # a step's own tag wins
     assert set(QUEUE_BY_POOL.values()) | {"dagster", "browser"} == set(QUEUES)
+
+
+def test_the_worker_command_refuses_an_unknown_queue(capsys):
+    from retail_pipeline.cli import main
+
+    assert main(["worker", "--queues", "scraping,gpu"]) == 2
+    assert "unknown queue(s) ['gpu']" in capsys.readouterr().err
