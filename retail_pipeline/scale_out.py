@@ -137,8 +137,9 @@ def queued_celery_executor(init_context: dg.InitExecutorContext):
     from dagster._core.execution.retries import RetryMode
 
     config = init_context.executor_config
+    # Enabled: an op's RetryPolicy (429s, 5xx) has the step resubmitted; a lost worker is the broker's.
     return _executor_class()(
-        retries=RetryMode.DISABLED,  # ops keep their own RetryPolicy; a lost worker is the broker's
+        retries=RetryMode.ENABLED,
         broker=config["broker"],
         backend=config["backend"],
         config_source=config["config_source"],
@@ -162,7 +163,7 @@ def worker_app(settings: Settings | None = None):
 
     config = celery_config(settings or get_settings())
     executor = CeleryExecutor(
-        retries=RetryMode.DISABLED,
+        retries=RetryMode.ENABLED,
         broker=config["broker"],
         backend=config["backend"],
         config_source=config["config_source"],
