@@ -140,14 +140,20 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
         proc.wait(10)
 
 
-def celery_run(instance: dg.DagsterInstance, job: str, partition: str) -> dg.ExecuteJobResult:
+def celery_run(
+    instance: dg.DagsterInstance,
+    job: str,
+    partition: str | None = None,
+    module: str = "retail_pipeline.definitions",
+) -> dg.ExecuteJobResult:
     """A run of the job from the definitions module (as the daemon launches it), its steps on Celery."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     recon = ReconstructableRepository.for_module(
-        "retail_pipeline.definitions", "defs", working_directory=str(PROJECT_ROOT)
+        module, "defs", working_directory=str(PROJECT_ROOT)
     ).get_reconstructable_job(job)
-    with dg.execute_job(recon, instance=instance, tags={"dagster/partition": partition}) as result:
+    tags = {"dagster/partition": partition} if partition else {}
+    with dg.execute_job(recon, instance=instance, tags=tags) as result:
         return result
 
 
@@ -362,6 +368,14 @@ def test_a_worker_killed_mid_publish_leaves_no_duplicate_listing_after_the_retry
         )
     assert rows == {listing.form["SKU"]: str(listing.listing_id) for listing in backend.listings.values()}
     assert adopted >= 1  # what was created before the crash, found by its SKU: not created again
+
+
+def test_a_step_failing_on_a_worker_is_retried_by_its_retry_policy(world: World):
+    result = celery_run(world.instance, "flaky_job", module="retail_pipeline_tests.celery_jobs")
+    assert result.success
+    assert workers_that_ran(world.instance, result.run_id, "flaky") == ["w0", "w0"]  # queue "dagster"
+    retries = world.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert len(retries) == 1
 
 
 def test_a_step_goes_to_the_queue_of_its_kind_of_work():
