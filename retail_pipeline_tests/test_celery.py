@@ -392,7 +392,8 @@ def test_a_step_goes_to_the_queue_of_its_kind_of_work():
 
 
 def test_the_worker_command_refuses_an_unknown_queue(capsys):
-    from retail_pipeline.cli import main
+    from retail_pipeline.cli import build_parser
 
-    assert main(["worker", "--queues", "scraping,gpu"]) == 2
+    args = build_parser().parse_args(["worker", "--queues", "scraping,gpu"])
+    assert args.func(args) == 2  # before anything starts
     assert "unknown queue(s) ['gpu']" in capsys.readouterr().err
