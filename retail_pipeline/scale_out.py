@@ -14,8 +14,10 @@ right workers by choosing its pool:
 
 A step's own `dagster-celery/queue` tag still wins. Crash safety: a task is acknowledged only once it
 has run (`task_acks_late`) and is handed back to the broker when the process running it dies
-(`task_reject_on_worker_lost`), so another worker runs the step again; the steps are idempotent
-(publish: intent before the call, `find_by_sku` after a crash), so the retry duplicates nothing.
+(`task_reject_on_worker_lost`), so a worker (another, or the same one's new pool process) runs the
+step again; the steps are idempotent (publish: intent before the call, `find_by_sku` after a crash), so
+the rerun duplicates nothing. A whole machine lost leaves its task unacknowledged: Redis hands it out
+again after the broker's visibility timeout (an hour by default), RabbitMQ when the connection drops.
 """
 
 from __future__ import annotations
