@@ -132,6 +132,24 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     return 0 if summary["ok"] else 1
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    """A Celery worker for DAGSTER_EXECUTOR=celery runs: the definitions loaded once before it forks, so
+    each step starts warm; the Dagster instance and database as every other process sees them."""
+    from retail_pipeline.definitions import defs
+    from retail_pipeline.runtime import prepare
+    from retail_pipeline.scale_out import QUEUES, worker_app, worker_argv
+
+    unknown = set(args.queues) - set(QUEUES)
+    if unknown:
+        print(f"unknown queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}", file=sys.stderr)
+        return 2
+    prepare(migrate=False)
+    defs()
+    argv = worker_argv(args.queues, concurrency=args.concurrency, pool=args.pool, name=args.name)
+    worker_app().worker_main(argv)
+    return 0
+
+
 def _cmd_extract_product(args: argparse.Namespace) -> int:
     """Print the normalised product of one page: the first step when onboarding a new supplier."""
     from retail_pipeline.integrations.suppliers.extraction.extract import extract_product_json, load_page
@@ -186,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the configured endpoints instead of in-process simulators",
     )
     run_once.set_defaults(func=_cmd_run_once)
+
+    from retail_pipeline.scale_out import QUEUES
+
+    worker = sub.add_parser("worker", help="a Celery worker for DAGSTER_EXECUTOR=celery (CELERY_BROKER_URL)")
+    worker.add_argument(
+        "--queues",
+        type=lambda value: [q for q in value.split(",") if q],
+        default=list(QUEUES),
+        help=f"comma-separated queues to take steps from (default: all of {','.join(QUEUES)})",
+    )
+    worker.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1)")
+    worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
+    worker.add_argument("--name", default=None, help="the worker's name (NAME@host)")
+    worker.set_defaults(func=_cmd_worker)
 
     extract = sub.add_parser("extract-product", help="print the normalised product found in a page")
     extract.add_argument("source", metavar="FILE_OR_URL")

@@ -110,7 +110,26 @@ class Settings(BaseSettings):
         description="... and only this far ahead of the second; else the operator chooses (an ops task).",
     )
 
-    @field_validator("database_url", "media_s3_bucket", "media_s3_endpoint_url", "media_public_base_url")
+    dagster_executor: Literal["default", "celery"] = Field(
+        default="default",
+        description="Where a run's steps execute: Dagster's default (the run's own process) or Celery "
+        "workers (`retail-pipeline worker`, queues per kind of work: retail_pipeline/scale_out.py).",
+    )
+    celery_broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="The Celery broker with DAGSTER_EXECUTOR=celery: redis://... or amqp://... (RabbitMQ).",
+    )
+    celery_result_backend: str | None = Field(
+        default=None, description="Where step results wait; unset = the broker when Redis, else rpc://."
+    )
+
+    @field_validator(
+        "database_url",
+        "celery_result_backend",
+        "media_s3_bucket",
+        "media_s3_endpoint_url",
+        "media_public_base_url",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

@@ -332,7 +332,7 @@ def market(sim):
 # The end-to-end files take up to a minute each. Collected last (they sit at the top level), they
 # would start last and leave one worker idle at the end; started first, they run while the other
 # worker gets through the short tests.
-LONG_RUNNING_FILES = ("test_demo.py", "test_cli.py", "test_processes.py")
+LONG_RUNNING_FILES = ("test_demo.py", "test_cli.py", "test_processes.py", "test_celery.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

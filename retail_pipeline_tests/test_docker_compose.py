@@ -30,6 +30,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_IMAGE = "retail_pipeline:latest"
 REQUIRED_SERVICES = {
     "postgres", "migrate", "code", "webserver", "daemon", "sidecar", "simulators", "grafana", "minio", "minio_bucket",
+    "redis", "worker", "browser_worker",
 }  # fmt: skip
 # Services allowed to run an image this project does not build.
 PUBLIC_IMAGES = {
@@ -37,9 +38,13 @@ PUBLIC_IMAGES = {
     "grafana": "grafana/grafana-oss:11.3.1",
     "minio": "minio/minio:RELEASE.2025-04-22T22-12-26Z",
     "minio_bucket": "minio/mc:RELEASE.2025-04-16T18-13-26Z",
+    "redis": "redis:7.4-alpine",
 }
 # Services that start only with a profile: the simulators for the demo, the object store for scale-out.
-PROFILED = {"simulators": ["demo"], "minio": ["scale"], "minio_bucket": ["scale"]}
+PROFILED = {
+    "simulators": ["demo"],
+    **dict.fromkeys(["minio", "minio_bucket", "redis", "worker", "browser_worker"], ["scale"]),
+}
 RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 CONSOLE_SCRIPTS = {"retail-pipeline", "dagster", "dagster-webserver", "dagster-daemon"}
 
@@ -672,6 +677,31 @@ def test_media_storage_defaults_to_the_data_volume_and_aws_is_config_only():
     aws_env = aws["services"]["sidecar"]["environment"]
     # Blank stays blank: AWS S3 itself, and boto3's own credential chain (instance role, profile).
     assert aws_env["MEDIA_S3_ENDPOINT_URL"] == "" and aws_env["AWS_ACCESS_KEY_ID"] == ""
+
+
+@pytest.mark.parametrize("env", [{}, {"DAGSTER_EXECUTOR": "celery"}], ids=["default", "celery"])
+def test_scale_profile_workers_take_every_queue_from_the_broker_every_app_service_names(env):
+    from retail_pipeline.cli import build_parser
+    from retail_pipeline.scale_out import QUEUES, configured_executor
+    from retail_pipeline.settings import Settings
+
+    services = load_compose(env)["services"]
+    redis = services["redis"]
+    assert argv(redis["command"])[0] == "redis-server" and "--port" not in argv(redis["command"])
+    taken: list[str] = []
+    for name in ("worker", "browser_worker"):
+        args = build_parser().parse_args(argv(services[name]["command"])[1:])
+        assert args.command == "worker", name
+        taken += args.queues
+        assert "redis" in ancestors(services, name) and "migrate" in ancestors(services, name)
+    assert sorted(taken) == sorted(QUEUES), "each queue has exactly one kind of worker"
+    for name, service in app_services(services).items():
+        app_env = service["environment"]
+        broker = urlsplit(app_env["CELERY_BROKER_URL"])
+        assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379), name  # the default
+        settings = Settings(dagster_executor=app_env["DAGSTER_EXECUTOR"])
+        assert settings.dagster_executor == env.get("DAGSTER_EXECUTOR", "default"), name
+        assert (configured_executor(settings) is None) == (not env), name
 
 
 def test_simulator_url_points_at_the_simulators_service(services):
