@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import dagster as dg
@@ -9,10 +10,16 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from retail_pipeline.defs.catalog.supplier_products import load_supplier, store, supplier_products
+from retail_pipeline.defs.catalog.supplier_products import (
+    Written,
+    load_supplier,
+    supplier_products,
+    write_scrape,
+)
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
+from retail_pipeline.integrations.suppliers import Discovered, NotModified, ScrapeResult
 from retail_pipeline.partitions import supplier_partitions
 from retail_pipeline.simulators import FaultConfig
 from retail_pipeline_tests.integrations.suppliers.scraping import scrape
@@ -100,6 +107,21 @@ def test_after_the_clock_moves_changes_removals_and_arrivals_are_written(instanc
     stored = rows(db, "cash_converters")
     assert {sku for sku, (_, removed_at, _) in stored.items() if removed_at} == gone  # kept, marked
     assert all(stored[sku][0] * 100 == after[sku] for sku in after)
+
+
+def store(engine, supplier_id: int, result: ScrapeResult) -> Written:
+    """A scrape gathered by the test helper, written as the asset writes one streaming in."""
+
+    async def items():
+        for record in result.records:
+            yield record
+        for url in result.not_modified:
+            yield NotModified(url)
+        for failure in result.failures:
+            yield failure
+        yield Discovered(result.discovered, complete=result.complete)
+
+    return asyncio.run(write_scrape(engine, supplier_id, items()))
 
 
 def test_an_incomplete_scrape_marks_nothing_removed(db, sim, simulator_app):
