@@ -208,8 +208,8 @@ def _lookup(known: Known) -> KnownLookup:
 async def _window(
     client: PoliteClient, urls: Iterable[str], parse: Callable[[Fetched], T], lookup: KnownLookup, width: int
 ) -> AsyncIterator[PageResult[T]]:
-    """Pages in the order they finish, with at most `width` fetched or parsed at once. Validators are
-    looked up a chunk of URLs at a time, just before those are fetched."""
+    """Pages in the order they finish, with at most `width` held at once (fetching, parsing, or done and
+    waiting for the caller). Validators are looked up a chunk of URLs at a time, as those are reached."""
     pending = iter(urls)
     queued: deque[tuple[str, KnownPage | None]] = deque()
     in_flight: set[asyncio.Task[PageResult[T]]] = set()
@@ -229,9 +229,9 @@ async def _window(
         refill()
         while in_flight:
             done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            in_flight.difference_update(done)
-            refill()  # the next pages start before the caller gets these
             for task in done:
+                in_flight.discard(task)
+                refill()  # the next page starts before the caller gets this one
                 yield task.result()
     finally:
         for task in in_flight:  # the caller stopped early

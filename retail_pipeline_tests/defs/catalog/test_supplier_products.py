@@ -163,3 +163,35 @@ def test_a_push_only_supplier_is_skipped(instance, db, sim):
     result = materialize(instance, db, "allegro")
     assert result["skipped"] is True and "webhook" in result["reason"]
     assert sim.journal.entries() == []
+
+
+def test_a_scrape_is_written_a_chunk_at_a_time_and_keeps_only_a_few_failures(db, monkeypatch):
+    from retail_pipeline.catalog_writes.upsert import ProductRecord
+    from retail_pipeline.defs.catalog import supplier_products as module
+    from retail_pipeline.integrations.suppliers import PageFailure
+
+    monkeypatch.setattr(module, "CHUNK_ROWS", 100)
+    with db.engine.connect() as conn:
+        supplier = load_supplier(conn, "onecheq")
+    stored_midway = []
+
+    def stored() -> int:
+        with db.engine.connect() as conn:
+            query = text("SELECT count(*) FROM retail.supplier_products WHERE supplier_id = :id")
+            return conn.scalar(query, {"id": supplier.id})
+
+    async def items():
+        for n in range(250):
+            if n == 150:
+                stored_midway.append(stored())
+            yield ProductRecord(sku=f"S{n}", url=f"u/{n}")
+        for n in range(20):
+            yield PageFailure(f"u/bad{n}", "HTTP 500")
+        yield ProductRecord(sku="S3", url="u/again")  # its first copy went out in an earlier chunk
+        yield Discovered(271, complete=True)
+
+    written = asyncio.run(write_scrape(db.engine, supplier.id, items()))
+    assert stored_midway == [100]  # the first chunk was stored before the scrape went on
+    assert (written.inserted, written.parsed, written.discovered) == (250, 250, 271)
+    assert written.failed_pages == 21 and len(written.failure_examples) == module.FAILURES_SHOWN
+    assert stored() == 250
