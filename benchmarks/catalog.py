@@ -9,7 +9,7 @@ Measured per size:
 - pipeline: `scrape_supplier`, the supplier_products asset's own work (adapter + shared upsert), one
   process per supplier running at once, as a backfill of the three partitions runs them (one partition
   per run, runs in parallel up to the `supplier_web` pool limit); peak RSS of each of those processes
-  (`ru_maxrss`), next to its RSS once warm (imports done) before the scrape;
+  (VmHWM), next to its peak once warm (imports done) before the scrape;
 - unchanged re-run: the pipeline again with nothing changed (conditional GETs, content hashes);
 - raw capacity: bare concurrent GETs of the URLs the pipeline fetched (plain httpx, no parsing, no
   database), at a few concurrency levels, twice each; the best is the ceiling. Past RAW_SAMPLE URLs a
@@ -119,7 +119,12 @@ def _rows(engine: Engine) -> list[SupplierRow]:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak RSS (VmHWM). Not `ru_maxrss`: Linux carries that over from the parent
+    through fork + exec, so a spawned worker would start at the benchmark process's own peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB on most
 
 
 def _warm_up(_: int) -> float:
@@ -311,7 +316,7 @@ def main() -> None:
                 "meets_issue_13": big["fraction_of_raw_capacity"] >= 0.6,
                 "peak_rss_mb_by_size": {size: r["peak_rss_mb"] for size, r in results.items()},
                 "warm_rss_mb_by_size": {size: r["warm_rss_mb"] for size, r in results.items()},
-                "rss_measured": "ru_maxrss of each supplier's run process (fresh processes per size, one invocation)",
+                "rss_measured": "VmHWM of each supplier's run process (fresh processes per size, one invocation)",
                 "rerun_seconds": big["rerun_seconds"],
                 "rerun_rows_written": big["rerun_rows_written"],
                 "by_size": results,
