@@ -1,27 +1,40 @@
-"""Supplier scrape throughput (issue 3, item 9): 5,000 products across the three simulated suppliers.
+"""Supplier scrape throughput at scale (issue 3 item 9; issue 13): 100,000 SKUs across the three
+simulated suppliers, and 5,000 first in the same invocation to show that memory stays flat.
 
-Measured in one run, against one simulator server and one embedded PostgreSQL:
+`python benchmarks/catalog.py [--products 100000] [--small 5000]`: each size runs against its own
+simulated catalogue (one simulator server, one embedded PostgreSQL), in fresh run processes so each
+size's peak RSS is its own. `--small 0` skips the small run; `--products 5000 --small 0` is a quick run.
+
+Measured per size:
 - pipeline: `scrape_supplier`, the supplier_products asset's own work (adapter + shared upsert), one
   process per supplier running at once, as a backfill of the three partitions runs them (one partition
-  per run, runs in parallel up to the `supplier_web` pool limit);
-- serial baseline: the same adapters one request at a time and one row per commit (how the seed
-  scripts worked), timed on a 100-products-per-supplier sample and extrapolated per product;
-- raw capacity: bare concurrent GETs of exactly the URLs the pipeline fetched (plain httpx, no parsing,
-  no database), at a few concurrency levels, twice each; the best is the ceiling;
-- unchanged re-run: the pipeline again with nothing changed (conditional GETs, content hashes).
+  per run, runs in parallel up to the `supplier_web` pool limit); peak RSS of each of those processes
+  (VmHWM), next to its peak once warm (imports done) before the scrape;
+- unchanged re-run: the pipeline again with nothing changed (conditional GETs, content hashes);
+- raw capacity: bare concurrent GETs of the URLs the pipeline fetched (plain httpx, no parsing, no
+  database), at a few concurrency levels, twice each; the best is the ceiling. Past RAW_SAMPLE URLs a
+  seeded random sample of that many is fetched and the rate scaled to the whole (same mix of pages);
+- serial baseline (once, on 100 products per supplier): the same adapters one request at a time and one
+  row per commit (how the seed scripts worked), extrapolated per product.
 
 The simulators run in a child process (still `serve_in_thread`): a supplier's web server does not share
 our process in production, and in ours it would also share our GIL. It does share the machine's CPUs,
 so every millisecond we spend parsing also slows the "remote" site a little. Every request gets
 40 ± 10 ms of injected latency. The last line printed is one JSON object with the headline figures.
+
+Results (2 CPUs shared with other work; see the README's performance table):
+RESULTS_PLACEHOLDER
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import multiprocessing
 import os
+import random
+import resource
 import shutil
 import tempfile
 import time
@@ -29,6 +42,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import Engine, text
 
 from retail_pipeline.catalog_writes.upsert import upsert_supplier_products
@@ -45,11 +59,12 @@ from retail_pipeline.defs.catalog.supplier_products import (
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.integrations.http import FetchPolicy, PoliteClient
-from retail_pipeline.integrations.suppliers import adapter_for
+from retail_pipeline.integrations.suppliers import adapter_for, collect
 from retail_pipeline.settings import PROJECT_ROOT
 
-PRODUCTS_PER_SUPPLIER = 1667  # x 3 suppliers ~ 5,000 products
+PRODUCTS, SMALL = 100_000, 5_000  # issue 13: 20x the 5,000 of issue 3
 SAMPLE_PER_SUPPLIER = 100  # the serial baseline's catalogue
+RAW_SAMPLE = 20_000  # URLs the raw-capacity rounds fetch at most
 LATENCY_MS, LATENCY_JITTER_MS = 40, 10
 # Requests in flight per site. The storefront routes are async, so the simulator itself keeps up with
 # 32 in flight; what slows past ~24 is one httpx client holding that many connections (httpcore's pool
@@ -65,6 +80,7 @@ FETCH_POLICY = {"max_concurrency": CONCURRENCY, "requests_per_second": 1000}
 
 
 def _serve(sizes: tuple[int, ...], urls: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+    """One simulator app per catalogue size, each with its own journal (big enough for two crawls)."""
     from contextlib import ExitStack
 
     from retail_pipeline.simulators import FaultConfig, SimulatorConfig, build_simulator_app
@@ -74,7 +90,11 @@ def _serve(sizes: tuple[int, ...], urls: multiprocessing.Queue, stop: multiproce
     with ExitStack() as stack:
         for size in sizes:
             config = SimulatorConfig(
-                seed=5, products_per_supplier=size, crawl_delay_seconds=0, faults={"*": latency}
+                seed=5,
+                products_per_supplier=size,
+                crawl_delay_seconds=0,
+                faults={"*": latency},
+                journal_entries=4 * size + 10_000,
             )
             urls.put(stack.enter_context(serve_in_thread(build_simulator_app(config))))
         stop.wait()
@@ -98,13 +118,31 @@ def _rows(engine: Engine) -> list[SupplierRow]:
         return [load_supplier(conn, code) for code in SUPPLIERS]
 
 
-def _scrape_one(database_url: str, code: str, base_url: str) -> tuple[ScrapeSummary, float]:
-    """One partition's run, and the CPU seconds it took (where the time goes on a small machine)."""
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not `ru_maxrss`: Linux carries that over from the parent
+    through fork + exec, so a spawned worker would start at the benchmark process's own peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB on most
+
+
+def _warm_up(_: int) -> float:
+    """A run process ready (imports done, as a Dagster run worker is): its RSS before any scrape."""
+    time.sleep(0.5)
+    return round(_peak_rss_mb(), 1)
+
+
+def _scrape_one(database_url: str, code: str, base_url: str) -> tuple[ScrapeSummary, float, float]:
+    """One partition's run, the CPU seconds it took (where the time goes on a small machine) and the
+    process's peak RSS so far."""
     engine = get_engine(database_url)
     started = time.process_time()
     with engine.connect() as conn:
         row = load_supplier(conn, code)
-    return scrape_supplier(engine, row, base_url), time.process_time() - started
+    summary = scrape_supplier(engine, row, base_url)
+    engine.dispose()
+    return summary, time.process_time() - started, _peak_rss_mb()
 
 
 def pipeline(runs: ProcessPoolExecutor, database_url: str, simulator: str) -> dict:
@@ -115,23 +153,26 @@ def pipeline(runs: ProcessPoolExecutor, database_url: str, simulator: str) -> di
     }
     done = {code: future.result() for code, future in futures.items()}
     seconds = time.perf_counter() - started
-    summaries = [summary for summary, _ in done.values()]
+    summaries = [summary for summary, _, _ in done.values()]
     products = sum(s.scraped for s in summaries)
     return {
         "seconds": round(seconds, 2),
         "products": products,
         "products_per_s": round(products / seconds, 1),
         "http_requests": sum(s.http_requests for s in summaries),
-        "failed_pages": sum(len(s.failures) for s in summaries),
+        "failed_pages": sum(s.failed_pages for s in summaries),
         "rows_written": sum(s.rows_written for s in summaries),
         "not_modified": sum(s.not_modified for s in summaries),
+        "peak_rss_mb": round(max(rss for _, _, rss in done.values()), 1),
         "by_supplier": {
             code: {
+                "products": summary.scraped,
                 "seconds": summary.duration_seconds,
                 "cpu_seconds": round(cpu, 2),
                 "requests": summary.http_requests,
+                "peak_rss_mb": round(rss, 1),
             }
-            for code, (summary, cpu) in done.items()
+            for code, (summary, cpu, rss) in done.items()
         },
     }
 
@@ -147,9 +188,10 @@ def serial_baseline(database_url: str, simulator: str) -> dict:
 
         async def scrape(row=row, base_url=base_url):
             async with PoliteClient(policy, site_root=base_url) as client:
-                return await adapter_for(row.adapter, row.config).scrape(client, base_url)
+                async for item in adapter_for(row.adapter, row.config).scrape(client, base_url):
+                    yield item
 
-        result = asyncio.run(scrape())
+        result = asyncio.run(collect(scrape()))
         for record in result.records:
             with engine.begin() as conn:
                 upsert_supplier_products(conn, row.id, [record])
@@ -187,42 +229,73 @@ async def raw_fetch(urls: list[str], concurrency: int) -> float:
 
 
 def raw_capacity(urls: list[str], products: int) -> dict:
+    fetched = sorted(random.Random(5).sample(urls, RAW_SAMPLE)) if len(urls) > RAW_SAMPLE else urls
+    share = len(fetched) / len(urls)  # the sample stands for this share of the products
     seconds = {
-        c: min(asyncio.run(raw_fetch(urls, c)) for _ in range(RAW_ROUNDS)) for c in RAW_CONCURRENCY_LEVELS
+        c: min(asyncio.run(raw_fetch(fetched, c)) for _ in range(RAW_ROUNDS)) for c in RAW_CONCURRENCY_LEVELS
     }
     best = min(seconds, key=seconds.get)
     return {
         "urls": len(urls),
+        "urls_fetched": len(fetched),
         "seconds_by_concurrency": {c: round(s, 2) for c, s in seconds.items()},
         "best_concurrency": best,
-        "seconds": round(seconds[best], 2),
-        "products_per_s": round(products / seconds[best], 1),
+        "seconds_for_all_urls": round(seconds[best] / share, 2),
+        "products_per_s": round(products * share / seconds[best], 1),
+    }
+
+
+def measure(size: int, database_url: str, simulator: str, context) -> dict:
+    """One catalogue size: the pipeline, its unchanged re-run, and the raw capacity of its URLs."""
+    with ProcessPoolExecutor(len(SUPPLIERS), mp_context=context) as runs:
+        # Start the run processes before the clock does: Dagster's run workers are warm too.
+        warm_rss = list(runs.map(_warm_up, range(len(SUPPLIERS))))
+        run = pipeline(runs, database_url, simulator)
+        print(json.dumps({"size": size, "pipeline": run}), flush=True)
+        rerun = pipeline(runs, database_url, simulator)
+        print(json.dumps({"size": size, "unchanged_rerun": rerun}), flush=True)
+    raw = raw_capacity(fetched_urls(simulator), run["products"])
+    print(json.dumps({"size": size, "raw_capacity": raw}), flush=True)
+    return {
+        "products": run["products"],
+        "seconds": run["seconds"],
+        "products_per_s": run["products_per_s"],
+        "raw_capacity_products_per_s": raw["products_per_s"],
+        "fraction_of_raw_capacity": round(run["products_per_s"] / raw["products_per_s"], 3),
+        "warm_rss_mb": max(warm_rss),
+        "peak_rss_mb": run["peak_rss_mb"],
+        "peak_rss_mb_after_rerun": rerun["peak_rss_mb"],
+        "rerun_seconds": rerun["seconds"],
+        "rerun_rows_written": rerun["rows_written"],
+        "rerun_not_modified": rerun["not_modified"],
+        "failed_pages": run["failed_pages"] + rerun["failed_pages"],
     }
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, default=PRODUCTS, help="catalogue size, all suppliers")
+    parser.add_argument("--small", type=int, default=SMALL, help="a smaller size run first (0: none)")
+    args = parser.parse_args()
+    sizes = [n for n in dict.fromkeys((args.small, args.products)) if n > 0]
+    per_supplier = [-(-n // len(SUPPLIERS)) for n in sizes]
+
     workdir = Path(tempfile.mkdtemp(prefix="rp-bench-catalog-"))
     workdir.chmod(0o755)  # run as root, the embedded server drops to its own user
     context = multiprocessing.get_context("spawn")
     simulator_urls, stop = context.Queue(), context.Event()
     server = context.Process(
-        target=_serve, args=((PRODUCTS_PER_SUPPLIER, SAMPLE_PER_SUPPLIER), simulator_urls, stop), daemon=True
+        target=_serve, args=((*per_supplier, SAMPLE_PER_SUPPLIER), simulator_urls, stop), daemon=True
     )
     server.start()
+    results = {}
     try:
-        full, sample = simulator_urls.get(timeout=120), simulator_urls.get(timeout=120)
+        sites = [simulator_urls.get(timeout=600) for _ in per_supplier]
+        sample = simulator_urls.get(timeout=120)
         pg = embedded.start(workdir / "pg", keep_running=False)
-
-        database_url = _database(pg, "bench_pipeline")
-        with ProcessPoolExecutor(len(SUPPLIERS), mp_context=context) as runs:
-            # Start the run processes before the clock does: Dagster's run workers are warm too.
-            list(runs.map(time.sleep, [0.5] * len(SUPPLIERS)))
-            run = pipeline(runs, database_url, full)
-            print(json.dumps({"pipeline": run}), flush=True)
-            rerun = pipeline(runs, database_url, full)
-            print(json.dumps({"unchanged_rerun": rerun}), flush=True)
-        raw = raw_capacity(fetched_urls(full), run["products"])
-        print(json.dumps({"raw_capacity": raw}), flush=True)
+        for size, site in zip(sizes, sites, strict=True):
+            results[size] = measure(size, _database(pg, f"bench_pipeline_{size}"), site, context)
+        simulator_rss = round(psutil.Process(server.pid).memory_info().rss / 2**20, 1)
         serial = serial_baseline(_database(pg, "bench_serial"), sample)
         print(json.dumps({"serial_baseline": serial}), flush=True)
     finally:
@@ -230,19 +303,27 @@ def main() -> None:
         server.join(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
 
+    big = results[sizes[-1]]
     print(
         json.dumps(
             {
                 "benchmark": "catalog_scrape",
-                "products": run["products"],
-                "pipeline_products_per_s": run["products_per_s"],
+                "products": big["products"],
+                "elapsed_seconds": big["seconds"],
+                "pipeline_products_per_s": big["products_per_s"],
+                "raw_capacity_products_per_s": big["raw_capacity_products_per_s"],
+                "fraction_of_raw_capacity": big["fraction_of_raw_capacity"],
+                "meets_issue_13": big["fraction_of_raw_capacity"] >= 0.6,
+                "peak_rss_mb_by_size": {size: r["peak_rss_mb"] for size, r in results.items()},
+                "warm_rss_mb_by_size": {size: r["warm_rss_mb"] for size, r in results.items()},
+                "rss_measured": "VmHWM of each supplier's run process (fresh processes per size, one invocation)",
+                "rerun_seconds": big["rerun_seconds"],
+                "rerun_rows_written": big["rerun_rows_written"],
+                "by_size": results,
                 "serial_products_per_s": serial["products_per_s"],
                 "serial_measured_on": f"{serial['products']} products ({SAMPLE_PER_SUPPLIER}/supplier), extrapolated per product",
-                "raw_capacity_products_per_s": raw["products_per_s"],
-                "speedup_vs_serial": round(run["products_per_s"] / serial["products_per_s"], 2),
-                "fraction_of_raw_capacity": round(run["products_per_s"] / raw["products_per_s"], 3),
-                "rerun_seconds": rerun["seconds"],
-                "rerun_rows_written": rerun["rows_written"],
+                "speedup_vs_serial": round(big["products_per_s"] / serial["products_per_s"], 2),
+                "simulator_rss_mb": simulator_rss,
                 "latency_ms": f"{LATENCY_MS}±{LATENCY_JITTER_MS}",
                 "concurrency_per_site": CONCURRENCY,
                 "suppliers_in_parallel": len(SUPPLIERS),

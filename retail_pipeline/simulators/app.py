@@ -44,7 +44,7 @@ def build_simulator_app(config: SimulatorConfig | None = None) -> FastAPI:
             f"faults configured for unknown systems: {sorted(unknown)}; known: {sorted(SYSTEMS)}"
         )
     clock = SimClock(config.start_time)
-    sim = Simulator(config, clock, RequestJournal(), FaultRegistry(config, SYSTEMS))
+    sim = Simulator(config, clock, RequestJournal(config.journal_entries), FaultRegistry(config, SYSTEMS))
 
     app = FastAPI(
         title="retail_pipeline simulators",

@@ -15,11 +15,14 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from .catalogue_data import BRANDS, CATEGORIES, CONDITION_PRICE_FACTOR, SECOND_HAND_NOTES, Brand, Category
+
+T = TypeVar("T")
 
 # --- identifiers and money -------------------------------------------------------------------
 
@@ -208,6 +211,7 @@ class CatalogueSnapshot:
         self.last_modified = last_modified  # latest change of any kind, removals included
         self._by_ref = {s.product.ref: s for s in products}
         self._by_handle = {s.product.handle: s for s in products}
+        self._derived: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -220,6 +224,13 @@ class CatalogueSnapshot:
 
     def by_handle(self, handle: str) -> ProductState | None:
         return self._by_handle.get(handle)
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A view of the snapshot (a category's products, newest first) computed once, not once per
+        listing page: a crawl reads every page, so per-request filtering would be quadratic."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
 
 _SNAPSHOTS_KEPT = 8

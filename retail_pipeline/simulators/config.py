@@ -42,6 +42,9 @@ class SimulatorConfig(BaseModel):
         default_factory=dict,
         description=f"By system name; {ALL_SYSTEMS!r} = every system without its own entry.",
     )
+    journal_entries: int = Field(
+        50_000, ge=1, description="Requests the journal keeps (the oldest go first); a big crawl needs more."
+    )
 
     def faults_for(self, system: str) -> FaultConfig:
         return self.faults.get(system) or self.faults.get(ALL_SYSTEMS) or FaultConfig()

@@ -10,15 +10,15 @@ the metadata; only a site that cannot be reached at all fails the run (and the r
 # No `from __future__ import annotations`: Dagster checks the `context` annotation at definition time.
 import asyncio
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
-from retail_pipeline.catalog_writes.reconcile import mark_removed
-from retail_pipeline.catalog_writes.upsert import CHUNK_ROWS, upsert_supplier_products
+from retail_pipeline.catalog_writes.reconcile import SeenLedger
+from retail_pipeline.catalog_writes.upsert import CHUNK_ROWS, ProductRecord, upsert_supplier_products
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import effective_base_url
@@ -26,7 +26,9 @@ from retail_pipeline.integrations.http import FetchPolicy, PoliteClient
 from retail_pipeline.integrations.suppliers import (
     PUSH_ONLY,
     KnownPage,
-    ScrapeResult,
+    NotModified,
+    PageFailure,
+    ScrapeItem,
     UnsupportedAdapter,
     adapter_for,
 )
@@ -46,19 +48,31 @@ class SupplierRow:
     config: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class ScrapeSummary:
-    discovered: int
-    parsed: int  # records read from pages that came back with content
-    not_modified: int  # product pages that answered 304: confirmed unchanged without a re-read
-    failures: list[dict[str, str]]
-    complete: bool
-    inserted: int
-    updated: int
-    unchanged: int
-    removed: int
-    http_requests: int
-    duration_seconds: float
+@dataclass
+class Written:
+    """What a scrape came to once stored: counts, and a few failures as examples (never all of them)."""
+
+    discovered: int = 0
+    complete: bool = False
+    parsed: int = 0  # records read from pages that came back with content
+    not_modified: int = 0  # product pages that answered 304: confirmed unchanged without a re-read
+    failed_pages: int = 0
+    failure_examples: list[dict[str, str]] = field(default_factory=list)
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    def failed(self, failure: PageFailure) -> None:
+        self.failed_pages += 1
+        if len(self.failure_examples) < FAILURES_SHOWN:
+            self.failure_examples.append({"url": failure.url, "reason": failure.reason})
+
+
+@dataclass
+class ScrapeSummary(Written):
+    http_requests: int = 0
+    duration_seconds: float = 0.0
 
     @property
     def scraped(self) -> int:
@@ -78,47 +92,78 @@ def load_supplier(conn: Connection, code: str) -> SupplierRow | None:
     return None if row is None else SupplierRow(row.id, row.code, row.adapter, row.base_url, row.config)
 
 
-def known_pages(conn: Connection, supplier_id: int) -> dict[str, KnownPage]:
-    """Validators stored per product page, for conditional GETs (removed products are read afresh)."""
-    rows = conn.execute(
-        text(
-            """
-            SELECT DISTINCT ON (url) url, http_etag, http_last_modified FROM retail.supplier_products
-            WHERE supplier_id = :supplier_id AND removed_at IS NULL AND url IS NOT NULL
-              AND (http_etag IS NOT NULL OR http_last_modified IS NOT NULL)
-            ORDER BY url, updated_at DESC
-            """
-        ),
-        {"supplier_id": supplier_id},
-    )
+_KNOWN = text(
+    """
+    SELECT DISTINCT ON (url) url, http_etag, http_last_modified FROM retail.supplier_products
+    WHERE supplier_id = :supplier_id AND removed_at IS NULL AND url IS NOT NULL AND url = ANY(:urls)
+      AND (http_etag IS NOT NULL OR http_last_modified IS NOT NULL)
+    ORDER BY url, updated_at DESC
+    """
+)
+
+
+def known_pages(conn: Connection, supplier_id: int, urls: Sequence[str]) -> dict[str, KnownPage]:
+    """Validators stored for these product pages, for conditional GETs (removed products are read
+    afresh). Asked a chunk of URLs at a time as the scrape reaches them."""
+    rows = conn.execute(_KNOWN, {"supplier_id": supplier_id, "urls": list(urls)})
     return {row.url: KnownPage(row.http_etag, row.http_last_modified) for row in rows}
 
 
-class StoreCounts(NamedTuple):
-    inserted: int
-    updated: int
-    unchanged: int
-    removed: int
+async def write_scrape(engine: Engine, supplier_id: int, items: AsyncIterable[ScrapeItem]) -> Written:
+    """Store a scrape as it streams in, then mark what it did not see as removed.
 
+    Records are upserted CHUNK_ROWS at a time, one transaction each (a failure loses at most a
+    chunk's work), in a worker thread so the pages in flight carry on meanwhile. What was seen is
+    kept in the database (`SeenLedger`), so memory holds one chunk whatever the catalogue's size."""
+    written = Written()
+    batch: dict[str, ProductRecord] = {}
+    unread: list[str] = []
+    with engine.connect() as conn, SeenLedger(conn) as ledger:
 
-def store(engine: Engine, supplier_id: int, result: ScrapeResult) -> StoreCounts:
-    """Upsert in one transaction per chunk (a failure loses at most a chunk's work), then removals."""
-    inserted = updated = unchanged = 0
-    for start in range(0, len(result.records), CHUNK_ROWS):
-        with engine.begin() as conn:
-            counts = upsert_supplier_products(conn, supplier_id, result.records[start : start + CHUNK_ROWS])
-        inserted += counts.inserted
-        updated += counts.updated
-        unchanged += counts.unchanged
-    with engine.begin() as conn:
-        removed = mark_removed(
-            conn,
-            supplier_id,
-            seen_skus={r.sku for r in result.records},
-            unread_urls=result.unread_urls,
-            complete=result.complete,
-        )
-    return StoreCounts(inserted, updated, unchanged, removed)
+        def flush(records: list[ProductRecord], urls: list[str]) -> None:
+            with conn.begin():
+                fresh = ledger.claim(r.sku for r in records)
+                written.parsed += len(fresh)
+                for record in records:
+                    if record.sku not in fresh:  # read from an earlier chunk's page already
+                        written.failed(PageFailure(record.url or "", f"sku {record.sku} read twice"))
+                        urls.append(record.url or "")
+                counts = upsert_supplier_products(conn, supplier_id, [r for r in records if r.sku in fresh])
+                ledger.still_listed(urls)
+            written.inserted += counts.inserted
+            written.updated += counts.updated
+            written.unchanged += counts.unchanged
+
+        async def flush_pending() -> None:
+            records, urls = list(batch.values()), unread.copy()
+            batch.clear()
+            unread.clear()
+            await asyncio.to_thread(flush, records, urls)
+
+        async for item in items:
+            if isinstance(item, ProductRecord):
+                first = batch.setdefault(item.sku, item)
+                if first is not item:
+                    written.failed(PageFailure(item.url or "", f"sku {item.sku} also at {first.url}"))
+                    unread.append(item.url or "")
+            elif isinstance(item, NotModified):
+                written.not_modified += 1
+                unread.append(item.url)
+            elif isinstance(item, PageFailure):
+                written.failed(item)
+                unread.append(item.url)
+            else:
+                written.discovered, written.complete = item.count, item.complete
+            if len(batch) >= CHUNK_ROWS or len(unread) >= CHUNK_ROWS:
+                await flush_pending()
+        await flush_pending()
+
+        def removals() -> int:
+            with conn.begin():
+                return ledger.mark_removed(supplier_id, complete=written.complete)
+
+        written.removed = await asyncio.to_thread(removals)
+    return written
 
 
 def scrape_supplier(engine: Engine, supplier: SupplierRow, base_url: str) -> ScrapeSummary:
@@ -126,29 +171,22 @@ def scrape_supplier(engine: Engine, supplier: SupplierRow, base_url: str) -> Scr
     (the benchmark runs exactly this)."""
     adapter = adapter_for(supplier.adapter, supplier.config)
     policy = FetchPolicy.model_validate(supplier.config.get("fetch", {}))
-    with engine.connect() as conn:
-        known = known_pages(conn, supplier.id)
     started = time.perf_counter()
 
-    async def scrape() -> tuple[ScrapeResult, int]:
-        async with PoliteClient(policy, site_root=base_url) as client:
-            return await adapter.scrape(client, base_url, known), client.requests_made
+    async def scrape() -> tuple[Written, int]:
+        with engine.connect() as lookups:
+
+            def known(urls: Sequence[str]) -> dict[str, KnownPage]:
+                return known_pages(lookups, supplier.id, urls)
+
+            async with PoliteClient(policy, site_root=base_url) as client:
+                items = adapter.scrape(client, base_url, known)
+                return await write_scrape(engine, supplier.id, items), client.requests_made
 
     with long_lived_objects_frozen():
-        result, requests = asyncio.run(scrape())
-        counts = store(engine, supplier.id, result)
+        written, requests = asyncio.run(scrape())
     return ScrapeSummary(
-        discovered=result.discovered,
-        parsed=len(result.records),
-        not_modified=len(result.not_modified),
-        failures=[{"url": f.url, "reason": f.reason} for f in result.failures],
-        complete=result.complete,
-        inserted=counts.inserted,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
-        removed=counts.removed,
-        http_requests=requests,
-        duration_seconds=round(time.perf_counter() - started, 3),
+        **vars(written), http_requests=requests, duration_seconds=round(time.perf_counter() - started, 3)
     )
 
 
@@ -197,9 +235,9 @@ def supplier_products(context: dg.AssetExecutionContext, db: DatabaseResource) -
         summary = scrape_supplier(db.engine, supplier, base_url)
     except UnsupportedAdapter as error:
         raise dg.Failure(str(error), allow_retries=False) from error
-    if summary.failures:
+    if summary.failed_pages:
         context.log.warning(
-            f"{len(summary.failures)} page(s) failed for {code}, e.g. {summary.failures[:FAILURES_SHOWN]}"
+            f"{summary.failed_pages} page(s) failed for {code}, e.g. {summary.failure_examples}"
         )
     with db.engine.connect() as conn:
         active = conn.scalar(
@@ -215,8 +253,8 @@ def supplier_products(context: dg.AssetExecutionContext, db: DatabaseResource) -
             "scraped": summary.scraped,
             "parsed": summary.parsed,
             "not_modified": summary.not_modified,
-            "failed_pages": len(summary.failures),
-            "failure_examples": dg.MetadataValue.json(summary.failures[:FAILURES_SHOWN]),
+            "failed_pages": summary.failed_pages,
+            "failure_examples": dg.MetadataValue.json(summary.failure_examples),
             "inserted": summary.inserted,
             "updated": summary.updated,
             "unchanged": summary.unchanged,

@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import KnownPage, PageFailure, ScrapeResult, SiteUnavailable, SupplierAdapter
+from .base import (
+    Discovered,
+    Known,
+    KnownPage,
+    NotModified,
+    PageFailure,
+    ScrapeItem,
+    ScrapeResult,
+    SiteUnavailable,
+    SupplierAdapter,
+    collect,
+)
 from .cashconverters import CashConvertersAdapter
 from .generic import GenericSitemapAdapter
 from .noelleeming import NoelLeemingAdapter
@@ -41,11 +52,16 @@ def adapter_for(kind: str, config: Mapping[str, Any] | None = None) -> SupplierA
 __all__ = [
     "ADAPTERS",
     "PUSH_ONLY",
+    "Discovered",
+    "Known",
     "KnownPage",
+    "NotModified",
     "PageFailure",
+    "ScrapeItem",
     "ScrapeResult",
     "SiteUnavailable",
     "SupplierAdapter",
     "UnsupportedAdapter",
     "adapter_for",
+    "collect",
 ]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
@@ -29,6 +31,9 @@ T = TypeVar("T")
 
 # A 200 whose body does not parse (cut short by a proxy, a half-deployed template) is asked for once more.
 PARSE_ATTEMPTS = 2
+# Pages in flight per request slot of the client: one being fetched, one being parsed.
+WINDOW_PER_SLOT = 2
+LOOKUP_CHUNK = 500  # product URLs whose stored validators are looked up at once
 
 
 class ParseError(ValueError):
@@ -55,7 +60,34 @@ class KnownPage:
 
 
 @dataclass(frozen=True)
+class NotModified:
+    """A product page that answered 304: unchanged since the stored rows, and still listed."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A scrape's last item: how many products discovery found (pages, or storefront products before
+    variants) and whether it saw the whole catalogue."""
+
+    count: int
+    complete: bool
+
+
+# What a scrape yields, one at a time, so nothing holds the whole catalogue: a record read, a page
+# confirmed unchanged, a page that failed, and finally what discovery found.
+ScrapeItem = ProductRecord | NotModified | PageFailure | Discovered
+# The validators stored for some product URLs (only those asked about are looked up), or a plain mapping.
+KnownLookup = Callable[[Sequence[str]], Mapping[str, KnownPage]]
+Known = Mapping[str, KnownPage] | KnownLookup | None
+
+
+@dataclass(frozen=True)
 class ScrapeResult:
+    """A whole scrape gathered in memory (`collect`): for tests and small catalogues. The pipeline
+    consumes the items as they come instead."""
+
     records: list[ProductRecord]
     failures: list[PageFailure]
     complete: bool
@@ -63,29 +95,33 @@ class ScrapeResult:
     not_modified: list[str] = field(default_factory=list)
     discovered: int = 0  # products discovery found (pages, or storefront products before variants)
 
-    @classmethod
-    def build(
-        cls,
-        records: Iterable[ProductRecord],
-        failures: Iterable[PageFailure],
-        *,
-        complete: bool,
-        not_modified: Iterable[str] = (),
-        discovered: int,
-    ) -> ScrapeResult:
-        """Keeps the first record per SKU (the upsert takes each SKU once) and reports the others."""
-        unique: dict[str, ProductRecord] = {}
-        failures = list(failures)
-        for record in records:
-            first = unique.setdefault(record.sku, record)
-            if first is not record:
-                failures.append(PageFailure(record.url or "", f"sku {record.sku} also at {first.url}"))
-        return cls(list(unique.values()), failures, complete, sorted(set(not_modified)), discovered)
-
     @property
     def unread_urls(self) -> set[str]:
         """Product URLs still listed whose rows were not re-read this time (304 or a failure)."""
         return set(self.not_modified) | {f.url for f in self.failures}
+
+
+async def collect(items: AsyncIterable[ScrapeItem]) -> ScrapeResult:
+    """Every item of a scrape in one result; keeps the first record per SKU (the upsert takes each SKU
+    once) and reports the others as failures."""
+    unique: dict[str, ProductRecord] = {}
+    failures: list[PageFailure] = []
+    not_modified: set[str] = set()
+    discovered = Discovered(0, complete=False)
+    async for item in items:
+        if isinstance(item, ProductRecord):
+            first = unique.setdefault(item.sku, item)
+            if first is not item:
+                failures.append(PageFailure(item.url or "", f"sku {item.sku} also at {first.url}"))
+        elif isinstance(item, NotModified):
+            not_modified.add(item.url)
+        elif isinstance(item, PageFailure):
+            failures.append(item)
+        else:
+            discovered = item
+    return ScrapeResult(
+        list(unique.values()), failures, discovered.complete, sorted(not_modified), discovered.count
+    )
 
 
 class SupplierAdapter(ABC):
@@ -102,11 +138,10 @@ class SupplierAdapter(ABC):
         return cls(currency=config.get("currency", "NZD"))
 
     @abstractmethod
-    async def scrape(
-        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
-    ) -> ScrapeResult:
-        """Discover, fetch and parse the whole catalogue under `base_url`. `known` maps product URLs to
-        the validators stored last time, for conditional GETs."""
+    def scrape(self, client: PoliteClient, base_url: str, known: Known = None) -> AsyncIterator[ScrapeItem]:
+        """Discover, fetch and parse the whole catalogue under `base_url`, yielding items as pages come
+        in and `Discovered` last. `known` gives the validators stored last time for product URLs, for
+        conditional GETs."""
 
 
 # --- fetching pages
@@ -119,6 +154,23 @@ class PageResult(Generic[T]):
     not_modified: bool = False
     failure: str | None = None
     transient: bool = False  # a timeout, 429, 5xx or cut-short body: worth another go later
+
+
+def page_item(page: PageResult[ProductRecord]) -> ScrapeItem:
+    """A product page's result as a scrape item."""
+    if page.value is not None:
+        return page.value
+    if page.not_modified:
+        return NotModified(page.url)
+    return PageFailure(page.url, page.failure or "")
+
+
+async def stream_products(
+    client: PoliteClient, urls: Iterable[str], parse: Callable[[Fetched], ProductRecord], known: Known
+) -> AsyncIterator[ScrapeItem]:
+    """One record per product page, or what became of the page."""
+    async for page in stream_pages(client, urls, parse, known):
+        yield page_item(page)
 
 
 async def _fetch_parsed(
@@ -145,26 +197,80 @@ async def _fetch_parsed(
     return PageResult(url, failure=reason, transient=True)
 
 
-async def fetch_pages(
+def _lookup(known: Known) -> KnownLookup:
+    if known is None:
+        return lambda urls: {}
+    if isinstance(known, Mapping):
+        return lambda urls: known
+    return known
+
+
+async def _window(
+    client: PoliteClient, urls: Iterable[str], parse: Callable[[Fetched], T], lookup: KnownLookup, width: int
+) -> AsyncIterator[PageResult[T]]:
+    """Pages in the order they finish, with at most `width` held at once (fetching, parsing, or done and
+    waiting for the caller). Validators are looked up a chunk of URLs at a time, as those are reached."""
+    pending = iter(urls)
+    queued: deque[tuple[str, KnownPage | None]] = deque()
+    in_flight: set[asyncio.Task[PageResult[T]]] = set()
+
+    def refill() -> None:
+        while len(in_flight) < width:
+            if not queued:
+                chunk = list(islice(pending, LOOKUP_CHUNK))
+                if not chunk:
+                    return
+                found = lookup(chunk)
+                queued.extend((url, found.get(url)) for url in chunk)
+            url, page = queued.popleft()
+            in_flight.add(asyncio.create_task(_fetch_parsed(client, url, parse, page)))
+
+    try:
+        refill()
+        while in_flight:
+            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                in_flight.discard(task)
+                refill()  # the next page starts before the caller gets this one
+                yield task.result()
+    finally:
+        for task in in_flight:  # the caller stopped early
+            task.cancel()
+
+
+async def stream_pages(
     client: PoliteClient,
     urls: Iterable[str],
     parse: Callable[[Fetched], T],
-    known: Mapping[str, KnownPage] | None = None,
-) -> list[PageResult[T]]:
-    """Every URL at once (the client's semaphore and rate limiter bound what is in flight), in order.
+    known: Known = None,
+    *,
+    width: int | None = None,
+) -> AsyncIterator[PageResult[T]]:
+    """Every URL's page, as each finishes, never more than `width` in flight (default: twice what the
+    client sends at once, so a free slot never waits on parsing). Nothing is kept: memory stays the
+    same for 100 pages or 100,000.
 
     Pages that failed transiently get one more go after all the others, by which time a burst of
     429s or a short outage that outlasted the client's own retries has often passed."""
-    known = known or {}
+    lookup = _lookup(known)
+    width = width or WINDOW_PER_SLOT * client.policy.max_concurrency
+    again: list[str] = []
+    async for result in _window(client, urls, parse, lookup, width):
+        if result.transient:
+            again.append(result.url)
+        else:
+            yield result
+    async for result in _window(client, again, parse, lookup, width):
+        yield result
 
-    async def fetch(urls: list[str]) -> list[PageResult[T]]:
-        return await asyncio.gather(*(_fetch_parsed(client, url, parse, known.get(url)) for url in urls))
 
-    results = await fetch(list(urls))
-    again = [i for i, result in enumerate(results) if result.transient]
-    for i, result in zip(again, await fetch([results[i].url for i in again]), strict=True):
-        results[i] = result
-    return results
+async def fetch_pages(
+    client: PoliteClient, urls: Iterable[str], parse: Callable[[Fetched], T], known: Known = None
+) -> list[PageResult[T]]:
+    """`stream_pages` gathered, in the order of `urls`: for the few pages of a listing or sitemap."""
+    urls = list(urls)
+    results = {result.url: result async for result in stream_pages(client, urls, parse, known)}
+    return [results[url] for url in urls]
 
 
 async def fetch_page(client: PoliteClient, url: str, parse: Callable[[Fetched], T]) -> PageResult[T]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator
 from urllib.parse import urljoin
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
@@ -19,17 +19,17 @@ from retail_pipeline.integrations.suppliers.extraction.identifiers import normal
 from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_price
 
 from .base import (
-    KnownPage,
+    Discovered,
+    Known,
     Listing,
-    PageFailure,
     ParseError,
-    ScrapeResult,
+    ScrapeItem,
     SiteUnavailable,
     SupplierAdapter,
-    fetch_pages,
     has_class,
     html_document,
     read_listing,
+    stream_products,
     text_of,
 )
 
@@ -124,22 +124,19 @@ class CashConvertersAdapter(SupplierAdapter):
     kind = "html"
 
     async def scrape(
-        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
-    ) -> ScrapeResult:
+        self, client: PoliteClient, base_url: str, known: Known = None
+    ) -> AsyncIterator[ScrapeItem]:
         # The unfiltered search lists every item once, which category pages would not promise.
         urls, failures = await read_listing(client, f"{base_url}/shop/search", parse_search_page)
         if not urls and failures:
             raise SiteUnavailable(f"{failures[0].url}: {failures[0].reason}")
         urls = list(dict.fromkeys(urls))
+        for failure in failures:
+            yield failure
 
         def parse(fetched: Fetched) -> ProductRecord:
             return parse_item_page(fetched, currency=self.currency)
 
-        pages = await fetch_pages(client, urls, parse, known)
-        return ScrapeResult.build(
-            (p.value for p in pages if p.value is not None),
-            failures + [PageFailure(p.url, p.failure) for p in pages if p.failure is not None],
-            complete=not failures,
-            not_modified=(p.url for p in pages if p.not_modified),
-            discovered=len(urls),
-        )
+        async for item in stream_products(client, urls, parse, known):
+            yield item
+        yield Discovered(len(urls), complete=not failures)

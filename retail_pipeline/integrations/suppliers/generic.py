@@ -9,13 +9,22 @@ except the home page). `retail-pipeline extract-product URL` shows what the extr
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
-from .base import KnownPage, PageFailure, ScrapeResult, SiteUnavailable, SupplierAdapter, fetch_pages
+from .base import (
+    Discovered,
+    Known,
+    PageFailure,
+    ScrapeItem,
+    SiteUnavailable,
+    SupplierAdapter,
+    fetch_pages,
+    stream_products,
+)
 from .extraction.extract import extract_product
 from .noelleeming import record_from_extracted
 from .onecheq import parse_sitemap
@@ -71,22 +80,19 @@ class GenericSitemapAdapter(SupplierAdapter):
         return list(pages), failures
 
     async def scrape(
-        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
-    ) -> ScrapeResult:
+        self, client: PoliteClient, base_url: str, known: Known = None
+    ) -> AsyncIterator[ScrapeItem]:
         urls, failures = await self.discover(client, base_url)
         if not urls and failures:
             raise SiteUnavailable(f"{failures[0].url}: {failures[0].reason}")
+        for failure in failures:
+            yield failure
 
         def parse(fetched: Fetched) -> ProductRecord:
             return record_from_extracted(
                 extract_product(fetched.content, fetched.url), fetched, currency=self.currency
             )
 
-        pages = await fetch_pages(client, urls, parse, known)
-        return ScrapeResult.build(
-            (p.value for p in pages if p.value is not None),
-            failures + [PageFailure(p.url, p.failure) for p in pages if p.failure is not None],
-            complete=not failures,
-            not_modified=(p.url for p in pages if p.not_modified),
-            discovered=len(urls),
-        )
+        async for item in stream_products(client, urls, parse, known):
+            yield item
+        yield Discovered(len(urls), complete=not failures)

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator
 from urllib.parse import urljoin
 
 from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
 from .base import (
-    KnownPage,
+    Discovered,
+    Known,
     Listing,
     PageFailure,
     ParseError,
-    ScrapeResult,
+    ScrapeItem,
     SiteUnavailable,
     SupplierAdapter,
     fetch_page,
-    fetch_pages,
     has_class,
     html_document,
     read_listing,
+    stream_products,
     text_of,
 )
 from .extraction.extract import ExtractedProduct, extract_product
@@ -92,8 +93,8 @@ class NoelLeemingAdapter(SupplierAdapter):
     kind = "jsonld"
 
     async def scrape(
-        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
-    ) -> ScrapeResult:
+        self, client: PoliteClient, base_url: str, known: Known = None
+    ) -> AsyncIterator[ScrapeItem]:
         categories = await fetch_page(client, f"{base_url}/categories", parse_categories)
         if categories.value is None:
             raise SiteUnavailable(f"{categories.url}: {categories.failure}")
@@ -113,11 +114,8 @@ class NoelLeemingAdapter(SupplierAdapter):
                 extract_product(fetched.content, fetched.url), fetched, currency=self.currency
             )
 
-        pages = await fetch_pages(client, urls, parse, known)
-        return ScrapeResult.build(
-            (p.value for p in pages if p.value is not None),
-            failures + [PageFailure(p.url, p.failure) for p in pages if p.failure is not None],
-            complete=not failures,
-            not_modified=(p.url for p in pages if p.not_modified),
-            discovered=len(urls),
-        )
+        for failure in failures:
+            yield failure
+        async for item in stream_products(client, urls, parse, known):
+            yield item
+        yield Discovered(len(urls), complete=not failures)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,15 +25,17 @@ from retail_pipeline.integrations.suppliers.extraction.identifiers import normal
 from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_amount
 
 from .base import (
-    KnownPage,
+    Discovered,
+    Known,
     PageFailure,
     ParseError,
-    ScrapeResult,
+    ScrapeItem,
     SiteUnavailable,
     SupplierAdapter,
     fetch_page,
     fetch_pages,
     fragment_text,
+    stream_pages,
     text_of,
 )
 
@@ -176,35 +179,14 @@ class ShopifyStorefrontAdapter(SupplierAdapter):
     kind = "shopify_storefront"
 
     async def scrape(
-        self, client: PoliteClient, base_url: str, known: Mapping[str, KnownPage] | None = None
-    ) -> ScrapeResult:
-        products, failures, complete = await self._listing(client, base_url)
-        if not complete:
-            seen = {p.get("handle") for p in products}
-            more, more_failures, complete = await self._from_sitemap(client, base_url, seen)
-            products += more
-            failures += more_failures
-        if not products and not complete:
-            raise SiteUnavailable("; ".join(f"{f.url}: {f.reason}" for f in failures[:3]))
-        records = []
-        for product in products:
-            try:
-                records += variant_records(product, base_url=base_url, currency=self.currency)
-            except (KeyError, TypeError, ValueError) as error:  # ValueError covers pydantic's
-                url = product_url(base_url, product.get("handle", "?"))
-                failures.append(PageFailure(url, f"invalid product: {type(error).__name__}: {error}"))
-        return ScrapeResult.build(records, failures, complete=complete, discovered=len(products))
-
-    async def _listing(
-        self, client: PoliteClient, base_url: str
-    ) -> tuple[list[dict[str, Any]], list[PageFailure], bool]:
-        """(products, failures, whether the listing was read to its end without a gap).
-
-        Page 1 alone first (most shops fit on it); then windows of pages as wide as the client may
-        fetch at once, until a short page shows the end."""
-        products: list[dict[str, Any]] = []
-        failures: list[PageFailure] = []
-        next_page, window = 1, 1
+        self, client: PoliteClient, base_url: str, known: Known = None
+    ) -> AsyncIterator[ScrapeItem]:
+        """The listing a window of pages at a time, each page's products turned into records at once;
+        then, if the listing had a gap or is switched off, the sitemap for the products it missed."""
+        listed: set[str] = set()  # handles the listing gave, so the sitemap reads only the others
+        failed: list[PageFailure] = []  # the first few, for the message when nothing could be read
+        complete = False
+        next_page, window = 1, 1  # page 1 alone first (most shops fit on it), then wider windows
         while True:
             numbers = range(next_page, next_page + window)
             pages = await fetch_pages(
@@ -212,40 +194,80 @@ class ShopifyStorefrontAdapter(SupplierAdapter):
                 [f"{base_url}/products.json?limit={PAGE_LIMIT}&page={n}" for n in numbers],
                 parse_products_page,
             )
-            failures += [PageFailure(p.url, p.failure or "") for p in pages if p.value is None]
-            read = [p.value for p in pages if p.value is not None]
-            for listed in read:
-                products += listed
-            if any(len(listed) < PAGE_LIMIT for listed in read):
-                return products, failures, not failures
-            if not read:  # a whole window failed: where the listing ends is unknown
-                return products, failures, False
+            lengths = []
+            for page in pages:
+                if page.value is None:
+                    failure = PageFailure(page.url, page.failure or "")
+                    failed = [*failed, failure][:3]
+                    yield failure
+                    continue
+                lengths.append(len(page.value))
+                for product in page.value:
+                    listed.add(product.get("handle"))
+                    for item in self._records(product, base_url):
+                        yield item
+            if any(n < PAGE_LIMIT for n in lengths):
+                complete = not failed
+                break
+            if not lengths:  # a whole window failed: where the listing ends is unknown
+                break
             next_page, window = next_page + window, client.policy.max_concurrency
+        read = len(listed)  # products read: listed, or loaded one by one
+        if not complete:
+            fallback = _Progress()
+            async for item in self._from_sitemap(client, base_url, listed, fallback):
+                if isinstance(item, PageFailure):
+                    failed = [*failed, item][:3]
+                yield item
+            complete = fallback.complete
+            read += fallback.read
+        if not read and not complete:
+            raise SiteUnavailable("; ".join(f"{f.url}: {f.reason}" for f in failed))
+        yield Discovered(read, complete=complete)
+
+    def _records(self, product: Mapping[str, Any], base_url: str) -> list[ScrapeItem]:
+        try:
+            return list(variant_records(product, base_url=base_url, currency=self.currency))
+        except (KeyError, TypeError, ValueError) as error:  # ValueError covers pydantic's
+            url = product_url(base_url, product.get("handle", "?"))
+            return [PageFailure(url, f"invalid product: {type(error).__name__}: {error}")]
 
     async def _from_sitemap(
-        self, client: PoliteClient, base_url: str, seen: set[str | None]
-    ) -> tuple[list[dict[str, Any]], list[PageFailure], bool]:
+        self, client: PoliteClient, base_url: str, listed: set[str], progress: _Progress
+    ) -> AsyncIterator[ScrapeItem]:
         """Products the listing missed, named by the sitemaps and read one by one. Complete when every
         product sitemap was read; a product that will not load is a failure against its URL."""
         index = await fetch_page(client, f"{base_url}/sitemap.xml", parse_sitemap)
         if index.value is None:
-            return [], [PageFailure(index.url, index.failure or "")], False
+            yield PageFailure(index.url, index.failure or "")
+            return
         product_maps = [loc for loc in index.value if "sitemap_products_" in urlsplit(loc).path]
-        failures = []
+        failed = False
         handles: dict[str, None] = {}  # ordered set: sitemap order is the shop's order
         for sitemap in await fetch_pages(client, product_maps, parse_sitemap):
             if sitemap.value is None:
-                failures.append(PageFailure(sitemap.url, sitemap.failure or ""))
+                failed = True
+                yield PageFailure(sitemap.url, sitemap.failure or "")
                 continue
             handles.update(
-                dict.fromkeys(h for h in map(product_handle, sitemap.value) if h and h not in seen)
+                dict.fromkeys(h for h in map(product_handle, sitemap.value) if h and h not in listed)
             )
-        complete = bool(product_maps) and not failures
-        products = []
-        urls = [f"{product_url(base_url, handle)}.json" for handle in handles]
-        for handle, page in zip(handles, await fetch_pages(client, urls, parse_products_page), strict=True):
+        progress.complete = bool(product_maps) and not failed
+        urls = (f"{product_url(base_url, handle)}.json" for handle in handles)
+        async for page in stream_pages(client, urls, parse_products_page):
+            url = page.url.removesuffix(".json")
             if page.value is None:
-                failures.append(PageFailure(product_url(base_url, handle), f"{page.url}: {page.failure}"))
-            else:
-                products += page.value
-        return products, failures, complete
+                yield PageFailure(url, f"{page.url}: {page.failure}")
+                continue
+            progress.read += len(page.value)
+            for product in page.value:
+                for item in self._records(product, base_url):
+                    yield item
+
+
+@dataclass
+class _Progress:
+    """What the sitemap fallback found, told back to `scrape` (a generator cannot return it)."""
+
+    complete: bool = False
+    read: int = 0

@@ -50,4 +50,9 @@ class CashConvertersStore(StorefrontBackend):
     @staticmethod
     def search(snapshot: CatalogueSnapshot, category: str) -> list[ProductState]:
         """Newest first, as the site sorts by default; an empty category means everything."""
-        return [s for s in reversed(snapshot.products) if not category or s.product.category.slug == category]
+        return snapshot.derived(
+            ("search", category),
+            lambda: [
+                s for s in reversed(snapshot.products) if not category or s.product.category.slug == category
+            ],
+        )

@@ -51,7 +51,9 @@ class NoelLeemingStore(StorefrontBackend):
 
     @staticmethod
     def in_category(snapshot: CatalogueSnapshot, slug: str) -> list[ProductState]:
-        return [s for s in snapshot if s.product.category.slug == slug]
+        return snapshot.derived(
+            ("category", slug), lambda: [s for s in snapshot if s.product.category.slug == slug]
+        )
 
     @staticmethod
     def uses_graph(product: Product) -> bool:

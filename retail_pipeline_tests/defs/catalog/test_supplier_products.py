@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import dagster as dg
@@ -9,10 +10,16 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from retail_pipeline.defs.catalog.supplier_products import load_supplier, store, supplier_products
+from retail_pipeline.defs.catalog.supplier_products import (
+    Written,
+    load_supplier,
+    supplier_products,
+    write_scrape,
+)
 from retail_pipeline.defs.catalog.suppliers import suppliers
 from retail_pipeline.defs.resources import DatabaseResource
 from retail_pipeline.domain.suppliers import DEFAULT_SUPPLIERS
+from retail_pipeline.integrations.suppliers import Discovered, NotModified, ScrapeResult
 from retail_pipeline.partitions import supplier_partitions
 from retail_pipeline.simulators import FaultConfig
 from retail_pipeline_tests.integrations.suppliers.scraping import scrape
@@ -102,6 +109,21 @@ def test_after_the_clock_moves_changes_removals_and_arrivals_are_written(instanc
     assert all(stored[sku][0] * 100 == after[sku] for sku in after)
 
 
+def store(engine, supplier_id: int, result: ScrapeResult) -> Written:
+    """A scrape gathered by the test helper, written as the asset writes one streaming in."""
+
+    async def items():
+        for record in result.records:
+            yield record
+        for url in result.not_modified:
+            yield NotModified(url)
+        for failure in result.failures:
+            yield failure
+        yield Discovered(result.discovered, complete=result.complete)
+
+    return asyncio.run(write_scrape(engine, supplier_id, items()))
+
+
 def test_an_incomplete_scrape_marks_nothing_removed(db, sim, simulator_app):
     with db.engine.connect() as conn:
         supplier = load_supplier(conn, "noel_leeming")
@@ -141,3 +163,35 @@ def test_a_push_only_supplier_is_skipped(instance, db, sim):
     result = materialize(instance, db, "allegro")
     assert result["skipped"] is True and "webhook" in result["reason"]
     assert sim.journal.entries() == []
+
+
+def test_a_scrape_is_written_a_chunk_at_a_time_and_keeps_only_a_few_failures(db, monkeypatch):
+    from retail_pipeline.catalog_writes.upsert import ProductRecord
+    from retail_pipeline.defs.catalog import supplier_products as module
+    from retail_pipeline.integrations.suppliers import PageFailure
+
+    monkeypatch.setattr(module, "CHUNK_ROWS", 100)
+    with db.engine.connect() as conn:
+        supplier = load_supplier(conn, "onecheq")
+    stored_midway = []
+
+    def stored() -> int:
+        with db.engine.connect() as conn:
+            query = text("SELECT count(*) FROM retail.supplier_products WHERE supplier_id = :id")
+            return conn.scalar(query, {"id": supplier.id})
+
+    async def items():
+        for n in range(250):
+            if n == 150:
+                stored_midway.append(stored())
+            yield ProductRecord(sku=f"S{n}", url=f"u/{n}")
+        for n in range(20):
+            yield PageFailure(f"u/bad{n}", "HTTP 500")
+        yield ProductRecord(sku="S3", url="u/again")  # its first copy went out in an earlier chunk
+        yield Discovered(271, complete=True)
+
+    written = asyncio.run(write_scrape(db.engine, supplier.id, items()))
+    assert stored_midway == [100]  # the first chunk was stored before the scrape went on
+    assert (written.inserted, written.parsed, written.discovered) == (250, 250, 271)
+    assert written.failed_pages == 21 and len(written.failure_examples) == module.FAILURES_SHOWN
+    assert stored() == 250

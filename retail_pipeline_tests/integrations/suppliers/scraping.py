@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import httpx
 
 from retail_pipeline.integrations.http import FetchPolicy, PoliteClient
-from retail_pipeline.integrations.suppliers import KnownPage, ScrapeResult, adapter_for
+from retail_pipeline.integrations.suppliers import KnownPage, ScrapeResult, adapter_for, collect
 
 # Fast retries: the fault tests inject hundreds of 5xx/429 and must still finish in seconds.
 FAST = FetchPolicy(
@@ -31,6 +31,7 @@ def scrape(
         async with PoliteClient(
             FAST, site_root=base_url, transport=transport or httpx.ASGITransport(app=app)
         ) as client:
-            return await adapter_for(kind).scrape(client, base_url, known), client.requests_made
+            result = await collect(adapter_for(kind).scrape(client, base_url, known))
+            return result, client.requests_made
 
     return asyncio.run(run())

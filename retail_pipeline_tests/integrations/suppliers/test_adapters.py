@@ -12,7 +12,7 @@ from retail_pipeline.integrations.suppliers import (
     UnsupportedAdapter,
     adapter_for,
 )
-from retail_pipeline.integrations.suppliers.base import ScrapeResult, html_to_text
+from retail_pipeline.integrations.suppliers.base import Discovered, collect, html_to_text
 from retail_pipeline.integrations.suppliers.cashconverters import condition_grade, normalise_store
 from retail_pipeline.integrations.suppliers.onecheq import product_handle
 from retail_pipeline.simulators import FaultConfig
@@ -161,10 +161,21 @@ def test_faults_lose_nothing(simulator_app, sim):
 
 
 def test_duplicate_skus_keep_the_first_and_report_the_rest():
+    import asyncio
+
     from retail_pipeline.catalog_writes.upsert import ProductRecord
 
-    records = [ProductRecord(sku="A", url="u1"), ProductRecord(sku="A", url="u2"), ProductRecord(sku="B")]
-    result = ScrapeResult.build(records, [], complete=True, discovered=3)
+    async def items():
+        for record in (
+            ProductRecord(sku="A", url="u1"),
+            ProductRecord(sku="A", url="u2"),
+            ProductRecord(sku="B"),
+        ):
+            yield record
+        yield Discovered(3, complete=True)
+
+    result = asyncio.run(collect(items()))
+    assert result.complete and result.discovered == 3
     assert [r.url for r in result.records] == ["u1", None]
     assert [(f.url, f.reason) for f in result.failures] == [("u2", "sku A also at u1")]
 
