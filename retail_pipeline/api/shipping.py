@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -60,6 +62,15 @@ class TrackingEntry(BaseModel):
     carrier: str = Field(default="nz_post", description=f"One of {', '.join(MANUAL_COURIERS)}.")
 
 
+@contextmanager
+def _as_http_error() -> Iterator[None]:
+    """A location refused (unknown, inactive, taken) as the HTTP error it names."""
+    try:
+        yield
+    except locations.LocationError as error:
+        raise HTTPException(error.status, detail=error.message) from None
+
+
 def _actor(principal: Principal) -> str:
     return f"api_key:{principal.key_prefix}"
 
@@ -75,31 +86,22 @@ def list_locations(engine: Db, _: Viewer) -> list[dict[str, Any]]:
 @router.post("/api/locations", status_code=status.HTTP_201_CREATED)
 def create_location(body: LocationCreate, engine: Db, _: Operator) -> dict[str, Any]:
     """A new ship-from location; 409 when its code is taken."""
-    try:
-        with engine.begin() as conn:
-            return locations.create_location(conn, body.model_dump())
-    except locations.LocationError as error:
-        raise HTTPException(error.status, detail=error.message) from None
+    with _as_http_error(), engine.begin() as conn:
+        return locations.create_location(conn, body.model_dump())
 
 
 @router.put("/api/products/{product_id}/location")
 def set_product_location(product_id: int, body: ProductLocation, engine: Db, _: Operator) -> dict[str, Any]:
     """Where the product sits (an operator's override of its supplier's default location)."""
-    try:
-        with engine.begin() as conn:
-            return locations.set_product_location(conn, product_id, body.location)
-    except locations.LocationError as error:
-        raise HTTPException(error.status, detail=error.message) from None
+    with _as_http_error(), engine.begin() as conn:
+        return locations.set_product_location(conn, product_id, body.location)
 
 
 @router.put("/api/suppliers/{code}/location")
 def set_supplier_location(code: str, body: ProductLocation, engine: Db, _: Operator) -> dict[str, Any]:
     """Where the supplier's stock arrives by default (its products without a location of their own)."""
-    try:
-        with engine.begin() as conn:
-            return locations.set_supplier_location(conn, code, body.location)
-    except locations.LocationError as error:
-        raise HTTPException(error.status, detail=error.message) from None
+    with _as_http_error(), engine.begin() as conn:
+        return locations.set_supplier_location(conn, code, body.location)
 
 
 @router.get("/api/shipments/awaiting-tracking")

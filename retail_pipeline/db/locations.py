@@ -92,48 +92,39 @@ def _active_location_id(conn: Connection, code: str | None) -> int | None:
     return location.id
 
 
-def set_product_location(conn: Connection, product_id: int, code: str | None) -> dict[str, Any]:
-    """Places a product at the location `code` (None: back to its supplier's default). 404 for an
-    unknown product or location, 409 for an inactive location; `changed` False when it was already so."""
+def _place(conn: Connection, table: str, key_column: str, key: Any, code: str | None, missing: str):
+    """Sets `table`'s location for the row whose `key_column` is `key`: (previous code, changed)."""
     current = conn.execute(
         text(
-            """SELECT p.id, l.code FROM retail.products p LEFT JOIN retail.locations l ON l.id = p.location_id
-                WHERE p.id = :id FOR UPDATE OF p"""
+            f"""SELECT t.id, l.code FROM retail.{table} t LEFT JOIN retail.locations l ON l.id = t.location_id
+                 WHERE t.{key_column} = :key FOR UPDATE OF t"""
         ),
-        {"id": product_id},
+        {"key": key},
     ).one_or_none()
     if current is None:
-        raise LocationError(404, f"no product {product_id}")
+        raise LocationError(404, missing)
     location_id = _active_location_id(conn, code)
     changed = current.code != code
     if changed:
         conn.execute(
-            text("UPDATE retail.products SET location_id = :loc WHERE id = :id"),
-            {"loc": location_id, "id": product_id},
+            text(f"UPDATE retail.{table} SET location_id = :loc WHERE id = :id"),
+            {"loc": location_id, "id": current.id},
         )
-    return {"product_id": product_id, "location": code, "previous": current.code, "changed": changed}
+    return current.code, changed
+
+
+def set_product_location(conn: Connection, product_id: int, code: str | None) -> dict[str, Any]:
+    """Places a product at the location `code` (None: back to its supplier's default). 404 for an
+    unknown product or location, 409 for an inactive location; `changed` False when it was already so."""
+    previous, changed = _place(conn, "products", "id", product_id, code, f"no product {product_id}")
+    return {"product_id": product_id, "location": code, "previous": previous, "changed": changed}
 
 
 def set_supplier_location(conn: Connection, supplier: str, code: str | None) -> dict[str, Any]:
     """Where a supplier's stock arrives by default (its products without a location of their own ship
     from there); None: unknown. 404 for an unknown supplier or location, 409 for an inactive location."""
-    current = conn.execute(
-        text(
-            """SELECT s.id, l.code FROM retail.suppliers s LEFT JOIN retail.locations l ON l.id = s.location_id
-                WHERE s.code = :supplier FOR UPDATE OF s"""
-        ),
-        {"supplier": supplier},
-    ).one_or_none()
-    if current is None:
-        raise LocationError(404, f"no supplier {supplier!r}")
-    location_id = _active_location_id(conn, code)
-    changed = current.code != code
-    if changed:
-        conn.execute(
-            text("UPDATE retail.suppliers SET location_id = :loc WHERE id = :id"),
-            {"loc": location_id, "id": current.id},
-        )
-    return {"supplier": supplier, "location": code, "previous": current.code, "changed": changed}
+    previous, changed = _place(conn, "suppliers", "code", supplier, code, f"no supplier {supplier!r}")
+    return {"supplier": supplier, "location": code, "previous": previous, "changed": changed}
 
 
 # Where each line of the orders sits: its product (the listing's, else the one with its SKU), that
