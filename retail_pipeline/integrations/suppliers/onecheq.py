@@ -187,12 +187,17 @@ class ShopifyStorefrontAdapter(SupplierAdapter):
         failed: list[PageFailure] = []  # the first few, for the message when nothing could be read
         complete = False
         next_page, window = 1, 1  # page 1 alone first (most shops fit on it), then wider windows
+
+        def parse(fetched: Fetched) -> tuple[list[str], list[ScrapeItem]]:
+            # Records at once, so a window of pages holds records, not the bigger parsed JSON.
+            products = parse_products_page(fetched)
+            items = [item for product in products for item in self._records(product, base_url)]
+            return [product.get("handle") for product in products], items
+
         while True:
             numbers = range(next_page, next_page + window)
             pages = await fetch_pages(
-                client,
-                [f"{base_url}/products.json?limit={PAGE_LIMIT}&page={n}" for n in numbers],
-                parse_products_page,
+                client, [f"{base_url}/products.json?limit={PAGE_LIMIT}&page={n}" for n in numbers], parse
             )
             lengths = []
             for page in pages:
@@ -201,11 +206,11 @@ class ShopifyStorefrontAdapter(SupplierAdapter):
                     failed = [*failed, failure][:3]
                     yield failure
                     continue
-                lengths.append(len(page.value))
-                for product in page.value:
-                    listed.add(product.get("handle"))
-                    for item in self._records(product, base_url):
-                        yield item
+                handles, items = page.value
+                lengths.append(len(handles))
+                listed.update(handles)
+                for item in items:
+                    yield item
             if any(n < PAGE_LIMIT for n in lengths):
                 complete = not failed
                 break
