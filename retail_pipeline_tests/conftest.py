@@ -329,11 +329,21 @@ def market(sim):
     return Market(sim, deliver_webhooks=False)
 
 
-# The end-to-end files take up to a minute each. Collected last (they sit at the top level), they
-# would start last and leave one worker idle at the end; started first, they run while the other
-# worker gets through the short tests.
-LONG_RUNNING_FILES = ("test_demo.py", "test_cli.py", "test_processes.py", "test_celery.py")
+# The end-to-end files take up to a minute or two each. Collected last (they sit at the top level), they
+# would start last and leave the other workers idle at the end; started first, they run while the other
+# workers get through the short tests.
+LONG_RUNNING_FILES = (
+    "test_run_once_cli.py",
+    "test_demo.py",
+    "test_celery.py",
+    "test_processes.py",
+    "test_cli.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in LONG_RUNNING_FILES)  # stable: the rest keep their order
+    def rank(item: pytest.Item) -> int:  # longest first; stable: the rest keep their order
+        name = item.path.name
+        return LONG_RUNNING_FILES.index(name) if name in LONG_RUNNING_FILES else len(LONG_RUNNING_FILES)
+
+    items.sort(key=rank)

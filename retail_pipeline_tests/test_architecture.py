@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -40,14 +41,15 @@ def _sources(*, under: str = "") -> list[Path]:
     )
 
 
-def _imports(path: Path) -> set[str]:
+@functools.cache  # each file parsed once for all the tests here
+def _imports(path: Path) -> frozenset[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-    return found
+    return frozenset(found)
 
 
 def _importing(paths: list[Path], prefix: str) -> list[str]:

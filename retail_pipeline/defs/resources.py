@@ -55,8 +55,11 @@ def simulator_now(base_url: str, timeout: float = 2.0) -> datetime | None:
     """The simulators' clock, or None when they do not answer."""
     import httpx
 
-    try:
-        body = httpx.get(f"{base_url.rstrip('/')}/_control/clock", timeout=timeout).json()
+    from retail_pipeline.integrations.http import tls_context
+
+    try:  # the shared TLS context: read per asset call, a fresh one (CA bundle loaded) took longer than the read
+        url = f"{base_url.rstrip('/')}/_control/clock"
+        body = httpx.get(url, timeout=timeout, verify=tls_context()).json()
         return datetime.fromisoformat(body["now"]).astimezone(UTC)
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return None

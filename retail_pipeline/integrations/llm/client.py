@@ -33,6 +33,7 @@ from retail_pipeline.domain.enrichment import (
     parse_output,
     response_format,
 )
+from retail_pipeline.integrations.http import tls_context
 from retail_pipeline.integrations.retrying import Transient, exponential_backoff, retry_transient_blocking
 
 
@@ -139,7 +140,12 @@ class LLMClient:
         self._backoff = exponential_backoff(backoff_initial_seconds, backoff_max_seconds)
         self.max_retry_after_seconds = max_retry_after_seconds  # a longer Retry-After ends the retries
         self._openai = openai.OpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout_seconds, max_retries=0
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout_seconds,
+            max_retries=0,
+            # the process's one TLS context: openai's own client would load the CA bundle again (~30 ms)
+            http_client=openai.DefaultHttpxClient(verify=tls_context()),
         )
 
     def close(self) -> None:

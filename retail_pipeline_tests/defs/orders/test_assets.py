@@ -94,13 +94,14 @@ def test_a_seven_day_backfill_is_idempotent(engine, sim, channels, market, liste
         market.advance(24 * 60, rate_per_hour=0.25)  # ~6 a day per channel, while stock lasts
     days = [start + timedelta(days=n) for n in range(8)]
     keys = [str(order_partition_key(channel, day)) for channel in ORDER_CHANNELS for day in days]
+    instance = dg.DagsterInstance.ephemeral()
 
     def backfill() -> int:
         """One call of the asset per partition, as a backfill's runs make it (the Dagster wrapping is
         covered by the materialise tests above; 80 whole runs would only add minutes)."""
         written = 0
-        for key in keys:
-            context = dg.build_asset_context(partition_key=key)
+        for key in keys:  # one instance for all: without it each context makes (and migrates) its own
+            context = dg.build_asset_context(partition_key=key, instance=instance)
             result = marketplace_orders(context, db=DatabaseResource(url=db_url), channels=ChannelsResource())
             written += result.metadata["rows_written"]
         return written
