@@ -232,7 +232,13 @@ async def raw_fetch(urls: list[str], concurrency: int) -> float:
 
         async def get(url: str) -> None:
             async with slots:
-                (await client.get(url)).raise_for_status()
+                for attempt in range(3):  # a connection the loaded server dropped, as the pipeline retries
+                    try:
+                        (await client.get(url)).raise_for_status()
+                        return
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
 
         started = time.perf_counter()
         await asyncio.gather(*(get(url) for url in urls))

@@ -40,6 +40,9 @@ from .base import (
 )
 
 PAGE_LIMIT = 250  # Shopify's maximum for /products.json
+# Listing pages fetched at once: each is 250 products' worth of records, and parsing, not the round
+# trip, is what a page costs, so a few in flight keep the pace and the memory small.
+LISTING_WINDOW = 4
 _XML = etree.XMLParser(resolve_entities=False, no_network=True)
 # Identifier rows in a description table: "EAN", "MPN (256GB)", "Barcode: …"
 _ID_LABEL = re.compile(r"^(?P<kind>ean|gtin|upc|barcode|mpn)\b\s*(?:\((?P<option>[^)]+)\))?\s*:?$", re.I)
@@ -216,7 +219,7 @@ class ShopifyStorefrontAdapter(SupplierAdapter):
                 break
             if not lengths:  # a whole window failed: where the listing ends is unknown
                 break
-            next_page, window = next_page + window, client.policy.max_concurrency
+            next_page, window = next_page + window, min(LISTING_WINDOW, client.policy.max_concurrency)
         read = len(listed)  # products read: listed, or loaded one by one
         if not complete:
             fallback = _Progress()
