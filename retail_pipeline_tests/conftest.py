@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -329,9 +330,11 @@ def market(sim):
     return Market(sim, deliver_webhooks=False)
 
 
-# The end-to-end files take up to a minute or two each. Collected last (they sit at the top level), they
-# would start last and leave the other workers idle at the end; started first, they run while the other
-# workers get through the short tests.
+# The end-to-end files take up to a minute or two each, with one or two tests in them. Started last, they
+# would leave the other workers idle at the end; started first, they run while the other workers get
+# through the short tests. `make test` distributes whole files (--dist loadfile) in the order set here, the
+# files with most tests next: pyproject.toml turns off xdist's own reordering (by test count alone), which
+# put these one-test files at the very end.
 LONG_RUNNING_FILES = (
     "test_run_once_cli.py",
     "test_demo.py",
@@ -342,8 +345,13 @@ LONG_RUNNING_FILES = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:  # longest first; stable: the rest keep their order
+    per_file = Counter(item.path for item in items)
+
+    def rank(item: pytest.Item) -> tuple[int, int]:  # stable: a file's tests keep their order
         name = item.path.name
-        return LONG_RUNNING_FILES.index(name) if name in LONG_RUNNING_FILES else len(LONG_RUNNING_FILES)
+        long_running = (
+            LONG_RUNNING_FILES.index(name) if name in LONG_RUNNING_FILES else len(LONG_RUNNING_FILES)
+        )
+        return long_running, -per_file[item.path]
 
     items.sort(key=rank)
