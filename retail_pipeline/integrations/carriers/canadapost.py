@@ -158,11 +158,24 @@ def postal_code(address: Address) -> str | None:
     return _text(address.zip_code, 14)
 
 
-def _sub(parent: etree._Element, tag: str, value: object | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{NCSHIPMENT_NS}}}{tag}")
+def _sub(
+    parent: etree._Element, tag: str, value: object | None = None, ns: str = NCSHIPMENT_NS
+) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
     if value is not None:
         element.text = value if isinstance(value, str) else str(value)
     return element
+
+
+def _parcel_characteristics(parent: etree._Element, request: LabelRequest, ns: str) -> None:
+    """Weight and box, the same element in a shipment and in a rating request (each in its namespace)."""
+    parcel = _sub(parent, "parcel-characteristics", ns=ns)
+    _sub(parcel, "weight", _decimal(request.weight_kg, 3), ns=ns)
+    if request.dimensions:
+        dims = _sub(parcel, "dimensions", ns=ns)
+        _sub(dims, "length", _decimal(request.dimensions.length_cm, 1), ns=ns)
+        _sub(dims, "width", _decimal(request.dimensions.width_cm, 1), ns=ns)
+        _sub(dims, "height", _decimal(request.dimensions.height_cm, 1), ns=ns)
 
 
 def _decimal(value: Decimal, places: int) -> str:
@@ -209,13 +222,7 @@ def shipment_xml(request: LabelRequest, sender: Address) -> bytes:
     if code := postal_code(to):
         _sub(details, "postal-zip-code", code)
 
-    parcel = _sub(spec, "parcel-characteristics")
-    _sub(parcel, "weight", _decimal(request.weight_kg, 3))
-    if request.dimensions:
-        dims = _sub(parcel, "dimensions")
-        _sub(dims, "length", _decimal(request.dimensions.length_cm, 1))
-        _sub(dims, "width", _decimal(request.dimensions.width_cm, 1))
-        _sub(dims, "height", _decimal(request.dimensions.height_cm, 1))
+    _parcel_characteristics(spec, request, NCSHIPMENT_NS)
 
     if request.notify_email:
         note = _sub(spec, "notification")
@@ -264,13 +271,7 @@ def rating_xml(request: LabelRequest, origin_postal_code: str, customer: str) ->
     root = etree.Element(f"{{{RATE_NS}}}mailing-scenario", nsmap={None: RATE_NS})
     sub(root, "customer-number", customer)
     sub(root, "quote-type", "counter")
-    parcel = sub(root, "parcel-characteristics")
-    sub(parcel, "weight", _decimal(request.weight_kg, 3))
-    if request.dimensions:
-        dims = sub(parcel, "dimensions")
-        sub(dims, "length", _decimal(request.dimensions.length_cm, 1))
-        sub(dims, "width", _decimal(request.dimensions.width_cm, 1))
-        sub(dims, "height", _decimal(request.dimensions.height_cm, 1))
+    _parcel_characteristics(root, request, RATE_NS)
     sub(root, "origin-postal-code", compact(origin_postal_code))
     to = request.destination
     country = (to.country_iso_code or "").upper()
