@@ -32,11 +32,14 @@ stands; run 2 predates the 4-page cap on OneCheq's listing window (its 210 MB).
 | 2 | 100k | 121,582 | 362.5 | 335 | 1,188 | 0.28 | 210 / 170 / 161 | 216.8, 0 |
 | 4 | 5k | 6,082 | 33.2 | 183 | 333 | 0.55 | 159 / 156 / 154 | 31.6, 0 |
 | 4 | 100k | 121,582 | 386.8 | 314 | 1,193 | 0.26 | 172 / 170 / 161 | 211.8, 0 |
+| 5 quiet | 5k | 5,996 | 7.6 | 786 | 979 | 0.80 | 162 / - / - (max) | 5.5, 0 |
+| 5 quiet | 100k | 119,780 | 150.5 | 796 | 1,225 | 0.65 | 175 / 173 / 162 | 104.9, 0 |
 
-Issue 13's 0.6 is met at 5k on a quiet machine (0.65, 0.77, 0.87 in three runs) but not at 100k here:
-the three run processes need ~200 CPU-s for 100k SKUs and the simulator about as much, so on 2 shared
-cores CPU, not the scrape's shape, bounds the pipeline, while the bare GETs of the raw rounds need
-little. CPU per page stays flat with size (Noel Leeming: 3.3-3.9 ms per page first run, 1.6 ms on the
+Run 5 is the merged main alone on the 2-CPU machine (load < 1 before it started): issue 13's 0.6 is met
+at 100k (0.65; 0.80 at 5k), and peak RSS per run process is 162 MB at 5k against 175 MB at 100k
+(185 MB after the unchanged re-run). Under load it is not: the three run processes need ~170 CPU-s for
+100k SKUs and the simulator about as much, so on shared cores CPU, not the scrape's shape, bounds the
+pipeline, while the bare GETs of the raw rounds need little. CPU per page stays flat with size (Noel Leeming: 3.3-3.9 ms per page first run, 1.6 ms on the
 re-run, at 5k and at 100k). Memory is flat: a run process is ~134 MB once Dagster is imported and
 peaks at 154-172 MB at either size; what grows is the discovered URL list (~100 bytes a product).
 """
