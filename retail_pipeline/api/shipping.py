@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Engine
 
 from retail_pipeline.api.auth import Operator, Principal, Viewer
@@ -46,6 +46,40 @@ class LocationCreate(BaseModel):
     @classmethod
     def upper(cls, value: str) -> str:
         return value.upper()
+
+
+class LocationUpdate(BaseModel):
+    """The fields to change (those sent; the code is fixed). Required address parts cannot be nulled."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=NO_CONTROL)
+    company: str | None = Field(default=None, max_length=44, pattern=NO_CONTROL)
+    phone: str | None = Field(default=None, max_length=25, pattern=NO_CONTROL)
+    street_1: str | None = Field(default=None, min_length=1, max_length=44, pattern=NO_CONTROL)
+    street_2: str | None = Field(default=None, max_length=44, pattern=NO_CONTROL)
+    city: str | None = Field(default=None, min_length=1, max_length=40, pattern=NO_CONTROL)
+    region: str | None = Field(default=None, max_length=20, pattern=NO_CONTROL)
+    postal_code: str | None = Field(default=None, min_length=1, max_length=14, pattern=NO_CONTROL)
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    active: bool | None = None
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("country")
+    @classmethod
+    def upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+    @model_validator(mode="after")
+    def required_stay_set(self) -> LocationUpdate:
+        nulled = [
+            f for f in REQUIRED_LOCATION_FIELDS if f in self.model_fields_set and getattr(self, f) is None
+        ]
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null")
+        return self
+
+
+REQUIRED_LOCATION_FIELDS = ("name", "street_1", "city", "postal_code", "country", "active")
 
 
 class ProductLocation(BaseModel):
@@ -88,6 +122,14 @@ def create_location(body: LocationCreate, engine: Db, _: Operator) -> dict[str, 
     """A new ship-from location; 409 when its code is taken."""
     with _as_http_error(), engine.begin() as conn:
         return locations.create_location(conn, body.model_dump())
+
+
+@router.patch("/api/locations/{code}")
+def update_location(code: str, body: LocationUpdate, engine: Db, _: Operator) -> dict[str, Any]:
+    """Changes a location's name, address (the sender of the next label from there) or `active`
+    (inactive: nothing new is placed there, and orders from it wait with an ops task)."""
+    with _as_http_error(), engine.begin() as conn:
+        return locations.update_location(conn, code, body.model_dump(exclude_unset=True))
 
 
 @router.put("/api/products/{product_id}/location")

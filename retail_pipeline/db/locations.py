@@ -79,6 +79,24 @@ def create_location(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     return {**row._mapping, "country": row.country.strip()}
 
 
+def update_location(conn: Connection, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Changes a location's name, address or `active` (its code stays: orders and products refer to
+    it). The address is what the next label from there is sent with; 404 for an unknown code."""
+    if not changes:
+        raise LocationError(422, "nothing to change: send at least one field")
+    unknown = set(changes) - set(COLUMNS.split(", ")) | ({"id", "code"} & set(changes))
+    if unknown:
+        raise LocationError(422, f"cannot change {', '.join(sorted(unknown))}")
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    row = conn.execute(
+        text(f"UPDATE retail.locations SET {assignments} WHERE code = :code RETURNING {COLUMNS}"),
+        {**changes, "code": code},
+    ).one_or_none()
+    if row is None:
+        raise LocationError(404, f"no location {code!r}")
+    return {**row._mapping, "country": row.country.strip()}
+
+
 def _active_location_id(conn: Connection, code: str | None) -> int | None:
     if code is None:
         return None

@@ -180,3 +180,34 @@ def test_locations_and_tracking_entry_refuse_bad_input(engine, carriers, client,
     assert rows(engine, origin, o=canadian) == [{"code": "ca_ottawa"}]
     shown = client.get(f"/api/orders/{canadian}", headers=viewer).json()["shipment"]
     assert (shown["quoted_price"], shown["quoted_currency"]) == ("13.23", "CAD")
+
+
+def test_an_operator_edits_a_locations_address_and_the_next_label_carries_it(
+    engine, carriers, sim, client, operator, viewer
+):
+    backend = sim.backend("canadapost")
+    moved = {"company": "Maple Resale", "street_1": "100 Queen St W", "city": "Toronto", "region": "ON",
+             "postal_code": "M5H2N2"}  # fmt: skip
+    assert client.patch("/api/locations/ca_ottawa", json=moved, headers=viewer).status_code == 403
+    assert client.patch("/api/locations/mars", json=moved, headers=operator).status_code == 404
+    for bad in ({}, {"city": None}, {"code": "ca_toronto"}, {"country": "CAN"}, {"street_1": "x" * 45}):
+        refused = client.patch("/api/locations/ca_ottawa", json=bad, headers=operator)
+        assert refused.status_code == 422, (bad, refused.text)
+    changed = client.patch("/api/locations/ca_ottawa", json=moved, headers=operator)
+    assert changed.status_code == 200 and changed.json()["city"] == "Toronto", changed.text
+    assert client.patch("/api/locations/ca_ottawa", json=moved, headers=operator).json() == changed.json()
+
+    order = insert_order(engine, 1)  # Canadian stock ships from ca_ottawa, now in Toronto
+    assert run_labels(engine, carriers).counts["labels_created"] == 1
+    (remote,) = backend.shipments.values()
+    assert remote.sender_lines == ["Maple Resale", "100 Queen St W", "Toronto ON M5H2N2"], remote.sender_lines
+
+    # An inactive location ships nothing new: the next order from it is one ops task, no label.
+    assert (
+        client.patch("/api/locations/ca_ottawa", json={"active": False}, headers=operator).json()["active"]
+        is False
+    )
+    waiting = insert_order(engine, 2)
+    counts = run_labels(engine, carriers).counts
+    assert (counts["no_carrier"], counts["labels_created"], backend.created_count()) == (1, 0, 1)
+    assert waiting not in shipments(engine) and history(engine, order)[-1] == "label_created"
