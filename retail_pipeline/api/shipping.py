@@ -98,7 +98,7 @@ class TrackingEntry(BaseModel):
 
 @contextmanager
 def _as_http_error() -> Iterator[None]:
-    """A location refused (unknown, inactive, taken) as the HTTP error it names."""
+    """A refused location, placement or tracking entry as the HTTP error it names."""
     try:
         yield
     except locations.LocationError as error:
@@ -160,10 +160,7 @@ def enter_tracking(order_id: int, body: TrackingEntry, engine: Db, principal: Op
     """The courier's tracking number for the order's hand-booked parcel: the order becomes
     label_created (then packed and its tracking pushed to the channel). The same number again answers
     changed=false; 409 for another number or an order whose label a carrier's API bought."""
-    try:
-        with engine.begin() as conn:
-            return manual_tracking.enter_tracking(
-                conn, order_id, body.tracking_number, body.carrier, actor=_actor(principal)
-            )
-    except manual_tracking.TrackingEntryError as error:
-        raise HTTPException(error.status, detail=error.message) from None
+    with _as_http_error(), engine.begin() as conn:
+        return manual_tracking.enter_tracking(
+            conn, order_id, body.tracking_number, body.carrier, actor=_actor(principal)
+        )

@@ -1,5 +1,6 @@
-"""Ship-from locations (``retail.locations``): the operators' list, a product's placement, and where an
-order's lines sit (a product's own location, else its supplier's default, else unknown)."""
+"""Ship-from locations (``retail.locations``): the operators' list and where products and suppliers'
+stock are placed (an order's lines sit at their product's own location, else its supplier's default:
+the label asset's line query reads that)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ COLUMNS = "id, code, name, company, phone, street_1, street_2, city, region, pos
 
 
 class LocationError(Exception):
-    """A refused request, with the HTTP status that says why (404 unknown, 409 conflict, 422 invalid)."""
+    """A refused shipping request (a location, a placement, a tracking entry), with the HTTP status that
+    says why (404 unknown, 409 conflict, 422 invalid)."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -143,31 +145,3 @@ def set_supplier_location(conn: Connection, supplier: str, code: str | None) -> 
     from there); None: unknown. 404 for an unknown supplier or location, 409 for an inactive location."""
     previous, changed = _place(conn, "suppliers", "code", supplier, code, f"no supplier {supplier!r}")
     return {"supplier": supplier, "location": code, "previous": previous, "changed": changed}
-
-
-# Where each line of the orders sits: its product (the listing's, else the one with its SKU), that
-# product's own location, else its supplier's; NULL when the product or both locations are unknown.
-LINE_LOCATIONS = text(
-    """
-    SELECT l.order_id, coalesce(pl.code, sl.code) AS location
-      FROM retail.order_lines l
-      LEFT JOIN retail.channel_listings cl ON cl.id = l.channel_listing_id
-      LEFT JOIN retail.products p
-             ON p.id = coalesce(cl.product_id, (SELECT p2.id FROM retail.products p2 WHERE p2.sku = l.sku))
-      LEFT JOIN retail.locations pl ON pl.id = p.location_id
-      LEFT JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
-      LEFT JOIN retail.suppliers s ON s.id = sp.supplier_id
-      LEFT JOIN retail.locations sl ON sl.id = s.location_id
-     WHERE l.order_id = ANY(:ids) AND l.status NOT IN ('refused', 'cancelled')
-     ORDER BY l.order_id, l.id
-    """
-)
-
-
-def line_locations(conn: Connection, order_ids: list[int]) -> dict[int, list[str | None]]:
-    """Each order's lines' location codes (None = unknown), in line order."""
-    found: dict[int, list[str | None]] = {order_id: [] for order_id in order_ids}
-    if order_ids:
-        for row in conn.execute(LINE_LOCATIONS, {"ids": order_ids}):
-            found[row.order_id].append(row.location)
-    return found

@@ -10,18 +10,15 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from retail_pipeline.db.activity import log_activity
+from retail_pipeline.db.locations import LocationError
 from retail_pipeline.db.order_workflow import append_status
 from retail_pipeline.domain.shipping import MANUAL_COURIERS, normalise_tracking_number
 
 SOURCE = "manual_tracking"
 
 
-class TrackingEntryError(Exception):
+class TrackingEntryError(LocationError):
     """A refused entry, with the HTTP status that says why (404 unknown, 409 conflict, 422 invalid)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 AWAITING = text(

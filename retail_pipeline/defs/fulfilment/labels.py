@@ -39,7 +39,7 @@ import dagster as dg
 from sqlalchemy import Connection, Engine, text
 
 from retail_pipeline.db.activity import log_activity
-from retail_pipeline.db.locations import Location, all_locations, line_locations
+from retail_pipeline.db.locations import Location, all_locations
 from retail_pipeline.db.locks import one_at_a_time
 from retail_pipeline.db.order_workflow import (
     append_status,
@@ -77,15 +77,21 @@ NEW_ORDERS = text(
     """
 )
 
-# Each line with its product's unit parcel (by listing, else by our SKU; none for a foreign SKU).
+# Each line with its product (by listing, else by our SKU; none for a foreign SKU): the unit parcel, and
+# where it sits (the product's own location, else its supplier's; NULL when unknown).
 LINES = text(
     """
     SELECT ol.id, ol.order_id, ol.sku, ol.title, ol.quantity, ol.unit_price, p.category,
-           p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.parcel_source, p.parcel_reason
+           p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.parcel_source, p.parcel_reason,
+           coalesce(pl.code, sl.code) AS location
       FROM retail.order_lines ol
       LEFT JOIN retail.channel_listings cl ON cl.id = ol.channel_listing_id
       LEFT JOIN retail.products p
              ON p.id = COALESCE(cl.product_id, (SELECT q.id FROM retail.products q WHERE q.sku = ol.sku))
+      LEFT JOIN retail.locations pl ON pl.id = p.location_id
+      LEFT JOIN retail.supplier_products sp ON sp.id = p.supplier_product_id
+      LEFT JOIN retail.suppliers s ON s.id = sp.supplier_id
+      LEFT JOIN retail.locations sl ON sl.id = s.location_id
      WHERE ol.order_id = ANY(:ids) AND ol.status NOT IN ('refused', 'cancelled')
      ORDER BY ol.order_id, ol.id
     """
@@ -203,12 +209,12 @@ class LabelMaker:
             lines: dict[int, list] = {}
             for line in conn.execute(LINES, {"ids": [o.id for o in orders]}) if orders else ():
                 lines.setdefault(line.order_id, []).append(line)
-            places = line_locations(conn, [o.id for o in orders])
-            sites = all_locations(conn) if orders else {}
+        sites = self._sites
         with self.engine.begin() as conn:
             for order in orders:
+                places = [line.location for line in lines.get(order.id, [])]
                 route = route_order(
-                    order.channel, _address(order.shipping_address).country_iso_code, places[order.id],
+                    order.channel, _address(order.shipping_address).country_iso_code, places,
                     {code: site.country for code, site in sites.items()},
                     default_location=self.shipping.default_location, rules=self.shipping.rules,
                     inactive=frozenset(code for code, site in sites.items() if not site.active),
@@ -428,10 +434,11 @@ class LabelMaker:
         self.result.created.append({"order_id": row.order_id, "tracking_pin": label.tracking_pin})
 
     async def run(self) -> LabelResult:
+        with self.engine.connect() as conn:  # the ship-from sites, for routing and for the senders
+            self._sites = all_locations(conn)
         self.prepare()
         with self.engine.connect() as conn:
             rows = list(conn.execute(WORK))
-            self._sites = all_locations(conn)
 
         async def one(row) -> None:
             try:
