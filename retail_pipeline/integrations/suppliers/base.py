@@ -214,24 +214,25 @@ async def _window(
     queued: deque[tuple[str, KnownPage | None]] = deque()
     in_flight: set[asyncio.Task[PageResult[T]]] = set()
 
-    def refill() -> None:
+    async def refill() -> None:
         while len(in_flight) < width:
             if not queued:
                 chunk = list(islice(pending, LOOKUP_CHUNK))
                 if not chunk:
                     return
-                found = lookup(chunk)
+                # A database query in the pipeline: off the event loop, so the pages in flight keep moving.
+                found = await asyncio.to_thread(lookup, chunk)
                 queued.extend((url, found.get(url)) for url in chunk)
             url, page = queued.popleft()
             in_flight.add(asyncio.create_task(_fetch_parsed(client, url, parse, page)))
 
     try:
-        refill()
+        await refill()
         while in_flight:
             done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 in_flight.discard(task)
-                refill()  # the next page starts before the caller gets this one
+                await refill()  # the next page starts before the caller gets this one
                 yield task.result()
     finally:
         for task in in_flight:  # the caller stopped early
