@@ -139,6 +139,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from retail_pipeline.runtime import prepare
     from retail_pipeline.scale_out import QUEUES, worker_app, worker_argv
 
+    args.queues = args.queues or list(QUEUES)
     unknown = set(args.queues) - set(QUEUES)
     if unknown:
         print(f"unknown queue(s) {sorted(unknown)}; known: {', '.join(QUEUES)}", file=sys.stderr)
@@ -205,14 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_once.set_defaults(func=_cmd_run_once)
 
-    from retail_pipeline.scale_out import QUEUES
-
     worker = sub.add_parser("worker", help="a Celery worker for DAGSTER_EXECUTOR=celery (CELERY_BROKER_URL)")
-    worker.add_argument(
+    worker.add_argument(  # the known queues are checked in _cmd_worker: naming them here imports Dagster
         "--queues",
         type=lambda value: [q for q in value.split(",") if q],
-        default=list(QUEUES),
-        help=f"comma-separated queues to take steps from (default: all of {','.join(QUEUES)})",
+        default=None,
+        help="comma-separated queues to take steps from (default: all; see README, Steps on Celery workers)",
     )
     worker.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1)")
     worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])

@@ -39,7 +39,7 @@ QUEUE_BY_POOL = {
     "canadapost_api": "channel_apis",
     "ecb_api": "channel_apis",
 }
-QUEUES = (DEFAULT_QUEUE, "scraping", "llm", "channel_apis", BROWSER_QUEUE)
+QUEUES = (DEFAULT_QUEUE, *dict.fromkeys(QUEUE_BY_POOL.values()), BROWSER_QUEUE)  # every queue, once
 QUEUE_TAG = "dagster-celery/queue"
 RESULT_POLL_SECONDS = 0.2
 

@@ -99,7 +99,7 @@ def weight_grams(value: Any, unit: Any) -> int:
 
 
 def length_mm(value: Any, unit: Any) -> int:
-    """`value` `unit` in whole millimetres (rounded up); ParcelValueError for 0, > 3 m or no/unknown unit."""
+    """`value` `unit` in whole millimetres (rounded up); ParcelValueError for 0, > 5 m or no/unknown unit."""
     mm = _number(value) * _unit(unit, _LENGTH_UNITS, "length")
     if mm <= 0:
         raise ParcelValueError(f"side {value} {unit} is not positive")

@@ -44,7 +44,6 @@ from retail_pipeline.domain.enrichment import (
     store_content,
 )
 from retail_pipeline.domain.parcels import (
-    DEFAULT_CATEGORY_PARCELS,
     CategoryParcel,
     SupplierParcel,
     UnitParcel,
@@ -222,7 +221,7 @@ class Candidate:
     row: Any
     product: EnrichmentInput
     hash: str
-    parcel_table: Mapping[str, CategoryParcel] = field(default_factory=lambda: DEFAULT_CATEGORY_PARCELS)
+    parcel_table: Mapping[str, CategoryParcel]  # ShippingSettings().category_table(): the operator's defaults
 
     def row_values(self, code: str, enricher: Enricher, **values: Any) -> dict[str, Any]:
         """A products row for it: identity and cache key, then ``values`` (status, content, spend)."""
@@ -327,7 +326,7 @@ def _plan(
     blocked_reason: str | None,
     attempts_per_run: int,
     writer: Writer,
-    parcel_table: Mapping[str, CategoryParcel] = DEFAULT_CATEGORY_PARCELS,
+    parcel_table: Mapping[str, CategoryParcel],
 ) -> Plan:
     """Sorts the products: blocked rows are written, unchanged ones counted as cached (their score
     refreshed when it moved), the rest grouped by input hash for the enricher."""

@@ -37,6 +37,7 @@ from retail_pipeline.domain.enrichment import (
     input_hash,
     quality_score,
 )
+from retail_pipeline.integrations.carriers import ShippingSettings
 
 Field = Literal["title", "description"]
 FIELDS: tuple[Field, ...] = ("title", "description")
@@ -144,7 +145,7 @@ def reoptimise(
     if not product.has_content:
         raise NotOptimisable(f"product {product_id}: {NOTHING_TO_ENRICH}")
     enricher = llm.enricher
-    candidate = Candidate(row, product, input_hash(product, enricher))
+    candidate = Candidate(row, product, input_hash(product, enricher), ShippingSettings().category_table())
     content: dict[str, Any] | None = None
     source, spent = "cache", {"prompt_tokens": 0, "completion_tokens": 0}
     if not force:
