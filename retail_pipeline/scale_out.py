@@ -22,6 +22,7 @@ again after the broker's visibility timeout (an hour by default), RabbitMQ when 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import dagster as dg
@@ -114,6 +115,7 @@ def _submit(app, plan_context, step, queue, priority, known_state):
     return signature.apply_async(priority=priority, queue=queue)
 
 
+@functools.cache  # one class, and the library's poll interval set once per process
 def _executor_class():
     from dagster_celery import core_execution_loop
     from dagster_celery.executor import CeleryExecutor
@@ -138,14 +140,8 @@ def _executor_class():
 def queued_celery_executor(init_context: dg.InitExecutorContext):
     from dagster._core.execution.retries import RetryMode
 
-    config = init_context.executor_config
     # Enabled: an op's RetryPolicy (429s, 5xx) has the step resubmitted; a lost worker is the broker's.
-    return _executor_class()(
-        retries=RetryMode.ENABLED,
-        broker=config["broker"],
-        backend=config["backend"],
-        config_source=config["config_source"],
-    )
+    return _executor_class()(retries=RetryMode.ENABLED, **init_context.executor_config)
 
 
 def configured_executor(settings: Settings | None = None) -> dg.ExecutorDefinition | None:
@@ -163,13 +159,7 @@ def worker_app(settings: Settings | None = None):
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
 
-    config = celery_config(settings or get_settings())
-    executor = CeleryExecutor(
-        retries=RetryMode.ENABLED,
-        broker=config["broker"],
-        backend=config["backend"],
-        config_source=config["config_source"],
-    )
+    executor = CeleryExecutor(retries=RetryMode.ENABLED, **celery_config(settings or get_settings()))
     app = make_app({k: v for k, v in executor.app_args().items() if k != "retries"})
     create_task(app)
     return app
