@@ -13,7 +13,7 @@ import asyncio
 import re
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar, Generic, TypeVar
@@ -165,12 +165,23 @@ def page_item(page: PageResult[ProductRecord]) -> ScrapeItem:
     return PageFailure(page.url, page.failure or "")
 
 
-async def stream_products(
-    client: PoliteClient, urls: Iterable[str], parse: Callable[[Fetched], ProductRecord], known: Known
+async def scrape_product_pages(
+    client: PoliteClient,
+    urls: Collection[str],
+    listing_failures: list[PageFailure],
+    parse: Callable[[Fetched], ProductRecord],
+    known: Known,
 ) -> AsyncIterator[ScrapeItem]:
-    """One record per product page, or what became of the page."""
+    """The end every page-by-page scrape shares, once discovery found `urls`: the listing pages that
+    failed, one item per product page (its record, or what became of the page), then `Discovered`
+    (complete only when no listing page failed). A listing that gave nothing but failures is an outage."""
+    if not urls and listing_failures:
+        raise SiteUnavailable(f"{listing_failures[0].url}: {listing_failures[0].reason}")
+    for failure in listing_failures:
+        yield failure
     async for page in stream_pages(client, urls, parse, known):
         yield page_item(page)
+    yield Discovered(len(urls), complete=not listing_failures)
 
 
 async def _fetch_parsed(

@@ -19,17 +19,15 @@ from retail_pipeline.integrations.suppliers.extraction.identifiers import normal
 from retail_pipeline.integrations.suppliers.extraction.prices import normalise_condition, parse_price
 
 from .base import (
-    Discovered,
     Known,
     Listing,
     ParseError,
     ScrapeItem,
-    SiteUnavailable,
     SupplierAdapter,
     has_class,
     html_document,
     read_listing,
-    stream_products,
+    scrape_product_pages,
     text_of,
 )
 
@@ -128,15 +126,9 @@ class CashConvertersAdapter(SupplierAdapter):
     ) -> AsyncIterator[ScrapeItem]:
         # The unfiltered search lists every item once, which category pages would not promise.
         urls, failures = await read_listing(client, f"{base_url}/shop/search", parse_search_page)
-        if not urls and failures:
-            raise SiteUnavailable(f"{failures[0].url}: {failures[0].reason}")
-        urls = list(dict.fromkeys(urls))
-        for failure in failures:
-            yield failure
 
         def parse(fetched: Fetched) -> ProductRecord:
             return parse_item_page(fetched, currency=self.currency)
 
-        async for item in stream_products(client, urls, parse, known):
+        async for item in scrape_product_pages(client, list(dict.fromkeys(urls)), failures, parse, known):
             yield item
-        yield Discovered(len(urls), complete=not failures)

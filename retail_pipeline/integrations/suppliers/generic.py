@@ -16,14 +16,12 @@ from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
 from .base import (
-    Discovered,
     Known,
     PageFailure,
     ScrapeItem,
-    SiteUnavailable,
     SupplierAdapter,
     fetch_pages,
-    stream_products,
+    scrape_product_pages,
 )
 from .extraction.extract import extract_product
 from .noelleeming import record_from_extracted
@@ -83,16 +81,11 @@ class GenericSitemapAdapter(SupplierAdapter):
         self, client: PoliteClient, base_url: str, known: Known = None
     ) -> AsyncIterator[ScrapeItem]:
         urls, failures = await self.discover(client, base_url)
-        if not urls and failures:
-            raise SiteUnavailable(f"{failures[0].url}: {failures[0].reason}")
-        for failure in failures:
-            yield failure
 
         def parse(fetched: Fetched) -> ProductRecord:
             return record_from_extracted(
                 extract_product(fetched.content, fetched.url), fetched, currency=self.currency
             )
 
-        async for item in stream_products(client, urls, parse, known):
+        async for item in scrape_product_pages(client, urls, failures, parse, known):
             yield item
-        yield Discovered(len(urls), complete=not failures)

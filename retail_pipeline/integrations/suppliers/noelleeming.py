@@ -15,7 +15,6 @@ from retail_pipeline.catalog_writes.upsert import ProductRecord
 from retail_pipeline.integrations.http import Fetched, PoliteClient
 
 from .base import (
-    Discovered,
     Known,
     Listing,
     PageFailure,
@@ -27,7 +26,7 @@ from .base import (
     has_class,
     html_document,
     read_listing,
-    stream_products,
+    scrape_product_pages,
     text_of,
 )
 from .extraction.extract import ExtractedProduct, extract_product
@@ -106,16 +105,11 @@ class NoelLeemingAdapter(SupplierAdapter):
         for entries, listing_failures in listings:
             urls.update(dict.fromkeys(entries))
             failures += listing_failures
-        if not urls and failures:
-            raise SiteUnavailable(f"{failures[0].url}: {failures[0].reason}")
 
         def parse(fetched: Fetched) -> ProductRecord:
             return record_from_extracted(
                 extract_product(fetched.content, fetched.url), fetched, currency=self.currency
             )
 
-        for failure in failures:
-            yield failure
-        async for item in stream_products(client, urls, parse, known):
+        async for item in scrape_product_pages(client, urls, failures, parse, known):
             yield item
-        yield Discovered(len(urls), complete=not failures)
